@@ -1,0 +1,1 @@
+"""Torch bridge: autograd functions and modules whose forward runs the Numba kernels."""

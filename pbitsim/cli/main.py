@@ -1,0 +1,79 @@
+"""The ``pbitsim`` command: a click group whose subcommands are imported on first use.
+
+Listing ``--help`` must not import numba or torch, so each subcommand's one-line help
+is kept here beside the module path that implements it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+from .errors import PbitsimError
+
+# name -> (module:attribute, one-line help shown by `pbitsim --help`)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "estimate": ("pbitsim.cli.estimate:estimate",
+                 "Project training and inference energy of BP, FF, BSFF, BGBSFF (pJ)."),
+    "tables": ("pbitsim.cli.tables:tables",
+               "List and show the per-operation energy tables."),
+    "train": ("pbitsim.cli.train:train",
+              "Train through the simulated p-bit hardware; report accuracy and counted energy."),
+    "selfcheck": ("pbitsim.cli.selfcheck:selfcheck",
+                  "Run the kernels against numpy/torch-free references and print their counts."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx):
+        return sorted(set(SUBCOMMANDS) | set(self.commands))
+
+    def get_command(self, ctx, name):
+        if name in self.commands:
+            return self.commands[name]
+        if name not in SUBCOMMANDS:
+            return None
+        target, _ = SUBCOMMANDS[name]
+        module, attr = target.split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ImportError as exc:  # e.g. torch missing for `train`
+            raise PbitsimError(f"the '{name}' command is unavailable: {exc}") from None
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)
+                if name in SUBCOMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pbitsim")
+def cli():
+    """pbitsim: p-bit hardware simulator and energy estimator for learning without backprop.
+
+    \b
+    Start here:
+      pbitsim estimate                 energy of BP/FF/BSFF/BGBSFF on the default network
+      pbitsim estimate --help          every option, with examples
+      pbitsim tables list              the per-operation energy tables shipped
+      pbitsim train --help             train through the simulated hardware
+    """
+
+
+def main(argv=None):
+    """Console entry point: bad input ends with a one-line error and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="pbitsim", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Energy tables (TOML data) and per-algorithm operation-count models (no torch)."""

@@ -1,0 +1,1 @@
+"""Numba kernels of the simulated p-bit hardware (no torch here)."""
