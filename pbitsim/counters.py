@@ -1,9 +1,21 @@
 """Operation counters: what the simulated hardware did, as named integer counts.
 
-Keys are ``op`` or ``op:dtype`` (for example ``add:fp32``, ``act_read:u8``,
-``pbit_sample``).  The energy model maps each key to an energy per action, so a
-kernel records the width it actually worked at.  ``total("add")`` sums every
-width of one op.
+Keys are ``op`` or ``op:dtype``.  The energy model maps each key to an energy per
+action, so every producer records the width it actually worked at; ``total("add")``
+sums every width of one op.
+
+Vocabulary (shared by the kernels, the torch bridge, the training counts file and
+the energy model):
+
+* arithmetic: ``add``, ``mul``, ``cmp`` (comparisons: max-pool, thresholds), each
+  with a dtype; ``pbit_sample`` (one p-bit draw, no dtype);
+* memory, in words of the dtype's width: ``weight_read`` / ``weight_write``,
+  ``act_read`` / ``act_write`` (activations), ``grad_read`` / ``grad_write``
+  (gradients and weight-gradient accumulators), ``state_read`` / ``state_write``
+  (optimizer state such as Adam's moments);
+* dtypes: ``fp32``, ``fp16``, ``bf16``, ``int8``, ``int16``, ``int32`` and ``uN``
+  (unsigned N-bit: ``u1`` a binary activation, ``u3`` a tile count 0..7).
+  :func:`dtype_bits` gives the width.
 
 ``counting()`` opens a context in which torch-bridge modules add their counts to
 a shared counter; kernels themselves only ever take an explicit ``counter=``.
@@ -18,7 +30,8 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 
-__all__ = ["OpCounter", "counting", "active_counter", "atomic_write_text"]
+__all__ = ["OpCounter", "counting", "active_counter", "atomic_write_text", "dtype_bits",
+           "uint_dtype"]
 
 # The standard ops. Other names are allowed; these are the ones every kernel uses.
 STANDARD_OPS = (
@@ -30,6 +43,19 @@ STANDARD_OPS = (
     "act_read",     # activation words read
     "act_write",    # activation words written
 )
+
+
+def dtype_bits(dtype: str) -> int:
+    """Width in bits of a count dtype: ``fp32`` -> 32, ``int8`` -> 8, ``u3`` -> 3."""
+    for prefix in ("fp", "bf", "int", "u"):
+        if dtype.startswith(prefix) and dtype[len(prefix):].isdigit():
+            return int(dtype[len(prefix):])
+    raise ValueError(f"unknown dtype {dtype!r} (expected fpN, bfN, intN or uN)")
+
+
+def uint_dtype(max_value: int) -> str:
+    """The narrowest ``uN`` that holds 0..max_value (``u1`` for binary, ``u3`` for 0..7)."""
+    return f"u{max(1, int(max_value).bit_length())}"
 
 
 class OpCounter:
