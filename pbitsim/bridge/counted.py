@@ -1,0 +1,90 @@
+"""Real-valued torch layers that count their own work (forward now, backward when it runs).
+
+Used for the parts of a network that stay real-valued (the first convolution of BSFF, which reads
+the image, and every layer of CwC-FF, FF and BP), so all algorithms report counts in the same
+vocabulary. Backward work is counted by a gradient hook on the layer output, so it is counted only
+when a gradient actually flows (input gradients only when the input requires one, as in BP).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..counters import active_counter
+from . import tally
+
+__all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool", "counted_bn_backward"]
+
+
+class CountedConv2d(nn.Conv2d):
+    """``nn.Conv2d`` counting forward MACs, and weight- (and input-) gradient MACs in backward."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        tally.count_conv(active_counter(), x.shape, self.weight.shape, out.shape, self.groups)
+        if out.requires_grad:
+            x_shape, w_shape, o_shape = tuple(x.shape), tuple(self.weight.shape), tuple(out.shape)
+            input_grad = x.requires_grad
+
+            def hook(g):
+                counter = active_counter()
+                tally.count_conv(counter, x_shape, w_shape, o_shape, self.groups)  # weight grad
+                if input_grad:
+                    tally.count_conv(counter, o_shape, w_shape, x_shape, self.groups)
+                if counter is not None:
+                    counter.add("grad_write", self.weight.numel(), "fp32")
+            out.register_hook(hook)
+        return out
+
+
+class CountedLinear(nn.Linear):
+    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        b, k, n = x.shape[0], self.in_features, self.out_features
+        tally.count_dense(active_counter(), b, k, n)
+        if out.requires_grad:
+            input_grad = x.requires_grad
+
+            def hook(g):
+                counter = active_counter()
+                tally.count_dense(counter, k, b, n)  # x^T g
+                if input_grad:
+                    tally.count_dense(counter, b, n, k)
+                if counter is not None:
+                    counter.add("grad_write", self.weight.numel(), "fp32")
+            out.register_hook(hook)
+        return out
+
+
+def _hook_elementwise(t: torch.Tensor, **ops) -> None:
+    if t.requires_grad:
+        n = t.numel()
+        t.register_hook(lambda g: tally.count_elementwise(active_counter(), n, **ops))
+
+
+def counted_relu(z: torch.Tensor) -> torch.Tensor:
+    """ReLU: one comparison per element forward, one masked pass backward."""
+    out = F.relu(z)
+    tally.count_elementwise(active_counter(), z.numel(), cmp=1)
+    _hook_elementwise(out, cmp=1)
+    return out
+
+
+def counted_max_pool(z: torch.Tensor) -> torch.Tensor:
+    """2x2 max pooling of real activations (3 comparisons per output; backward routes gradients)."""
+    out = F.max_pool2d(z, 2)
+    tally.count_pool(active_counter(), out.shape)
+    _hook_elementwise(out, reads=1, writes=4)
+    return out
+
+
+def counted_bn_backward(y: torch.Tensor) -> torch.Tensor:
+    """Registers the count of batch norm's backward on its output ``y``; returns ``y``."""
+    if y.requires_grad:
+        shape = tuple(y.shape)
+        y.register_hook(lambda g: tally.count_bn_backward(active_counter(), shape))
+    return y

@@ -1,0 +1,236 @@
+"""``torch.autograd.Function``s whose forward runs the Numba kernels of the simulated hardware.
+
+Tensors cross to numpy with ``Tensor.numpy()`` (shared memory, no copy, CPU tensors only) and back
+with ``torch.from_numpy``. Counts go to the counter of the enclosing ``pbitsim.counting()`` block
+at the time each pass runs (forward and backward are counted where they happen).
+
+Inputs to the index layers are integer tile counts (uint8); they carry no gradient: the layers
+learn from local losses (forward-forward), so the error stops at each layer's input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.grad import conv2d_weight
+
+from .. import kernels as K
+from ..counters import OpCounter, active_counter
+from . import tally
+from .estimators import quantize_grad
+
+__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn"]
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A C-contiguous numpy view of a CPU tensor (copies only if ``t`` is not contiguous)."""
+    return t.detach().contiguous().numpy()
+
+
+def _int_update_counts(counter: OpCounter | None, sub: OpCounter) -> None:
+    """Forward a weight-gradient kernel's counts, relabelling fp32 adds as int32 adds.
+
+    With quantized gradients (+-1, 0) the accumulated terms are integers times integer tile
+    counts, so the hardware accumulates in int32; the kernel itself only knows float32.
+    """
+    if counter is None:
+        return
+    for key, n in sub.items():
+        op, _, dtype = key.partition(":")
+        if op in ("add", "grad_read", "grad_write") and dtype == "fp32":
+            counter.add(op, n, "int32")
+        else:
+            counter.add(op, n, dtype or None)
+
+
+class TiledSampleFn(torch.autograd.Function):
+    """Tiled logistic unit: forward samples counts 0..M with p-bits; backward is the estimator.
+
+    Returns ``(s_float, s_uint8)``: the same counts as float32 (differentiable) and as the
+    uint8 tensor the next index layer reads.
+    """
+
+    @staticmethod
+    def forward(ctx, z, tiles: int, seed: int, estimator: str):
+        counter = active_counter()
+        s = torch.from_numpy(K.tiled_logistic(_np(z), int(tiles), int(seed), counter))
+        ctx.save_for_backward(z)
+        ctx.tiles = int(tiles)
+        ctx.estimator = estimator
+        ctx.mark_non_differentiable(s)
+        return s.to(torch.float32), s
+
+    @staticmethod
+    def backward(ctx, g, _g_u8):
+        (z,) = ctx.saved_tensors
+        counter = active_counter()
+        if ctx.estimator == "mean-field":
+            d = torch.from_numpy(K.tiled_dmean(_np(z), ctx.tiles))
+            tally.count_dmean(counter, z.numel(), ctx.tiles)
+            return g * d, None, None, None
+        # straight-through: identity inside the unit's range (-inf, M + 1/2]
+        tally.count_elementwise(counter, z.numel(), cmp=1)
+        return g * (z <= ctx.tiles + 0.5).to(g.dtype), None, None, None
+
+
+class BSNSampleFn(torch.autograd.Function):
+    """Binary stochastic neuron, P(1) = sigmoid(z); mean-field backward sigmoid'(z).
+
+    Returns ``(s_float, s_uint8)`` like :class:`TiledSampleFn`.
+    """
+
+    @staticmethod
+    def forward(ctx, z, seed: int):
+        s = torch.from_numpy(K.bsn_sample(_np(z), int(seed), active_counter()))
+        ctx.save_for_backward(z)
+        ctx.mark_non_differentiable(s)
+        return s.to(torch.float32), s
+
+    @staticmethod
+    def backward(ctx, g, _g_u8):
+        (z,) = ctx.saved_tensors
+        p = torch.sigmoid(z)
+        tally.count_dmean(active_counter(), z.numel(), 1)
+        return g * p * (1.0 - p), None
+
+
+class QuantizeGradFn(torch.autograd.Function):
+    """Identity forward; backward replaces the gradient by its BGBSFF quantization."""
+
+    @staticmethod
+    def forward(ctx, z, how: str, seed: int):
+        ctx.how, ctx.seed = how, int(seed)
+        return z.view_as(z)
+
+    @staticmethod
+    def backward(ctx, g):
+        q, scale = quantize_grad(g, ctx.how, ctx.seed)
+        tally.count_elementwise(active_counter(), g.numel(), add=1, cmp=1)
+        return q * scale, None, None
+
+
+def _fold_weight(weight, in_scale, view_shape):
+    """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
+    if in_scale is None:
+        return weight.detach()
+    counter = active_counter()
+    if counter is not None:
+        counter.add("mul", weight.numel(), "fp32")
+        counter.add("weight_read", weight.numel(), "fp32")
+        counter.add("weight_write", weight.numel(), "fp32")
+    return weight.detach() * in_scale.reshape(view_shape)
+
+
+class IndexConv2dFn(torch.autograd.Function):
+    """``conv2d(in_scale * x + in_shift, weight, bias)`` for integer tile counts ``x`` (uint8).
+
+    The previous layer's batch-norm affine is folded in: its per-channel scale into the weights
+    (so the hardware indexes and accumulates ``weight * scale`` by the integer counts) and its
+    shift into a bias map ``conv2d(in_shift over a zero-padded image, weight)``, which differs from
+    a constant only at the borders, where zero padding cuts the kernel. ``grad_quant`` (BGBSFF)
+    quantizes the incoming gradient so the weight-gradient accumulation runs on integers.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
+                grad_quant, quant_seed: int):
+        counter = active_counter()
+        o, c, kh, kw = weight.shape
+        w_eff = _fold_weight(weight, in_scale, (1, c, 1, 1))
+        out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
+                                              tiles=tiles))
+        h, w = x.shape[2], x.shape[3]
+        if in_shift is not None:
+            w_shift = (weight.detach() * in_shift.reshape(1, c, 1, 1)).sum(1, keepdim=True)
+            bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
+            tally.count_elementwise(counter, weight.numel(), add=1, mul=1, reads=1, writes=0)
+            tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape)
+            out += bias_map
+            tally.count_elementwise(counter, out.numel(), add=1)
+        if bias is not None:
+            out += bias.detach().reshape(1, o, 1, 1)
+            tally.count_elementwise(counter, out.numel(), add=1)
+        ctx.save_for_backward(x, in_scale, in_shift)
+        ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
+                    bias is not None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, in_scale, in_shift = ctx.saved_tensors
+        stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias = ctx.conf
+        counter = active_counter()
+        scale = 1.0
+        if grad_quant is not None:
+            g, scale = quantize_grad(g, grad_quant, quant_seed)
+            tally.count_elementwise(counter, g.numel(), add=1, cmp=1)
+        g = g.contiguous()
+        sub = OpCounter() if counter is not None else None
+        gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride, padding,
+                                                         sub, tiles=tiles))
+        if grad_quant is not None:
+            _int_update_counts(counter, sub)
+        elif counter is not None:
+            counter += sub
+        o, c = gw.shape[0], gw.shape[1]
+        if in_scale is not None:
+            gw *= in_scale.reshape(1, c, 1, 1)
+            tally.count_elementwise(counter, gw.numel(), mul=1)
+        if in_shift is not None:
+            g_sum = g.sum(0, keepdim=True)
+            g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
+            gw += g_ones * in_shift.reshape(1, c, 1, 1)
+            tally.count_elementwise(counter, g.numel(), add=1, reads=1, writes=0)
+            tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape)
+            tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
+        gb = g.sum((0, 2, 3)) if has_bias else None
+        if has_bias:
+            tally.count_elementwise(counter, g.numel(), add=1, writes=0)
+        if scale != 1.0:
+            gw *= scale
+            if gb is not None:
+                gb *= scale
+            tally.count_elementwise(counter, gw.numel() + o, mul=1)
+        return None, gw, gb, None, None, None, None, None, None, None
+
+
+class IndexLinearFn(torch.autograd.Function):
+    """``(in_scale * x + in_shift) @ weight + bias`` for integer counts ``x`` uint8 ``[B, K]``.
+
+    ``weight`` is ``[K, N]`` (the kernel's layout). The folded shift becomes a bias
+    ``in_shift @ weight``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int):
+        counter = active_counter()
+        k, n = weight.shape
+        w_eff = _fold_weight(weight, in_scale, (k, 1))
+        out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
+        b_eff = bias.detach().clone() if bias is not None else torch.zeros(n)
+        if in_shift is not None:
+            b_eff += in_shift @ weight.detach()
+            tally.count_dense(counter, 1, k, n)
+        out += b_eff
+        tally.count_elementwise(counter, out.numel(), add=1)
+        ctx.save_for_backward(x, in_scale, in_shift)
+        ctx.conf = (tiles, bias is not None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, in_scale, in_shift = ctx.saved_tensors
+        tiles, has_bias = ctx.conf
+        counter = active_counter()
+        g = g.contiguous()
+        gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))
+        g_sum = g.sum(0)
+        tally.count_elementwise(counter, g.numel(), add=1, writes=0)
+        if in_scale is not None:
+            gw *= in_scale.reshape(-1, 1)
+            tally.count_elementwise(counter, gw.numel(), mul=1)
+        if in_shift is not None:
+            gw += in_shift.reshape(-1, 1) * g_sum.reshape(1, -1)
+            tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
+        return None, gw, (g_sum if has_bias else None), None, None, None

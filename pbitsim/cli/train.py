@@ -1,0 +1,182 @@
+"""``pbitsim train``: train through the simulated p-bit hardware; accuracy, counts and energy."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from .errors import PbitsimError
+
+ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
+DATASETS = ("mnist", "fashion-mnist", "cifar10")
+
+
+class _RichReporter:
+    """A rich progress bar per epoch (loss, accuracy, samples/s) and one for the test pass."""
+
+    def __init__(self, console):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def start_epoch(self, epoch, epochs, steps, done):
+        self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps,
+                                           completed=done, stats="")
+
+    def step(self, loss, acc, samples_per_s):
+        self.progress.update(self.task, advance=1,
+                             stats=f"loss {loss:.4f}  acc {100 * acc:5.1f}%  {samples_per_s:6.0f} samples/s")
+
+    def end_epoch(self, record):
+        pass
+
+    def start_eval(self, batches):
+        self.task = self.progress.add_task("test", total=batches, stats="")
+
+    def eval_step(self):
+        self.progress.update(self.task, advance=1)
+
+
+def _summary_table(results: dict):
+    from rich.table import Table
+    t = Table(title=f"pbitsim train: {results['algo']} on {results['dataset']} "
+                    f"({results['arch']})", show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    for k, v in results["test_accuracy"].items():
+        mark = "  (headline)" if k == results["predictor"] else ""
+        t.add_row(f"test accuracy ({k})", f"{100 * v:.2f}%{mark}")
+    t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}")
+    t.add_row("test samples", str(results["test_samples"]))
+    t.add_row("wall time train / test", f"{results['train_wall_s']:.1f} s / {results['eval_wall_s']:.1f} s")
+    t.add_row("peak memory", f"{results['peak_memory_mib']:.0f} MiB")
+    if results["activation_density"] is not None:
+        dens = ", ".join(f"{d:.3f}" for d in results["layer_density"])
+        t.add_row("activation density", f"{results['activation_density']:.3f}  (per layer {dens})")
+    ops = results["train_counts_by_op"]
+    for op in ("add", "mul", "pbit_sample", "weight_read"):
+        if ops.get(op):
+            t.add_row(f"train {op}", f"{ops[op]:.3e}")
+    e = results["energy"]
+    if "error" in e:
+        t.add_row("energy", f"[yellow]{e['error']}[/]")
+    else:
+        tr, inf = e["train"], e["inference"]
+        t.add_row(f"train energy ({e['table']})",
+                  f"{tr['total_pj'] / 1e12:.4g} J  = compute {tr['compute_pj'] / 1e12:.3g} + memory "
+                  f"{tr['memory_pj'] / 1e12:.3g} + p-bit {tr['pbit_pj'] / 1e12:.3g} J")
+        t.add_row("per training sample", f"{e['train_pj_per_sample'] / 1e6:.4g} uJ")
+        t.add_row("per inference", f"{e['inference_pj_per_sample'] / 1e6:.4g} uJ")
+    return t
+
+
+@click.command()
+@click.option("--algo", type=click.Choice(ALGOS), default="bsff", show_default=True,
+              help="Learning algorithm.")
+@click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
+@click.option("--tiles", "-M", type=int, default=7, show_default=True,
+              help="Tiles per tiled logistic unit (bsff/bgbsff).")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--lr", type=float, default=None,
+              help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
+                   "CwC-FF reference, 0.001 for bp and ff).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--limit-train", type=int, default=None,
+              help="Train on a seeded random subset of N training images.")
+@click.option("--limit-test", type=int, default=None, help="Test on the first N test images.")
+@click.option("--data-dir", type=click.Path(file_okay=True, dir_okay=True), default=None,
+              help="Folder with the dataset files (default: $PBITSIM_DATA, the cache, and for "
+                   "Fashion-MNIST the Debian package's folder).")
+@click.option("--download", is_flag=True, help="Fetch the dataset (md5-checked) if not found.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: runs/ALGO-DATASET[-MTILES]).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--estimator", type=click.Choice(("mean-field", "straight-through")),
+              default="mean-field", show_default=True,
+              help="Backward of the binary stochastic units (bsff/bgbsff).")
+@click.option("--grad-quant", type=click.Choice(("sign", "ternary")), default="sign",
+              show_default=True, help="BGBSFF gradient quantizer.")
+@click.option("--schedule", type=click.Choice(("staggered", "none")), default="staggered",
+              show_default=True, help="Layer freezing of the CwC-family blocks.")
+@click.option("--arch", type=click.Choice(("cwc", "mlp")), default=None,
+              help="bp only: the ConvNet (default) or the 4x2000 MLP.")
+@click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
+              help="Energy table for the estimate at the end.")
+def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
+          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table):
+    """Train through the simulated p-bit hardware and report accuracy, counts and energy.
+
+    \b
+    Examples:
+      pbitsim train --algo bsff --tiles 7 --dataset fashion-mnist --epochs 2
+      pbitsim train --algo cwc --dataset mnist --limit-train 5000 --out runs/cwc
+      pbitsim train --algo bsff --out runs/cwc --resume      # continue after Ctrl-C
+
+    Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
+    OUT/checkpoint.pt (every epoch, and on Ctrl-C).
+    """
+    from rich.console import Console
+
+    from ..datasets import DatasetError, load_dataset
+    from ..training import TrainConfig, Trainer, TrainingError
+
+    console = Console(stderr=True)
+    cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
+                      batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
+                      limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
+                      schedule=schedule, arch=arch, energy_table=energy_table)
+    try:
+        cfg.validate()
+    except TrainingError as e:
+        raise PbitsimError(str(e)) from None
+    if out_dir is None:
+        suffix = f"-m{tiles}" if algo in ("bsff", "bgbsff") else ""
+        out_dir = str(Path("runs") / f"{algo}-{dataset}{suffix}")
+    try:
+        data = load_dataset(dataset, data_dir, download=download)
+    except DatasetError as e:
+        raise PbitsimError(str(e)) from None
+
+    try:
+        trainer = Trainer(cfg, data, out_dir)
+        if not resume and (Path(out_dir) / "checkpoint.pt").exists():
+            raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to continue "
+                               "it or choose another --out")
+        with _RichReporter(console) as reporter:
+            trainer.reporter = reporter
+            previous = signal.getsignal(signal.SIGINT)
+
+            def on_sigint(signum, frame):  # first Ctrl-C: finish the step, save, stop
+                trainer.stop_requested = True
+                signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGINT, on_sigint)
+            try:
+                t0 = time.perf_counter()
+                results = trainer.run(resume=resume)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+    except TrainingError as e:
+        raise PbitsimError(str(e)) from None
+    if results is None:
+        console.print(f"Interrupted: checkpoint saved to {Path(out_dir) / 'checkpoint.pt'} "
+                      f"(epoch {trainer.epoch + 1}, step {trainer.step_in_epoch}). "
+                      f"Continue with the same options and --resume.")
+        raise SystemExit(130)
+    console.print(_summary_table(results))
+    console.print(f"results: {Path(out_dir) / 'results.json'}   counts: "
+                  f"{Path(out_dir) / 'counts.json'}   ({time.perf_counter() - t0:.1f} s)")

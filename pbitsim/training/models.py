@@ -1,0 +1,186 @@
+"""Networks: the CwC-FF ConvNet (real-valued or through the p-bit simulator) and Hinton's FF MLP.
+
+CwC-FF ConvNet (Papachristodoulou et al. 2024, as used by the BSFF paper): 4 blocks of
+conv 3x3 s1 p1 -> activation -> 2x2 max-pool (blocks 1 and 3) -> BatchNorm2d, channels
+20/80/240/480, and a linear softmax head on the flattened last block.
+
+* real (CwC-FF, BP): activation ReLU, everything in torch (counted).
+* simulated (BSFF/BGBSFF): activation = tiled logistic with M tiles sampled by p-bits; block 1's
+  conv reads the real image (torch, counted as MACs); blocks 2-4 and the head read the previous
+  block's integer tile counts by index-and-accumulate, with that block's batch norm folded into
+  their weights. The batch-norm output is still what the goodness is computed on.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
+                              counted_relu)
+from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm2d, QuantizeGrad,
+                              TiledLogistic, max_pool_counts)
+from ..counters import active_counter
+from .. import kernels as K
+from ..bridge import tally
+
+__all__ = ["CWC_CHANNELS", "CWC_POOL", "CwCNet", "FFMLP", "MLP", "arch_name", "class_goodness"]
+
+CWC_CHANNELS = (20, 80, 240, 480)
+CWC_POOL = (True, False, True, False)  # 2x2 max-pool after blocks 1 and 3
+BN_EPS = 1e-4  # the CwC-FF reference's batch-norm epsilon
+FF_HIDDEN = (2000, 2000, 2000, 2000)
+
+
+def arch_name(algo: str, input_shape, arch: str | None = None) -> str:
+    """The architecture name shared with the energy estimator."""
+    if algo == "ff" or arch == "mlp":
+        return "ff-mlp-4x2000"
+    return "cwc-cifar10" if tuple(input_shape) == (3, 32, 32) else "cwc-mnist"
+
+
+def class_goodness(y: torch.Tensor, classes: int) -> torch.Tensor:
+    """``[B, classes]``: mean squared activation of each class's channel group."""
+    b, c = y.shape[0], y.shape[1]
+    if c % classes:
+        raise ValueError(f"{c} channels do not split into {classes} class groups")
+    tally.count_goodness(active_counter(), y.shape)
+    return y.pow(2).reshape(b, classes, -1).mean(2)
+
+
+class CwCNet(nn.Module):
+    """The CwC-FF ConvNet. ``tiles=None``: real-valued (ReLU); else simulated with M tiles.
+
+    ``forward(x, seed_key, local=True)`` returns ``(ys, logits)``: the batch-norm output of every
+    block (goodness is taken on these) and the head's logits. With ``local=True`` each block's input
+    and the head's input are detached (forward-forward); ``frozen`` block indices run without
+    autograd. ``seed_key`` (a tuple of ints) makes every p-bit draw reproducible.
+    """
+
+    def __init__(self, input_shape, classes: int = 10, *, tiles: int | None = None,
+                 estimator: str = "mean-field", grad_quant: str | None = None, seed: int = 0):
+        super().__init__()
+        c_in, h, w = input_shape
+        self.classes, self.tiles, self.seed = classes, tiles, int(seed)
+        self.convs = nn.ModuleList()
+        self.bns = nn.ModuleList()
+        self.acts = nn.ModuleList()
+        for i, c_out in enumerate(CWC_CHANNELS):
+            if tiles is None or i == 0:
+                self.convs.append(CountedConv2d(c_in, c_out, 3, 1, 1))
+            else:
+                self.convs.append(BSNConv2d(c_in, c_out, 3, 1, 1, tiles_in=tiles,
+                                            grad_quant=grad_quant, seed=seed))
+            if tiles is not None:
+                self.acts.append(TiledLogistic(tiles, estimator, seed=seed))
+            self.bns.append(FoldableBatchNorm2d(c_out, eps=BN_EPS))
+            c_in = c_out
+            if CWC_POOL[i]:
+                h, w = h // 2, w // 2
+        self.quant0 = QuantizeGrad(grad_quant, seed) if (tiles is not None and grad_quant) else None
+        self.features = c_in * h * w
+        self.last_shape = (c_in, h, w)
+        if tiles is None:
+            self.head = CountedLinear(self.features, classes)
+        else:
+            self.head = BSNLinear(self.features, classes, tiles_in=tiles)
+        # activation density per BSN block: sum of counts and number of units seen (training)
+        self.register_buffer("count_sum", torch.zeros(len(CWC_CHANNELS), dtype=torch.float64))
+        self.register_buffer("unit_sum", torch.zeros(len(CWC_CHANNELS), dtype=torch.float64))
+
+    @property
+    def simulated(self) -> bool:
+        return self.tiles is not None
+
+    def layer_groups(self):
+        """Parameter groups trained by separate optimizers: the 4 blocks, then the head."""
+        return [list(self.convs[i].parameters()) + list(self.bns[i].parameters())
+                for i in range(len(self.convs))] + [list(self.head.parameters())]
+
+    def forward(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
+        ys = []
+        inp = x
+        scale = shift = None
+        for i in range(len(self.convs)):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
+                if self.simulated:
+                    y, inp, scale, shift = self._sim_block(i, inp, scale, shift, seed_key)
+                else:
+                    y = self._real_block(i, inp)
+                    inp = y.detach() if local else y
+            ys.append(y)
+        if self.simulated:
+            b = inp.shape[0]
+            spatial = inp.shape[2] * inp.shape[3]
+            logits = self.head(inp.reshape(b, -1), scale.repeat_interleave(spatial),
+                               shift.repeat_interleave(spatial))
+        else:
+            logits = self.head(inp.flatten(1))
+        return ys, logits
+
+    def _real_block(self, i, x):
+        z = counted_relu(self.convs[i](x))
+        if CWC_POOL[i]:
+            z = counted_max_pool(z)
+        y, _, _ = self.bns[i](z)
+        return counted_bn_backward(y)
+
+    def _sim_block(self, i, x, scale, shift, seed_key):
+        if i == 0:
+            z = self.convs[0](x)
+            if self.quant0 is not None:
+                z = self.quant0(z, K.derive_seed(self.seed, 100, *seed_key))
+        else:
+            z = self.convs[i](x, scale, shift, seed=K.derive_seed(self.seed, 200 + i, *seed_key))
+        s, s_u8 = self.acts[i](z, seed=K.derive_seed(self.seed, i, *seed_key))
+        if self.training:
+            with torch.no_grad():
+                self.count_sum[i] += float(s.sum())
+                self.unit_sum[i] += s.numel()
+        if CWC_POOL[i]:
+            s, s_u8 = max_pool_counts(s, self.tiles)
+        y, scale, shift = self.bns[i](s)
+        return counted_bn_backward(y), s_u8, scale, shift
+
+    def layer_density(self) -> list[float]:
+        """Mean fraction of p-bit samples that are 1, per BSN block (count / (units * M))."""
+        units = self.unit_sum.clamp_min(1.0)
+        return [float(v) for v in self.count_sum / (units * self.tiles)]
+
+
+class MLP(nn.Module):
+    """A ReLU MLP (the 4x2000 FF architecture) with a softmax head, for BP."""
+
+    def __init__(self, in_features: int, classes: int = 10, hidden=FF_HIDDEN):
+        super().__init__()
+        dims = (in_features, *hidden)
+        self.layers = nn.ModuleList(CountedLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.head = CountedLinear(dims[-1], classes)
+
+    def forward(self, x):
+        h = x.flatten(1)
+        for layer in self.layers:
+            h = counted_relu(layer(h))
+        return self.head(h)
+
+
+class FFMLP(nn.Module):
+    """Hinton's forward-forward MLP: each layer sees the length-normalised previous activity."""
+
+    def __init__(self, in_features: int, hidden=FF_HIDDEN):
+        super().__init__()
+        dims = (in_features, *hidden)
+        self.layers = nn.ModuleList(CountedLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, x, frozen=()):
+        """Per-layer activities; each layer's input is detached (local learning)."""
+        hs = []
+        h = x
+        for i, layer in enumerate(self.layers):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
+                h_in = F.normalize(h.detach(), dim=1, eps=1e-8)
+                tally.count_elementwise(active_counter(), h_in.numel(), add=1, mul=2)
+                h = counted_relu(layer(h_in))
+            hs.append(h)
+        return hs
