@@ -1,0 +1,265 @@
+"""``pbitsim estimate``: training and inference energy of BP, FF, BSFF, BGBSFF in pJ.
+
+Pure Python on top of :mod:`pbitsim.energy_models` (no torch, no numba): it starts
+fast and prints rich tables, or JSON/CSV for scripts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import click
+
+from ..energy_models import DEFAULT_ALGOS, DEFAULT_TABLE, estimate as run_estimate
+from ..energy_models.archs import DEFAULT_ARCH
+from ..energy_models.pricing import price_counts
+from ..energy_models.tiles import DEFAULT_DENSITY
+from .errors import PbitsimError
+
+EXAMPLES = """\b
+Examples:
+  pbitsim estimate                                   CIFAR-10 CwC net, all algorithms
+  pbitsim estimate --arch cwc-mnist --tiles 1 --per-layer
+  pbitsim estimate --algo ff,bsff --density 0.1 --table jouppi-7nm
+  pbitsim estimate --arch examples/archs/my-mlp.toml --json -
+  pbitsim estimate --counts run/counts.json          price a training run's counts
+"""
+
+
+class OneLineCommand(click.Command):
+    """Usage errors (bad option values) become one ``Error:`` line with exit status 2."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise PbitsimError(exc.format_message()) from None
+
+
+def _si(pj: float) -> str:
+    """Energy with a readable unit: 3 significant digits."""
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= scale:
+            return f"{pj / scale:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
+def _versus(ratio: float | None) -> str:
+    if ratio is None:
+        return "-"
+    if abs(ratio - 1.0) < 5e-4:
+        return "1x"
+    return f"{1 / ratio:.3g}x lower" if ratio < 1 else f"{ratio:.3g}x higher"
+
+
+def _label(algo, result) -> str:
+    name = algo.name.upper()
+    return f"{name} M={result.params.tiles}" if algo.algorithm.uses_tiles else name
+
+
+def _share(part: float, total: float) -> str:
+    return f"{100 * part / total:.0f}%" if total else "-"
+
+
+def _parse_density(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise PbitsimError(f"--density must be a number in (0, 1] or a comma list, "
+                           f"got {text!r}") from None
+    if not values or any(not 0.0 < v <= 1.0 for v in values):
+        raise PbitsimError(f"--density must be in (0, 1], got {text!r}")
+    return values
+
+
+@click.command(cls=OneLineCommand, epilog=EXAMPLES,
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--arch", metavar="NAME|FILE",
+              help=f"Built-in network or a TOML file [default: {DEFAULT_ARCH}].")
+@click.option("--algo", metavar="LIST",
+              help=f"Comma-separated algorithms [default: {','.join(DEFAULT_ALGOS)}].")
+@click.option("--tiles", metavar="M", type=int,
+              help="Tiles (p-bits) per tiled logistic unit [default: 7].")
+@click.option("--density", metavar="P[,P...]",
+              help=f"Activation density of the binary units, in (0, 1]; one value or one "
+                   f"per block [default: {DEFAULT_DENSITY}].")
+@click.option("--table", metavar="NAME|FILE", default=DEFAULT_TABLE, show_default=True,
+              help="Energy table (see `pbitsim tables list`) or a TOML file.")
+@click.option("--pbit", metavar="DEVICE",
+              help="p-bit device entry of the table [default: the table's levels.pbit].")
+@click.option("--batch-size", metavar="B", type=int, default=128, show_default=True,
+              help="Mini-batch size (amortizes optimizer and batch-norm work).")
+@click.option("--epochs", metavar="E", type=int, default=1, show_default=True,
+              help="Epochs for the training-run total.")
+@click.option("--train-size", metavar="N", type=int,
+              help="Training samples per epoch [default: the architecture's].")
+@click.option("--per-layer", is_flag=True, help="Also show each block's energy.")
+@click.option("--json", "json_out", metavar="FILE", help="Write the numbers as JSON ('-': stdout).")
+@click.option("--csv", "csv_out", metavar="FILE", help="Write the numbers as CSV ('-': stdout).")
+@click.option("--counts", "counts_path", metavar="FILE.json",
+              help="A training run's counts: its arch, algorithm, tiles and densities are "
+                   "used, and its measured counts are priced beside the estimate.")
+def estimate(arch, algo, tiles, density, table, pbit, batch_size, epochs, train_size,
+             per_layer, json_out, csv_out, counts_path):
+    """Project the training and inference energy of BP, FF, BSFF and BGBSFF (pJ).
+
+    Counts every operation and memory access per training sample and per inference
+    with the analytic model of each algorithm, and prices them with a per-operation
+    energy table.
+    """
+    measured = None
+    if counts_path:
+        from ..energy_models.countsfile import load_counts_file
+        try:
+            measured = load_counts_file(counts_path)
+        except ValueError as exc:
+            raise PbitsimError(str(exc)) from None
+    densities = _parse_density(density) if density is not None else None
+    if measured is not None:
+        arch = arch or measured.arch
+        tiles = tiles if tiles is not None else measured.tiles
+        densities = densities or (list(measured.densities) if measured.densities else None)
+        if algo is None:
+            algo = ",".join(dict.fromkeys(["bp", "ff", measured.algo]))
+    algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
+    if json_out == "-" and csv_out == "-":
+        raise PbitsimError("--json - and --csv - cannot both write to stdout")
+    try:
+        tab = table
+        if pbit is not None:
+            from ..energy_models import load_table
+            tab = load_table(table).with_levels(pbit=pbit)
+        result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=tab,
+                              tiles=7 if tiles is None else tiles,
+                              density=densities or DEFAULT_DENSITY, batch_size=batch_size,
+                              train_samples=train_size, epochs=epochs)
+        measured_price = _price_measured(measured, result) if measured else None
+    except ValueError as exc:
+        raise PbitsimError(str(exc)) from None
+
+    if json_out:
+        doc = result.to_dict()
+        if measured_price:
+            doc["measured"] = measured_price
+        _write(json_out, json.dumps(doc, indent=2) + "\n")
+    if csv_out:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(result.csv_rows())
+        _write(csv_out, buf.getvalue())
+    if "-" not in (json_out, csv_out):
+        _render(result, per_layer, measured, measured_price)
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    from ..counters import atomic_write_text
+    try:
+        atomic_write_text(target, text)
+    except OSError as exc:
+        raise PbitsimError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _price_measured(measured, result) -> dict:
+    """Price a run's measured counts per sample, beside the analytic estimate."""
+    try:
+        train = price_counts(measured.train_per_sample(), result.table)
+        infer_counts = measured.inference_per_sample()
+        infer = price_counts(infer_counts, result.table) if infer_counts else None
+    except ValueError as exc:
+        raise ValueError(f"counts file {measured.path}: {exc}") from None
+    analytic = result.get(measured.algo)
+    out = {"path": measured.path, "algo": measured.algo, "dataset": measured.dataset,
+           "train_samples": measured.train_samples, "epochs": measured.epochs,
+           "test_samples": measured.test_samples,
+           "train_per_sample_pj": train["total_pj"],
+           "train_split_pj": {k: train[f"{k}_pj"] for k in ("compute", "memory", "pbit")},
+           "train_run_pj": train["total_pj"] * measured.train_samples * measured.epochs,
+           "inference_pj": infer["total_pj"] if infer else None}
+    if analytic is not None:
+        out["analytic_train_per_sample_pj"] = analytic.total_pj("train")
+        out["analytic_inference_pj"] = analytic.total_pj("inference")
+    return out
+
+
+def _render(result, per_layer: bool, measured, measured_price) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 132, highlight=False,
+                      markup=False)
+    arch = result.arch
+    title = (f"Energy per algorithm: {arch.name} ({arch.params:,} parameters), "
+             f"table {result.table.name}")
+    summary = Table(title=title, title_justify="left")
+    for col in ("Algorithm", "Train / sample", f"Train / epoch ({result.train_samples:,})",
+                "Inference", "Compute", "Memory", "p-bit", "vs BP", "vs FF"):
+        summary.add_column(col, justify="left" if col == "Algorithm" else "right")
+    if result.epochs > 1:
+        summary.add_column(f"Run ({result.epochs} epochs)", justify="right")
+    for algo in result.algos:
+        price = algo.price["train"]
+        total = price["total_pj"]
+        row = [_label(algo, result), _si(total), _si(total * result.train_samples),
+               _si(algo.total_pj("inference")), _share(price["compute_pj"], total),
+               _share(price["memory_pj"], total), _share(price["pbit_pj"], total),
+               _versus(result.ratio(algo.name, "bp")), _versus(result.ratio(algo.name, "ff"))]
+        if result.epochs > 1:
+            row.append(_si(total * result.train_samples * result.epochs))
+        summary.add_row(*row)
+    console.print(summary)
+
+    terms = Table(title="Largest terms (training, per sample)", title_justify="left")
+    for col in ("Algorithm", "Phase", "Count key", "Energy", "Share"):
+        terms.add_column(col, justify="right" if col in ("Energy", "Share") else "left")
+    for algo in result.algos:
+        total = algo.total_pj("train")
+        for i, (phase, key, pj) in enumerate(algo.top_terms("train", 3)):
+            terms.add_row(algo.name if i == 0 else "", phase, key, _si(pj), _share(pj, total))
+    console.print(terms)
+
+    if per_layer:
+        for algo in result.algos:
+            table = Table(title=f"Per layer: {algo.algorithm.title}", title_justify="left")
+            for col in ("Layer", "Layers", "Train / sample", "Share", "Inference",
+                        "Largest term (training)"):
+                table.add_column(col, justify="right" if col in (
+                    "Train / sample", "Share", "Inference") else "left")
+            total = algo.total_pj("train")
+            for layer in algo.layers:
+                key, pj = algo.largest_key(layer)
+                table.add_row(layer.name, layer.description, _si(layer.total_pj("train")),
+                              _share(layer.total_pj("train"), total),
+                              _si(layer.total_pj("inference")),
+                              f"{key} ({_share(pj, layer.total_pj('train'))})")
+            console.print(table)
+
+    if measured_price:
+        table = Table(title=f"Measured counts: {measured.path}", title_justify="left")
+        for col in ("Source", "Train / sample", "Inference", "Compute", "Memory", "p-bit"):
+            table.add_column(col, justify="left" if col == "Source" else "right")
+        m = measured_price
+        total = m["train_per_sample_pj"]
+        table.add_row(f"measured {m['algo']} ({m['epochs']} x {m['train_samples']:,} samples)",
+                      _si(total), _si(m["inference_pj"]) if m["inference_pj"] else "-",
+                      *(_share(m["train_split_pj"][k], total)
+                        for k in ("compute", "memory", "pbit")))
+        analytic = result.get(m["algo"])
+        if analytic is not None:
+            price = analytic.price["train"]
+            table.add_row(f"analytic {m['algo']}", _si(price["total_pj"]),
+                          _si(analytic.total_pj("inference")),
+                          *(_share(price[f"{k}_pj"], price["total_pj"])
+                            for k in ("compute", "memory", "pbit")))
+            table.add_row("measured / analytic", f"{total / price['total_pj']:.3g}",
+                          f"{m['inference_pj'] / analytic.total_pj('inference'):.3g}"
+                          if m["inference_pj"] else "-", "", "", "")
+        console.print(table)
+
+    console.print("Assumptions:", style="bold")
+    for line in result.assumptions():
+        console.print(f"  {line}", soft_wrap=True)

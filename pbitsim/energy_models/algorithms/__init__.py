@@ -1,0 +1,125 @@
+"""Operation-count models of learning algorithms: one module per algorithm.
+
+A module in this package defines an :class:`Algorithm` subclass decorated with
+:func:`register`; modules are discovered on first use, so adding an algorithm (MF,
+CaFo, SFF) is one new file. A model returns, for an architecture, one
+:class:`LayerCounts` per block plus one for the softmax head, each holding the
+expected counts per training sample (or per inference) split by phase.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+from ..archs import Arch, Block
+from ..counts import PHASES, Counts
+from ..tiles import DEFAULT_DENSITY, TileStats, tile_stats
+
+__all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm",
+           "algorithm_names", "DEFAULT_BATCH"]
+
+# Mini-batch size: amortizes per-step work (optimizer, batch-norm folding) over samples.
+# 128 is the CwC-FF reference configuration.
+DEFAULT_BATCH = 128
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """What the counts depend on besides the network: tiles, densities, batch size."""
+
+    tiles: int = 7
+    densities: tuple[float, ...] = (DEFAULT_DENSITY,)
+    batch_size: int = DEFAULT_BATCH
+
+    def density(self, block_index: int) -> float:
+        """Activation density of block ``block_index``'s units (the last value repeats)."""
+        return self.densities[min(block_index, len(self.densities) - 1)]
+
+    def input_stats(self, arch: Arch, index: int) -> TileStats | None:
+        """Tile-count statistics entering block ``index`` (``len(blocks)``: the head);
+        None for the first block, whose input is the real-valued data."""
+        if index == 0:
+            return None
+        prev = arch.blocks[index - 1]
+        window = 1
+        for layer in prev.post:
+            if layer.type == "pool":
+                window *= layer.size * layer.size
+        return tile_stats(self.tiles, self.density(index - 1), window)
+
+
+@dataclass
+class LayerCounts:
+    """Expected counts of one block (or the head), by phase."""
+
+    name: str
+    description: str
+    phases: dict[str, Counts] = field(default_factory=lambda: {p: Counts() for p in PHASES})
+
+    def total(self) -> Counts:
+        return Counts.total(self.phases.values())
+
+
+class Algorithm:
+    """Base of the algorithm models: name, title, and the two count walks."""
+
+    name: str = ""
+    title: str = ""
+    uses_tiles: bool = False
+    order: int = 100          # position in listings
+
+    def training(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Expected counts per training sample, one entry per block and the head."""
+        raise NotImplementedError
+
+    def inference(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Expected counts per inference (one test sample)."""
+        raise NotImplementedError
+
+    def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
+        """One-line statements printed under the estimate."""
+        return []
+
+
+def block_params(block: Block) -> int:
+    """Trainable parameters of a block: the linear layer and batch-norm affines."""
+    return block.linear.params + sum(2 * l.channels_out for l in block.post
+                                     if l.type == "batchnorm")
+
+
+_REGISTRY: dict[str, Algorithm] = {}
+_DISCOVERED = False
+
+
+def register(cls: type[Algorithm]) -> type[Algorithm]:
+    """Class decorator: make an algorithm model available by its ``name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if not _DISCOVERED:
+        for info in pkgutil.iter_modules(__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
+        _DISCOVERED = True
+
+
+def algorithm_names() -> list[str]:
+    """Registered algorithm names, in listing order."""
+    _discover()
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
+
+
+def get_algorithm(name: str) -> Algorithm:
+    _discover()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r} (known: "
+                         f"{', '.join(algorithm_names())})") from None

@@ -1,0 +1,315 @@
+"""Network architectures for the energy estimate: built-in TOML files and user TOML files.
+
+An architecture file (see ``archs/*.toml`` and ``examples/archs/``)::
+
+    name = "my-mlp"
+    input = [1, 28, 28]       # channels, height, width
+    classes = 10
+    train_samples = 60000     # optional: samples per epoch (default 60000)
+    ff_variant = "hinton"     # optional: "cwc" (default with conv layers) or "hinton"
+    [[layers]]
+    type = "dense"            # also "conv2d", "pool", "batchnorm", "layernorm"
+    units = 300
+
+Each ``dense``/``conv2d`` layer is followed by the network's activation (ReLU, or tiled
+logistic units for BSFF) and owns the ``pool``/``batchnorm``/``layernorm`` layers after
+it: together they form a *block*, the unit a forward-forward local loss trains. Every
+network ends in a linear softmax classifier (the *head*) from the flattened last block
+output to ``classes``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "ARCH_DIR",
+           "DEFAULT_ARCH"]
+
+ARCH_DIR = Path(__file__).with_name("archs")
+DEFAULT_ARCH = "cwc-cifar10"
+DEFAULT_TRAIN_SAMPLES = 60000
+LINEAR_TYPES = ("dense", "conv2d")
+LAYER_FIELDS = {
+    "dense": {"units"},
+    "conv2d": {"channels", "kernel", "stride", "padding"},
+    "pool": {"size"},
+    "batchnorm": set(),
+    "layernorm": set(),
+}
+_TOP_KEYS = {"name", "description", "source", "input", "classes", "train_samples",
+             "ff_variant", "layers"}
+
+
+class ArchError(ValueError):
+    """An architecture that cannot be used: the message names the file and the bad key."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer with its resolved shapes (per sample; ``(C, H, W)`` or ``(K,)``)."""
+
+    type: str
+    name: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+    size: int = 1
+    taps: int = 0          # multiply-accumulate pairs per sample (dense, conv2d)
+    weights: int = 0       # weight count (dense, conv2d)
+
+    @property
+    def n_in(self) -> int:
+        return _prod(self.in_shape)
+
+    @property
+    def n_out(self) -> int:
+        return _prod(self.out_shape)
+
+    @property
+    def channels_out(self) -> int:
+        return self.out_shape[0]
+
+    @property
+    def positions_out(self) -> int:
+        """Output positions per channel (1 for dense layers)."""
+        return self.n_out // self.out_shape[0]
+
+    @property
+    def biases(self) -> int:
+        return self.out_shape[0] if self.type in LINEAR_TYPES else 0
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    def describe(self) -> str:
+        shape = "x".join(map(str, self.out_shape))
+        if self.type == "conv2d":
+            return f"conv {self.kernel}x{self.kernel}/{self.stride} -> {shape}"
+        if self.type == "dense":
+            return f"dense -> {shape}"
+        if self.type == "pool":
+            return f"maxpool {self.size}x{self.size} -> {shape}"
+        return self.type
+
+
+@dataclass(frozen=True)
+class Block:
+    """A linear layer, its activation and the pool/norm layers after it."""
+
+    index: int
+    linear: Layer
+    post: tuple[Layer, ...]
+
+    @property
+    def name(self) -> str:
+        return self.linear.name
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.post[-1].out_shape if self.post else self.linear.out_shape
+
+    def describe(self) -> str:
+        return ", ".join([self.linear.describe(), *(p.describe() for p in self.post)])
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A resolved network: blocks, the softmax head and what an epoch is."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    classes: int
+    blocks: tuple[Block, ...]
+    head: Layer
+    train_samples: int
+    ff_variant: str
+    description: str = ""
+    source: str = ""
+    path: str | None = None
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(l for b in self.blocks for l in (b.linear, *b.post)) + (self.head,)
+
+    @property
+    def params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    def next_linear(self, block_index: int) -> Layer:
+        """The linear layer that consumes block ``block_index``'s output."""
+        nxt = block_index + 1
+        return self.blocks[nxt].linear if nxt < len(self.blocks) else self.head
+
+
+def list_archs() -> list[str]:
+    """Names of the built-in architectures."""
+    return sorted(p.stem for p in ARCH_DIR.glob("*.toml"))
+
+
+def load_arch(name_or_path: "str | os.PathLike") -> Arch:
+    """A built-in architecture by name, or a user TOML file."""
+    text = os.fspath(name_or_path)
+    builtin = ARCH_DIR / f"{text}.toml"
+    if builtin.is_file() and not text.endswith(".toml") and os.sep not in text:
+        path = builtin
+    elif text.endswith(".toml") or os.sep in text or Path(text).is_file():
+        path = Path(text)
+    else:
+        raise ArchError(f"unknown architecture {text!r} (built in: {', '.join(list_archs())}; "
+                        "or give a .toml file)")
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ArchError(f"cannot read architecture {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ArchError(f"architecture {path} is not valid TOML: {exc}") from None
+    return arch_from_mapping(data, str(path))
+
+
+def arch_from_mapping(data: Mapping[str, Any], path: str | None = None) -> Arch:
+    """Validate a parsed architecture document and resolve every layer's shape."""
+    label = data.get("name") if isinstance(data.get("name"), str) else (path or "<arch>")
+    if not isinstance(data.get("name"), str) or not data["name"]:
+        raise ArchError(f"architecture {label}: missing 'name'")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ArchError(f"architecture {label}: unknown key {key!r}")
+    shape = data.get("input")
+    if (not isinstance(shape, list) or len(shape) != 3
+            or not all(_positive_int(v) for v in shape)):
+        raise ArchError(f"architecture {label}: 'input' must be [channels, height, width] "
+                        "of positive integers")
+    classes = data.get("classes")
+    if not _positive_int(classes) or classes < 2:
+        raise ArchError(f"architecture {label}: 'classes' must be an integer >= 2")
+    train_samples = data.get("train_samples", DEFAULT_TRAIN_SAMPLES)
+    if not _positive_int(train_samples):
+        raise ArchError(f"architecture {label}: 'train_samples' must be a positive integer")
+    specs = data.get("layers")
+    if not isinstance(specs, list) or not specs:
+        raise ArchError(f"architecture {label}: needs at least one [[layers]] entry")
+
+    blocks: list[Block] = []
+    current: tuple[int, ...] = tuple(shape)
+    linear: Layer | None = None
+    post: list[Layer] = []
+    counts = {t: 0 for t in LAYER_FIELDS}
+    for i, spec in enumerate(specs):
+        where = f"architecture {label}: layers[{i}]"
+        if not isinstance(spec, Mapping):
+            raise ArchError(f"{where} must be a table")
+        kind = spec.get("type")
+        if kind not in LAYER_FIELDS:
+            raise ArchError(f"{where}.type must be one of {', '.join(LAYER_FIELDS)}, "
+                            f"got {kind!r}")
+        for key in spec:
+            if key != "type" and key not in LAYER_FIELDS[kind]:
+                raise ArchError(f"{where}: unknown key {key!r} for a {kind} layer")
+        counts[kind] += 1
+        name = f"{'conv' if kind == 'conv2d' else kind}{counts[kind]}"
+        if kind in LINEAR_TYPES:
+            if linear is not None:
+                blocks.append(Block(len(blocks), linear, tuple(post)))
+            linear, post = _linear(kind, name, spec, current, where), []
+            current = linear.out_shape
+            continue
+        if linear is None:
+            raise ArchError(f"{where}: the first layer must be dense or conv2d")
+        layer = _post(kind, name, spec, current, where)
+        post.append(layer)
+        current = layer.out_shape
+    blocks.append(Block(len(blocks), linear, tuple(post)))
+
+    variant = data.get("ff_variant",
+                       "cwc" if any(b.linear.type == "conv2d" for b in blocks) else "hinton")
+    if variant not in ("cwc", "hinton"):
+        raise ArchError(f"architecture {label}: 'ff_variant' must be \"cwc\" or \"hinton\"")
+    features = _prod(current)
+    head = Layer("dense", "head", (features,), (classes,), taps=features * classes,
+                 weights=features * classes)
+    return Arch(name=data["name"], input_shape=tuple(shape), classes=classes,
+                blocks=tuple(blocks), head=head, train_samples=train_samples,
+                ff_variant=variant, description=str(data.get("description", "")),
+                source=str(data.get("source", "")), path=path)
+
+
+def _linear(kind, name, spec, shape, where) -> Layer:
+    if kind == "dense":
+        units = _field(spec, "units", where)
+        k = _prod(shape)
+        return Layer("dense", name, (k,), (units,), taps=k * units, weights=k * units)
+    if len(shape) != 3:
+        raise ArchError(f"{where}: conv2d needs a [channels, height, width] input, "
+                        f"not a flat vector of {shape[0]}")
+    out_c = _field(spec, "channels", where)
+    kernel = _field(spec, "kernel", where, 3)
+    stride = _field(spec, "stride", where, 1)
+    padding = _field(spec, "padding", where, 0, allow_zero=True)
+    c, h, w = shape
+    oh = (h + 2 * padding - kernel) // stride + 1
+    ow = (w + 2 * padding - kernel) // stride + 1
+    if oh < 1 or ow < 1:
+        raise ArchError(f"{where}: a {kernel}x{kernel} kernel does not fit a {h}x{w} input")
+    taps = out_c * c * valid_taps(h, kernel, stride, padding) * valid_taps(w, kernel, stride, padding)
+    return Layer("conv2d", name, shape, (out_c, oh, ow), kernel=kernel, stride=stride,
+                 padding=padding, taps=taps, weights=out_c * c * kernel * kernel)
+
+
+def _post(kind, name, spec, shape, where) -> Layer:
+    if kind == "pool":
+        size = _field(spec, "size", where, 2)
+        if len(shape) != 3 or shape[1] < size or shape[2] < size:
+            raise ArchError(f"{where}: a {size}x{size} pool needs a feature map at least "
+                            f"that large, got {'x'.join(map(str, shape))}")
+        return Layer("pool", name, shape, (shape[0], shape[1] // size, shape[2] // size),
+                     size=size, stride=size)
+    return Layer(kind, name, shape, shape)
+
+
+def valid_taps(length: int, kernel: int, stride: int, padding: int) -> int:
+    """Kernel taps, summed over output positions, that land inside an input of ``length``.
+
+    Padding taps read zeros and are skipped, as the index kernels skip them.
+    """
+    out = (length + 2 * padding - kernel) // stride + 1
+    total = 0
+    for o in range(out):
+        start = o * stride - padding
+        total += min(kernel, length - start) - max(0, -start)
+    return total
+
+
+def _field(spec, key, where, default=None, allow_zero=False) -> int:
+    value = spec.get(key, default)
+    if value is None:
+        raise ArchError(f"{where} lacks {key!r}")
+    ok = isinstance(value, int) and not isinstance(value, bool) and (
+        value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ArchError(f"{where}.{key} must be a {'non-negative' if allow_zero else 'positive'}"
+                        f" integer, got {value!r}")
+    return value
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _prod(shape) -> int:
+    out = 1
+    for v in shape:
+        out *= v
+    return out

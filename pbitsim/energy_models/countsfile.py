@@ -1,0 +1,116 @@
+"""The counts file a training run writes (``OpCounter.to_json(**meta)`` plus inference).
+
+::
+
+    {"format": "pbitsim-counts", "version": 1, "algo": "bsff", "tiles": 7,
+     "arch": "cwc-mnist", "dataset": "fashion-mnist", "activation_density": 0.21,
+     "layer_density": [...], "train_samples": N, "epochs": E, "test_samples": T,
+     "counts": {...total training counts...}, "inference_counts": {...test pass...}}
+
+``estimate --counts`` takes the density, arch, algorithm and tiles from it and prices
+the measured counts beside the analytic estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+
+__all__ = ["CountsFile", "CountsFileError", "load_counts_file"]
+
+
+class CountsFileError(ValueError):
+    """A counts file that cannot be used: the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class CountsFile:
+    path: str
+    algo: str
+    arch: str
+    tiles: int | None
+    densities: tuple[float, ...] | None     # per BSN layer, else the overall density
+    train_samples: int
+    epochs: int
+    test_samples: int | None
+    counts: dict[str, int]
+    inference_counts: dict[str, int] | None
+    dataset: str = ""
+
+    def train_per_sample(self) -> dict[str, float]:
+        """Measured training counts per training sample (total / samples / epochs)."""
+        per = self.train_samples * self.epochs
+        return {k: v / per for k, v in self.counts.items()}
+
+    def inference_per_sample(self) -> dict[str, float] | None:
+        if self.inference_counts is None or not self.test_samples:
+            return None
+        return {k: v / self.test_samples for k, v in self.inference_counts.items()}
+
+
+def load_counts_file(path: "str | os.PathLike") -> CountsFile:
+    """Read and validate a counts file; every problem is one ``CountsFileError`` line."""
+    where = os.fspath(path)
+    try:
+        with open(where, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise CountsFileError(f"cannot read counts file {where}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CountsFileError(f"counts file {where} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != "pbitsim-counts":
+        raise CountsFileError(f"counts file {where}: 'format' must be \"pbitsim-counts\"")
+    if data.get("version") != 1:
+        raise CountsFileError(f"counts file {where}: unsupported version {data.get('version')!r}"
+                              " (expected 1)")
+
+    def need_str(key):
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise CountsFileError(f"counts file {where}: {key!r} must be a non-empty string")
+        return value
+
+    def need_int(key, required=True):
+        value = data.get(key)
+        if value is None and not required:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CountsFileError(f"counts file {where}: {key!r} must be an integer >= 1")
+        return value
+
+    def density(value, key):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or not 0.0 < value <= 1.0):
+            raise CountsFileError(f"counts file {where}: {key} must be in (0, 1], "
+                                  f"got {value!r}")
+        return float(value)
+
+    def count_map(key, required=True):
+        value = data.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, dict):
+            raise CountsFileError(f"counts file {where}: {key!r} must map count keys to integers")
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise CountsFileError(f"counts file {where}: {key}[{k!r}] must be an "
+                                      f"integer >= 0, got {v!r}")
+        return dict(value)
+
+    densities = None
+    if data.get("layer_density") is not None:
+        layers = data["layer_density"]
+        if not isinstance(layers, list) or not layers:
+            raise CountsFileError(f"counts file {where}: 'layer_density' must be a list")
+        densities = tuple(density(v, f"layer_density[{i}]") for i, v in enumerate(layers))
+    elif data.get("activation_density") is not None:
+        densities = (density(data["activation_density"], "activation_density"),)
+    return CountsFile(path=where, algo=need_str("algo"), arch=need_str("arch"),
+                      tiles=need_int("tiles", required=False), densities=densities,
+                      train_samples=need_int("train_samples"), epochs=need_int("epochs"),
+                      test_samples=need_int("test_samples", required=False),
+                      counts=count_map("counts"),
+                      inference_counts=count_map("inference_counts", required=False),
+                      dataset=str(data.get("dataset", "")))
