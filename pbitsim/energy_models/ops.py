@@ -258,15 +258,15 @@ def goodness_real(n: int, classes: int, variant: str) -> Counts:
     return c.merge(_goodness_loss(classes, variant))
 
 
-def goodness_counts(n: int, channels: int, tiles: int, classes: int, variant: str,
-                    sums_known: bool) -> Counts:
-    """Goodness of tile counts: from integer per-channel sums of x and x^2.
+def goodness_counts(n: int, tiles: int, classes: int, variant: str, sums_known: bool,
+                    affine_channels: int = 0) -> Counts:
+    """Goodness of tile counts, from integer sums of x and x^2.
 
-    With batch norm y = a x + b per channel, sum y^2 = a^2 S2 + 2ab S1 + n b^2, so the
-    per-element work is the integer sums (already made by batch norm when
-    ``sums_known``) and a few real operations per channel.
+    Behind batch norm (y = a x + b per channel) sum y^2 = a^2 S2 + 2ab S1 + n b^2, so
+    per element only the integer sums are made (already by batch norm when
+    ``sums_known``), plus a few real operations per channel (``affine_channels``).
     """
-    c = Counts().add(f"mul:{FP}", 4 * channels).add(f"add:{FP}", 3 * channels)
+    c = Counts().add(f"mul:{FP}", 4 * affine_channels).add(f"add:{FP}", 3 * affine_channels)
     if not sums_known:
         u = uint_dtype(tiles)
         c.add(f"mul:{u}", n).add("add:int32", n).add(f"act_read:{u}", n)

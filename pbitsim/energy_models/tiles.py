@@ -115,7 +115,7 @@ def tile_stats(tiles: int, density: float, window: int = 1) -> TileStats:
     if density >= 1.0 - 1e-12:
         return TileStats(tiles, 1.0, 1.0)
     if tiles == 1:
-        q = 1.0 - (1.0 - density) ** window
+        q = density if window == 1 else 1.0 - (1.0 - density) ** window
         return TileStats(1, q, q)
     cdf = _count_cdf(tiles, density)
     if window == 1:

@@ -63,13 +63,12 @@ class BSFF(FF):
     def goodness(self, arch: Arch, block: Block, at: Layer | None,
                  params: ModelParams) -> Counts:
         n = at.n_out if at else block.linear.n_out
-        channels = at.channels_out if at else block.linear.channels_out
-        # Batch norm (and a following length norm) already made the integer sums.
-        known = bool(at) and at.type in ("batchnorm", "layernorm")
-        if arch.ff_variant == "hinton" and any(l.type == "layernorm" for l in block.post):
-            known = False   # the goodness makes the sum of squares the norm then reuses
-        return ops.goodness_counts(n, channels, params.tiles, arch.classes,
-                                   arch.ff_variant, sums_known=known)
+        affine = at.channels_out if at is not None and at.type == "batchnorm" else 0
+        # Batch norm already made the integer sums; under Hinton's FF the goodness
+        # makes the sum of squares that the following length norm reuses.
+        known = at is not None and at.type in ("batchnorm", "layernorm")
+        return ops.goodness_counts(n, params.tiles, arch.classes, arch.ff_variant,
+                                   sums_known=known, affine_channels=affine)
 
     def local_grad(self, n: int, params: ModelParams) -> Counts:
         return ops.local_grad_counts(n, params.tiles)
