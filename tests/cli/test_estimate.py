@@ -1,0 +1,197 @@
+"""`pbitsim estimate`: output, JSON/CSV, --counts, one-line errors, no torch import."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from pbitsim import OpCounter
+from pbitsim.cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["estimate", *args])
+
+
+def test_default_run():
+    result = run()
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for text in ("cwc-cifar10", "horowitz-45nm", "BP", "FF", "BSFF M=7", "BGBSFF M=7",
+                 "Largest terms", "Assumptions", "density 0.15", "vs BP", "vs FF"):
+        assert text in out
+
+
+def test_json_to_stdout():
+    result = run("--json", "-")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["format"] == "pbitsim-estimate" and doc["arch"] == "cwc-cifar10"
+    algos = doc["algorithms"]
+    assert list(algos) == ["bp", "ff", "bsff", "bgbsff"]
+    for name, numbers in algos.items():
+        assert numbers["train_per_epoch_pj"] == pytest.approx(
+            numbers["train_per_sample_pj"] * 45000)
+        split = numbers["train_split_pj"]
+        assert sum(split.values()) == pytest.approx(numbers["train_per_sample_pj"])
+        assert numbers["ratio_to_ff"] == pytest.approx(
+            numbers["train_per_sample_pj"] / algos["ff"]["train_per_sample_pj"])
+        layers = sum(layer["train_pj"] for layer in numbers["layers"])
+        assert layers == pytest.approx(numbers["train_per_sample_pj"])
+    assert algos["bsff"]["train_split_pj"]["pbit"] > 0
+    assert algos["bp"]["train_split_pj"]["pbit"] == 0
+    # The expected ordering of the model: BGBSFF < BSFF < FF < BP for training.
+    energy = [algos[a]["train_per_sample_pj"] for a in ("bgbsff", "bsff", "ff", "bp")]
+    assert energy == sorted(energy)
+
+
+def test_csv_matches_json(tmp_path):
+    json_path = tmp_path / "e.json"
+    result = run("--algo", "ff,bsff", "--tiles", "3", "--csv", "-", "--json", str(json_path))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.output)))
+    assert rows[0] == ["algo", "scope", "layer", "phase", "key", "count", "energy_pj"]
+    doc = json.loads(json_path.read_text())
+    for algo in ("ff", "bsff"):
+        detail = sum(float(r[6]) for r in rows[1:]
+                     if r[0] == algo and r[1] == "train" and r[2] != "all")
+        total = next(float(r[6]) for r in rows[1:]
+                     if r[0] == algo and r[1] == "train" and r[4] == "total")
+        numbers = doc["algorithms"][algo]
+        assert detail == pytest.approx(total)
+        assert total == pytest.approx(numbers["train_per_sample_pj"])
+        epoch = next(float(r[6]) for r in rows[1:] if r[0] == algo and r[1] == "train_epoch")
+        assert epoch == pytest.approx(numbers["train_per_epoch_pj"])
+    assert any(r[4] == "act_read:u2" for r in rows[1:])          # M = 3 tile counts
+
+
+def test_options_change_the_numbers():
+    def total(*args):
+        doc = json.loads(run("--algo", "bsff", "--json", "-", *args).output)
+        return doc["algorithms"]["bsff"]["train_per_sample_pj"]
+    base = total()
+    assert total("--density", "0.3") > base
+    assert total("--tiles", "1") < base
+    assert total("--table", "jouppi-7nm") < base
+    assert total("--pbit", "cmos_lfsr_lut") > base
+    per_layer = total("--density", "0.15,0.15,0.15,0.15")
+    assert per_layer == pytest.approx(base)
+    doc = json.loads(run("--json", "-", "--epochs", "3", "--train-size", "1000").output)
+    ff = doc["algorithms"]["ff"]
+    assert ff["train_run_pj"] == pytest.approx(ff["train_per_sample_pj"] * 3000)
+
+
+def test_per_layer_and_archs(tmp_path):
+    result = run("--arch", "cwc-mnist", "--per-layer")
+    assert result.exit_code == 0, result.output
+    for text in ("Per layer", "conv1", "conv4", "head"):
+        assert text in result.output
+    arch = tmp_path / "net.toml"
+    arch.write_text('name = "net"\ninput = [1, 8, 8]\nclasses = 10\n'
+                    '[[layers]]\ntype = "dense"\nunits = 16\n')
+    result = run("--arch", str(arch), "--json", "-")
+    assert result.exit_code == 0 and json.loads(result.output)["arch"] == "net"
+    for name in ("ff-mlp-4x2000", "mf-mlp-2x1000", "mf-mlp-3x2000"):
+        assert run("--arch", name, "--json", "-").exit_code == 0
+
+
+def write_counts(tmp_path, **change):
+    counter = OpCounter({"add:fp32": 10 ** 12, "pbit_sample": 10 ** 9, "act_read:u3": 10 ** 8,
+                         "weight_read:fp32": 10 ** 11})
+    doc = json.loads(counter.to_json(algo="bsff", tiles=7, arch="cwc-mnist",
+                                     dataset="fashion-mnist", activation_density=0.2,
+                                     layer_density=[0.2, 0.25, 0.2, 0.1],
+                                     train_samples=60000, epochs=2, test_samples=10000))
+    doc["inference_counts"] = {"add:fp32": 10 ** 9, "pbit_sample": 10 ** 7}
+    doc.update(change)
+    path = tmp_path / "counts.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_counts_file(tmp_path):
+    path = write_counts(tmp_path)
+    result = run("--counts", str(path), "--json", "-")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["arch"] == "cwc-mnist" and doc["tiles"] == 7
+    assert doc["densities"] == [0.2, 0.25, 0.2, 0.1]
+    assert list(doc["algorithms"]) == ["bp", "ff", "bsff"]
+    measured = doc["measured"]
+    per_sample = (10 ** 12 * 0.9 + 10 ** 9 * 0.002 + 10 ** 8 * 10 * 3 / 64
+                  + 10 ** 11 * 5) / 120000
+    assert measured["train_per_sample_pj"] == pytest.approx(per_sample)
+    assert measured["inference_pj"] == pytest.approx((10 ** 9 * 0.9 + 10 ** 7 * 0.002) / 10000)
+    assert measured["analytic_train_per_sample_pj"] == pytest.approx(
+        doc["algorithms"]["bsff"]["train_per_sample_pj"])
+    shown = run("--counts", str(path))
+    assert shown.exit_code == 0 and "Measured counts" in shown.output
+    assert "measured / analytic" in shown.output
+    # Explicit options win over the file.
+    doc = json.loads(run("--counts", str(path), "--tiles", "3", "--algo", "bsff",
+                         "--json", "-").output)
+    assert doc["tiles"] == 3 and list(doc["algorithms"]) == ["bsff"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tiles", "0"], "tiles"),
+    (["--tiles", "x"], "tiles"),
+    (["--density", "1.5"], "--density"),
+    (["--density", "0"], "--density"),
+    (["--density", "abc"], "--density"),
+    (["--algo", "sgd"], "unknown algorithm 'sgd'"),
+    (["--arch", "resnet50"], "unknown architecture 'resnet50'"),
+    (["--arch", "/nonexistent/net.toml"], "cannot read architecture"),
+    (["--table", "/nonexistent/t.toml"], "cannot read table"),
+    (["--table", "nope"], "unknown table 'nope'"),
+    (["--pbit", "quantum"], "levels.pbit"),
+    (["--epochs", "0"], "epochs"),
+    (["--batch-size", "0"], "batch size"),
+    (["--json", "-", "--csv", "-"], "both write to stdout"),
+    (["--counts", "/nonexistent/c.json"], "cannot read counts file"),
+    (["--no-such-option"], "no-such-option"),
+])
+def test_errors_are_one_line(args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_bad_table_and_counts_files(tmp_path):
+    table = tmp_path / "t.toml"
+    table.write_text('name = "t"\n[compute.add_fp32]\nenergy = 1\nbits = 32\nsource = "x"\n')
+    result = run("--table", str(table))
+    assert result.exit_code == 2 and "compute.add_fp32.energy" in result.output
+    for change, message in ((dict(format="x"), "format"), (dict(tiles=0), "tiles"),
+                            (dict(counts={"bogus:fp32": 3}), "bogus:fp32"),
+                            (dict(arch="nope"), "unknown architecture")):
+        result = run("--counts", str(write_counts(tmp_path, **change)))
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1 and message in result.output
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    result = run("--counts", str(broken))
+    assert result.exit_code == 2 and "not JSON" in result.output
+
+
+def test_estimate_imports_neither_torch_nor_numba():
+    code = (
+        "import sys\n"
+        "from pbitsim.cli.main import cli\n"
+        "try:\n"
+        "    cli.main(['estimate', '--per-layer'], standalone_mode=False)\n"
+        "finally:\n"
+        "    sys.stderr.write(repr(sorted(m for m in ('torch', 'numba')"
+        " if m in sys.modules)))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "BSFF" in proc.stdout
+    assert proc.stderr.strip() == "[]"
