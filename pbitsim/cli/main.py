@@ -22,8 +22,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                "List and show the per-operation energy tables."),
     "train": ("pbitsim.cli.train:train",
               "Train through the simulated p-bit hardware; report accuracy and counted energy."),
-    "selfcheck": ("pbitsim.cli.selfcheck:selfcheck",
-                  "Run the kernels against numpy/torch-free references and print their counts."),
 }
 
 

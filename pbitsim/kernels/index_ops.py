@@ -1,0 +1,410 @@
+"""Index-and-accumulate: matrix products and convolutions with small-integer activations.
+
+When an input is a binary (or tile-count) activation, the hardware never multiplies:
+for every input ``k`` with value ``v > 0`` it fetches weight row ``k`` once and adds it
+to the accumulators ``v`` times. These kernels do exactly that, in float32, so their
+results are the hardware's results and their counts are its work:
+
+* ``add:fp32``        = row length x sum of the activations used,
+* ``weight_read:fp32`` = row length x number of non-zero activations used
+  (``grad_read`` for the weight-gradient kernels, whose rows are gradients),
+* ``act_read:uN``     = activations read once each (N bits: 1 for binary, 3 for 0..7),
+* ``act_write:fp32`` / ``grad_write:fp32`` = results written once each; ``mul`` = 0.
+
+The dataflow behind these counts: each activation word is read once, each fetched row is
+added straight into accumulators that stay local until the result is written.
+
+Every kernel first lists, per output row, the weight rows it adds (repeated ``v`` times),
+then sums those rows in blocks of output columns small enough to stay in cache, four
+rows at a time. Each output element is summed by one task in a fixed order, so results
+are identical on any number of threads. Counts come from the lists' lengths: no
+per-add bookkeeping.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..counters import uint_dtype
+from ._checks import as_array, check_levels, pair
+
+__all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad"]
+
+_COL_BLOCK = 2048  # output columns per task (8 KB of accumulators: they stay in L1)
+_ROW_BLOCK = 8     # output rows per task
+
+
+@njit(inline="always", cache=True)
+def _accumulate_rows(d, rows, n_rows, src, c0, c1):
+    """d += sum of src[rows[p], c0:c1] for p < n_rows, four rows per pass over d."""
+    n = c1 - c0
+    p = 0
+    while p + 4 <= n_rows:
+        s0 = src[rows[p], c0:c1]
+        s1 = src[rows[p + 1], c0:c1]
+        s2 = src[rows[p + 2], c0:c1]
+        s3 = src[rows[p + 3], c0:c1]
+        for j in range(n):
+            d[j] += (s0[j] + s1[j]) + (s2[j] + s3[j])
+        p += 4
+    while p < n_rows:
+        s0 = src[rows[p], c0:c1]
+        for j in range(n):
+            d[j] += s0[j]
+        p += 1
+
+
+# ------------------------------------------------------------------------ dense products
+@njit(parallel=True, cache=True)
+def _row_lists(x):
+    """Per row of uint8 ``x``: the column indices, each repeated x[r, k] times.
+
+    Returns (ptr, idx, nnz, max value): row r's list is idx[ptr[r]:ptr[r + 1]].
+    """
+    n_rows, n_cols = x.shape
+    sums = np.zeros(n_rows + 1, np.int64)
+    nnz = np.zeros(n_rows, np.int64)
+    vmax = np.zeros(n_rows, np.int64)
+    for r in prange(n_rows):
+        s = 0
+        z = 0
+        m = 0
+        for k in range(n_cols):
+            v = x[r, k]
+            s += v
+            z += v != 0
+            m = max(m, v)
+        sums[r + 1] = s
+        nnz[r] = z
+        vmax[r] = m
+    ptr = np.cumsum(sums)
+    idx = np.empty(ptr[-1], np.int32)
+    for r in prange(n_rows):
+        p = ptr[r]
+        for k in range(n_cols):
+            for _ in range(x[r, k]):
+                idx[p] = k
+                p += 1
+    return ptr, idx, nnz.sum(), vmax.max() if n_rows else 0
+
+
+@njit(parallel=True, cache=True)
+def _gather_rows(ptr, idx, src, out):
+    """out[r, :] = sum of src[idx[p], :] over row r's list (out starts at zero)."""
+    n_rows, n_cols = out.shape
+    n_cb = (n_cols + _COL_BLOCK - 1) // _COL_BLOCK
+    n_rb = (n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for t in prange(n_cb * n_rb):
+        c0 = (t % n_cb) * _COL_BLOCK
+        c1 = min(n_cols, c0 + _COL_BLOCK)
+        r0 = (t // n_cb) * _ROW_BLOCK
+        for r in range(r0, min(n_rows, r0 + _ROW_BLOCK)):
+            lo = ptr[r]
+            _accumulate_rows(out[r, c0:c1], idx[lo:], ptr[r + 1] - lo, src, c0, c1)
+
+
+def _dense(x_rows: np.ndarray, src: np.ndarray, tiles, name: str):
+    ptr, idx, nnz, vmax = _row_lists(x_rows)
+    levels = check_levels(name, vmax, tiles)
+    out = np.zeros((x_rows.shape[0], src.shape[1]), np.float32)
+    _gather_rows(ptr, idx, src, out)
+    return out, int(ptr[-1]), int(nnz), uint_dtype(levels)
+
+
+def index_matmul(x, w, counter=None, *, tiles=None) -> np.ndarray:
+    """``x @ w`` for uint8 activations x [B, K] (0/1 or tile counts 0..M) and float32 w [K, N].
+
+    Adds weight row k to output row b x[b, k] times; never multiplies. ``tiles`` (M), when
+    given, bounds x and sets the activation width counted; otherwise x's maximum does.
+    """
+    x = as_array("x", x, np.uint8, 2)
+    w = as_array("w", w, np.float32, 2)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"x has {x.shape[1]} columns but w has {w.shape[0]} rows")
+    out, total, nnz, act = _dense(x, w, tiles, "x")
+    if counter is not None:
+        n = w.shape[1]
+        counter.add("add", n * total, "fp32")
+        counter.add("weight_read", n * nnz, "fp32")
+        counter.add("act_read", x.size, act)
+        counter.add("act_write", out.size, "fp32")
+    return out
+
+
+def index_matmul_xt(x, g, counter=None, *, tiles=None) -> np.ndarray:
+    """``x.T @ g``: the weight gradient of a dense layer whose input x [B, K] is uint8.
+
+    g [B, N] is float32 (the gradient at the layer's output). Adds gradient row b to
+    weight-gradient row k x[b, k] times; never multiplies.
+    """
+    x = as_array("x", x, np.uint8, 2)
+    g = as_array("g", g, np.float32, 2)
+    if x.shape[0] != g.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} rows but g has {g.shape[0]}")
+    out, total, nnz, act = _dense(np.ascontiguousarray(x.T), g, tiles, "x")
+    if counter is not None:
+        n = g.shape[1]
+        counter.add("add", n * total, "fp32")
+        counter.add("grad_read", n * nnz, "fp32")
+        counter.add("act_read", x.size, act)
+        counter.add("grad_write", out.size, "fp32")
+    return out
+
+
+# -------------------------------------------------------------------------- convolutions
+def _conv_shapes(x_shape, o, cg, kh, kw, stride, padding, groups):
+    b, c, h, w = x_shape
+    if groups < 1 or c % groups or o % groups:
+        raise ValueError(f"groups={groups} must divide both the {c} input and {o} output channels")
+    if cg != c // groups:
+        raise ValueError(f"w expects {cg * groups} input channels (groups={groups}), x has {c}")
+    (sh, sw), (ph, pw) = stride, padding
+    if sh < 1 or sw < 1 or ph < 0 or pw < 0:
+        raise ValueError(f"stride must be >= 1 and padding >= 0, got {stride} and {padding}")
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if kh < 1 or kw < 1 or ho < 1 or wo < 1:
+        raise ValueError(f"a {kh}x{kw} kernel does not fit a {h}x{w} input with padding {padding}")
+    return ho, wo
+
+
+@njit(parallel=True, cache=True)
+def _pixel_lists(xp, groups):
+    """Per (pixel, group) of channel-last xp [B, Hp, Wp, C]: its non-zero channels.
+
+    Returns (ptr, chan, val, vmax): list q = ((b * Hp + h) * Wp + w) * groups + g holds
+    group-local channels chan[ptr[q]:ptr[q + 1]] with values val[...].
+    """
+    n_b, hp, wp, c = xp.shape
+    cg = c // groups
+    n_pix = n_b * hp * wp
+    lens = np.zeros(n_pix * groups + 1, np.int64)
+    vmax = np.zeros(n_pix, np.int64)
+    for q in prange(n_pix):
+        b = q // (hp * wp)
+        h = (q // wp) % hp
+        w = q % wp
+        m = 0
+        for g in range(groups):
+            z = 0
+            for k in range(cg):
+                v = xp[b, h, w, g * cg + k]
+                z += v != 0
+                m = max(m, v)
+            lens[q * groups + g + 1] = z
+        vmax[q] = m
+    ptr = np.cumsum(lens)
+    chan = np.empty(ptr[-1], np.int32)
+    val = np.empty(ptr[-1], np.uint8)
+    for q in prange(n_pix):
+        b = q // (hp * wp)
+        h = (q // wp) % hp
+        w = q % wp
+        p = ptr[q * groups]
+        for g in range(groups):
+            for k in range(cg):
+                v = xp[b, h, w, g * cg + k]
+                if v:
+                    chan[p] = k
+                    val[p] = v
+                    p += 1
+    return ptr, chan, val, vmax.max() if n_pix else 0
+
+
+@njit(parallel=True, cache=True)
+def _conv_gather(ptr, chan, val, vmax, hp, wp, groups, kh, kw, sh, sw, w_rows, out_t):
+    """out_t[b, oh, ow, group g] = sum of the weight rows of every non-zero input tap.
+
+    w_rows[((g * kh + i) * kw + j) * Cg + c] is the O/groups weights of input channel c at
+    tap (i, j). Returns per-task (adds / row length, distinct rows fetched).
+    """
+    n_b, ho, wo, o = out_t.shape
+    og = o // groups
+    cg = w_rows.shape[0] // (groups * kh * kw)
+    counts = np.zeros((n_b * ho, 2), np.int64)
+    for t in prange(n_b * ho):
+        b = t // ho
+        oh = t % ho
+        rows = np.empty(kh * kw * cg * max(vmax, 1), np.int32)
+        n_add = 0
+        n_read = 0
+        for ow in range(wo):
+            for g in range(groups):
+                n = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        q = ((b * hp + oh * sh + i) * wp + ow * sw + j) * groups + g
+                        base = ((g * kh + i) * kw + j) * cg
+                        for p in range(ptr[q], ptr[q + 1]):
+                            for _ in range(val[p]):
+                                rows[n] = base + chan[p]
+                                n += 1
+                        n_read += ptr[q + 1] - ptr[q]
+                n_add += n
+                _accumulate_rows(out_t[b, oh, ow, g * og:(g + 1) * og], rows, n, w_rows, 0, og)
+        counts[t, 0] = n_add
+        counts[t, 1] = n_read
+    return counts.sum(axis=0)
+
+
+def _conv_input(x, stride, padding, groups, tiles, o, cg, kh, kw):
+    """Checks shared by the conv kernels; returns the padded channel-last input's lists."""
+    stride, padding = pair("stride", stride), pair("padding", padding)
+    groups = int(groups)
+    ho, wo = _conv_shapes(x.shape, o, cg, kh, kw, stride, padding, groups)
+    ph, pw = padding
+    n_b, c, h, w = x.shape
+    xp = np.zeros((n_b, h + 2 * ph, w + 2 * pw, c), np.uint8)
+    xp[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+    ptr, chan, val, vmax = _pixel_lists(xp, groups)
+    levels = check_levels("x", vmax, tiles)
+    return xp.shape, ptr, chan, val, int(vmax), stride, padding, groups, ho, wo, uint_dtype(levels)
+
+
+def index_conv2d(x, w, stride=1, padding=0, counter=None, *, groups=1, tiles=None) -> np.ndarray:
+    """``conv2d(x, w)`` for uint8 activations x [B, C, H, W] and float32 w [O, C/groups, kh, kw].
+
+    Zero padding, integer or pair stride/padding, grouped convolutions. For every output
+    position it adds, per non-zero input tap (c, i, j) of value v, the O weights w[:, c, i, j]
+    v times; no im2col, no multiply. Returns float32 [B, O, H', W'].
+    """
+    x = as_array("x", x, np.uint8, 4)
+    w = as_array("w", w, np.float32, 4)
+    o, cg, kh, kw = w.shape
+    (_, hp, wp, _), ptr, chan, val, vmax, (sh, sw), _, groups, ho, wo, act = _conv_input(
+        x, stride, padding, groups, tiles, o, cg, kh, kw)
+    og = o // groups
+    # [O, Cg, kh, kw] -> rows ((g, i, j, c), og): one contiguous row per tap and channel
+    w_rows = np.ascontiguousarray(
+        w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1)).reshape(-1, og)
+    out_t = np.zeros((x.shape[0], ho, wo, o), np.float32)
+    n_add, n_read = _conv_gather(ptr, chan, val, vmax, hp, wp, groups, kh, kw, sh, sw,
+                                 w_rows, out_t) if out_t.size else (0, 0)
+    if counter is not None:
+        counter.add("add", og * int(n_add), "fp32")
+        counter.add("weight_read", og * int(n_read), "fp32")
+        counter.add("act_read", x.size, act)
+        counter.add("act_write", out_t.size, "fp32")
+    return np.ascontiguousarray(out_t.transpose(0, 3, 1, 2))
+
+
+@njit(parallel=True, cache=True)
+def _channel_lists(x):
+    """Per (channel, image) of x [B, C, H, W]: its non-zero pixels (h*W + w) and values.
+
+    List q = c * B + b is pix[ptr[q]:ptr[q + 1]], so one channel's pixels in a run of
+    images are contiguous.
+    """
+    n_b, n_c, h, w = x.shape
+    lens = np.zeros(n_c * n_b + 1, np.int64)
+    for q in prange(n_c * n_b):
+        c = q // n_b
+        b = q % n_b
+        z = 0
+        for i in range(h):
+            for j in range(w):
+                z += x[b, c, i, j] != 0
+        lens[q + 1] = z
+    ptr = np.cumsum(lens)
+    pix = np.empty(ptr[-1], np.int32)
+    val = np.empty(ptr[-1], np.uint8)
+    for q in prange(n_c * n_b):
+        c = q // n_b
+        b = q % n_b
+        p = ptr[q]
+        for i in range(h):
+            for j in range(w):
+                v = x[b, c, i, j]
+                if v:
+                    pix[p] = i * w + j
+                    val[p] = v
+                    p += 1
+    return ptr, pix, val
+
+
+_GRAD_IMAGES = 4  # images per pass of the weight gradient: their output gradients stay in L2
+
+
+@njit(parallel=True, cache=True)
+def _conv_weight_grad(ptr, pix, val, vmax, n_b, h, w, ph, pw, groups, kh, kw, sh, sw, ho, wo,
+                      g_rows, dw_rows):
+    """dw_rows[(g, i, j, c)] = sum of gradient rows g_rows[(b, oh, ow)] over the output
+    positions whose tap (i, j) reads a non-zero input of channel g*Cg + c (repeated by value).
+
+    Images go in runs of _GRAD_IMAGES (their gradient rows stay in cache); within a run
+    one task per input channel walks that channel's non-zero pixels once per tap.
+    Returns (adds / row length, distinct gradient rows fetched).
+    """
+    og = dw_rows.shape[1]
+    cg = dw_rows.shape[0] // (groups * kh * kw)
+    n_c = groups * cg
+    counts = np.zeros((n_c, 2), np.int64)
+    longest = 0
+    for ch in range(n_c):
+        for b0 in range(0, n_b, _GRAD_IMAGES):
+            b1 = min(n_b, b0 + _GRAD_IMAGES)
+            longest = max(longest, ptr[ch * n_b + b1] - ptr[ch * n_b + b0])
+    for b0 in range(0, n_b, _GRAD_IMAGES):
+        b1 = min(n_b, b0 + _GRAD_IMAGES)
+        for ch in prange(n_c):
+            g = ch // cg
+            c = ch % cg
+            rows = np.empty(longest * max(vmax, 1), np.int32)
+            for i in range(kh):
+                for j in range(kw):
+                    n = 0
+                    for b in range(b0, b1):
+                        for p in range(ptr[ch * n_b + b], ptr[ch * n_b + b + 1]):
+                            y = pix[p] // w + ph - i
+                            x = pix[p] % w + pw - j
+                            if y >= 0 and x >= 0 and y % sh == 0 and x % sw == 0:
+                                oh = y // sh
+                                ow = x // sw
+                                if oh < ho and ow < wo:
+                                    counts[ch, 1] += 1
+                                    for _ in range(val[p]):
+                                        rows[n] = (b * ho + oh) * wo + ow
+                                        n += 1
+                    counts[ch, 0] += n
+                    r = ((g * kh + i) * kw + j) * cg + c
+                    _accumulate_rows(dw_rows[r], rows, n, g_rows, g * og, (g + 1) * og)
+    return counts.sum(axis=0)
+
+
+def index_conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0, counter=None, *,
+                             groups=1, tiles=None) -> np.ndarray:
+    """Weight gradient of a conv layer whose input x [B, C, H, W] is uint8.
+
+    g [B, O, H', W'] is float32, the gradient at the layer's output. For every non-zero
+    input x[b, c, y, x] = v and every tap (i, j) that reads it, adds the O/groups gradients
+    at the output position it feeds to dW[:, c, i, j], v times. Equals
+    ``torch.nn.grad.conv2d_weight``; returns float32 [O, C/groups, kh, kw].
+    """
+    x = as_array("x", x, np.uint8, 4)
+    g = as_array("g", g, np.float32, 4)
+    kh, kw = pair("kernel_size", kernel_size)
+    stride, padding = pair("stride", stride), pair("padding", padding)
+    groups = int(groups)
+    n_b, c, h, w = x.shape
+    o = g.shape[1]
+    if groups < 1 or c % groups:
+        raise ValueError(f"groups={groups} must divide the {c} input channels")
+    ho, wo = _conv_shapes(x.shape, o, c // groups, kh, kw, stride, padding, groups)
+    if g.shape != (n_b, o, ho, wo):
+        raise ValueError(f"g must have shape {(n_b, o, ho, wo)} for this x, got {g.shape}")
+    ptr, pix, val = _channel_lists(x)
+    vmax = int(val.max()) if val.size else 0
+    levels = check_levels("x", vmax, tiles)
+    og, cg = o // groups, c // groups
+    g_rows = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
+    dw_rows = np.zeros((groups * kh * kw * cg, og), np.float32)
+    n_add, n_read = _conv_weight_grad(ptr, pix, val, vmax, n_b, h, w, padding[0], padding[1],
+                                      groups, kh, kw, stride[0], stride[1], ho, wo, g_rows,
+                                      dw_rows)
+    if counter is not None:
+        counter.add("add", og * int(n_add), "fp32")
+        counter.add("grad_read", og * int(n_read), "fp32")
+        counter.add("act_read", x.size, uint_dtype(levels))
+        counter.add("grad_write", dw_rows.size, "fp32")
+    return np.ascontiguousarray(
+        dw_rows.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)).reshape(o, cg, kh, kw)

@@ -1,0 +1,158 @@
+"""p-bit sampling: binary stochastic neurons and tiled logistic units.
+
+A p-bit outputs 1 with probability sigmoid(input). A tiled logistic unit is M p-bits
+that share one pre-activation ``z`` and differ in a bias offset: tile ``i`` (1..M) fires
+with probability sigmoid(z - (i - 1/2)), the stepped-sigmoid offsets of Nair & Hinton,
+which the BSFF paper ties across units. The unit's output is the number of tiles that
+fired (0..M); its mean, sum_i sigmoid(z - i + 1/2), approaches softplus(z) as M grows.
+
+Each draw compares a 24-bit uniform from the counter-based stream (see ``rng``) with
+the float32 sigmoid, so P(1) equals that sigmoid to within 2**-24. The sigmoid uses a
+vectorisable float32 exp (Cody-Waite range reduction and a degree-7 polynomial;
+relative error < 2e-7), and a unit needs one exp whatever M is:
+sigmoid(z - o_i) = 1 / (1 + exp(-z) * exp(o_i)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..counters import uint_dtype
+from ._checks import MAX_TILES, as_array, check_tiles
+from .rng import UNIFORM24_SCALE, draw64, seed_key
+
+__all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
+
+_CHUNK = 4096      # elements per parallel task
+_Z_MARGIN = 20.0   # beyond 20 of every offset a p-bit is stuck at 0 or 1 to 2**-28
+
+
+def tile_offsets(tiles: int) -> np.ndarray:
+    """Bias offsets of the M tiles of a tiled logistic unit: i - 1/2 for i = 1..M."""
+    return np.arange(check_tiles(tiles), dtype=np.float32) + np.float32(0.5)
+
+
+@njit(inline="always", cache=True)
+def _exp_f32(x):
+    """exp(x) in float32 for x in [-87, 88]; branch-free so loops vectorise."""
+    k = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
+    r = x - k * np.float32(0.693359375) + k * np.float32(2.12194440e-4)
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    e = p * r * r + r + np.float32(1.0)
+    scale = np.uint32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
+    return e * scale
+
+
+@njit(parallel=True, cache=True)
+def _sample_units(z, exp_offsets, z_lo, z_hi, key, out):
+    """out[i] = number of tiles t with u < 1 / (1 + exp(-z[i]) * exp_offsets[t]).
+
+    Tile draws come two per 64-bit draw (bits 40..63 and 16..39) from stream position
+    i * ceil(M / 2) + t // 2. Loops run over elements innermost so they vectorise.
+    Returns the number of non-finite inputs seen.
+    """
+    n = z.size
+    m = exp_offsets.size
+    draws = (m + 1) // 2
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    bad = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        lo = c * _CHUNK
+        hi = min(n, lo + _CHUNK)
+        e = np.empty(hi - lo, np.float32)
+        fired = np.zeros(hi - lo, np.uint8)
+        nbad = 0
+        for i in range(hi - lo):
+            zi = z[lo + i]
+            nbad += not (abs(zi) <= np.float32(3.4028235e38))
+            e[i] = _exp_f32(-min(max(zi, z_lo), z_hi))
+        for d in range(draws):
+            c0 = exp_offsets[2 * d]
+            for i in range(hi - lo):
+                r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
+                u = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
+                fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c0)
+            if 2 * d + 1 < m:
+                c1 = exp_offsets[2 * d + 1]
+                for i in range(hi - lo):
+                    r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
+                    u = np.float32((r >> np.uint64(16)) & np.uint64(0xFFFFFF)) * UNIFORM24_SCALE
+                    fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c1)
+        out[lo:hi] = fired
+        bad[c] = nbad
+    return bad.sum()
+
+
+def _run_sampler(z, offsets: np.ndarray, seed, counter) -> np.ndarray:
+    z = as_array("z", z, np.float32)
+    out = np.empty(z.shape, np.uint8)
+    bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
+                        np.float32(offsets.min() - _Z_MARGIN), np.float32(offsets.max() + _Z_MARGIN),
+                        seed_key(seed), out.reshape(-1))
+    if bad:
+        raise ValueError(f"z holds {bad} non-finite value(s)")
+    if counter is not None:
+        counter.add("pbit_sample", offsets.size * z.size)
+        counter.add("act_read", z.size, "fp32")
+        counter.add("act_write", z.size, uint_dtype(offsets.size))
+    return out
+
+
+def bsn_sample(z, seed, counter=None) -> np.ndarray:
+    """Binary stochastic neurons: uint8 of z's shape, 1 with probability sigmoid(z).
+
+    ``z`` is float32 of any shape; ``seed`` an integer (same seed, same bits, on any
+    number of threads). Counts one ``pbit_sample`` per element.
+    """
+    return _run_sampler(z, np.zeros(1, np.float32), seed, counter)
+
+
+def tiled_logistic(z, tiles, seed, counter=None) -> np.ndarray:
+    """Tiled logistic units: uint8 of z's shape, the number (0..tiles) of tiles that fired.
+
+    Tile i fires with probability sigmoid(z - (i - 1/2)); counts ``tiles`` p-bit samples
+    per element.
+    """
+    return _run_sampler(z, tile_offsets(tiles), seed, counter)
+
+
+@njit(parallel=True, cache=True)
+def _tiled_moments(z, offsets, want_slope, out):
+    """out = sum_t sigmoid(z - o_t), or sum_t sigmoid'(z - o_t) when ``want_slope``."""
+    n = z.size
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        lo = c * _CHUNK
+        hi = min(n, lo + _CHUNK)
+        acc = np.zeros(hi - lo, np.float32)
+        for o in offsets:
+            for i in range(hi - lo):
+                x = min(max(o - z[lo + i], np.float32(-87.0)), np.float32(87.0))
+                s = np.float32(1.0) / (np.float32(1.0) + _exp_f32(x))
+                acc[i] += s * (np.float32(1.0) - s) if want_slope else s
+        out[lo:hi] = acc
+
+
+def tiled_mean(z, tiles) -> np.ndarray:
+    """Expected tiled output, sum_i sigmoid(z - o_i), float32 of z's shape."""
+    z = as_array("z", z, np.float32)
+    out = np.empty_like(z)
+    _tiled_moments(z.reshape(-1), tile_offsets(tiles), False, out.reshape(-1))
+    return out
+
+
+def tiled_dmean(z, tiles) -> np.ndarray:
+    """Slope of the expected tiled output, sum_i sigmoid'(z - o_i), float32 of z's shape."""
+    z = as_array("z", z, np.float32)
+    out = np.empty_like(z)
+    _tiled_moments(z.reshape(-1), tile_offsets(tiles), True, out.reshape(-1))
+    return out
+
+
+assert MAX_TILES - 1 + _Z_MARGIN < 87  # every exp argument stays in _exp_f32's range
