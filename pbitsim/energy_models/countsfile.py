@@ -100,10 +100,10 @@ def load_counts_file(path: "str | os.PathLike") -> CountsFile:
         return dict(value)
 
     densities = None
-    if data.get("layer_density") is not None:
-        layers = data["layer_density"]
-        if not isinstance(layers, list) or not layers:
-            raise CountsFileError(f"counts file {where}: 'layer_density' must be a list")
+    layers = data.get("layer_density")
+    if layers is not None and not isinstance(layers, list):
+        raise CountsFileError(f"counts file {where}: 'layer_density' must be a list")
+    if layers:     # an empty list: a run without binary units
         densities = tuple(density(v, f"layer_density[{i}]") for i, v in enumerate(layers))
     elif data.get("activation_density") is not None:
         densities = (density(data["activation_density"], "activation_density"),)

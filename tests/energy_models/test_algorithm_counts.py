@@ -170,7 +170,7 @@ def test_work_scales_with_density():
 
 
 def test_registry_is_extensible():
-    assert algorithm_names()[:4] == ["bp", "ff", "bsff", "bgbsff"]
+    assert algorithm_names()[:5] == ["bp", "ff", "cwc", "bsff", "bgbsff"]
 
     @register
     class Dummy(Algorithm):

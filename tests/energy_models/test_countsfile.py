@@ -33,6 +33,11 @@ def test_reads_a_run(tmp_path):
     assert run.inference_per_sample() == {"add:fp32": 10.0}
     overall = load_counts_file(write(tmp_path, counts_doc(layer_density=None)))
     assert overall.densities == (0.21,)
+    # What a real-valued run writes: no tiles, no densities.
+    real = load_counts_file(write(tmp_path, counts_doc(algo="cwc", tiles=None,
+                                                       activation_density=None,
+                                                       layer_density=[])))
+    assert (real.algo, real.tiles, real.densities) == ("cwc", None, None)
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -46,6 +51,7 @@ def test_reads_a_run(tmp_path):
     (counts_doc(epochs="2"), "'epochs'"),
     (counts_doc(activation_density=1.5, layer_density=None), "activation_density"),
     (counts_doc(layer_density=[0.2, 0]), r"layer_density\[1\]"),
+    (counts_doc(layer_density=0.2), "'layer_density'"),
     (counts_doc(counts={"add:fp32": -1}), "counts"),
     (counts_doc(counts=[1]), "'counts'"),
     (counts_doc(inference_counts={"add:fp32": 1.5}), "inference_counts"),

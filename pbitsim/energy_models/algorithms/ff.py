@@ -151,4 +151,4 @@ class FF(Algorithm):
             how = "CwC-FF: one pass per sample, class-group goodness on the batch-norm output"
         else:
             how = "Hinton FF: positive + negative pass per sample, goodness = sum of squares"
-        return [f"ff: {how}; fp32, ReLU, Adam; no activations kept across blocks"]
+        return [f"{self.name}: {how}; fp32, ReLU, Adam; no activations kept across blocks"]
