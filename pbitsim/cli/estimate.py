@@ -61,7 +61,10 @@ def _label(algo, result) -> str:
 
 
 def _share(part: float, total: float) -> str:
-    return f"{100 * part / total:.0f}%" if total else "-"
+    if not total:
+        return "-"
+    percent = 100 * part / total
+    return "<1%" if 0 < percent < 0.5 else f"{percent:.0f}%"
 
 
 def _parse_density(text: str) -> list[float]:
