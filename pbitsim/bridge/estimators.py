@@ -18,8 +18,11 @@ Estimator (backward of a tiled logistic unit whose forward is the sampled count
 Quantizers (BGBSFF: the local error ``dL/dz`` reaching a layer is replaced by a few integer levels
 times one per-tensor scale, so the weight-gradient accumulation is integer adds of +-1):
 
-* ``sign``: ``sign(g)``, scale ``mean|g|`` (binary gradients);
-* ``ternary``: stochastic rounding of ``g / max|g|`` to {-1, 0, +1}, scale ``max|g|`` (unbiased).
+* ``ternary`` (the trainer's default): stochastic rounding of ``g / max|g|`` to {-1, 0, +1}, scale
+  ``max|g|``; unbiased, so the expected update is the BSFF update;
+* ``sign``: ``sign(g)``, scale ``mean|g|`` (strictly binary gradients); biased: it amplifies the
+  many near-zero errors of a local CwC loss to full steps, and on 320 MNIST images it stayed at
+  chance (11-13%) where ``ternary`` reached 30%.
 """
 
 from __future__ import annotations

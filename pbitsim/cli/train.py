@@ -109,8 +109,9 @@ def _summary_table(results: dict):
 @click.option("--estimator", type=click.Choice(("mean-field", "straight-through")),
               default="mean-field", show_default=True,
               help="Backward of the binary stochastic units (bsff/bgbsff).")
-@click.option("--grad-quant", type=click.Choice(("sign", "ternary")), default="sign",
-              show_default=True, help="BGBSFF gradient quantizer.")
+@click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default="ternary",
+              show_default=True,
+              help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
 @click.option("--schedule", type=click.Choice(("staggered", "none")), default="staggered",
               show_default=True, help="Layer freezing of the CwC-family blocks.")
 @click.option("--arch", type=click.Choice(("cwc", "mlp")), default=None,

@@ -58,7 +58,7 @@ class TrainConfig:
     limit_train: int | None = None  # a seeded random subset of this many training images
     limit_test: int | None = None  # the first N test images
     estimator: str = "mean-field"
-    grad_quant: str = "sign"  # BGBSFF only
+    grad_quant: str = "ternary"  # BGBSFF only (sign: biased, learns poorly at small budgets)
     schedule: str = "staggered"  # CwC-family freezing: staggered | none
     arch: str | None = None  # bp only: None (ConvNet) or "mlp"
     energy_table: str = "horowitz-45nm"

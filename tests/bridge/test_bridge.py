@@ -1,0 +1,210 @@
+"""The torch bridge against plain torch: forward equal for the same samples, gradients equal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pbitsim import OpCounter, counting
+from pbitsim import kernels as K
+from pbitsim.bridge.estimators import quantize_grad
+from pbitsim.bridge.modules import (BinaryStochastic, BSNConv2d, BSNLinear, FoldableBatchNorm2d,
+                                    QuantizeGrad, TiledLogistic)
+from pbitsim.training.models import CWC_POOL, CwCNet
+
+
+def _counts(shape, tiles, seed=0, density=0.4):
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(tiles, density, size=shape).astype(np.uint8)
+    return torch.from_numpy(x)
+
+
+@pytest.mark.parametrize("h, w, stride, tiles", [(6, 5, 1, 7), (7, 7, 2, 1), (4, 9, 1, 3)])
+def test_index_conv_folded_equals_torch(h, w, stride, tiles):
+    torch.manual_seed(0)
+    x = _counts((3, 4, h, w), tiles)
+    conv = BSNConv2d(4, 6, 3, stride, 1, tiles_in=tiles)
+    scale, shift = torch.rand(4) + 0.5, torch.randn(4)
+    out = conv(x, scale, shift)
+    # reference: the batch-norm affine applied to the counts, then an ordinary zero-padded conv
+    w_ref = conv.weight.detach().clone().requires_grad_(True)
+    b_ref = conv.bias.detach().clone().requires_grad_(True)
+    xa = x.float() * scale.view(1, 4, 1, 1) + shift.view(1, 4, 1, 1)
+    ref = F.conv2d(xa, w_ref, b_ref, stride, 1)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-4)
+    g = torch.randn_like(ref)
+    out.backward(g)
+    ref.backward(g)
+    torch.testing.assert_close(conv.weight.grad, w_ref.grad, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(conv.bias.grad, b_ref.grad, rtol=1e-5, atol=1e-4)
+
+
+def test_index_linear_folded_equals_torch():
+    torch.manual_seed(1)
+    x = _counts((5, 12), 7)
+    lin = BSNLinear(12, 4, tiles_in=7)
+    scale, shift = torch.rand(12) + 0.5, torch.randn(12)
+    out = lin(x, scale, shift)
+    w_ref = lin.weight.detach().clone().requires_grad_(True)
+    b_ref = lin.bias.detach().clone().requires_grad_(True)
+    ref = (x.float() * scale + shift) @ w_ref + b_ref
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-4)
+    g = torch.randn_like(ref)
+    out.backward(g)
+    ref.backward(g)
+    torch.testing.assert_close(lin.weight.grad, w_ref.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(lin.bias.grad, b_ref.grad)
+
+
+def test_index_layers_accept_integer_floats_and_reject_others():
+    lin = BSNLinear(3, 2, tiles_in=2)
+    x = torch.tensor([[0.0, 1.0, 2.0]])
+    torch.testing.assert_close(lin(x), lin(x.to(torch.uint8)))
+    with pytest.raises(ValueError, match="integer tile counts"):
+        lin(torch.tensor([[0.5, 1.0, 2.0]]))
+
+
+def _mean_field(z, tiles):
+    """The torch reference of the estimator: the gradient of E[s] = sum_i sigmoid(z - o_i)."""
+    offsets = torch.from_numpy(K.tile_offsets(tiles))
+    return torch.sigmoid(z.unsqueeze(-1) - offsets).sum(-1)
+
+
+@pytest.mark.parametrize("tiles", [1, 7])
+def test_tiled_logistic_samples_and_mean_field_gradient(tiles):
+    torch.manual_seed(2)
+    z = (3 * torch.randn(4, 5, 6)).requires_grad_(True)
+    act = TiledLogistic(tiles)
+    s, s_u8 = act(z, seed=42)
+    assert s_u8.dtype == torch.uint8
+    np.testing.assert_array_equal(s_u8.numpy(), K.tiled_logistic(z.detach().numpy(), tiles, 42))
+    torch.testing.assert_close(s, s_u8.float())
+    g = torch.randn_like(s)
+    s.backward(g)
+    z_ref = z.detach().clone().requires_grad_(True)
+    _mean_field(z_ref, tiles).backward(g)
+    torch.testing.assert_close(z.grad, z_ref.grad, rtol=1e-4, atol=1e-5)
+    # same seed -> same spikes; the module's own seed sequence is reproducible too
+    assert torch.equal(act(z, seed=42)[1], s_u8)
+    a1, a2 = TiledLogistic(tiles, seed=9), TiledLogistic(tiles, seed=9)
+    assert torch.equal(a1(z)[1], a2(z)[1]) and torch.equal(a1(z)[1], a2(z)[1])
+
+
+def test_mean_field_is_the_derivative_of_the_tiled_mean():
+    """gradcheck of the float64 reference, and the kernel's dmean against finite differences."""
+    z = torch.linspace(-4, 10, 29, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: _mean_field(t, 7), (z,))
+    zf = np.linspace(-4, 10, 29).astype(np.float32)
+    eps = 1e-2
+    fd = (K.tiled_mean(zf + eps, 7).astype(np.float64) - K.tiled_mean(zf - eps, 7)) / (2 * eps)
+    np.testing.assert_allclose(K.tiled_dmean(zf, 7), fd, rtol=2e-3, atol=2e-4)
+
+
+def test_mean_field_is_unbiased_for_a_linear_loss():
+    """For loss = c . s, d E[loss]/dz = c * dmean(z): the estimator returns exactly that."""
+    z = torch.tensor([-1.0, 0.3, 2.0, 5.0], requires_grad=True)
+    c = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    s, _ = TiledLogistic(3)(z, seed=1)
+    (c * s).sum().backward()
+    torch.testing.assert_close(z.grad, c * torch.from_numpy(K.tiled_dmean(z.detach().numpy(), 3)))
+    # and E[s] (Monte Carlo over seeds) is the tiled mean the gradient differentiates
+    draws = np.stack([K.tiled_logistic(z.detach().numpy(), 3, k) for k in range(4000)])
+    np.testing.assert_allclose(draws.mean(0), K.tiled_mean(z.detach().numpy(), 3), atol=0.06)
+
+
+def test_straight_through_estimator_option():
+    z = torch.tensor([-1.0, 0.3, 9.0], requires_grad=True)
+    s, _ = TiledLogistic(7, estimator="straight-through")(z, seed=0)
+    s.sum().backward()
+    torch.testing.assert_close(z.grad, torch.tensor([1.0, 1.0, 0.0]))
+
+
+def test_binary_stochastic_neuron():
+    z = torch.randn(64, requires_grad=True)
+    s, s_u8 = BinaryStochastic(seed=3)(z, seed=5)
+    np.testing.assert_array_equal(s_u8.numpy(), K.bsn_sample(z.detach().numpy(), 5))
+    s.sum().backward()
+    p = torch.sigmoid(z.detach())
+    torch.testing.assert_close(z.grad, p * (1 - p))
+
+
+def test_quantizers():
+    g = torch.tensor([0.3, -0.1, 0.0, 2.0])
+    q, scale = quantize_grad(g, "sign", 0)
+    assert torch.equal(q, torch.tensor([1.0, -1.0, 0.0, 1.0])) and scale == pytest.approx(0.6)
+    draws = torch.stack([quantize_grad(g, "ternary", k)[0] for k in range(3000)])
+    assert set(draws.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    torch.testing.assert_close(draws.mean(0) * 2.0, g, atol=0.05, rtol=0)  # unbiased
+    z = torch.randn(5, requires_grad=True)
+    QuantizeGrad("sign")(z).backward(torch.tensor([0.2, -0.4, 0.0, 0.1, 0.3]))
+    assert torch.equal(z.grad, torch.tensor([1.0, -1.0, 0.0, 1.0, 1.0]) * 0.2)
+
+
+def test_bgbsff_conv_update_is_integer_adds():
+    x = _counts((2, 3, 5, 5), 7)
+    conv = BSNConv2d(3, 4, 3, 1, 1, tiles_in=7, grad_quant="sign")
+    with counting() as c:
+        out = conv(x)
+        fwd = c.copy()
+        out.backward(torch.randn_like(out))
+    back = c.as_dict()
+    # the weight-gradient accumulation of +-1 errors times tile counts: integer adds
+    assert fwd["add:int32"] == 0 and back["add:int32"] >= 4 * int(x.sum())
+
+
+def test_counts_in_context():
+    x = _counts((2, 5), 3)
+    lin = BSNLinear(5, 4, tiles_in=3)
+    act = TiledLogistic(3)
+    with counting() as c:
+        z = lin(x)
+        act(z, seed=0)
+    assert c["pbit_sample"] == 3 * z.numel()
+    assert c["add:fp32"] >= 4 * int(x.sum())  # the index-and-accumulate adds, and the biases
+    assert c["act_read:u2"] == x.numel()
+    outside = OpCounter()
+    lin(x)  # no context: nothing counted anywhere
+    assert not outside
+
+
+def test_foldable_batchnorm_reports_its_affine():
+    bn = FoldableBatchNorm2d(3, eps=1e-4)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2.0)
+        bn.bias.normal_()
+    x = torch.rand(4, 3, 5, 5) * 7
+    for mode in (bn.train, bn.eval):
+        mode()
+        y, scale, shift = bn(x)
+        torch.testing.assert_close(y, x * scale.view(1, 3, 1, 1) + shift.view(1, 3, 1, 1),
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 12), (3, 8, 8)])
+def test_simulated_cwcnet_equals_plain_torch_with_the_same_samples(shape):
+    """Every block's pre-activation and the logits equal the unfolded torch math."""
+    torch.manual_seed(3)
+    net = CwCNet(shape, tiles=7, seed=11)
+    x = torch.randn(3, *shape)
+    seen = {}
+    for i, act in enumerate(net.acts):
+        act.register_forward_hook(lambda m, inp, out, i=i: seen.__setitem__(i, (inp[0], out[1])))
+    ys, logits = net(x, (0, 0))
+    with torch.no_grad():
+        prev = None
+        for i in range(4):
+            if i == 0:
+                z = F.conv2d(x, net.convs[0].weight, net.convs[0].bias, 1, 1)
+            else:
+                z = F.conv2d(prev, net.convs[i].weight, net.convs[i].bias, 1, 1)
+            z_sim, s_u8 = seen[i]
+            torch.testing.assert_close(z_sim, z, rtol=1e-4, atol=1e-4)
+            p = s_u8.float()
+            if CWC_POOL[i]:
+                p = F.max_pool2d(p, 2)
+            prev = F.batch_norm(p, None, None, net.bns[i].weight, net.bns[i].bias, True, 0.0, 1e-4)
+            torch.testing.assert_close(ys[i], prev, rtol=1e-4, atol=1e-4)
+        ref_logits = prev.flatten(1) @ net.head.weight + net.head.bias
+        torch.testing.assert_close(logits, ref_logits, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,150 @@
+"""The trainer: learning on a few hundred MNIST images, exact resume, results and counts files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pbitsim.training import TrainConfig, Trainer, TrainingError, freeze_ends
+
+
+def _train(ds, tmp_path, name="run", **kw):
+    cfg = TrainConfig(**{"dataset": "mnist", "epochs": 1, "batch_size": 32, "limit_train": 500,
+                         **kw})
+    return Trainer(cfg, ds, tmp_path / name)
+
+
+@pytest.mark.parametrize("algo", ["bsff", "cwc"])
+def test_small_run_learns_well_above_chance(mnist_small, tmp_path, algo):
+    res = _train(mnist_small, tmp_path, algo=algo, tiles=7, limit_train=320, limit_test=200).run()
+    assert max(res["test_accuracy"].values()) > 0.5  # chance is 0.1
+    assert res["test_samples"] == 200 and res["train_samples"] == 320
+
+
+def test_bgbsff_learns_and_bsff_m1_runs(mnist_small, tmp_path):
+    res = _train(mnist_small, tmp_path, name="bgbsff", algo="bgbsff", tiles=7, limit_train=320,
+                 limit_test=200).run()
+    assert max(res["test_accuracy"].values()) > 0.2
+    assert res["energy"]["table"] == "horowitz-45nm"
+    res = _train(mnist_small, tmp_path, name="bsff1", algo="bsff", tiles=1, limit_train=64,
+                 limit_test=64).run()
+    assert 0.0 < res["activation_density"] < 1.0 and res["tiles"] == 1
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.algo.model.state_dict().items()}
+
+
+class _StopAfter:
+    """A reporter that asks the trainer to stop after ``n`` steps."""
+
+    def __init__(self, n):
+        self.n, self.trainer = n, None
+
+    def start_epoch(self, *a):
+        pass
+
+    def step(self, *a):
+        self.n -= 1
+        if self.n == 0:
+            self.trainer.stop_requested = True
+
+    def end_epoch(self, record):
+        pass
+
+    def start_eval(self, batches):
+        pass
+
+    def eval_step(self):
+        pass
+
+
+@pytest.mark.parametrize("stop_after", [2, 3])  # mid-epoch (Ctrl-C) and at an epoch boundary
+def test_resume_equals_uninterrupted(mnist_small, tmp_path, stop_after):
+    kw = dict(algo="bgbsff", tiles=3, epochs=2, batch_size=50, limit_train=150,
+              grad_quant="ternary", limit_test=50)
+    full = _train(mnist_small, tmp_path, "full", **kw)
+    res_full = full.run()
+
+    first = _train(mnist_small, tmp_path, "split", **kw)
+    stopper = _StopAfter(stop_after)
+    first.reporter, stopper.trainer = stopper, first
+    assert first.run() is None  # stopped; checkpoint written
+    assert (tmp_path / "split" / "checkpoint.pt").is_file()
+
+    torch.manual_seed(1234)  # resuming must not depend on the global RNG state
+    second = _train(mnist_small, tmp_path, "split", **kw)
+    res_split = second.run(resume=True)
+
+    wa, wb = _weights(full), _weights(second)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    assert second.counts == full.counts
+    assert res_split["test_accuracy"] == res_full["test_accuracy"]
+    assert [h["loss"] for h in res_split["history"]] == [h["loss"] for h in res_full["history"]]
+
+
+def test_resume_refuses_other_settings(mnist_small, tmp_path):
+    t = _train(mnist_small, tmp_path, algo="cwc", limit_train=64, limit_test=64)
+    t.run()
+    other = _train(mnist_small, tmp_path, algo="cwc", limit_train=64, limit_test=64, seed=5)
+    with pytest.raises(TrainingError, match="seed=0"):
+        other.run(resume=True)
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.raises(TrainingError, match="unreadable checkpoint"):
+        _train(mnist_small, tmp_path, algo="cwc", limit_train=64, limit_test=64).run(resume=True)
+
+
+def test_results_and_counts_files(mnist_small, tmp_path):
+    t = _train(mnist_small, tmp_path, algo="bsff", tiles=7, limit_train=96, limit_test=64)
+    res = t.run()
+    out = tmp_path / "run"
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["accuracy"] == res["accuracy"] == res["test_accuracy"]["sf"]
+    counts = json.loads((out / "counts.json").read_text())
+    assert counts["format"] == "pbitsim-counts" and counts["version"] == 1
+    assert counts["algo"] == "bsff" and counts["tiles"] == 7 and counts["arch"] == "cwc-mnist"
+    assert counts["train_samples"] == 96 and counts["epochs"] == 1 and counts["test_samples"] == 64
+    assert len(counts["layer_density"]) == 4
+    assert counts["activation_density"] == pytest.approx(np.mean(counts["layer_density"]))
+    train, infer = counts["counts"], counts["inference_counts"]
+    # p-bits: M samples per unit of the 4 blocks, every training and test image (forward only)
+    units = 20 * 28 * 28 + 80 * 14 * 14 + 240 * 14 * 14 + 480 * 7 * 7
+    assert train["pbit_sample"] == 7 * units * 96
+    assert infer["pbit_sample"] == 7 * units * 64
+    # index-and-accumulate dominates: later convs read integer tile counts
+    assert train["act_read:u3"] > 0 and "mul:fp32" in train
+    assert res["peak_memory_mib"] > 0 and res["train_wall_s"] > 0
+
+
+def test_ff_and_bp_run(mnist_small, tmp_path):
+    for algo, arch in (("ff", None), ("bp", None), ("bp", "mlp")):
+        res = _train(mnist_small, tmp_path, name=f"{algo}-{arch}", algo=algo, arch=arch,
+                     limit_train=64, limit_test=32).run()
+        assert res["arch"] == ("cwc-mnist" if arch is None and algo == "bp" else "ff-mlp-4x2000")
+        assert res["train_counts_by_op"]["mul"] > 0
+        assert res["layer_density"] == [] and res["activation_density"] is None
+
+
+def test_freeze_schedule():
+    assert freeze_ends("fashion-mnist", "staggered") == pytest.approx((10 / 23, 15 / 23, 19 / 23, 1))
+    assert freeze_ends("mnist", "staggered")[-1] == 1.0
+    assert freeze_ends("cifar10", "none") == (1.0, 1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"tiles": 0}, "--tiles must be >= 1"),
+    ({"epochs": 0}, "--epochs must be >= 1"),
+    ({"batch_size": 1}, "--batch-size must be >= 2"),
+    ({"lr": -1.0}, "--lr must be a positive"),
+    ({"algo": "sgd"}, "unknown algorithm"),
+    ({"algo": "cwc", "arch": "mlp"}, "--arch mlp applies to bp only"),
+    ({"seed": -1}, "--seed must be >= 0"),
+])
+def test_bad_config(kw, msg):
+    with pytest.raises(TrainingError, match=msg):
+        TrainConfig(**kw).validate()
