@@ -8,7 +8,7 @@
 """
 
 from .archs import ArchError, list_archs, load_arch
-from .estimate import DEFAULT_ALGOS, Estimate, estimate
+from .estimation import DEFAULT_ALGOS, Estimate, estimate
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, TableError, list_tables, load_table
 

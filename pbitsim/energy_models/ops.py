@@ -113,7 +113,7 @@ def weight_grad_sign(layer: Layer, stats: TileStats | None, batch: int,
     """
     c = Counts()
     if stats is None:
-        c.add(f"add:{FP}", layer.taps).add(f"grad_read:u1", layer.taps)
+        c.add(f"add:{FP}", layer.taps).add("grad_read:u1", layer.taps)
         c.add(f"act_read:{FP}", layer.n_in).add(f"grad_write:{FP}", layer.params / batch)
         c.add(f"add:{acc}", layer.n_out)
         return c

@@ -1,7 +1,6 @@
 """The shipped energy tables: format, figures, rules, validation errors."""
 
 import sys
-from pathlib import Path
 
 import pytest
 
