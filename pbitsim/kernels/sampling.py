@@ -20,6 +20,7 @@ from numba import njit, prange
 
 from ..counters import uint_dtype
 from ._checks import MAX_TILES, as_array, check_tiles
+from .devices import Digital, Ideal, Smtj
 from .rng import UNIFORM24_SCALE, draw64, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
@@ -89,12 +90,118 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out):
     return bad.sum()
 
 
-def _run_sampler(z, offsets: np.ndarray, seed, counter) -> np.ndarray:
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(inline="always", cache=True)
+def _rotl32(x, k):
+    return ((x << np.uint64(k)) | (x >> np.uint64(32 - k))) & _M32
+
+
+@njit(parallel=True, cache=True)
+def _sample_digital(z, offsets, scale, code_lo, code_hi, shift, lut, width, use_lfsr, jump,
+                    key, out):
+    """Bit-true digital p-bits: out[b, u] = number of tiles t with LUT(code) > RNG.
+
+    z is [samples, units]; p-bit (u, t) owns a generator loaded from stream position
+    u * M + t and advanced once per sample: the LFSR by its clocks-per-sample (``jump``
+    holds that linear map as four byte tables), or one xoshiro128** step.
+    Returns the number of non-finite inputs seen.
+    """
+    n_s, n_u = z.shape
+    m = offsets.size
+    bad = np.zeros(n_u, np.int64)
+    drop = np.uint64(32 - width)
+    for u in prange(n_u):
+        nbad = 0
+        for b in range(n_s):
+            nbad += not (abs(z[b, u]) <= np.float32(3.4028235e38))
+        bad[u] = nbad
+        for t in range(m):
+            pos = np.uint64(u) * np.uint64(m) + np.uint64(t)
+            r0 = draw64(key, pos)
+            r1 = draw64(key ^ np.uint64(0xD1B54A32D192ED03), pos)
+            s0, s1, s2, s3 = r0 & _M32, r0 >> np.uint64(32), r1 & _M32, r1 >> np.uint64(32)
+            if s0 == 0:
+                s0 = np.uint64(1)  # an LFSR must not start at zero
+            for b in range(n_s):
+                if use_lfsr:
+                    s0 = (jump[0, s0 & np.uint64(255)] ^ jump[1, (s0 >> np.uint64(8)) & np.uint64(255)]
+                          ^ jump[2, (s0 >> np.uint64(16)) & np.uint64(255)]
+                          ^ jump[3, s0 >> np.uint64(24)])
+                    rnd = s0 >> drop
+                else:
+                    rnd = (_rotl32((s1 * np.uint64(5)) & _M32, 7) * np.uint64(9)) & _M32
+                    rnd >>= drop
+                    tt = (s1 << np.uint64(9)) & _M32
+                    s2 ^= s0
+                    s3 ^= s1
+                    s1 ^= s2
+                    s0 ^= s3
+                    s2 ^= tt
+                    s3 = _rotl32(s3, 11)
+                x = (z[b, u] - offsets[t]) * scale
+                q = np.floor(min(max(x, np.float32(-1e9)), np.float32(1e9)) + np.float32(0.5))
+                code = np.int64(min(max(q, code_lo), code_hi))
+                if lut[(code - np.int64(code_lo)) >> shift] > rnd:
+                    out[b, u] += 1
+    return bad.sum()
+
+
+@njit(parallel=True, cache=True)
+def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
+    """sMTJ p-bits: P = sigmoid(slope_j * (z - o_t) + shift_j) per p-bit j = u * M + t,
+    or a constant for stuck devices. Draws come from stream position (b * U + u) * M + t.
+    Returns the number of non-finite inputs seen.
+    """
+    n_s, n_u = z.shape
+    m = offsets.size
+    bad = np.zeros(n_u, np.int64)
+    for u in prange(n_u):
+        nbad = 0
+        for b in range(n_s):
+            zb = z[b, u]
+            nbad += not (abs(zb) <= np.float32(3.4028235e38))
+            fired = 0
+            for t in range(m):
+                j = u * m + t
+                if stuck[j] >= 0:
+                    fired += stuck[j]
+                    continue
+                x = slope[j] * (zb - offsets[t]) + shift[j]
+                x = min(max(x, np.float32(-80.0)), np.float32(80.0))
+                p = np.float32(1.0) / (np.float32(1.0) + _exp_f32(-x))
+                r = draw64(key, (np.uint64(b) * np.uint64(n_u) + np.uint64(u)) * np.uint64(m)
+                           + np.uint64(t))
+                fired += np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE < p
+            out[b, u] = fired
+        bad[u] = nbad
+    return bad.sum()
+
+
+def _run_sampler(z, offsets: np.ndarray, seed, counter, device) -> np.ndarray:
     z = as_array("z", z, np.float32)
-    out = np.empty(z.shape, np.uint8)
-    bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
-                        np.float32(offsets.min() - _Z_MARGIN), np.float32(offsets.max() + _Z_MARGIN),
-                        seed_key(seed), out.reshape(-1))
+    out = np.zeros(z.shape, np.uint8)
+    key = seed_key(seed)
+    device = Ideal() if device is None else device
+    if isinstance(device, Ideal):
+        bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
+                            np.float32(offsets.min() - _Z_MARGIN),
+                            np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1))
+    else:
+        z2 = z.reshape(1, -1) if z.ndim < 2 else z.reshape(z.shape[0], -1)
+        out2 = out.reshape(z2.shape)
+        if isinstance(device, Digital):
+            half = 2 ** (device.code_bits - 1)
+            bad = _sample_digital(z2, offsets, np.float32(2.0 ** device.frac_bits),
+                                  np.float32(-half), np.float32(half - 1), device.index_shift,
+                                  device.lut, device.lut_width, device.rng == "lfsr32",
+                                  device.lfsr_jump, key, out2)
+        elif isinstance(device, Smtj):
+            slope, shift, stuck = device.parameters(z2.shape[1], offsets.size)
+            bad = _sample_smtj(z2, offsets, slope, shift, stuck, key, out2)
+        else:
+            raise ValueError(f"unknown p-bit device {device!r}")
     if bad:
         raise ValueError(f"z holds {bad} non-finite value(s)")
     if counter is not None:
@@ -104,22 +211,23 @@ def _run_sampler(z, offsets: np.ndarray, seed, counter) -> np.ndarray:
     return out
 
 
-def bsn_sample(z, seed, counter=None) -> np.ndarray:
+def bsn_sample(z, seed, counter=None, *, device=None) -> np.ndarray:
     """Binary stochastic neurons: uint8 of z's shape, 1 with probability sigmoid(z).
 
     ``z`` is float32 of any shape; ``seed`` an integer (same seed, same bits, on any
-    number of threads). Counts one ``pbit_sample`` per element.
+    number of threads); ``device`` a p-bit model from ``pbitsim.kernels.devices``
+    (default: ideal). Counts one ``pbit_sample`` per element.
     """
-    return _run_sampler(z, np.zeros(1, np.float32), seed, counter)
+    return _run_sampler(z, np.zeros(1, np.float32), seed, counter, device)
 
 
-def tiled_logistic(z, tiles, seed, counter=None) -> np.ndarray:
+def tiled_logistic(z, tiles, seed, counter=None, *, device=None) -> np.ndarray:
     """Tiled logistic units: uint8 of z's shape, the number (0..tiles) of tiles that fired.
 
-    Tile i fires with probability sigmoid(z - (i - 1/2)); counts ``tiles`` p-bit samples
-    per element.
+    Tile i is a p-bit fed z - (i - 1/2) (with the ideal device it fires with probability
+    sigmoid(z - (i - 1/2))); counts ``tiles`` p-bit samples per element.
     """
-    return _run_sampler(z, tile_offsets(tiles), seed, counter)
+    return _run_sampler(z, tile_offsets(tiles), seed, counter, device)
 
 
 @njit(parallel=True, cache=True)
