@@ -104,7 +104,7 @@ class Estimate:
         dev = tab.levels["pbit"]
         lines.append(f"p-bit: {dev} ({tab.pbit[dev]['energy_pj']:g} pJ/sample)")
         if any(a.algorithm.uses_tiles for a in self.algos):
-            dens = ", ".join(f"{d:g}" for d in self.params.densities)
+            dens = ", ".join(f"{d:.3g}" for d in self.params.densities)
             lines.append(f"tiles M = {self.params.tiles}; activation density {dens} "
                          "(fraction of p-bit samples that are 1)")
             for i in range(1, len(self.arch.blocks) + 1):
