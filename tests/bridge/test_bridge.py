@@ -110,8 +110,9 @@ def test_mean_field_is_unbiased_for_a_linear_loss():
     (c * s).sum().backward()
     torch.testing.assert_close(z.grad, c * torch.from_numpy(K.tiled_dmean(z.detach().numpy(), 3)))
     # and E[s] (Monte Carlo over seeds) is the tiled mean the gradient differentiates
-    draws = np.stack([K.tiled_logistic(z.detach().numpy(), 3, k) for k in range(4000)])
-    np.testing.assert_allclose(draws.mean(0), K.tiled_mean(z.detach().numpy(), 3), atol=0.06)
+    zz = np.repeat(z.detach().numpy()[None], 2000, axis=0)  # 2,000 independent draws per unit
+    draws = K.tiled_logistic(zz, 3, 7)
+    np.testing.assert_allclose(draws.mean(0), K.tiled_mean(z.detach().numpy(), 3), atol=0.08)
 
 
 def test_straight_through_estimator_option():
