@@ -12,7 +12,8 @@ the energy model):
 * memory, in words of the dtype's width: ``weight_read`` / ``weight_write``,
   ``act_read`` / ``act_write`` (activations), ``grad_read`` / ``grad_write``
   (gradients and weight-gradient accumulators), ``state_read`` / ``state_write``
-  (optimizer state such as Adam's moments);
+  (optimizer state such as Adam's moments), ``stash_read`` / ``stash_write``
+  (activations kept for a backward pass, across the network until it reaches them);
 * dtypes: ``fp32``, ``fp16``, ``bf16``, ``int8``, ``int16``, ``int32`` and ``uN``
   (unsigned N-bit: ``u1`` a binary activation, ``u3`` a tile count 0..7).
   :func:`dtype_bits` gives the width.

@@ -24,6 +24,7 @@ Examples:
   pbitsim estimate                                   CIFAR-10 CwC net, all algorithms
   pbitsim estimate --arch cwc-mnist --tiles 1 --per-layer
   pbitsim estimate --algo ff,bsff --density 0.1 --table jouppi-7nm
+  pbitsim estimate --device digital:lut_width=8,rng=xoshiro128 --per-layer
   pbitsim estimate --arch examples/archs/my-mlp.toml --json -
   pbitsim estimate --counts run/counts.json          price a training run's counts
 """
@@ -45,6 +46,12 @@ def _si(pj: float) -> str:
         if abs(pj) >= scale:
             return f"{pj / scale:.3g} {unit}"
     return f"{pj:.3g} pJ"
+
+
+def _area(um2: float) -> str:
+    """An area in mm^2, 3 significant digits (no exponent below 10^6 mm^2)."""
+    mm2 = um2 * 1e-6
+    return f"{mm2:,.0f} mm^2" if mm2 >= 100 else f"{mm2:.3g} mm^2"
 
 
 def _versus(ratio: float | None) -> str:
@@ -91,8 +98,10 @@ def _parse_density(text: str) -> list[float]:
                    f"per block [default: {DEFAULT_DENSITY}].")
 @click.option("--table", metavar="NAME|FILE", default=DEFAULT_TABLE, show_default=True,
               help="Energy table (see `pbitsim tables list`) or a TOML file.")
-@click.option("--pbit", metavar="DEVICE",
-              help="p-bit device entry of the table [default: the table's levels.pbit].")
+@click.option("--device", metavar="SPEC",
+              help="p-bit device: ideal, smtj or digital, with options as "
+                   "kind:key=value,... (e.g. digital:lut_width=8) [default: ideal, priced "
+                   "as the table's levels.pbit; or the --counts file's device].")
 @click.option("--batch-size", metavar="B", type=int, default=128, show_default=True,
               help="Mini-batch size (amortizes optimizer and batch-norm work).")
 @click.option("--epochs", metavar="E", type=int, default=1, show_default=True,
@@ -105,7 +114,7 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--counts", "counts_path", metavar="FILE.json",
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
-def estimate(arch, algo, tiles, density, table, pbit, batch_size, epochs, train_size,
+def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, train_size,
              per_layer, json_out, csv_out, counts_path):
     """Project the training and inference energy of BP, FF, BSFF and BGBSFF (pJ).
 
@@ -127,18 +136,21 @@ def estimate(arch, algo, tiles, density, table, pbit, batch_size, epochs, train_
         densities = densities or (list(measured.densities) if measured.densities else None)
         if algo is None:
             algo = ",".join(dict.fromkeys(["bp", "ff", measured.algo]))
+        if device is None and measured.device is not None:
+            from ..energy_models import parse_device
+            try:
+                device = parse_device(measured.device)
+            except ValueError as exc:
+                raise PbitsimError(f"counts file {measured.path}: {exc}") from None
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
     try:
-        tab = table
-        if pbit is not None:
-            from ..energy_models import load_table
-            tab = load_table(table).with_levels(pbit=pbit)
-        result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=tab,
+        result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=table,
                               tiles=7 if tiles is None else tiles,
                               density=densities or DEFAULT_DENSITY, batch_size=batch_size,
-                              train_samples=train_size, epochs=epochs)
+                              train_samples=train_size, epochs=epochs,
+                              device="ideal" if device is None else device)
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None
@@ -225,20 +237,40 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
             terms.add_row(algo.name if i == 0 else "", phase, key, _si(pj), _share(pj, total))
     console.print(terms)
 
+    tiled = [a for a in result.algos if a.algorithm.uses_tiles]
+    cost = result.table.device_cost()
+    if tiled:
+        hw = Table(title=f"p-bit hardware, device {cost.spec} (one p-bit per tiled unit and "
+                         "tile)", title_justify="left")
+        for col in ("Algorithm", "p-bits", "Area", "Energy / p-bit sample",
+                    "p-bit energy / train sample", "Share of training"):
+            hw.add_column(col, justify="left" if col == "Algorithm" else "right")
+        for algo in tiled:
+            hw.add_row(_label(algo, result), f"{algo.n_pbits:,}",
+                       _area(algo.pbit_area_um2),
+                       _si(cost.energy_per_sample_pj), _si(algo.price["train"]["pbit_pj"]),
+                       _share(algo.price["train"]["pbit_pj"], algo.total_pj("train")))
+        console.print(hw)
+
     if per_layer:
         for algo in result.algos:
             table = Table(title=f"Per layer: {algo.algorithm.title}", title_justify="left")
-            for col in ("Layer", "Layers", "Train / sample", "Share", "Inference",
-                        "Largest term (training)"):
+            columns = ["Layer", "Layers", "Train / sample", "Share", "Inference",
+                       "Largest term (training)"]
+            if algo.algorithm.uses_tiles:
+                columns.insert(5, "p-bits")
+            for col in columns:
                 table.add_column(col, justify="right" if col in (
-                    "Train / sample", "Share", "Inference") else "left")
+                    "Train / sample", "Share", "Inference", "p-bits") else "left")
             total = algo.total_pj("train")
             for layer in algo.layers:
                 key, pj = algo.largest_key(layer)
-                table.add_row(layer.name, layer.description, _si(layer.total_pj("train")),
-                              _share(layer.total_pj("train"), total),
-                              _si(layer.total_pj("inference")),
-                              f"{key} ({_share(pj, layer.total_pj('train'))})")
+                row = [layer.name, layer.description, _si(layer.total_pj("train")),
+                       _share(layer.total_pj("train"), total), _si(layer.total_pj("inference")),
+                       f"{key} ({_share(pj, layer.total_pj('train'))})"]
+                if algo.algorithm.uses_tiles:
+                    row.insert(5, f"{layer.n_pbits:,}")
+                table.add_row(*row)
             console.print(table)
 
     if measured_price:

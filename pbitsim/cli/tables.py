@@ -59,6 +59,7 @@ def show_cmd(name, as_toml):
         return
     from rich.table import Table
 
+    from ..energy_models.devices import DIGITAL_RULES
     from ..energy_models.tables import RULES
     console = _console()
     meta = tab.meta
@@ -86,18 +87,39 @@ def show_cmd(name, as_toml):
                        f"{body['read_pj']:.4g} pJ", f"{body['write_pj']:.4g} pJ", _src(body))
     console.print(memory)
 
-    pbits = Table(title="p-bits (pJ per sample)", title_justify="left")
-    for col in ("Entry", "Bits", "Energy", "Source"):
-        pbits.add_column(col, justify="right" if col in ("Bits", "Energy") else "left",
+    pbits = Table(title="p-bit devices (per p-bit; pbitsim estimate --device KIND[:OPTIONS])",
+                  title_justify="left")
+    for col in ("Device", "Energy / sample", "Area", "Source"):
+        pbits.add_column(col, justify="left" if col in ("Device", "Source") else "right",
                          overflow="fold")
-    for entry, body in sorted(tab.pbit.items()):
-        pbits.add_row(entry, str(body["bits"]), f"{body['energy_pj']:.4g} pJ", _src(body))
+    for kind in ("ideal", *tab.pbit):
+        cost = tab.with_device(kind).device_cost()
+        if kind == "ideal":
+            source = f"no hardware of its own: priced as levels.pbit = {cost.priced_as}"
+        elif kind == "digital":
+            source = (f"default configuration, from the parts below and a LUT read from "
+                      f"{tab.pbit[kind]['lut_memory']} (rules below)")
+        else:
+            source = _src(tab.pbit[kind])
+        pbits.add_row(kind, f"{cost.energy_per_sample_pj:.4g} pJ", f"{cost.area_um2:.4g} um^2",
+                      source)
     console.print(pbits)
 
+    if tab.pbit_parts:
+        parts = Table(title="Digital p-bit parts", title_justify="left")
+        for col in ("Part", "Bits", "Energy", "Area", "Source"):
+            parts.add_column(col, justify="left" if col in ("Part", "Source") else "right",
+                             overflow="fold")
+        for entry, body in tab.pbit_parts.items():
+            energy = f"{body['energy_pj']:.4g} pJ" if "energy_pj" in body else "-"
+            parts.add_row(entry, str(body["bits"]), energy, f"{body['area_um2']:.4g} um^2",
+                          _src(body))
+        console.print(parts)
+
     console.print("Levels: " + ", ".join(f"{k} -> {v}" for k, v in tab.levels.items()))
-    console.print("Rules for widths without an entry:")
-    for rule in RULES:
-        console.print(f"  {rule}")
+    console.print("Rules (widths without an entry; the digital p-bit):")
+    for rule in (*RULES, *(DIGITAL_RULES if tab.pbit_parts else ())):
+        console.print(f"  {rule}", soft_wrap=True)
 
 
 def _src(body) -> str:

@@ -5,10 +5,12 @@
     {"format": "pbitsim-counts", "version": 1, "algo": "bsff", "tiles": 7,
      "arch": "cwc-mnist", "dataset": "fashion-mnist", "activation_density": 0.21,
      "layer_density": [...], "train_samples": N, "epochs": E, "test_samples": T,
-     "counts": {...total training counts...}, "inference_counts": {...test pass...}}
+     "counts": {...total training counts...}, "inference_counts": {...test pass...},
+     "device": "digital:lut_width=8"}
 
-``estimate --counts`` takes the density, arch, algorithm and tiles from it and prices
-the measured counts beside the analytic estimate.
+``estimate --counts`` takes the density, arch, algorithm, tiles and p-bit device (an
+optional spec string, ``ideal`` when absent) from it and prices the measured counts
+beside the analytic estimate.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class CountsFile:
     counts: dict[str, int]
     inference_counts: dict[str, int] | None
     dataset: str = ""
+    device: str | None = None               # p-bit device spec of the run
 
     def train_per_sample(self) -> dict[str, float]:
         """Measured training counts per training sample (total / samples / epochs)."""
@@ -99,6 +102,10 @@ def load_counts_file(path: "str | os.PathLike") -> CountsFile:
                                       f"integer >= 0, got {v!r}")
         return dict(value)
 
+    device = data.get("device")
+    if device is not None and (not isinstance(device, str) or not device.strip()):
+        raise CountsFileError(f"counts file {where}: 'device' must be a p-bit device spec "
+                              f"string such as \"digital:lut_width=8\", got {device!r}")
     densities = None
     layers = data.get("layer_density")
     if layers is not None and not isinstance(layers, list):
@@ -113,4 +120,4 @@ def load_counts_file(path: "str | os.PathLike") -> CountsFile:
                       test_samples=need_int("test_samples", required=False),
                       counts=count_map("counts"),
                       inference_counts=count_map("inference_counts", required=False),
-                      dataset=str(data.get("dataset", "")))
+                      dataset=str(data.get("dataset", "")), device=device)

@@ -1,7 +1,8 @@
 """Run the algorithm models on an architecture and price them: the ``estimate`` core.
 
-No click, no rich, no torch: the CLI renders what :func:`estimate` returns, and
-scripts can use it directly.
+No click, no rich, no torch, no numpy: the CLI renders what :func:`estimate` returns,
+scripts can use it directly, and :func:`hardware_summary` gives the few numbers a sweep
+over tile counts and devices needs per configuration.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .algorithms import Algorithm, LayerCounts, ModelParams, get_algorithm
+from .algorithms import DEFAULT_BATCH, Algorithm, LayerCounts, ModelParams, get_algorithm
 from .archs import DEFAULT_ARCH, Arch, load_arch
 from .counts import PHASES, Counts
+from .devices import DeviceSpec, pbits_per_block
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 from .tiles import DEFAULT_DENSITY
 
-__all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS"]
+__all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "hardware_summary"]
 
 DEFAULT_ALGOS = ("bp", "ff", "bsff", "bgbsff")
 SCOPES = ("train", "inference")
@@ -30,6 +32,7 @@ class LayerEnergy:
     description: str
     phases: dict[str, dict[str, Counts]]      # scope -> phase -> counts per sample
     phase_pj: dict[str, dict[str, float]]     # scope -> phase -> pj
+    n_pbits: int = 0                          # p-bits of this block's units (all tiles)
 
     def total_pj(self, scope: str) -> float:
         return sum(self.phase_pj[scope].values())
@@ -48,6 +51,20 @@ class AlgoEstimate:
     @property
     def name(self) -> str:
         return self.algorithm.name
+
+    @property
+    def n_pbits(self) -> int:
+        """p-bits in hardware: one per tiled unit and tile, all in parallel."""
+        return sum(layer.n_pbits for layer in self.layers)
+
+    @property
+    def pbit_area_um2(self) -> float:
+        return self.n_pbits * self.table.device_cost().area_um2
+
+    def pbit_share(self, scope: str = "train") -> float:
+        """Fraction of the energy per sample spent drawing p-bit samples."""
+        total = self.total_pj(scope)
+        return self.price[scope]["pbit_pj"] / total if total else 0.0
 
     def total_pj(self, scope: str = "train") -> float:
         return self.price[scope]["total_pj"]
@@ -101,8 +118,7 @@ class Estimate:
             f"{tab.memory[lvl]['access_bits']} b)"
             for stream, lvl in tab.levels.items() if stream != "pbit")
         lines.append(f"memory levels: {levels}")
-        dev = tab.levels["pbit"]
-        lines.append(f"p-bit: {dev} ({tab.pbit[dev]['energy_pj']:g} pJ/sample)")
+        lines.extend(self.device_lines())
         if any(a.algorithm.uses_tiles for a in self.algos):
             dens = ", ".join(f"{d:.3g}" for d in self.params.densities)
             lines.append(f"tiles M = {self.params.tiles}; activation density {dens} "
@@ -118,10 +134,30 @@ class Estimate:
             lines.extend(algo.algorithm.assumptions(self.arch, self.params))
         return lines
 
+    def device_lines(self) -> list[str]:
+        """The p-bit device, what one p-bit costs, and how many the network has."""
+        cost = self.table.device_cost()
+        priced = (f", priced as the table's {cost.priced_as}" if self.table.device.kind == "ideal"
+                  else "")
+        lines = [f"p-bit device: {cost.description}{priced}: "
+                 f"{cost.energy_per_sample_pj:.4g} pJ/sample, {cost.area_um2:.4g} um^2 per p-bit"]
+        if cost.parts:
+            lines.append("  its parts: " + "; ".join(
+                f"{name} {p['energy_pj']:.3g} pJ, {p['area_um2']:.4g} um^2"
+                for name, p in cost.parts.items()))
+        tiled = next((a for a in self.algos if a.algorithm.uses_tiles), None)
+        if tiled is not None:
+            units = tiled.n_pbits // self.params.tiles
+            lines.append(f"p-bits: one per tiled unit and tile, all in parallel: "
+                         f"{units:,} units x M = {tiled.n_pbits:,} p-bits, "
+                         f"{tiled.pbit_area_um2 * 1e-6:.4g} mm^2")
+        return lines
+
     def to_dict(self) -> dict:
-        """JSON-ready numbers (energies in pJ, counts per sample)."""
+        """JSON-ready numbers (energies in pJ, counts per sample, areas in um^2 and mm^2)."""
         out = {"format": "pbitsim-estimate", "version": 1, "arch": self.arch.name,
-               "table": self.table.name, "tiles": self.params.tiles,
+               "table": self.table.name, "device": self.table.device_cost().as_dict(),
+               "tiles": self.params.tiles,
                "densities": list(self.params.densities),
                "batch_size": self.params.batch_size, "train_samples": self.train_samples,
                "epochs": self.epochs, "assumptions": self.assumptions(), "algorithms": {}}
@@ -141,6 +177,10 @@ class Estimate:
                 "ratio_to_ff": self.ratio(algo.name, "ff"),
                 "inference_ratio_to_bp": self.ratio(algo.name, "bp", "inference"),
                 "inference_ratio_to_ff": self.ratio(algo.name, "ff", "inference"),
+                "n_pbits": algo.n_pbits,
+                "pbit_area_um2": algo.pbit_area_um2,
+                "pbit_area_mm2": algo.pbit_area_um2 * 1e-6,
+                "pbit_energy_share": algo.pbit_share("train"),
                 "top_terms": [{"phase": p, "key": k, "pj": pj}
                               for p, k, pj in algo.top_terms("train", 5)],
                 "train_counts": dict(sorted(algo.counts["train"].items())),
@@ -148,12 +188,17 @@ class Estimate:
                 "layers": [{"name": l.name, "description": l.description,
                             "train_pj": l.total_pj("train"),
                             "inference_pj": l.total_pj("inference"),
+                            "n_pbits": l.n_pbits,
                             "train_phase_pj": l.phase_pj["train"]} for l in algo.layers],
             }
         return out
 
     def csv_rows(self) -> list[list]:
-        """Header, then one row per (algo, scope, layer, phase, key), then totals."""
+        """Header, then one row per (algo, scope, layer, phase, key), then totals.
+
+        Rows of scope ``hardware`` carry p-bit counts (key ``n_pbits``, per layer and in
+        all) and their area (key ``pbit_area_mm2``) in the count column.
+        """
         rows: list[list] = [["algo", "scope", "layer", "phase", "key", "count", "energy_pj"]]
         for algo in self.algos:
             for layer in algo.layers:
@@ -172,6 +217,12 @@ class Estimate:
                          train["total_pj"] * self.train_samples])
             rows.append([algo.name, "train_run", "all", "all", "total", "",
                          train["total_pj"] * self.train_samples * self.epochs])
+            for layer in algo.layers:
+                rows.append([algo.name, "hardware", layer.name, "all", "n_pbits",
+                             layer.n_pbits, ""])
+            rows.append([algo.name, "hardware", "all", "all", "n_pbits", algo.n_pbits, ""])
+            rows.append([algo.name, "hardware", "all", "all", "pbit_area_mm2",
+                         algo.pbit_area_um2 * 1e-6, ""])
         return rows
 
 
@@ -190,17 +241,21 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
              tiles: int = 7,
              density: "float | list[float]" = DEFAULT_DENSITY,
-             batch_size: int = 128,
+             batch_size: int = DEFAULT_BATCH,
              train_samples: int | None = None,
-             epochs: int = 1) -> Estimate:
+             epochs: int = 1,
+             device: "str | DeviceSpec | None" = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``density`` is the activation density of the tiled units (one value, or one per
-    block; the last repeats). Raises ``ValueError`` (subclasses name the file or key)
-    for bad input.
+    block; the last repeats). ``device`` (``"ideal"``, ``"smtj"``, ``"digital:..."``)
+    prices the p-bit samples and sizes the p-bits; None keeps the table's device
+    (``ideal``). Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
     net = arch if isinstance(arch, Arch) else load_arch(arch)
     tab = load_table(table)
+    if device is not None:
+        tab = tab.with_device(device)
     if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
         raise ValueError(f"tiles must be an integer >= 1, got {tiles!r}")
     if tiles > 255:
@@ -224,6 +279,10 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
 def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable) -> AlgoEstimate:
     rows = {"train": model.training(arch, params), "inference": model.inference(arch, params)}
     layers = [_price_layer(t, i, tab) for t, i in zip(rows["train"], rows["inference"])]
+    if model.uses_tiles:
+        pbits = dict(zip((b.name for b in arch.blocks), pbits_per_block(arch, params.tiles)))
+        for layer in layers:
+            layer.n_pbits = pbits.get(layer.name, 0)
     counts = {scope: Counts.total(r.total() for r in rows[scope]) for scope in SCOPES}
     return AlgoEstimate(model, tab, layers, counts,
                         {scope: price_counts(counts[scope], tab) for scope in SCOPES})
@@ -236,3 +295,31 @@ def _price_layer(train: LayerCounts, infer: LayerCounts, tab: EnergyTable) -> La
         phase_pj[scope] = {p: price_counts(c, tab)["total_pj"]
                            for p, c in phases[scope].items()}
     return LayerEnergy(train.name, train.description, phases, phase_pj)
+
+
+def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
+                     device: "str | DeviceSpec | None" = None,
+                     density: "float | list[float]" = DEFAULT_DENSITY,
+                     table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
+                     batch_size: int = DEFAULT_BATCH) -> dict:
+    """The numbers a hardware sweep shows for one (arch, algorithm, M, device) point.
+
+    Energies in pJ per training sample and per inference, the p-bit count (one per tiled
+    unit and tile; 0 for algorithms without p-bits), their area in um^2 and mm^2, and the
+    share of the training energy spent on p-bit samples. Pass a loaded ``Arch`` and
+    ``EnergyTable`` when calling it many times: the rest takes milliseconds.
+    """
+    result = estimate(arch, [algo], table, tiles, density, batch_size, device=device)
+    run = result.algos[0]
+    cost = result.table.device_cost()
+    return {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
+            "device": cost.spec, "table": result.table.name,
+            "densities": list(result.params.densities),
+            "energy_train_pj_per_sample": run.total_pj("train"),
+            "energy_inference_pj": run.total_pj("inference"),
+            "pbit_energy_train_pj_per_sample": run.price["train"]["pbit_pj"],
+            "pbit_energy_share": run.pbit_share("train"),
+            "pbit_energy_per_sample_pj": cost.energy_per_sample_pj,
+            "n_pbits": run.n_pbits,
+            "pbit_area_um2": run.pbit_area_um2,
+            "pbit_area_mm2": run.pbit_area_um2 * 1e-6}

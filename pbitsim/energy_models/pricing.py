@@ -7,14 +7,20 @@ import os
 from collections.abc import Mapping
 
 from ..counters import OpCounter
+from .devices import DeviceSpec
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 
 __all__ = ["price_counts"]
 
 
 def price_counts(counts: "OpCounter | Mapping[str, float]",
-                 table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE) -> dict:
+                 table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
+                 device: "str | DeviceSpec | None" = None) -> dict:
     """Energy of ``counts`` under ``table`` (a name, a TOML path or a loaded table).
+
+    ``device`` (a spec such as ``"digital:lut_width=8"``, as a training run records it)
+    prices each ``pbit_sample``; None keeps the table's own device (``ideal`` unless the
+    table came from :meth:`EnergyTable.with_device`).
 
     Returns ``{"total_pj", "compute_pj", "memory_pj", "pbit_pj", "by_key": {key: pj}}``.
     Counts may be integers (a kernel's ``OpCounter``) or floats (an analytic model's
@@ -22,6 +28,8 @@ def price_counts(counts: "OpCounter | Mapping[str, float]",
     ``ValueError`` naming the key.
     """
     tab = load_table(table)
+    if device is not None:
+        tab = tab.with_device(device)
     items = counts.items() if isinstance(counts, (OpCounter, Mapping)) else None
     if items is None:
         raise TypeError(f"counts must be an OpCounter or a mapping, not {type(counts).__name__}")

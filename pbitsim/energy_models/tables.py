@@ -1,17 +1,21 @@
 """Per-operation energy tables: TOML data shipped in ``tables/``, loaded and checked here.
 
-A table has four parts (see ``tables/horowitz-45nm.toml``):
+A table has these parts (see ``tables/horowitz-45nm.toml``):
 
 * ``[compute.<op>_<dtype>]``: ``energy_pj`` for one ``add``/``mul``/``cmp`` at that width,
   with ``bits`` (must match the dtype) and ``source``;
 * ``[memory.<name>]``: ``read_pj`` / ``write_pj`` for one access of ``access_bits`` bits
   (``capacity_bytes`` where it applies), with ``source``;
-* ``[pbit.<device>]``: ``energy_pj`` per p-bit sample, with ``bits`` and ``source``;
+* ``[pbit.<kind>]``: the p-bit devices (:mod:`.devices`). ``pbit.smtj`` gives
+  ``energy_per_sample_pj`` and ``area_um2`` (per p-bit); ``pbit.digital`` is composed from
+  the ``[pbit_parts.*]`` entries (``energy_pj`` per operation and ``area_um2`` for ``bits``
+  bits) and names the ``lut_memory`` whose per-bit read prices its lookup table;
 * ``[levels]``: which memory prices each count stream (``weight``, ``act``, ``grad``,
-  ``state``, ``stash``) and which p-bit device prices ``pbit_sample``.
+  ``state``, ``stash``) and which physical p-bit (``pbit``) prices the ``ideal`` device.
 
-Every energy figure is a key ending in ``_pj``. A table may instead ``[derive]`` its
-entries from another table by a labelled scaling rule (``stillmaker-7nm``).
+Every energy figure is a key ending in ``_pj`` and every area one ending in ``_um2``. A
+table may instead ``[derive]`` its entries from another table by a labelled scaling rule
+(``stillmaker-7nm``), which scales energies, not areas.
 
 Widths without an entry are priced by rules (``RULES`` below, shown by
 ``pbitsim tables show``): integer adds interpolate linearly in bits between the int8
@@ -19,7 +23,8 @@ and int32 entries, integer multiplies quadratically; an unsigned ``uN`` below 8 
 takes the int8 entry scaled by N/8 (add) or (N/8)^2 (multiply); a comparison costs an
 integer add of the operand's width (a comparator is a subtractor, and IEEE floats
 compare as sign-magnitude integers). A memory word of b bits costs b/access_bits of
-one access at the stream's level.
+one access at the stream's level. A ``pbit_sample`` costs one sample of the table's
+device (:meth:`EnergyTable.with_device`; ``ideal`` unless set).
 """
 
 from __future__ import annotations
@@ -39,15 +44,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from ..counters import dtype_bits
+from .devices import (DIGITAL_PARTS, PHYSICAL_KINDS, DeviceCost, DeviceSpec, IdealSpec,
+                      device_cost, parse_device)
 
 __all__ = ["EnergyTable", "TableError", "load_table", "list_tables", "TABLE_DIR",
-           "DEFAULT_TABLE", "MEMORY_STREAMS", "RULES"]
+           "DEFAULT_TABLE", "MEMORY_STREAMS", "SECTIONS", "RULES"]
 
 TABLE_DIR = Path(__file__).with_name("tables")
 DEFAULT_TABLE = "horowitz-45nm"
 
 # Count streams that move words through memory, each priced at one level.
 MEMORY_STREAMS = ("weight", "act", "grad", "state", "stash")
+SECTIONS = ("compute", "memory", "pbit", "pbit_parts")
 COMPUTE_OPS = ("add", "mul", "cmp")
 
 RULES = (
@@ -80,6 +88,8 @@ class EnergyTable:
     levels: dict[str, str]
     path: str | None = None
     derived_from: str | None = None
+    pbit_parts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device: DeviceSpec = IdealSpec()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- construction ------------------------------------------------------
@@ -91,7 +101,7 @@ class EnergyTable:
         if not isinstance(name, str) or not name:
             raise TableError(f"table {label}: missing 'name'")
         for key, value in data.items():
-            if key in ("compute", "memory", "pbit", "levels", "derive"):
+            if key in SECTIONS or key in ("levels", "derive"):
                 continue
             if key not in _META_KEYS:
                 raise TableError(f"table {label}: unknown top-level key {key!r}")
@@ -100,12 +110,12 @@ class EnergyTable:
         compute = _section(data, "compute", label)
         memory = _section(data, "memory", label)
         pbit = _section(data, "pbit", label)
+        parts = _section(data, "pbit_parts", label)
         for entry, body in compute.items():
             _check_compute(label, entry, body)
         for entry, body in memory.items():
             _check_memory(label, entry, body)
-        for entry, body in pbit.items():
-            _check_entry(label, f"pbit.{entry}", body, ("energy_pj",), ("bits",))
+        _check_pbits(label, pbit, parts, memory)
         for need in ("add_fp32", "mul_fp32", "add_int8", "add_int32", "mul_int8", "mul_int32"):
             if need not in compute:
                 raise TableError(f"table {label}: missing compute.{need}")
@@ -119,13 +129,14 @@ class EnergyTable:
                                  f"[memory.*] entry ({', '.join(sorted(memory)) or 'none'})")
         if levels.get("pbit") not in pbit:
             raise TableError(f"table {label}: levels.pbit = {levels.get('pbit')!r} is not a "
-                             f"[pbit.*] entry ({', '.join(sorted(pbit)) or 'none'})")
+                             f"[pbit.*] entry ({', '.join(sorted(pbit)) or 'none'}); it names "
+                             "the physical p-bit that prices the ideal device")
         for key in levels:
             if key not in MEMORY_STREAMS and key != "pbit":
                 raise TableError(f"table {label}: unknown levels.{key}")
         meta = {k: v for k, v in data.items() if k in _META_KEYS}
         return cls(name=name, meta=meta, compute=dict(compute), memory=dict(memory),
-                   pbit=dict(pbit), levels=dict(levels), path=path)
+                   pbit=dict(pbit), levels=dict(levels), path=path, pbit_parts=dict(parts))
 
     def with_levels(self, **levels: str) -> "EnergyTable":
         """A copy with some streams (or the p-bit device) moved; checked like a table."""
@@ -134,12 +145,27 @@ class EnergyTable:
         checked = EnergyTable.from_mapping(data, self.path)
         return dataclasses.replace(self, levels=checked.levels, _cache={})
 
+    def with_device(self, device: "str | DeviceSpec | None") -> "EnergyTable":
+        """A copy whose ``pbit_sample`` costs one sample of ``device`` (a spec string such
+        as ``"digital:lut_width=8"``, a parsed spec, or None for ``ideal``)."""
+        spec = parse_device(device)
+        priced = dataclasses.replace(self, device=spec, _cache={})
+        priced.device_cost()   # fails now, naming the entry, if this table cannot price it
+        return priced
+
+    def device_cost(self) -> DeviceCost:
+        """Energy per sample and area of one p-bit of the table's device."""
+        cached = self._cache.get("device_cost")
+        if cached is None:
+            cached = self._cache["device_cost"] = device_cost(self.device, self)
+        return cached
+
     def as_mapping(self) -> dict[str, Any]:
         """The table as plain data (what ``--toml`` prints)."""
-        return {**self.meta, "levels": dict(self.levels),
-                "compute": {k: dict(v) for k, v in self.compute.items()},
-                "memory": {k: dict(v) for k, v in self.memory.items()},
-                "pbit": {k: dict(v) for k, v in self.pbit.items()}}
+        out = {**self.meta, "levels": dict(self.levels)}
+        for section in SECTIONS:
+            out[section] = {k: dict(v) for k, v in getattr(self, section).items()}
+        return out
 
     # --- pricing -------------------------------------------------------------
     def unit_pj(self, key: str) -> float:
@@ -162,7 +188,7 @@ class EnergyTable:
         if op == "pbit_sample":
             if dtype:
                 raise ValueError(f"count key {key!r}: pbit_sample takes no dtype")
-            return float(self.pbit[self.levels["pbit"]]["energy_pj"])
+            return self.device_cost().energy_per_sample_pj
         if not dtype:
             raise ValueError(f"count key {key!r} needs a dtype (e.g. {op}:fp32)")
         try:
@@ -220,19 +246,27 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_entry(label, where, body, energies, sizes) -> None:
+def _check_entry(label, where, body, figures, sizes, names=()) -> None:
+    """Check one entry: ``figures`` (``*_pj``/``*_um2``) and ``sizes`` are required,
+    ``names`` are string-valued keys this entry may have."""
     for key, value in body.items():
-        if key.endswith("_pj"):
+        if key.endswith(("_pj", "_um2")):
             if not _number(value) or value < 0:
                 raise TableError(f"table {label}: {where}.{key} must be a number >= 0, "
                                  f"got {value!r}")
+            if key not in figures and where.startswith(("pbit.", "pbit_parts.")):
+                raise TableError(f"table {label}: unknown key {where}.{key} (expected "
+                                 f"{', '.join(figures) or 'no figures'})")
         elif key in sizes or key == "capacity_bytes":
             if not _number(value) or value <= 0 or int(value) != value:
                 raise TableError(f"table {label}: {where}.{key} must be a positive integer")
+        elif key in names:
+            if not isinstance(value, str) or not value:
+                raise TableError(f"table {label}: {where}.{key} must be a non-empty string")
         elif key not in _ENTRY_INFO_KEYS:
-            hint = " (energy figures must end in _pj)" if _number(value) else ""
+            hint = (" (energy figures end in _pj, areas in _um2)" if _number(value) else "")
             raise TableError(f"table {label}: unknown key {where}.{key}{hint}")
-    for key in (*energies, *sizes):
+    for key in (*figures, *sizes, *names):
         if key not in body:
             raise TableError(f"table {label}: {where} lacks {key!r}")
     if not isinstance(body.get("source"), str) or not body["source"].strip():
@@ -253,6 +287,33 @@ def _check_compute(label, entry, body) -> None:
 
 def _check_memory(label, entry, body) -> None:
     _check_entry(label, f"memory.{entry}", body, ("read_pj", "write_pj"), ("access_bits",))
+
+
+def _check_pbits(label, pbit, parts, memory) -> None:
+    """The p-bit devices and, where ``pbit.digital`` is present, the parts it is made of."""
+    for entry, body in pbit.items():
+        where = f"pbit.{entry}"
+        if entry not in PHYSICAL_KINDS:
+            raise TableError(f"table {label}: {where} is not a p-bit device kind "
+                             f"({', '.join(PHYSICAL_KINDS)})")
+        if entry == "digital":
+            _check_entry(label, where, body, (), (), names=("lut_memory",))
+            level = memory.get(body["lut_memory"])
+            if level is None or "capacity_bytes" not in level:
+                raise TableError(f"table {label}: {where}.lut_memory = {body['lut_memory']!r} "
+                                 "is not a [memory.*] entry with capacity_bytes")
+        else:
+            _check_entry(label, where, body, ("energy_per_sample_pj", "area_um2"), ())
+    for entry, body in parts.items():
+        if entry not in DIGITAL_PARTS:
+            raise TableError(f"table {label}: pbit_parts.{entry} is not a digital p-bit part "
+                             f"({', '.join(DIGITAL_PARTS)})")
+        _check_entry(label, f"pbit_parts.{entry}", body, DIGITAL_PARTS[entry], ("bits",))
+    if "digital" in pbit:
+        for entry in DIGITAL_PARTS:
+            if entry not in parts:
+                raise TableError(f"table {label}: missing pbit_parts.{entry} "
+                                 "(pbit.digital is composed from the parts)")
 
 
 # --- loading -------------------------------------------------------------------------
@@ -310,7 +371,7 @@ def _derive(data: Mapping[str, Any], path: str, seen: tuple[str, ...]) -> Energy
     base = _load_path(base_path, seen + (str(label),)).as_mapping()
     for target in scale:
         section, _, entry = target.partition(".")
-        if section not in ("compute", "memory", "pbit") or (entry and entry not in base[section]):
+        if section not in SECTIONS or (entry and entry not in base.get(section, {})):
             raise TableError(f"table {label}: derive.scale entry {target!r} is not in "
                              f"table {base_name}")
         for name in ([entry] if entry else list(base[section])):
@@ -318,16 +379,17 @@ def _derive(data: Mapping[str, Any], path: str, seen: tuple[str, ...]) -> Energy
             for key in list(body):
                 if key.endswith("_pj"):
                     body[key] = body[key] * factor
-            body["source"] = (f"{body['source']} -- scaled x{factor:.4g} by the "
-                              f"{label} rule")
+            done = [f"energy scaled x{factor:.4g} by the {label} rule"
+                    if any(k.endswith("_pj") for k in body) else "",
+                    "area unscaled" if any(k.endswith("_um2") for k in body) else ""]
+            body["source"] = f"{body['source']} -- {'; '.join(filter(None, done))}"
     merged = {**base, **{k: v for k, v in data.items() if k != "derive"}}
-    for section in ("compute", "memory", "pbit", "levels"):
+    for section in (*SECTIONS, "levels"):
         if section in data:
             merged[section] = {**base.get(section, {}), **data[section]}
     table = EnergyTable.from_mapping(merged, path)
-    return EnergyTable(name=table.name, meta={**table.meta, "scaling_factor": factor},
-                       compute=table.compute, memory=table.memory, pbit=table.pbit,
-                       levels=table.levels, path=path, derived_from=base_name)
+    return dataclasses.replace(table, meta={**table.meta, "scaling_factor": factor},
+                               derived_from=base_name)
 
 
 def scaling_factor(spec: Mapping[str, Any], label: str = "<table>") -> float:

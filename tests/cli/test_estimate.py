@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from pbitsim import OpCounter
 from pbitsim.cli.main import cli
+from pbitsim.energy_models import load_table
 
 
 def run(*args):
@@ -22,7 +23,9 @@ def test_default_run():
     assert result.exit_code == 0, result.output
     out = result.output
     for text in ("cwc-cifar10", "horowitz-45nm", "BP", "FF", "BSFF M=7", "BGBSFF M=7",
-                 "Largest terms", "Assumptions", "density 0.15", "vs BP", "vs FF"):
+                 "Largest terms", "Assumptions", "density 0.15", "vs BP", "vs FF",
+                 "p-bit hardware, device ideal", "931,840", "0.745 mm^2",
+                 "priced as the table's smtj", "133,120 units x M = 931,840 p-bits"):
         assert text in out
 
 
@@ -77,7 +80,7 @@ def test_options_change_the_numbers():
     assert total("--density", "0.3") > base
     assert total("--tiles", "1") < base
     assert total("--table", "jouppi-7nm") < base
-    assert total("--pbit", "cmos_lfsr_lut") > base
+    assert total("--device", "digital") > base
     per_layer = total("--density", "0.15,0.15,0.15,0.15")
     assert per_layer == pytest.approx(base)
     doc = json.loads(run("--json", "-", "--epochs", "3", "--train-size", "1000").output)
@@ -97,6 +100,48 @@ def test_per_layer_and_archs(tmp_path):
     assert result.exit_code == 0 and json.loads(result.output)["arch"] == "net"
     for name in ("ff-mlp-4x2000", "mf-mlp-2x1000", "mf-mlp-3x2000"):
         assert run("--arch", name, "--json", "-").exit_code == 0
+
+
+def test_device_choice(tmp_path):
+    """p-bit energy, count and area follow --device, in JSON, CSV and the tables."""
+    def doc(*args):
+        result = run("--json", "-", *args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    ideal, digital = doc(), doc("--device", "digital")
+    assert ideal["device"]["spec"] == "ideal" and ideal["device"]["priced_as"] == "smtj"
+    assert digital["device"]["spec"] == "digital"
+    assert digital["device"]["energy_per_sample_pj"] == pytest.approx(1.115415)
+    assert digital["device"]["area_um2"] == pytest.approx(1918.506)
+    for name in ("bsff", "bgbsff"):
+        a, d = ideal["algorithms"][name], digital["algorithms"][name]
+        assert a["n_pbits"] == d["n_pbits"] == 931840
+        assert sum(layer["n_pbits"] for layer in d["layers"]) == 931840
+        assert a["pbit_area_mm2"] == pytest.approx(931840 * 0.8e-6)
+        assert d["pbit_area_mm2"] == pytest.approx(931840 * 1918.506e-6)
+        assert d["train_split_pj"]["pbit"] == pytest.approx(
+            a["train_split_pj"]["pbit"] / 0.002 * 1.115415)
+        assert d["train_split_pj"]["compute"] == pytest.approx(a["train_split_pj"]["compute"])
+        assert d["pbit_energy_share"] == pytest.approx(
+            d["train_split_pj"]["pbit"] / d["train_per_sample_pj"])
+    assert digital["algorithms"]["bp"]["n_pbits"] == 0
+    bigger = doc("--device", "digital:rng=xoshiro128", "--algo", "bsff")["algorithms"]["bsff"]
+    assert bigger["pbit_area_mm2"] > digital["algorithms"]["bsff"]["pbit_area_mm2"]
+
+    result = run("--device", "digital:lut_width=8", "--algo", "bsff", "--tiles", "3",
+                 "--per-layer", "--csv", str(tmp_path / "e.csv"))
+    assert result.exit_code == 0, result.output
+    for text in ("device digital:lut_width=8", "399,360", "p-bits", "61,440",
+                 "p-bit device: digital (s4.3 input, 256 x 8-bit LUT", "its parts: register"):
+        assert text in result.output
+    rows = list(csv.reader(io.StringIO((tmp_path / "e.csv").read_text())))
+    hardware = {(r[2], r[4]): float(r[5]) for r in rows if r[1] == "hardware"}
+    assert hardware[("all", "n_pbits")] == 133120 * 3
+    assert hardware[("conv3", "n_pbits")] == 240 * 16 * 16 * 3
+    assert hardware[("head", "n_pbits")] == 0
+    area = load_table().with_device("digital:lut_width=8").device_cost().area_um2
+    assert hardware[("all", "pbit_area_mm2")] == pytest.approx(133120 * 3 * area * 1e-6)
 
 
 def write_counts(tmp_path, **change):
@@ -137,6 +182,20 @@ def test_counts_file(tmp_path):
     assert doc["tiles"] == 3 and list(doc["algorithms"]) == ["bsff"]
 
 
+def test_counts_file_device(tmp_path):
+    """The run's device prices its measured p-bit samples; --device overrides it."""
+    path = write_counts(tmp_path, device="digital")
+    doc = json.loads(run("--counts", str(path), "--json", "-").output)
+    assert doc["device"]["spec"] == "digital"
+    per_sample = (10 ** 12 * 0.9 + 10 ** 9 * 1.115415 + 10 ** 8 * 10 * 3 / 64
+                  + 10 ** 11 * 5) / 120000
+    assert doc["measured"]["train_per_sample_pj"] == pytest.approx(per_sample)
+    assert doc["measured"]["train_split_pj"]["pbit"] == pytest.approx(10 ** 9 * 1.115415 / 120000)
+    doc = json.loads(run("--counts", str(path), "--device", "smtj", "--json", "-").output)
+    assert doc["device"]["spec"] == "smtj"
+    assert doc["measured"]["train_split_pj"]["pbit"] == pytest.approx(10 ** 9 * 0.002 / 120000)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--tiles", "0"], "tiles"),
     (["--tiles", "x"], "tiles"),
@@ -148,7 +207,14 @@ def test_counts_file(tmp_path):
     (["--arch", "/nonexistent/net.toml"], "cannot read architecture"),
     (["--table", "/nonexistent/t.toml"], "cannot read table"),
     (["--table", "nope"], "unknown table 'nope'"),
-    (["--pbit", "quantum"], "levels.pbit"),
+    (["--device", "quantum"], "unknown p-bit device 'quantum'"),
+    (["--device", "digital:lut_width=40"], "lut_width must be in 1..32"),
+    (["--device", "digital:nope=1"], "has no option 'nope'"),
+    (["--device", "digital:clocks=x"], "clocks='x' is not a valid int"),
+    (["--device", "digital:lut_depth=1024"], "lut_depth must be a power of two"),
+    (["--device", "digital:rng=mt19937"], "rng must be one of"),
+    (["--device", "digital:taps=31/3"], "LFSR taps"),
+    (["--device", "smtj:stuck_rate=1.5"], "stuck_rate must be in [0, 1]"),
     (["--epochs", "0"], "epochs"),
     (["--batch-size", "0"], "batch size"),
     (["--json", "-", "--csv", "-"], "both write to stdout"),
@@ -175,6 +241,12 @@ def test_bad_table_and_counts_files(tmp_path):
         result = run("--counts", str(write_counts(tmp_path, **change)))
         assert result.exit_code == 2, result.output
         assert len(result.output.strip().splitlines()) == 1 and message in result.output
+    for device, message in (("quantum", "unknown p-bit device 'quantum'"),
+                            (7, "'device' must be a p-bit device spec")):
+        result = run("--counts", str(write_counts(tmp_path, device=device)))
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "counts file" in lines[0] and message in lines[0]
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     result = run("--counts", str(broken))
@@ -187,6 +259,8 @@ def test_estimate_imports_neither_torch_nor_numba():
         "from pbitsim.cli.main import cli\n"
         "try:\n"
         "    cli.main(['estimate', '--per-layer'], standalone_mode=False)\n"
+        "    cli.main(['estimate', '--device', 'digital:rng=xoshiro128'],"
+        " standalone_mode=False)\n"
         "finally:\n"
         "    sys.stderr.write(repr(sorted(m for m in ('torch', 'numba')"
         " if m in sys.modules)))\n")

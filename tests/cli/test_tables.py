@@ -20,8 +20,8 @@ def test_list():
 def test_show():
     result = run("show", "horowitz-45nm")
     assert result.exit_code == 0
-    for text in ("mul_fp32", "3.7 pJ", "sram_1mb", "smtj", "cmos_lfsr_lut", "Levels",
-                 "Rules", "Horowitz"):
+    for text in ("mul_fp32", "3.7 pJ", "sram_1mb", "smtj", "digital", "ideal", "lut_cell",
+                 "1.115 pJ", "1919 um^2", "Levels", "Rules", "Horowitz", "Aladdin"):
         assert text in result.output
     assert "[unverified]" in run("show", "jouppi-7nm").output
 
@@ -36,6 +36,9 @@ def test_show_toml_round_trips(tmp_path):
         for key in ("add:fp32", "mul:int16", "weight_read:fp32", "stash_write:fp32",
                     "pbit_sample"):
             assert copy.unit_pj(key) == original.unit_pj(key)
+        for device in ("smtj", "digital:rng=xoshiro128"):
+            assert (copy.with_device(device).device_cost()
+                    == original.with_device(device).device_cost())
 
 
 def test_unknown_table_is_one_line():

@@ -38,6 +38,9 @@ def test_reads_a_run(tmp_path):
                                                        activation_density=None,
                                                        layer_density=[])))
     assert (real.algo, real.tiles, real.densities) == ("cwc", None, None)
+    assert run.device is None
+    digital = load_counts_file(write(tmp_path, counts_doc(device="digital:lut_width=8")))
+    assert digital.device == "digital:lut_width=8"
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -55,6 +58,7 @@ def test_reads_a_run(tmp_path):
     (counts_doc(counts={"add:fp32": -1}), "counts"),
     (counts_doc(counts=[1]), "'counts'"),
     (counts_doc(inference_counts={"add:fp32": 1.5}), "inference_counts"),
+    (counts_doc(device=""), "'device'"),
 ])
 def test_malformed(tmp_path, doc, message):
     with pytest.raises(CountsFileError, match=message):

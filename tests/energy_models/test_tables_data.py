@@ -30,18 +30,21 @@ def test_shipped_tables_load():
 
 
 @pytest.mark.parametrize("name", ["horowitz-45nm", "jouppi-7nm"])
-def test_every_energy_is_a_pj_key_with_source_and_width(name):
+def test_every_figure_has_units_in_its_key_and_a_source(name):
     data = raw(name)
-    for section in ("compute", "memory", "pbit"):
+    for section in ("compute", "memory", "pbit", "pbit_parts"):
         for entry, body in data[section].items():
             assert isinstance(body["source"], str) and body["source"]
-            width = body.get("bits", body.get("access_bits"))
-            assert isinstance(width, int) and width > 0, entry
+            if section != "pbit":
+                width = body.get("bits", body.get("access_bits"))
+                assert isinstance(width, int) and width > 0, entry
             numbers = [k for k, v in body.items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            assert all(k.endswith("_pj") or k in ("bits", "access_bits", "capacity_bytes")
+            assert all(k.endswith(("_pj", "_um2")) or k in ("bits", "access_bits",
+                                                            "capacity_bytes")
                        for k in numbers), entry
-    assert {"smtj", "cmos_lfsr_lut"} <= set(data["pbit"])
+    assert set(data["pbit"]) == {"smtj", "digital"}
+    assert data["levels"]["pbit"] == "smtj"
 
 
 def test_horowitz_figures():
@@ -87,7 +90,11 @@ def test_derived_table_scales_logic_not_dram():
     assert scaled.unit_pj("mul:fp32") == approx(base.unit_pj("mul:fp32") * factor)
     assert scaled.unit_pj("weight_read:fp32") == approx(base.unit_pj("weight_read:fp32") * factor)
     assert scaled.memory["dram"]["read_pj"] == base.memory["dram"]["read_pj"]
-    assert scaled.pbit["smtj"]["energy_pj"] == base.pbit["smtj"]["energy_pj"]
+    assert scaled.pbit["smtj"] == base.pbit["smtj"]
+    for part, body in base.pbit_parts.items():
+        if "energy_pj" in body:
+            assert scaled.pbit_parts[part]["energy_pj"] == approx(body["energy_pj"] * factor)
+        assert scaled.pbit_parts[part]["area_um2"] == body["area_um2"]
     assert scaled.derived_from == "horowitz-45nm"
 
 
@@ -136,8 +143,9 @@ def test_user_table_file_and_levels(tmp_path):
     text = good_table_text().replace('weight = "sram_8kb"', 'weight = "sram_1mb"')
     tab = load_table(write(tmp_path, text))
     assert tab.unit_pj("weight_read:fp32") == approx(50)
-    moved = load_table("horowitz-45nm").with_levels(pbit="cmos_lfsr_lut")
-    assert moved.unit_pj("pbit_sample") == approx(0.57)
+    moved = load_table("horowitz-45nm").with_levels(pbit="digital")
+    assert moved.unit_pj("pbit_sample") == approx(
+        load_table("horowitz-45nm").with_device("digital").unit_pj("pbit_sample"))
     with pytest.raises(TableError, match="levels.pbit"):
         load_table("horowitz-45nm").with_levels(pbit="nope")
 
@@ -147,12 +155,15 @@ def test_linear_in_the_table():
     from pbitsim.energy_models import estimate
 
     data = raw("horowitz-45nm")
-    for section in ("compute", "memory", "pbit"):
+    for section in ("compute", "memory", "pbit", "pbit_parts"):
         for body in data[section].values():
             for key in body:
                 if key.endswith("_pj"):
                     body[key] *= 2
     doubled = EnergyTable.from_mapping(data)
+    for device in ("smtj", "digital:rng=xoshiro128"):
+        assert doubled.with_device(device).unit_pj("pbit_sample") == approx(
+            2 * load_table().with_device(device).unit_pj("pbit_sample"))
     counts = {"add:fp32": 3, "mul:int16": 2, "cmp:u3": 5, "pbit_sample": 7,
               "weight_read:fp32": 11, "act_write:u3": 13, "state_read:fp32": 1}
     one, two = price_counts(counts), price_counts(counts, doubled)
