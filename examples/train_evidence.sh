@@ -22,13 +22,25 @@ run() {  # name, then pbitsim train options
 
 # One budget for every algorithm of a dataset (same code, same images, same steps). The budgets
 # are small because the index-and-accumulate kernels run at about 50 samples/s on 2 cores.
-fmnist() {  # 4,000 training images (seeded subset), 2 epochs, batch 64, 5,000 test images
+ffmnist_long() {  # BSFF M=7 vs CwC-FF at 3x the budget: 12,000 training images, 2 epochs
+  local o=(--dataset fashion-mnist --epochs 2 --limit-train 12000 --limit-test 5000 --batch-size 64 --seed 0)
+  run fmnist12k-cwc   --algo cwc "${o[@]}"
+  run fmnist12k-bsff7 --algo bsff --tiles 7 "${o[@]}"
+}
+
+mnist() {  # 4,000 training images (seeded subset), 2 epochs, batch 64, 5,000 test images
   local o=(--dataset fashion-mnist --epochs 2 --limit-train 4000 --limit-test 5000 --batch-size 64 --seed 0)
   run fmnist-cwc    --algo cwc "${o[@]}"
   run fmnist-bp     --algo bp "${o[@]}"
   run fmnist-bsff7  --algo bsff --tiles 7 "${o[@]}"
   run fmnist-bsff1  --algo bsff --tiles 1 "${o[@]}"
   run fmnist-bgbsff7 --algo bgbsff --tiles 7 "${o[@]}"
+}
+
+fmnist_long() {  # BSFF M=7 vs CwC-FF at 3x the budget: 12,000 training images, 2 epochs
+  local o=(--dataset fashion-mnist --epochs 2 --limit-train 12000 --limit-test 5000 --batch-size 64 --seed 0)
+  run fmnist12k-cwc   --algo cwc "${o[@]}"
+  run fmnist12k-bsff7 --algo bsff --tiles 7 "${o[@]}"
 }
 
 mnist() {  # 3,000 training images, 2 epochs, batch 64, 5,000 test images
