@@ -75,7 +75,7 @@ def _summary_table(results: dict):
     if "error" in e:
         t.add_row("energy", f"[yellow]{e['error']}[/]")
     else:
-        tr, inf = e["train"], e["inference"]
+        tr = e["train"]
         t.add_row(f"train energy ({e['table']})",
                   f"{tr['total_pj'] / 1e12:.4g} J  = compute {tr['compute_pj'] / 1e12:.3g} + memory "
                   f"{tr['memory_pj'] / 1e12:.3g} + p-bit {tr['pbit_pj'] / 1e12:.3g} J")
