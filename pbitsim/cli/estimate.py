@@ -17,7 +17,8 @@ from ..energy_models import DEFAULT_ALGOS, DEFAULT_TABLE, estimate as run_estima
 from ..energy_models.archs import DEFAULT_ARCH
 from ..energy_models.pricing import price_counts
 from ..energy_models.tiles import DEFAULT_DENSITY
-from .errors import PbitsimError
+from .errors import OneLineCommand, PbitsimError
+from .units import format_area as _area, format_energy as _si
 
 EXAMPLES = """\b
 Examples:
@@ -28,30 +29,6 @@ Examples:
   pbitsim estimate --arch examples/archs/my-mlp.toml --json -
   pbitsim estimate --counts run/counts.json          price a training run's counts
 """
-
-
-class OneLineCommand(click.Command):
-    """Usage errors (bad option values) become one ``Error:`` line with exit status 2."""
-
-    def parse_args(self, ctx, args):
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            raise PbitsimError(exc.format_message()) from None
-
-
-def _si(pj: float) -> str:
-    """Energy with a readable unit: 3 significant digits."""
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
-
-
-def _area(um2: float) -> str:
-    """An area in mm^2, 3 significant digits (no exponent below 10^6 mm^2)."""
-    mm2 = um2 * 1e-6
-    return f"{mm2:,.0f} mm^2" if mm2 >= 100 else f"{mm2:.3g} mm^2"
 
 
 def _versus(ratio: float | None) -> str:

@@ -20,6 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                  "Project training and inference energy of BP, FF, BSFF, BGBSFF (pJ)."),
     "tables": ("pbitsim.cli.tables:tables",
                "List and show the per-operation energy tables."),
+    "sweep": ("pbitsim.cli.sweep:sweep",
+              "Sweep tile count M and p-bit device: accuracy, energy, p-bits, area."),
     "train": ("pbitsim.cli.train:train",
               "Train through the simulated p-bit hardware; report accuracy and counted energy."),
 }
@@ -61,6 +63,7 @@ def cli():
       pbitsim estimate --help          every option, with examples
       pbitsim tables list              the per-operation energy tables shipped
       pbitsim train --help             train through the simulated hardware
+      pbitsim sweep --estimate-only    energy and p-bits over tile count M
     """
 
 

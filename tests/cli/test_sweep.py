@@ -1,0 +1,119 @@
+"""`pbitsim sweep`: estimate-only outputs, errors, and a tiny trained sweep that resumes."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pbitsim.cli.main import cli
+from pbitsim.energy_models import hardware_summary
+from pbitsim.sweep import Point, split_devices
+
+MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["sweep", *args])
+
+
+def test_split_devices():
+    assert split_devices("ideal,smtj:offset_sd=0.2,stuck_rate=0.01,digital") == [
+        "ideal", "smtj:offset_sd=0.2,stuck_rate=0.01", "digital"]
+    assert split_devices(" digital:lut_width=8 ,, ideal") == ["digital:lut_width=8", "ideal"]
+    assert Point("smtj:offset_sd=0.2,stuck_rate=0.01", 7, 1).key == \
+        "smtj_offset_sd_0.2_stuck_rate_0.01-m7-s1"
+
+
+def test_estimate_only_outputs(tmp_path):
+    result = run("--estimate-only", "--tiles", "1,7", "--device", "ideal,digital:lut_width=8",
+                 "--dataset", "cifar10", "--density", "0.1", "--out", str(tmp_path),
+                 "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert "analytic estimate" in result.output
+    rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
+    assert [(r["device"], int(r["tiles"])) for r in rows] == [
+        ("ideal", 1), ("ideal", 7), ("digital:lut_width=8", 1), ("digital:lut_width=8", 7)]
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert doc["format"] == "pbitsim-sweep" and doc["mode"] == "estimate"
+    for r in doc["rows"]:
+        ref = hardware_summary("cwc-cifar10", "bsff", r["tiles"], device=r["device"],
+                               density=0.1)
+        assert r["n_pbits"] == ref["n_pbits"]
+        assert r["energy_train_pj_per_sample"] == pytest.approx(
+            ref["energy_train_pj_per_sample"])
+        assert r["pbit_area_mm2"] == pytest.approx(ref["pbit_area_mm2"])
+    # p-bits scale with M; the digital p-bit is far larger than the (ideal-priced) sMTJ one
+    by = {(r["device"], r["tiles"]): r for r in doc["rows"]}
+    assert by[("ideal", 7)]["n_pbits"] == 7 * by[("ideal", 1)]["n_pbits"]
+    assert by[("digital:lut_width=8", 7)]["pbit_area_mm2"] > 100 * by[("ideal", 7)][
+        "pbit_area_mm2"]
+
+
+def test_estimate_only_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = run("--estimate-only", "--tiles", "1,2,4", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "energy_vs_tiles.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_estimate_only_does_not_import_torch(tmp_path):
+    code = ("import sys; from pbitsim.cli.main import main\n"
+            "try:\n    main(['sweep', '--estimate-only', '--no-plots', '--out', sys.argv[1]])\n"
+            "except SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tiles", "0,2"], "--tiles values must be in 1..64"),
+    (["--tiles", "a"], "--tiles must be comma-separated integers"),
+    (["--device", "quantum"], "unknown p-bit device 'quantum'"),
+    (["--device", "smtj:stuck_rate=3"], "stuck_rate"),
+    (["--density", "0.2"], "--density applies to --estimate-only"),
+    (["--estimate-only", "--density", "1.5"], "--density must be in (0, 1]"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--epochs", "x"], "Invalid value for '--epochs'"),
+])
+def test_bad_input_is_one_line(args, message, tmp_path):
+    result = run(*args, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0]
+
+
+needs_mnist = pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").exists(),
+                                 reason=f"MNIST not found at {MNIST}")
+
+
+@needs_mnist
+def test_trained_sweep_and_resume(tmp_path):
+    args = ["--tiles", "1,3", "--device", "ideal,digital", "--seeds", "0,1", "--dataset", "mnist",
+            "--data-dir", str(MNIST), "--limit-train", "256", "--limit-test", "128",
+            "--batch-size", "64", "--epochs", "1", "--out", str(tmp_path), "--no-plots"]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert doc["mode"] == "train" and len(doc["runs"]) == 8 and len(doc["rows"]) == 4
+    for row in doc["rows"]:
+        assert row["seeds"] == [0, 1] and 0 <= row["accuracy_mean"] <= 1
+        assert row["energy_train_pj_per_sample"] > 0 and row["n_pbits"] > 0
+        accs = [r["accuracy"] for r in doc["runs"]
+                if (r["device"], r["tiles"]) == (row["device"], row["tiles"])]
+        assert row["accuracy_mean"] == pytest.approx(sum(accs) / 2)
+    for r in doc["runs"]:
+        res = json.loads((tmp_path / r["run"] / "results.json").read_text())
+        assert res["device"] == r["device"] and res["tiles"] == r["tiles"]
+    # a second run reads every finished configuration back instead of training it
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/results.json")}
+    again = run(*args)
+    assert again.exit_code == 0, again.output
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert json.loads((tmp_path / "sweep.json").read_text())["rows"] == doc["rows"]
