@@ -289,11 +289,12 @@ def index_conv2d(x, w, stride=1, padding=0, counter=None, *, groups=1, tiles=Non
 
 
 @njit(parallel=True, cache=True)
-def _channel_lists(x):
-    """Per (channel, image) of x [B, C, H, W]: its non-zero pixels (h*W + w) and values.
+def _channel_lists(x, ph, pw):
+    """Per (channel, image) of x [B, C, H, W]: its non-zero pixels and values.
 
-    List q = c * B + b is pix[ptr[q]:ptr[q + 1]], so one channel's pixels in a run of
-    images are contiguous.
+    List q = c * B + b holds padded coordinates rows[ptr[q]:ptr[q + 1]] (h + ph) and
+    cols[...] (w + pw) with values val[...]; one channel's pixels in a run of images are
+    contiguous.
     """
     n_b, n_c, h, w = x.shape
     lens = np.zeros(n_c * n_b + 1, np.int64)
@@ -306,7 +307,8 @@ def _channel_lists(x):
                 z += x[b, c, i, j] != 0
         lens[q + 1] = z
     ptr = np.cumsum(lens)
-    pix = np.empty(ptr[-1], np.int32)
+    rows = np.empty(ptr[-1], np.int32)
+    cols = np.empty(ptr[-1], np.int32)
     val = np.empty(ptr[-1], np.uint8)
     for q in prange(n_c * n_b):
         c = q // n_b
@@ -316,23 +318,24 @@ def _channel_lists(x):
             for j in range(w):
                 v = x[b, c, i, j]
                 if v:
-                    pix[p] = i * w + j
+                    rows[p] = i + ph
+                    cols[p] = j + pw
                     val[p] = v
                     p += 1
-    return ptr, pix, val
+    return ptr, rows, cols, val
 
 
-_GRAD_IMAGES = 4  # images per pass of the weight gradient: their output gradients stay in L2
+_GRAD_CACHE_BYTES = 512 * 1024  # output gradients of one run of images: they stay in L2
 
 
 @njit(parallel=True, cache=True)
-def _conv_weight_grad(ptr, pix, val, vmax, n_b, h, w, ph, pw, groups, kh, kw, sh, sw, ho, wo,
+def _conv_weight_grad(ptr, prow, pcol, val, vmax, n_b, images, groups, kh, kw, sh, sw, ho, wo,
                       g_rows, dw_rows):
     """dw_rows[(g, i, j, c)] = sum of gradient rows g_rows[(b, oh, ow)] over the output
     positions whose tap (i, j) reads a non-zero input of channel g*Cg + c (repeated by value).
 
-    Images go in runs of _GRAD_IMAGES (their gradient rows stay in cache); within a run
-    one task per input channel walks that channel's non-zero pixels once per tap.
+    Images go in runs of ``images`` (their gradient rows stay in cache); within a run one
+    task per input channel walks that channel's non-zero pixels once per tap.
     Returns (adds / row length, distinct gradient rows fetched).
     """
     og = dw_rows.shape[1]
@@ -341,11 +344,12 @@ def _conv_weight_grad(ptr, pix, val, vmax, n_b, h, w, ph, pw, groups, kh, kw, sh
     counts = np.zeros((n_c, 2), np.int64)
     longest = 0
     for ch in range(n_c):
-        for b0 in range(0, n_b, _GRAD_IMAGES):
-            b1 = min(n_b, b0 + _GRAD_IMAGES)
+        for b0 in range(0, n_b, images):
+            b1 = min(n_b, b0 + images)
             longest = max(longest, ptr[ch * n_b + b1] - ptr[ch * n_b + b0])
-    for b0 in range(0, n_b, _GRAD_IMAGES):
-        b1 = min(n_b, b0 + _GRAD_IMAGES)
+    unit_stride = sh == 1 and sw == 1
+    for b0 in range(0, n_b, images):
+        b1 = min(n_b, b0 + images)
         for ch in prange(n_c):
             g = ch // cg
             c = ch % cg
@@ -353,21 +357,28 @@ def _conv_weight_grad(ptr, pix, val, vmax, n_b, h, w, ph, pw, groups, kh, kw, sh
             for i in range(kh):
                 for j in range(kw):
                     n = 0
+                    n_read = 0
                     for b in range(b0, b1):
                         for p in range(ptr[ch * n_b + b], ptr[ch * n_b + b + 1]):
-                            y = pix[p] // w + ph - i
-                            x = pix[p] % w + pw - j
-                            if y >= 0 and x >= 0 and y % sh == 0 and x % sw == 0:
-                                oh = y // sh
-                                ow = x // sw
-                                if oh < ho and ow < wo:
-                                    counts[ch, 1] += 1
-                                    for _ in range(val[p]):
-                                        rows[n] = (b * ho + oh) * wo + ow
-                                        n += 1
+                            y = prow[p] - i
+                            x = pcol[p] - j
+                            if unit_stride:
+                                ok = y >= 0 and x >= 0 and y < ho and x < wo
+                            else:
+                                ok = y >= 0 and x >= 0 and y % sh == 0 and x % sw == 0
+                                y //= sh
+                                x //= sw
+                                ok = ok and y < ho and x < wo
+                            if ok:
+                                n_read += 1
+                                r = (b * ho + y) * wo + x
+                                for _ in range(val[p]):
+                                    rows[n] = r
+                                    n += 1
                     counts[ch, 0] += n
-                    r = ((g * kh + i) * kw + j) * cg + c
-                    _accumulate_rows(dw_rows[r], rows, n, g_rows, g * og, (g + 1) * og)
+                    counts[ch, 1] += n_read
+                    dst = ((g * kh + i) * kw + j) * cg + c
+                    _accumulate_rows(dw_rows[dst], rows, n, g_rows, g * og, (g + 1) * og)
     return counts.sum(axis=0)
 
 
@@ -392,15 +403,15 @@ def index_conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0, counter=Non
     ho, wo = _conv_shapes(x.shape, o, c // groups, kh, kw, stride, padding, groups)
     if g.shape != (n_b, o, ho, wo):
         raise ValueError(f"g must have shape {(n_b, o, ho, wo)} for this x, got {g.shape}")
-    ptr, pix, val = _channel_lists(x)
+    ptr, prow, pcol, val = _channel_lists(x, padding[0], padding[1])
     vmax = int(val.max()) if val.size else 0
     levels = check_levels("x", vmax, tiles)
     og, cg = o // groups, c // groups
     g_rows = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
     dw_rows = np.zeros((groups * kh * kw * cg, og), np.float32)
-    n_add, n_read = _conv_weight_grad(ptr, pix, val, vmax, n_b, h, w, padding[0], padding[1],
-                                      groups, kh, kw, stride[0], stride[1], ho, wo, g_rows,
-                                      dw_rows)
+    images = max(1, _GRAD_CACHE_BYTES // max(1, 4 * ho * wo * o))
+    n_add, n_read = _conv_weight_grad(ptr, prow, pcol, val, vmax, n_b, images, groups, kh, kw,
+                                      stride[0], stride[1], ho, wo, g_rows, dw_rows)
     if counter is not None:
         counter.add("add", og * int(n_add), "fp32")
         counter.add("grad_read", og * int(n_read), "fp32")
