@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .algorithms import DEFAULT_BATCH, Algorithm, LayerCounts, ModelParams, get_algorithm
 from .archs import DEFAULT_ARCH, Arch, load_arch
 from .counts import PHASES, Counts
-from .devices import DeviceSpec, pbits_per_block
+from .devices import Device, pbits_per_block
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 from .tiles import DEFAULT_DENSITY
@@ -244,7 +244,7 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              batch_size: int = DEFAULT_BATCH,
              train_samples: int | None = None,
              epochs: int = 1,
-             device: "str | DeviceSpec | None" = None) -> Estimate:
+             device: "str | Device | None" = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``density`` is the activation density of the tiled units (one value, or one per
@@ -298,7 +298,7 @@ def _price_layer(train: LayerCounts, infer: LayerCounts, tab: EnergyTable) -> La
 
 
 def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
-                     device: "str | DeviceSpec | None" = None,
+                     device: "str | Device | None" = None,
                      density: "float | list[float]" = DEFAULT_DENSITY,
                      table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
                      batch_size: int = DEFAULT_BATCH) -> dict:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 
 from ..counters import OpCounter
-from .devices import DeviceSpec
+from .devices import Device
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 
 __all__ = ["price_counts"]
@@ -15,7 +15,7 @@ __all__ = ["price_counts"]
 
 def price_counts(counts: "OpCounter | Mapping[str, float]",
                  table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-                 device: "str | DeviceSpec | None" = None) -> dict:
+                 device: "str | Device | None" = None) -> dict:
     """Energy of ``counts`` under ``table`` (a name, a TOML path or a loaded table).
 
     ``device`` (a spec such as ``"digital:lut_width=8"``, as a training run records it)

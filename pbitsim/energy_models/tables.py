@@ -44,7 +44,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from ..counters import dtype_bits
-from .devices import (DIGITAL_PARTS, PHYSICAL_KINDS, DeviceCost, DeviceSpec, IdealSpec,
+from .devices import (DIGITAL_PARTS, PHYSICAL_KINDS, DeviceCost, Device, Ideal,
                       device_cost, parse_device)
 
 __all__ = ["EnergyTable", "TableError", "load_table", "list_tables", "TABLE_DIR",
@@ -89,7 +89,7 @@ class EnergyTable:
     path: str | None = None
     derived_from: str | None = None
     pbit_parts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    device: DeviceSpec = IdealSpec()
+    device: Device = Ideal()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- construction ------------------------------------------------------
@@ -145,7 +145,7 @@ class EnergyTable:
         checked = EnergyTable.from_mapping(data, self.path)
         return dataclasses.replace(self, levels=checked.levels, _cache={})
 
-    def with_device(self, device: "str | DeviceSpec | None") -> "EnergyTable":
+    def with_device(self, device: "str | Device | None") -> "EnergyTable":
         """A copy whose ``pbit_sample`` costs one sample of ``device`` (a spec string such
         as ``"digital:lut_width=8"``, a parsed spec, or None for ``ideal``)."""
         spec = parse_device(device)

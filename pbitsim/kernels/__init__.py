@@ -9,15 +9,31 @@
 
 Every kernel takes ``counter=`` (an :class:`pbitsim.OpCounter`) and adds the operations
 the hardware would perform; see each module's docstring for the exact counts.
+
+Names load on first use (PEP 562), so ``pbitsim.kernels.devices`` can be imported, by the
+energy model for one, without loading numba.
 """
 
-from .devices import Digital, Ideal, Smtj, parse_device
-from .index_ops import index_conv2d, index_conv2d_weight_grad, index_matmul, index_matmul_xt
-from .rng import derive_seed
-from .sampling import bsn_sample, tile_offsets, tiled_dmean, tiled_logistic, tiled_mean
+import importlib
 
-__all__ = [
-    "bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean",
-    "index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad",
-    "derive_seed", "Ideal", "Digital", "Smtj", "parse_device",
-]
+_EXPORTS = {
+    "bsn_sample": "sampling", "tiled_logistic": "sampling", "tile_offsets": "sampling",
+    "tiled_mean": "sampling", "tiled_dmean": "sampling",
+    "index_matmul": "index_ops", "index_matmul_xt": "index_ops", "index_conv2d": "index_ops",
+    "index_conv2d_weight_grad": "index_ops",
+    "derive_seed": "rng",
+    "Ideal": "devices", "Digital": "devices", "Smtj": "devices", "parse_device": "devices",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

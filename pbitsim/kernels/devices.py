@@ -16,7 +16,9 @@ samples, such as a batch; a 1-D z is one sample of ``z.size`` units), and every 
 is one p-bit that keeps its own variation (``Smtj``) or its own generator (``Digital``, whose
 generator is loaded from the call's seed and clocked once per sample along axis 0).
 
-``parse_device("digital:frac_bits=4,rng=xoshiro128")`` builds a device from a CLI string.
+``parse_device("digital:frac_bits=4,rng=xoshiro128")`` builds a device from a CLI string and
+``spec_string`` writes its canonical spec back. This module imports neither numba nor (until
+a LUT or a device array is built) numpy, so the energy model uses the same definitions.
 """
 
 from __future__ import annotations
@@ -24,20 +26,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import numpy as np
-
-__all__ = ["Ideal", "Digital", "Smtj", "DEVICES", "parse_device", "lfsr_mask",
-           "lfsr_is_maximal", "lfsr_step"]
+__all__ = ["Ideal", "Digital", "Smtj", "Device", "DEVICE_KINDS", "RNGS", "parse_device",
+           "spec_string", "lfsr_mask", "lfsr_is_maximal", "lfsr_step"]
 
 RNGS = ("lfsr32", "xoshiro128")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 @dataclass(frozen=True)
 class Ideal:
     """An exact sigmoid p-bit."""
 
-    name = "ideal"
+    kind: ClassVar[str] = "ideal"
 
     def describe(self) -> str:
         return "ideal (exact sigmoid)"
@@ -59,25 +64,29 @@ class Digital:
     taps: tuple = (32, 22, 2, 1)
     clocks: int = 32  # LFSR clocks between samples (a fresh 32-bit window each time)
 
-    name = "digital"
+    kind: ClassVar[str] = "digital"
 
     def __post_init__(self):
-        code_bits = 1 + self.int_bits + self.frac_bits
-        if self.int_bits < 0 or self.frac_bits < 0 or not 1 <= code_bits <= 24:
-            raise ValueError(f"input format s{self.int_bits}.{self.frac_bits} must have "
-                             "int_bits, frac_bits >= 0 and at most 24 bits in all")
+        for name in ("int_bits", "frac_bits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if not 1 <= self.code_bits <= 24:
+            raise ValueError(f"input format s{self.int_bits}.{self.frac_bits} must have at "
+                             "most 24 bits in all")
         depth = self.lut_depth
-        if depth < 2 or depth & (depth - 1) or depth > 2 ** code_bits:
-            raise ValueError(f"lut_depth must be a power of two in 2..{2 ** code_bits} "
-                             f"(the input codes), got {depth}")
-        if not 1 <= self.lut_width <= 32:
-            raise ValueError(f"lut_width must be in 1..32 bits, got {self.lut_width}")
+        if (not _positive_int(depth) or depth < 2 or depth & (depth - 1)
+                or depth > 2 ** self.code_bits):
+            raise ValueError(f"lut_depth must be a power of two in 2..{2 ** self.code_bits} "
+                             f"(the input codes), got {depth!r}")
+        if not _positive_int(self.lut_width) or self.lut_width > 32:
+            raise ValueError(f"lut_width must be in 1..32 bits, got {self.lut_width!r}")
         if self.rng not in RNGS:
             raise ValueError(f"rng must be one of {', '.join(RNGS)}, got {self.rng!r}")
-        object.__setattr__(self, "taps", tuple(int(t) for t in self.taps))
+        object.__setattr__(self, "taps", tuple(self.taps))
         lfsr_mask(self.taps)  # validates
-        if self.clocks < 1:
-            raise ValueError(f"clocks must be >= 1, got {self.clocks}")
+        if not _positive_int(self.clocks):
+            raise ValueError(f"clocks must be >= 1, got {self.clocks!r}")
 
     @property
     def code_bits(self) -> int:
@@ -88,33 +97,36 @@ class Digital:
         """Low code bits dropped to index the LUT (0 when it has one entry per code)."""
         return self.code_bits - int(self.lut_depth).bit_length() + 1
 
-    def codes(self, x) -> np.ndarray:
+    def codes(self, x):
         """Saturating fixed-point codes of real inputs (round half up)."""
+        import numpy as np
         q = np.floor(np.asarray(x, np.float64) * 2.0 ** self.frac_bits + 0.5)
         half = 2 ** (self.code_bits - 1)
         return np.clip(q, -half, half - 1).astype(np.int64)
 
     @functools.cached_property
-    def lut(self) -> np.ndarray:
+    def lut(self):
         """uint64 LUT: entry k = round(sigmoid(centre of its input bin) * 2**lut_width)."""
+        import numpy as np
         half = 2 ** (self.code_bits - 1)
         step = 2 ** self.index_shift
         centres = (-half + (np.arange(self.lut_depth) + 0.5) * step - 0.5) / 2.0 ** self.frac_bits
         p = 1.0 / (1.0 + np.exp(-centres))
         return np.round(p * 2.0 ** self.lut_width).astype(np.uint64)
 
-    def probability(self, x) -> np.ndarray:
+    def probability(self, x):
         """Exact P(1) for real inputs x: LUT(code(x)) / 2**lut_width."""
         idx = (self.codes(x) + 2 ** (self.code_bits - 1)) >> self.index_shift
         return self.lut[idx] / 2.0 ** self.lut_width
 
     @functools.cached_property
-    def lfsr_jump(self) -> np.ndarray:
+    def lfsr_jump(self):
         """uint64 [4, 256]: ``clocks`` LFSR steps as XOR of four byte-indexed tables.
 
         The step is linear over GF(2), so the state after ``clocks`` steps is the XOR of the
         images of the state's bytes; the sampler does four lookups instead of 32 clocks.
         """
+        import numpy as np
         mask = lfsr_mask(self.taps)
         table = np.zeros((4, 256), np.uint64)
         for byte in range(4):
@@ -141,15 +153,15 @@ class Smtj:
     stuck_high: float = 0.5   # fraction of stuck devices stuck at 1
     device_seed: int = 0
 
-    name = "smtj"
+    kind: ClassVar[str] = "smtj"
 
     def __post_init__(self):
-        for field in ("offset_sd", "slope_sd"):
-            if not getattr(self, field) >= 0:
-                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
-        for field in ("stuck_rate", "stuck_high"):
-            if not 0 <= getattr(self, field) <= 1:
-                raise ValueError(f"{field} must be in [0, 1], got {getattr(self, field)}")
+        for name in ("offset_sd", "slope_sd"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("stuck_rate", "stuck_high"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
     def for_layer(self, index: int) -> "Smtj":
         """The same kind of device with its own variation (another array of devices)."""
@@ -162,6 +174,7 @@ class Smtj:
 
         Drawn once from ``device_seed``: the same devices for every call of that shape.
         """
+        import numpy as np
         rng = np.random.default_rng([self.device_seed & (2 ** 63 - 1), n_units, tiles])
         n = n_units * tiles
         slope = np.exp(self.slope_sd * rng.standard_normal(n)).astype(np.float32)
@@ -178,41 +191,77 @@ class Smtj:
                 f"stuck {self.stuck_rate:g})")
 
 
-DEVICES = {"ideal": Ideal, "digital": Digital, "smtj": Smtj}
+Device = Ideal | Digital | Smtj
+_CLASSES = {cls.kind: cls for cls in (Ideal, Digital, Smtj)}
+DEVICE_KINDS = tuple(_CLASSES)
 
 
-def parse_device(spec: str):
-    """A device from ``name`` or ``name:key=value,key=value`` (e.g. ``smtj:stuck_rate=0.01``)."""
-    name, _, rest = spec.strip().partition(":")
-    if name not in DEVICES:
-        raise ValueError(f"unknown p-bit device {name!r} (choose from {', '.join(DEVICES)})")
-    cls = DEVICES[name]
+def spec_string(device: Device) -> str:
+    """The canonical spec: the kind, then the options that differ from their defaults."""
+    changed = []
+    for f in dataclasses.fields(device):
+        value = getattr(device, f.name)
+        if value == f.default:
+            continue
+        if isinstance(value, tuple):
+            text = "/".join(map(str, value))
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        else:
+            text = str(value)
+        changed.append(f"{f.name}={text}")
+    return device.kind + (":" + ",".join(changed) if changed else "")
+
+
+def parse_device(spec: "str | Device | Any | None") -> Device:
+    """A device from ``kind`` or ``kind:key=value,...`` (tuples as ``32/22/2/1``).
+
+    None means ``ideal``; a device passes through. Raises ``ValueError`` with one line
+    naming the spec and the bad option.
+    """
+    if spec is None:
+        return Ideal()
+    if isinstance(spec, (Ideal, Digital, Smtj)):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"p-bit device must be a spec string such as 'digital:lut_width=8', "
+                         f"not {type(spec).__name__}")
+    kind, _, rest = spec.strip().partition(":")
+    if kind not in _CLASSES:
+        raise ValueError(f"unknown p-bit device {kind!r} (choose from "
+                         f"{', '.join(DEVICE_KINDS)}, with options as kind:key=value,...)")
+    cls = _CLASSES[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for item in filter(None, (s.strip() for s in rest.split(","))) if rest else ():
+    options = {}
+    for item in (s.strip() for s in rest.split(",")) if rest.strip() else ():
         key, eq, value = item.partition("=")
+        key = key.strip()
         if not eq or key not in fields:
-            raise ValueError(f"{name} device has no option {key!r} "
+            raise ValueError(f"device {spec!r}: {kind} has no option {key!r} "
                              f"(options: {', '.join(fields) or 'none'})")
         default = fields[key].default
         try:
             if isinstance(default, tuple):
-                kwargs[key] = tuple(int(v) for v in value.split("/"))
+                options[key] = tuple(int(v) for v in value.split("/"))
             elif isinstance(default, str):
-                kwargs[key] = value
+                options[key] = value.strip()
             else:
-                kwargs[key] = type(default)(value)
+                options[key] = type(default)(value)
         except ValueError:
-            raise ValueError(f"{name} option {key}={value!r} is not a valid "
+            raise ValueError(f"device {spec!r}: {key}={value!r} is not a valid "
                              f"{type(default).__name__}") from None
-    return cls(**kwargs)
+    try:
+        return cls(**options)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"device {spec!r}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------ LFSR maths
 def lfsr_mask(taps, bits: int = 32) -> int:
     """Galois toggle mask of an LFSR with feedback polynomial x^bits + sum x^t + 1."""
     taps = tuple(taps)
-    if not taps or max(taps) != bits or min(taps) < 1 or len(set(taps)) != len(taps):
+    if (not taps or not all(_positive_int(t) for t in taps) or max(taps) != bits
+            or len(set(taps)) != len(taps)):
         raise ValueError(f"LFSR taps must be distinct exponents in 1..{bits} including {bits}, "
                          f"got {taps}")
     return sum(1 << (t - 1) for t in taps)

@@ -1,6 +1,5 @@
 """p-bit devices in the energy model: specs, per-device energy and area, p-bit counts."""
 
-import dataclasses
 import math
 
 import pytest
@@ -8,7 +7,7 @@ from em_helpers import convnet, mlp
 
 from pbitsim.energy_models import (TableError, estimate, hardware_summary, load_arch,
                                    load_table, parse_device, price_counts)
-from pbitsim.energy_models.devices import DigitalSpec, SmtjSpec, pbits_per_block, spec_string
+from pbitsim.energy_models.devices import pbits_per_block, spec_string
 from pbitsim.energy_models.tables import TABLE_DIR
 
 approx = pytest.approx
@@ -50,25 +49,6 @@ def test_bad_specs_are_one_line_errors(spec, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")) as info:
         parse_device(spec)
     assert "\n" not in str(info.value)
-
-
-def test_specs_mirror_the_kernel_devices():
-    """Same options, defaults and accepted values as pbitsim.kernels.devices."""
-    from pbitsim.kernels import devices as kernel
-
-    for ours, theirs in ((DigitalSpec, kernel.Digital), (SmtjSpec, kernel.Smtj)):
-        assert ([(f.name, f.default) for f in dataclasses.fields(ours)]
-                == [(f.name, f.default) for f in dataclasses.fields(theirs)])
-    for spec in ("ideal", "digital", "digital:lut_width=8,rng=xoshiro128", "smtj:slope_sd=0.2",
-                 "digital:int_bits=2,frac_bits=1,lut_depth=16", "digital:lut_depth=512",
-                 "digital:lut_width=0", "digital:taps=32/33", "digital:rng=x", "smtj:stuck_rate=2"):
-        try:
-            theirs = kernel.parse_device(spec)
-        except ValueError:
-            with pytest.raises(ValueError):
-                parse_device(spec)
-            continue
-        assert parse_device(theirs) == parse_device(spec)
 
 
 # --- what one p-bit costs ----------------------------------------------------------------
