@@ -1,10 +1,6 @@
 """p-bit device models: the digital p-bit is bit-true to its LUT, the LFSR is maximal,
 sMTJ variation and faults have the configured statistics."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -168,10 +164,5 @@ print(hashlib.sha256(b"".join(p.tobytes() for p in parts)).hexdigest())
 """
 
 
-def test_devices_identical_on_one_and_two_threads():
-    digests = set()
-    for threads in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        digests.add(subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env, check=True,
-                                   capture_output=True, text=True).stdout.strip())
-    assert len(digests) == 1
+def test_devices_identical_on_one_and_two_threads(digests_on_threads):
+    assert len(digests_on_threads(_THREAD_SCRIPT)) == 1

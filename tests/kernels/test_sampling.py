@@ -1,9 +1,5 @@
 """p-bit samplers: exact statistics for fixed seeds, determinism, counts and bad input."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -132,14 +128,8 @@ print(h.hexdigest())
 """
 
 
-def test_identical_on_one_and_two_threads():
-    digests = []
-    for threads in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        out = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env, check=True,
-                             capture_output=True, text=True)
-        digests.append(out.stdout.strip())
-    assert digests[0] == digests[1]
+def test_identical_on_one_and_two_threads(digests_on_threads):
+    assert len(digests_on_threads(_THREAD_SCRIPT)) == 1
 
 
 def test_counts():
