@@ -231,36 +231,45 @@ def tiled_logistic(z, tiles, seed, counter=None, *, device=None) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True)
-def _tiled_moments(z, offsets, want_slope, out):
-    """out = sum_t sigmoid(z - o_t), or sum_t sigmoid'(z - o_t) when ``want_slope``."""
+def _tiled_moments(z, exp_offsets, z_lo, z_hi, want_slope, out):
+    """out = sum_t sigmoid(z - o_t), or sum_t sigmoid'(z - o_t) when ``want_slope``.
+
+    One exp per element, as in the sampler: sigmoid(z - o_t) = 1 / (1 + exp(-z) exp(o_t)).
+    """
     n = z.size
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
         lo = c * _CHUNK
         hi = min(n, lo + _CHUNK)
+        e = np.empty(hi - lo, np.float32)
         acc = np.zeros(hi - lo, np.float32)
-        for o in offsets:
+        for i in range(hi - lo):
+            e[i] = _exp_f32(-min(max(z[lo + i], z_lo), z_hi))
+        for c_t in exp_offsets:
             for i in range(hi - lo):
-                x = min(max(o - z[lo + i], np.float32(-87.0)), np.float32(87.0))
-                s = np.float32(1.0) / (np.float32(1.0) + _exp_f32(x))
+                s = np.float32(1.0) / (np.float32(1.0) + e[i] * c_t)
                 acc[i] += s * (np.float32(1.0) - s) if want_slope else s
         out[lo:hi] = acc
 
 
+def _moments(z, tiles, want_slope: bool) -> np.ndarray:
+    z = as_array("z", z, np.float32)
+    offsets = tile_offsets(tiles)
+    out = np.empty_like(z)
+    _tiled_moments(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
+                   np.float32(offsets.min() - _Z_MARGIN), np.float32(offsets.max() + _Z_MARGIN),
+                   want_slope, out.reshape(-1))
+    return out
+
+
 def tiled_mean(z, tiles) -> np.ndarray:
     """Expected tiled output, sum_i sigmoid(z - o_i), float32 of z's shape."""
-    z = as_array("z", z, np.float32)
-    out = np.empty_like(z)
-    _tiled_moments(z.reshape(-1), tile_offsets(tiles), False, out.reshape(-1))
-    return out
+    return _moments(z, tiles, False)
 
 
 def tiled_dmean(z, tiles) -> np.ndarray:
     """Slope of the expected tiled output, sum_i sigmoid'(z - o_i), float32 of z's shape."""
-    z = as_array("z", z, np.float32)
-    out = np.empty_like(z)
-    _tiled_moments(z.reshape(-1), tile_offsets(tiles), True, out.reshape(-1))
-    return out
+    return _moments(z, tiles, True)
 
 
 assert MAX_TILES - 1 + _Z_MARGIN < 87  # every exp argument stays in _exp_f32's range
