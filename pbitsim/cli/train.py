@@ -94,7 +94,7 @@ def _summary_table(results: dict):
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=None,
               help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
-                   "CwC-FF reference, 0.001 for bp and ff).")
+                   "CwC-FF reference, 0.003 for ff, 0.001 for bp).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
               help="Train on a seeded random subset of N training images.")

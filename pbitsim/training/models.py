@@ -14,7 +14,6 @@ conv 3x3 s1 p1 -> activation -> 2x2 max-pool (blocks 1 and 3) -> BatchNorm2d, ch
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
@@ -25,7 +24,8 @@ from ..counters import active_counter
 from .. import kernels as K
 from ..bridge import tally
 
-__all__ = ["CWC_CHANNELS", "CWC_POOL", "CwCNet", "FFMLP", "MLP", "arch_name", "class_goodness"]
+__all__ = ["CWC_CHANNELS", "CWC_POOL", "CwCNet", "FFMLP", "MLP", "arch_name", "class_goodness",
+           "rms_normalize"]
 
 CWC_CHANNELS = (20, 80, 240, 480)
 CWC_POOL = (True, False, True, False)  # 2x2 max-pool after blocks 1 and 3
@@ -165,8 +165,18 @@ class MLP(nn.Module):
         return self.head(h)
 
 
+def rms_normalize(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Rows scaled to a mean square of 1 per component (Hinton's ``ffnormrows``).
+
+    Not unit length: a unit-length row of 2,000 components has entries ~0.02, which keeps every
+    goodness near zero whatever the weights (the cause of FF predicting below chance).
+    """
+    tally.count_elementwise(active_counter(), h.numel(), add=1, mul=2)
+    return h / (h.pow(2).mean(1, keepdim=True).sqrt() + eps)
+
+
 class FFMLP(nn.Module):
-    """Hinton's forward-forward MLP: each layer sees the length-normalised previous activity."""
+    """Hinton's forward-forward MLP: each layer sees the RMS-normalised previous activity."""
 
     def __init__(self, in_features: int, hidden=FF_HIDDEN):
         super().__init__()
@@ -179,8 +189,6 @@ class FFMLP(nn.Module):
         h = x
         for i, layer in enumerate(self.layers):
             with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
-                h_in = F.normalize(h.detach(), dim=1, eps=1e-8)
-                tally.count_elementwise(active_counter(), h_in.numel(), add=1, mul=2)
-                h = counted_relu(layer(h_in))
+                h = counted_relu(layer(rms_normalize(h.detach())))
             hs.append(h)
         return hs

@@ -130,6 +130,14 @@ def test_ff_and_bp_run(mnist_small, tmp_path):
         assert res["layer_density"] == [] and res["activation_density"] is None
 
 
+def test_ff_learns_well_above_chance(mnist_small, tmp_path):
+    # Unit-length normalisation between layers (instead of Hinton's mean square 1 per unit) and
+    # the threshold loss made this 0-5% (systematically the wrong label); now about 50%.
+    res = _train(mnist_small, tmp_path, algo="ff", batch_size=64, limit_train=1000,
+                 limit_test=500).run()
+    assert res["test_accuracy"]["goodness"] > 0.35  # chance is 0.1
+
+
 def test_freeze_schedule():
     assert freeze_ends("fashion-mnist", "staggered") == pytest.approx((10 / 23, 15 / 23, 19 / 23, 1))
     assert freeze_ends("mnist", "staggered")[-1] == 1.0
