@@ -52,9 +52,10 @@ class TiledSampleFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, tiles: int, seed: int, estimator: str):
+    def forward(ctx, z, tiles: int, seed: int, estimator: str, device=None):
         counter = active_counter()
-        s = torch.from_numpy(K.tiled_logistic(_np(z), int(tiles), int(seed), counter))
+        s = torch.from_numpy(K.tiled_logistic(_np(z), int(tiles), int(seed), counter,
+                                              device=device))
         ctx.save_for_backward(z)
         ctx.tiles = int(tiles)
         ctx.estimator = estimator
@@ -68,10 +69,10 @@ class TiledSampleFn(torch.autograd.Function):
         if ctx.estimator == "mean-field":
             d = torch.from_numpy(K.tiled_dmean(_np(z), ctx.tiles))
             tally.count_dmean(counter, z.numel(), ctx.tiles)
-            return g * d, None, None, None
+            return g * d, None, None, None, None
         # straight-through: identity inside the unit's range (-inf, M + 1/2]
         tally.count_elementwise(counter, z.numel(), cmp=1)
-        return g * (z <= ctx.tiles + 0.5).to(g.dtype), None, None, None
+        return g * (z <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
 
 
 class BSNSampleFn(torch.autograd.Function):
@@ -81,8 +82,8 @@ class BSNSampleFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, seed: int):
-        s = torch.from_numpy(K.bsn_sample(_np(z), int(seed), active_counter()))
+    def forward(ctx, z, seed: int, device=None):
+        s = torch.from_numpy(K.bsn_sample(_np(z), int(seed), active_counter(), device=device))
         ctx.save_for_backward(z)
         ctx.mark_non_differentiable(s)
         return s.to(torch.float32), s
@@ -92,7 +93,7 @@ class BSNSampleFn(torch.autograd.Function):
         (z,) = ctx.saved_tensors
         p = torch.sigmoid(z)
         tally.count_dmean(active_counter(), z.numel(), 1)
-        return g * p * (1.0 - p), None
+        return g * p * (1.0 - p), None, None
 
 
 class QuantizeGradFn(torch.autograd.Function):

@@ -45,10 +45,16 @@ class _Seeded(nn.Module):
 
 
 class TiledLogistic(_Seeded):
-    """M binary units sharing a pre-activation, offsets ``i - 1/2``; output the count 0..M."""
+    """M binary units sharing a pre-activation, offsets ``i - 1/2``; output the count 0..M.
 
-    def __init__(self, tiles: int, estimator: str = "mean-field", seed: int = 0):
+    ``device``: the p-bit model that samples them (a :mod:`pbitsim.kernels.devices` device or
+    spec string; default ideal). The backward assumes ideal p-bits, as training that does not
+    know its devices would.
+    """
+
+    def __init__(self, tiles: int, estimator: str = "mean-field", seed: int = 0, device=None):
         super().__init__(seed)
+        self.device = K.parse_device(device)
         if int(tiles) < 1:
             raise ValueError(f"tiles must be >= 1, got {tiles}")
         if estimator not in ESTIMATORS:
@@ -57,17 +63,22 @@ class TiledLogistic(_Seeded):
         self.estimator = estimator
 
     def forward(self, z: torch.Tensor, seed: int | None = None):
-        return TiledSampleFn.apply(z, self.tiles, self.next_seed(seed), self.estimator)
+        return TiledSampleFn.apply(z, self.tiles, self.next_seed(seed), self.estimator,
+                                   self.device)
 
     def extra_repr(self) -> str:
-        return f"tiles={self.tiles}, estimator={self.estimator!r}"
+        return f"tiles={self.tiles}, estimator={self.estimator!r}, device={self.device!r}"
 
 
 class BinaryStochastic(_Seeded):
-    """A binary stochastic neuron per element: P(1) = sigmoid(z)."""
+    """A binary stochastic neuron per element: P(1) = sigmoid(z) (with the ideal ``device``)."""
+
+    def __init__(self, seed: int = 0, device=None):
+        super().__init__(seed)
+        self.device = K.parse_device(device)
 
     def forward(self, z: torch.Tensor, seed: int | None = None):
-        return BSNSampleFn.apply(z, self.next_seed(seed))
+        return BSNSampleFn.apply(z, self.next_seed(seed), self.device)
 
 
 class QuantizeGrad(_Seeded):

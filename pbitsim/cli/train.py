@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .errors import PbitsimError
+from .errors import OneLineCommand, PbitsimError
 
 ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -84,7 +84,7 @@ def _summary_table(results: dict):
     return t
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--algo", type=click.Choice(ALGOS), default="bsff", show_default=True,
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
@@ -118,8 +118,12 @@ def _summary_table(results: dict):
               help="bp only: the ConvNet (default) or the 4x2000 MLP.")
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
+@click.option("--device", default="ideal", show_default=True,
+              help="p-bit device sampling the tiles (bsff/bgbsff): ideal, digital, smtj, with "
+                   "options as kind:key=value,... e.g. digital:lut_width=8 or "
+                   "smtj:offset_sd=0.2,stuck_rate=0.01.")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
-          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table):
+          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table, device):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -140,7 +144,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
-                      schedule=schedule, arch=arch, energy_table=energy_table)
+                      schedule=schedule, arch=arch, energy_table=energy_table, device=device)
     try:
         cfg.validate()
     except TrainingError as e:

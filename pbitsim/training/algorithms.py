@@ -98,7 +98,7 @@ class CwCFamily(Algorithm):
         tiles = None if self.name == "cwc" else cfg.tiles
         quant = cfg.grad_quant if self.name == "bgbsff" else None
         self.model = CwCNet(input_shape, classes, tiles=tiles, estimator=cfg.estimator,
-                            grad_quant=quant, seed=cfg.seed)
+                            grad_quant=quant, seed=cfg.seed, device=cfg.device)
         self.groups = self.model.layer_groups()
         self.optims = [_adam(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
                                                                              HEAD_LR)]

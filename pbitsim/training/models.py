@@ -59,7 +59,8 @@ class CwCNet(nn.Module):
     """
 
     def __init__(self, input_shape, classes: int = 10, *, tiles: int | None = None,
-                 estimator: str = "mean-field", grad_quant: str | None = None, seed: int = 0):
+                 estimator: str = "mean-field", grad_quant: str | None = None, seed: int = 0,
+                 device: str | None = None):
         super().__init__()
         c_in, h, w = input_shape
         self.classes, self.tiles, self.seed = classes, tiles, int(seed)
@@ -73,7 +74,8 @@ class CwCNet(nn.Module):
                 self.convs.append(BSNConv2d(c_in, c_out, 3, 1, 1, tiles_in=tiles,
                                             grad_quant=grad_quant, seed=seed))
             if tiles is not None:
-                self.acts.append(TiledLogistic(tiles, estimator, seed=seed))
+                self.acts.append(TiledLogistic(tiles, estimator, seed=seed,
+                                               device=_block_device(device, i)))
             self.bns.append(FoldableBatchNorm2d(c_out, eps=BN_EPS))
             c_in = c_out
             if CWC_POOL[i]:
@@ -147,6 +149,12 @@ class CwCNet(nn.Module):
         """Mean fraction of p-bit samples that are 1, per BSN block (count / (units * M))."""
         units = self.unit_sum.clamp_min(1.0)
         return [float(v) for v in self.count_sum / (units * self.tiles)]
+
+
+def _block_device(spec: str | None, block: int):
+    """The p-bit device of one block: sMTJ blocks are separate arrays with their own variation."""
+    device = K.parse_device(spec)
+    return device.for_layer(block) if isinstance(device, K.Smtj) else device
 
 
 class MLP(nn.Module):

@@ -29,6 +29,7 @@ import torch
 
 from ..counters import OpCounter, atomic_write_text, counting
 from ..datasets import Dataset
+from ..kernels.devices import parse_device, spec_string
 from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
@@ -39,7 +40,7 @@ EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, ste
 
 # Fields that decide the result: a checkpoint resumes only under the same values.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch")
+                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device")
 
 
 class TrainingError(ValueError):
@@ -62,6 +63,7 @@ class TrainConfig:
     schedule: str = "staggered"  # CwC-family freezing: staggered | none
     arch: str | None = None  # bp only: None (ConvNet) or "mlp"
     energy_table: str = "horowitz-45nm"
+    device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
 
     def validate(self) -> None:
         if self.algo not in ALGOS:
@@ -83,6 +85,10 @@ class TrainConfig:
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
         if self.arch not in (None, "cwc", "mlp"):
             raise TrainingError(f"unknown --arch {self.arch!r}; choose cwc or mlp")
+        try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
+            self.device = spec_string(parse_device(self.device))
+        except ValueError as e:
+            raise TrainingError(f"--device: {e}") from None
         if self.arch == "mlp" and self.algo != "bp":
             raise TrainingError("--arch mlp applies to bp only (ff always uses its MLP, the CwC "
                                 "algorithms the ConvNet)")
@@ -263,7 +269,9 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = len(self.train_idx)
-        meta = {"algo": cfg.algo, "tiles": cfg.tiles if cfg.algo in ("bsff", "bgbsff") else None,
+        simulated = cfg.algo in ("bsff", "bgbsff")
+        meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
+                "device": cfg.device if simulated else None,
                 "arch": algo.arch, "dataset": cfg.dataset, "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
                 "epochs": cfg.epochs, "test_samples": self.n_test}
@@ -271,7 +279,7 @@ class Trainer:
         doc["inference_counts"] = inference_counts.as_dict()
         atomic_write_text(self.out / COUNTS, json.dumps(doc, indent=2) + "\n")
 
-        energy = _price(self.counts, inference_counts, cfg.energy_table,
+        energy = _price(self.counts, inference_counts, cfg.energy_table, meta["device"],
                         cfg.epochs * train_samples, self.n_test)
         headline = algo.predictors[0]
         results = {
@@ -292,18 +300,19 @@ class Trainer:
         return results
 
 
-def _price(train: OpCounter, infer: OpCounter, table: str, train_samples: int, test_samples: int):
+def _price(train: OpCounter, infer: OpCounter, table: str, device: str | None,
+           train_samples: int, test_samples: int):
     """Energy of the counted work from the energy model, or the reason it is unavailable."""
     try:
         from ..energy_models import price_counts
     except ImportError as e:
         return {"table": table, "error": f"energy model unavailable: {e}"}
     try:
-        tr = price_counts(train.as_dict(), table=table)
-        inf = price_counts(infer.as_dict(), table=table)
+        tr = price_counts(train.as_dict(), table=table, device=device)
+        inf = price_counts(infer.as_dict(), table=table, device=device)
     except (ValueError, KeyError, OSError) as e:
         return {"table": table, "error": f"{type(e).__name__}: {e}"}
-    return {"table": table, "train": tr, "inference": inf,
+    return {"table": table, "device": device, "train": tr, "inference": inf,
             "train_pj_per_sample": tr["total_pj"] / max(train_samples, 1),
             "inference_pj_per_sample": inf["total_pj"] / max(test_samples, 1)}
 
