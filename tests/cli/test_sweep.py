@@ -95,13 +95,13 @@ needs_mnist = pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").exis
 
 @needs_mnist
 def test_trained_sweep_and_resume(tmp_path):
-    args = ["--tiles", "1,3", "--device", "ideal,digital", "--seeds", "0,1", "--dataset", "mnist",
-            "--data-dir", str(MNIST), "--limit-train", "256", "--limit-test", "128",
+    args = ["--tiles", "1,3", "--device", "smtj:offset_sd=0.3", "--seeds", "0,1", "--dataset",
+            "mnist", "--data-dir", str(MNIST), "--limit-train", "128", "--limit-test", "64",
             "--batch-size", "64", "--epochs", "1", "--out", str(tmp_path), "--no-plots"]
     result = run(*args)
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "sweep.json").read_text())
-    assert doc["mode"] == "train" and len(doc["runs"]) == 8 and len(doc["rows"]) == 4
+    assert doc["mode"] == "train" and len(doc["runs"]) == 4 and len(doc["rows"]) == 2
     for row in doc["rows"]:
         assert row["seeds"] == [0, 1] and 0 <= row["accuracy_mean"] <= 1
         assert row["energy_train_pj_per_sample"] > 0 and row["n_pbits"] > 0
@@ -117,3 +117,14 @@ def test_trained_sweep_and_resume(tmp_path):
     assert again.exit_code == 0, again.output
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((tmp_path / "sweep.json").read_text())["rows"] == doc["rows"]
+
+
+@needs_mnist
+def test_parallel_jobs(tmp_path):
+    result = run("--tiles", "1,2", "--jobs", "2", "--dataset", "mnist", "--data-dir", str(MNIST),
+                 "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
+                 "--out", str(tmp_path), "--no-plots")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert sorted(r["tiles"] for r in doc["runs"]) == [1, 2]
+    assert all((tmp_path / r["run"] / "results.json").is_file() for r in doc["runs"])
