@@ -278,37 +278,37 @@ def _run_serial(console, cfg, points, out, jobs):
     return results
 
 
-# Worker side of a parallel sweep (a spawned process): messages go back through a queue.
+# Worker side of a parallel sweep (a spawned process): progress goes back through a queue, and
+# a shared event (set by the parent on Ctrl-C) stops the running trainer at its next step.
 _WORKER: dict = {}
 
 
-def _worker_init(threads: int, queue) -> None:
+def _worker_init(threads: int, queue, stop_event) -> None:
     import numba
     import torch
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    _WORKER["queue"] = queue
-
-    def on_sigint(signum, frame):
-        _WORKER["stop"] = True
-        if "trainer" in _WORKER:
-            _WORKER["trainer"].stop_requested = True
-
-    signal.signal(signal.SIGINT, on_sigint)
+    _WORKER.update(queue=queue, stop=stop_event)
+    signal.signal(signal.SIGINT, lambda signum, frame: stop_event.set())
 
 
 class _QueueReporter:
+    """Forwards the trainer's progress calls to the parent; checks for a stop at every step."""
+
     def __init__(self, key):
         self.key = key
 
     def __getattr__(self, name):
-        queue = _WORKER["queue"]
-        return lambda *args: queue.put((self.key, name, args))
+        def forward(*args):
+            if _WORKER["stop"].is_set() and "trainer" in _WORKER:
+                _WORKER["trainer"].stop_requested = True
+            _WORKER["queue"].put((self.key, name, args))
+        return forward
 
 
 def _worker_run(cfg, point, out):
     from ..sweep import train_point
-    if _WORKER.get("stop"):
+    if _WORKER["stop"].is_set():
         return point, None
     res = train_point(cfg, point, out, _QueueReporter(point.key),
                       on_trainer=lambda t: _WORKER.__setitem__("trainer", t))
@@ -317,41 +317,45 @@ def _worker_run(cfg, point, out):
 
 
 def _run_parallel(console, cfg, points, out, jobs):
-    """Train up to ``jobs`` points at once in spawned processes; None if interrupted."""
+    """Train up to ``jobs`` points at once in spawned processes; None if interrupted.
+
+    Ctrl-C (to this process, or to the whole terminal group) sets the shared stop event: the
+    running points checkpoint after their current step, the queued ones never start.
+    """
     import multiprocessing as mp
     import queue as queue_mod
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = mp.get_context("spawn")
-    manager = ctx.Manager()
-    messages = manager.Queue()
+    messages, stop = ctx.Queue(), ctx.Event()
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    results, interrupted = {}, False
-    with _progress(console) as progress, ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-            initargs=(threads, messages)) as pool:
-        overall = progress.add_task("sweep", total=len(points), stats="")
-        reporters = {p.key: _BarReporter(progress, p.key) for p in points}
-        pending = {pool.submit(_worker_run, cfg, p, out) for p in points}
-        try:
+    results = {}
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        with _progress(console) as progress, ProcessPoolExecutor(
+                max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                initargs=(threads, messages, stop)) as pool:
+            overall = progress.add_task("sweep", total=len(points), stats="")
+            reporters = {p.key: _BarReporter(progress, p.key) for p in points}
+            pending = {pool.submit(_worker_run, cfg, p, out) for p in points}
             while pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 _drain(messages, reporters, queue_mod)
                 for fut in done:
+                    if fut.cancelled():
+                        continue
                     point, res = fut.result()
                     reporters[point.key].close()
-                    if res is None:
-                        interrupted = True
-                    else:
+                    if res is not None:
                         results[point] = res
                         progress.update(overall, advance=1)
-        except KeyboardInterrupt:  # workers got SIGINT too: they checkpoint and return
-            interrupted = True
-            for fut in pending:
-                fut.cancel()
-            wait(pending)
-    manager.shutdown()
-    return None if interrupted else results
+                if stop.is_set():
+                    for fut in pending:
+                        fut.cancel()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return None if stop.is_set() or len(results) < len(points) else results
 
 
 def _drain(messages, reporters, queue_mod):
