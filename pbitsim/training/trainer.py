@@ -241,8 +241,9 @@ class Trainer:
         if self.reporter:
             self.reporter.start_eval(batches)
         for b in range(batches):
-            x = torch.from_numpy(self.data.normalized(self.data.test_x[b * bs:(b + 1) * bs]))
-            y = torch.from_numpy(self.data.test_y[b * bs:(b + 1) * bs])
+            batch = slice(b * bs, min(n, (b + 1) * bs))  # the last batch stops at n_test
+            x = torch.from_numpy(self.data.normalized(self.data.test_x[batch]))
+            y = torch.from_numpy(self.data.test_y[batch])
             with counting(counts):
                 preds = self.algo.predict(x, (EVAL_KEY, b))
             for k, p in preds.items():
