@@ -122,8 +122,12 @@ def _summary_table(results: dict):
               help="p-bit device sampling the tiles (bsff/bgbsff): ideal, digital, smtj, with "
                    "options as kind:key=value,... e.g. digital:lut_width=8 or "
                    "smtj:offset_sd=0.2,stuck_rate=0.01.")
+@click.option("--eval-samples", type=int, default=1, show_default=True,
+              help="bsff/bgbsff: sampled forward passes per test image, their logits and class "
+                   "goodnesses summed (costs K times the inference counts).")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
-          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table, device):
+          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table, device,
+          eval_samples):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -144,7 +148,8 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
-                      schedule=schedule, arch=arch, energy_table=energy_table, device=device)
+                      schedule=schedule, arch=arch, energy_table=energy_table, device=device,
+                      eval_samples=eval_samples)
     try:
         cfg.validate()
     except TrainingError as e:

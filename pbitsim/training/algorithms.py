@@ -3,7 +3,9 @@
 * ``cwc``: CwC-FF, real-valued: every block minimises cross-entropy over its class goodnesses
   (channel groups, mean squared batch-norm output); inputs detached (no backprop between blocks).
 * ``bsff``: the same network and losses through the simulator: tiled logistic units (M tiles)
-  sampled by p-bits, index-and-accumulate convolutions; mean-field gradient estimator.
+  sampled by p-bits, index-and-accumulate convolutions; mean-field gradient estimator; block 1's
+  pre-activations batch-normalised onto the tiles (see ``models``); optionally the test
+  predictions summed over ``eval_samples`` sampled passes.
 * ``bgbsff``: BSFF whose local errors are quantized (``sign`` or ``ternary``) before the update.
 * ``ff``: Hinton's forward-forward on a 4x2000 MLP (label in the first pixels, positive/negative
   passes, RMS-normalised layer inputs, prediction by the label with the largest goodness summed
@@ -28,7 +30,7 @@ __all__ = ["ALGOS", "DEFAULT_LR", "make_algorithm", "freeze_ends"]
 
 ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DEFAULT_LR = {"bsff": 0.01, "bgbsff": 0.01, "cwc": 0.01, "ff": 0.003, "bp": 0.001}
-HEAD_LR = 0.001  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
+HEAD_LR = 1e-4  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
 FF_ALPHA = 20.0  # FF: gain on the positive-minus-negative goodness gap (mean squares)
 
 # The CwC-FF reference's "Acc" windows (layer i trains in epochs [0, end_i)), per dataset.
@@ -123,9 +125,17 @@ class CwCFamily(Algorithm):
 
     @torch.no_grad()
     def predict(self, x, seed_key):
+        """Head and goodness predictions; BSFF sums them over ``cfg.eval_samples`` sampled passes."""
         self.model.eval()
-        ys, logits = self.model(x, seed_key)
-        return {"sf": logits.argmax(1), "avg": class_goodness(ys[-1], self.classes).argmax(1)}
+        passes = self.cfg.eval_samples if self.model.simulated else 1
+        logits = goodness = 0.0
+        for k in range(passes):
+            ys, out = self.model(x, seed_key if passes == 1 else (*seed_key, k))
+            logits = logits + out
+            goodness = goodness + class_goodness(ys[-1], self.classes)
+        tally.count_elementwise(active_counter(), (passes - 1) * 2 * out.numel(), add=1,
+                                writes=0)
+        return {"sf": logits.argmax(1), "avg": goodness.argmax(1)}
 
     def layer_density(self) -> list[float]:
         return self.model.layer_density() if self.model.simulated else []

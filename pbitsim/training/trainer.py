@@ -36,11 +36,13 @@ __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", 
            "COUNTS"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
+CHECKPOINT_VERSION = 2  # 2: BSFF's block-1 pre-activation batch norm, device, eval_samples
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
 # Fields that decide the result: a checkpoint resumes only under the same values.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device")
+                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device",
+                  "eval_samples")
 
 
 class TrainingError(ValueError):
@@ -64,11 +66,12 @@ class TrainConfig:
     arch: str | None = None  # bp only: None (ConvNet) or "mlp"
     energy_table: str = "horowitz-45nm"
     device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
+    eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
 
     def validate(self) -> None:
         if self.algo not in ALGOS:
             raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
-        for name in ("tiles", "epochs", "batch_size"):
+        for name in ("tiles", "epochs", "batch_size", "eval_samples"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.seed < 0:
@@ -89,6 +92,8 @@ class TrainConfig:
             self.device = spec_string(parse_device(self.device))
         except ValueError as e:
             raise TrainingError(f"--device: {e}") from None
+        if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
+            raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
         if self.arch == "mlp" and self.algo != "bp":
             raise TrainingError("--arch mlp applies to bp only (ff always uses its MLP, the CwC "
                                 "algorithms the ConvNet)")
@@ -139,7 +144,7 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
-        return {"format": "pbitsim-train-checkpoint", "version": 1,
+        return {"format": "pbitsim-train-checkpoint", "version": CHECKPOINT_VERSION,
                 "config": self.cfg.result_fields(), "epoch": self.epoch,
                 "step": self.step_in_epoch, "algo": self.algo.state_dict(),
                 "counts": self.counts.as_dict(), "history": self.history,
@@ -162,11 +167,15 @@ class Trainer:
             raise TrainingError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
         if not isinstance(state, dict) or state.get("format") != "pbitsim-train-checkpoint":
             raise TrainingError(f"{path}: not a pbitsim training checkpoint")
-        mine = self.cfg.result_fields()
-        for k, v in state["config"].items():
-            if mine.get(k) != v:
-                raise TrainingError(f"{path}: checkpoint was made with {k}={v!r}, this run has "
-                                    f"{k}={mine.get(k)!r}; use the same settings to resume")
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise TrainingError(f"{path}: checkpoint version {state.get('version')} was written by "
+                                f"another pbitsim (this one reads {CHECKPOINT_VERSION}); start a "
+                                "new run")
+        theirs = state["config"]
+        for k, v in self.cfg.result_fields().items():
+            if theirs.get(k) != v:
+                raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
+                                    f"run has {k}={v!r}; use the same settings to resume")
         self.algo.load_state_dict(state["algo"])
         self.counts = OpCounter(state["counts"])
         self.history = list(state["history"])
@@ -273,6 +282,7 @@ class Trainer:
         simulated = cfg.algo in ("bsff", "bgbsff")
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
+                "eval_samples": cfg.eval_samples if simulated else None,
                 "arch": algo.arch, "dataset": cfg.dataset, "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
                 "epochs": cfg.epochs, "test_samples": self.n_test}

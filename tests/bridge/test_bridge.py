@@ -196,8 +196,9 @@ def test_simulated_cwcnet_equals_plain_torch_with_the_same_samples(shape):
     with torch.no_grad():
         prev = None
         for i in range(4):
-            if i == 0:
+            if i == 0:  # the first conv's output is batch-normalised onto the tiles
                 z = F.conv2d(x, net.convs[0].weight, net.convs[0].bias, 1, 1)
+                z = F.batch_norm(z, None, None, net.pre0.weight, net.pre0.bias, True, 0.0, 1e-4)
             else:
                 z = F.conv2d(prev, net.convs[i].weight, net.convs[i].bias, 1, 1)
             z_sim, s_u8 = seen[i]

@@ -56,6 +56,9 @@ def test_train_writes_results_and_counts(mnist_dir, tmp_path):
     (["--limit-train", "1"], "--limit-train must be >= 2"),
     (["--data-dir", "/nonexistent/pbitsim-data"], "does not exist"),
     (["--algo", "ff", "--arch", "mlp"], "--arch mlp applies to bp only"),
+    (["--device", "bogus"], "unknown p-bit device 'bogus'"),
+    (["--algo", "cwc", "--eval-samples", "4"], "--eval-samples applies to bsff/bgbsff"),
+    (["--eval-samples", "0"], "--eval-samples must be >= 1"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, msg):
     r = _invoke(*args, "--out", str(tmp_path / "x"))

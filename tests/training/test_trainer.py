@@ -19,9 +19,9 @@ def _train(ds, tmp_path, name="run", **kw):
 
 @pytest.mark.parametrize("algo", ["bsff", "cwc"])
 def test_small_run_learns_well_above_chance(mnist_small, tmp_path, algo):
-    res = _train(mnist_small, tmp_path, algo=algo, tiles=7, limit_train=320, limit_test=200).run()
-    assert max(res["test_accuracy"].values()) > 0.5  # chance is 0.1
-    assert res["test_samples"] == 200 and res["train_samples"] == 320
+    res = _train(mnist_small, tmp_path, algo=algo, tiles=7, limit_train=640, limit_test=200).run()
+    assert max(res["test_accuracy"].values()) > 0.6  # chance is 0.1
+    assert res["test_samples"] == 200 and res["train_samples"] == 640
 
 
 def test_bgbsff_learns_and_bsff_m1_runs(mnist_small, tmp_path):
@@ -138,6 +138,32 @@ def test_ff_learns_well_above_chance(mnist_small, tmp_path):
     assert res["test_accuracy"]["goodness"] > 0.35  # chance is 0.1
 
 
+def test_eval_samples_average_sampled_passes(mnist_small, tmp_path):
+    t = _train(mnist_small, tmp_path, algo="bsff", tiles=3, limit_train=64, limit_test=40)
+    t.fit()
+    acc1, c1 = t.evaluate()
+    t.cfg.eval_samples = 4
+    acc4, c4 = t.evaluate()
+    assert c4["pbit_sample"] == 4 * c1["pbit_sample"]  # the count cost of averaging is explicit
+    assert acc4 == t.evaluate()[0]  # each pass has its own seed, fixed
+    x = torch.from_numpy(mnist_small.normalized(mnist_small.test_x[:8]))
+    t.algo.model.eval()
+    with torch.no_grad():
+        passes = [t.algo.model(x, (0, k))[1] for k in range(4)]
+    assert torch.equal(t.algo.predict(x, (0,))["sf"], sum(passes).argmax(1))
+
+
+def test_old_checkpoint_version_is_refused(mnist_small, tmp_path):
+    t = _train(mnist_small, tmp_path, algo="cwc", limit_train=64, limit_test=32)
+    t.run()
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    state["version"] = 1
+    torch.save(state, path)
+    with pytest.raises(TrainingError, match="checkpoint version 1"):
+        _train(mnist_small, tmp_path, algo="cwc", limit_train=64, limit_test=32).run(resume=True)
+
+
 def test_freeze_schedule():
     assert freeze_ends("fashion-mnist", "staggered") == pytest.approx((10 / 23, 15 / 23, 19 / 23, 1))
     assert freeze_ends("mnist", "staggered")[-1] == 1.0
@@ -152,6 +178,7 @@ def test_freeze_schedule():
     ({"algo": "sgd"}, "unknown algorithm"),
     ({"algo": "cwc", "arch": "mlp"}, "--arch mlp applies to bp only"),
     ({"seed": -1}, "--seed must be >= 0"),
+    ({"algo": "bp", "eval_samples": 2}, "--eval-samples applies to bsff/bgbsff"),
 ])
 def test_bad_config(kw, msg):
     with pytest.raises(TrainingError, match=msg):
