@@ -19,22 +19,36 @@ __all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool",
 
 
 class CountedConv2d(nn.Conv2d):
-    """``nn.Conv2d`` counting forward MACs, and weight- (and input-) gradient MACs in backward."""
+    """``nn.Conv2d`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
+
+    Only taps that land inside the image are counted (zero padding contributes nothing), as the
+    index kernels and the energy model count them. Numeric padding only (not ``'same'``).
+    ``grad_quant`` ('ternary' or 'sign'): the gradient reaching the output is quantized (BGBSFF),
+    so the weight gradient adds the inputs and then scales each weight's sum once.
+    """
+
+    def __init__(self, *args, grad_quant: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grad_quant = grad_quant
 
     def forward(self, x):
         out = super().forward(x)
-        tally.count_conv(active_counter(), x.shape, self.weight.shape, out.shape, self.groups)
+        conf = (self.groups, self.stride, self.padding)
+        tally.count_conv(active_counter(), x.shape, self.weight.shape, out.shape, *conf)
         if out.requires_grad:
             x_shape, w_shape, o_shape = tuple(x.shape), tuple(self.weight.shape), tuple(out.shape)
             input_grad = x.requires_grad
 
             def hook(g):
                 counter = active_counter()
-                tally.count_conv(counter, x_shape, w_shape, o_shape, self.groups)  # weight grad
+                tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="weight_grad",
+                                 quant=self.grad_quant)
                 if input_grad:
-                    tally.count_conv(counter, o_shape, w_shape, x_shape, self.groups)
+                    tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="input_grad")
                 if counter is not None:
                     counter.add("grad_write", self.weight.numel(), "fp32")
+                    if self.grad_quant is not None:
+                        counter.add("mul", self.weight.numel(), "fp32")
             out.register_hook(hook)
         return out
 
@@ -51,9 +65,9 @@ class CountedLinear(nn.Linear):
 
             def hook(g):
                 counter = active_counter()
-                tally.count_dense(counter, k, b, n)  # x^T g
+                tally.count_dense(counter, b, k, n, kind="weight_grad")
                 if input_grad:
-                    tally.count_dense(counter, b, n, k)
+                    tally.count_dense(counter, b, k, n, kind="input_grad")
                 if counter is not None:
                     counter.add("grad_write", self.weight.numel(), "fp32")
             out.register_hook(hook)

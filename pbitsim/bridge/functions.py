@@ -28,18 +28,20 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-def _int_update_counts(counter: OpCounter | None, sub: OpCounter) -> None:
-    """Forward a weight-gradient kernel's counts, relabelling fp32 adds as int32 adds.
+def _int_update_counts(counter: OpCounter | None, sub: OpCounter, quant: str) -> None:
+    """Forward a weight-gradient kernel's counts at the widths of quantized gradients.
 
     With quantized gradients (+-1, 0) the accumulated terms are integers times integer tile
-    counts, so the hardware accumulates in int32; the kernel itself only knows float32.
+    counts: the hardware reads each gradient word at its width (ternary ``u2``, sign ``u1``)
+    and accumulates and writes int32 sums; the kernel itself only knows float32.
     """
     if counter is None:
         return
+    relabel = {"add": "int32", "grad_write": "int32", "grad_read": tally.grad_dtype(quant)}
     for key, n in sub.items():
         op, _, dtype = key.partition(":")
-        if op in ("add", "grad_read", "grad_write") and dtype == "fp32":
-            counter.add(op, n, "int32")
+        if op in relabel and dtype == "fp32":
+            counter.add(op, n, relabel[op])
         else:
             counter.add(op, n, dtype or None)
 
@@ -107,7 +109,7 @@ class QuantizeGradFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         q, scale = quantize_grad(g, ctx.how, ctx.seed)
-        tally.count_elementwise(active_counter(), g.numel(), add=1, cmp=1)
+        tally.count_quantize(active_counter(), g.numel(), ctx.how)
         return q * scale, None, None
 
 
@@ -146,7 +148,8 @@ class IndexConv2dFn(torch.autograd.Function):
             w_shift = (weight.detach() * in_shift.reshape(1, c, 1, 1)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
             tally.count_elementwise(counter, weight.numel(), add=1, mul=1, reads=1, writes=0)
-            tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape)
+            tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape, 1, stride,
+                             padding)
             out += bias_map
             tally.count_elementwise(counter, out.numel(), add=1)
         if bias is not None:
@@ -165,13 +168,13 @@ class IndexConv2dFn(torch.autograd.Function):
         scale = 1.0
         if grad_quant is not None:
             g, scale = quantize_grad(g, grad_quant, quant_seed)
-            tally.count_elementwise(counter, g.numel(), add=1, cmp=1)
+            tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
         sub = OpCounter() if counter is not None else None
         gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride, padding,
                                                          sub, tiles=tiles))
         if grad_quant is not None:
-            _int_update_counts(counter, sub)
+            _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
             counter += sub
         o, c = gw.shape[0], gw.shape[1]
@@ -183,7 +186,8 @@ class IndexConv2dFn(torch.autograd.Function):
             g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
             gw += g_ones * in_shift.reshape(1, c, 1, 1)
             tally.count_elementwise(counter, g.numel(), add=1, reads=1, writes=0)
-            tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape)
+            tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape, 1, stride,
+                             padding, kind="weight_grad")
             tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
         gb = g.sum((0, 2, 3)) if has_bias else None
         if has_bias:

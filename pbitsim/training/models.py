@@ -76,7 +76,8 @@ class CwCNet(nn.Module):
         self.acts = nn.ModuleList()
         for i, c_out in enumerate(CWC_CHANNELS):
             if tiles is None or i == 0:
-                self.convs.append(CountedConv2d(c_in, c_out, 3, 1, 1))
+                self.convs.append(CountedConv2d(c_in, c_out, 3, 1, 1,
+                                                grad_quant=grad_quant if tiles else None))
             else:
                 self.convs.append(BSNConv2d(c_in, c_out, 3, 1, 1, tiles_in=tiles,
                                             grad_quant=grad_quant, seed=seed))

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from pbitsim import OpCounter, counting
 from pbitsim import kernels as K
+from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.estimators import quantize_grad
 from pbitsim.bridge.modules import (BinaryStochastic, BSNConv2d, BSNLinear, FoldableBatchNorm2d,
                                     QuantizeGrad, TiledLogistic)
@@ -143,9 +144,10 @@ def test_quantizers():
     assert torch.equal(z.grad, torch.tensor([1.0, -1.0, 0.0, 1.0, 1.0]) * 0.2)
 
 
-def test_bgbsff_conv_update_is_integer_adds():
+@pytest.mark.parametrize("how, width", [("sign", "u1"), ("ternary", "u2")])
+def test_bgbsff_conv_update_is_integer_adds(how, width):
     x = _counts((2, 3, 5, 5), 7)
-    conv = BSNConv2d(3, 4, 3, 1, 1, tiles_in=7, grad_quant="sign")
+    conv = BSNConv2d(3, 4, 3, 1, 1, tiles_in=7, grad_quant=how)
     with counting() as c:
         out = conv(x)
         fwd = c.copy()
@@ -153,6 +155,29 @@ def test_bgbsff_conv_update_is_integer_adds():
     back = c.as_dict()
     # the weight-gradient accumulation of +-1 errors times tile counts: integer adds
     assert fwd["add:int32"] == 0 and back["add:int32"] >= 4 * int(x.sum())
+    # the quantized error words are written once and read per use at their width
+    assert back[f"grad_write:{width}"] == out.numel()
+    assert back[f"grad_read:{width}"] > 0 and "grad_read:int32" not in back
+
+
+@pytest.mark.parametrize("h, w, k, stride, padding", [(28, 28, 3, 1, 1), (7, 9, 3, 2, 1),
+                                                      (5, 5, 5, 1, 2), (8, 8, 3, 1, 0)])
+def test_real_conv_counts_skip_the_padding(h, w, k, stride, padding):
+    conv = CountedConv2d(2, 3, k, stride, padding)
+    x = torch.randn(2, 2, h, w, requires_grad=True)
+    with counting() as c:
+        out = conv(x)
+        fwd = c.copy()
+        out.sum().backward()
+    # multiply-accumulates = the taps on image pixels: a convolution of ones by ones
+    taps = int(F.conv2d(torch.ones(1, 1, h, w), torch.ones(1, 1, k, k), None, stride,
+                        padding).sum())
+    macs = 2 * 3 * 2 * taps
+    assert fwd["mul:fp32"] == fwd["weight_read:fp32"] == macs
+    back = c.as_dict()
+    # weight gradient (reads the output gradient per use) and input gradient (weights per use)
+    assert back["mul:fp32"] == 3 * macs and back["grad_read:fp32"] == macs + out.numel()
+    assert back["weight_read:fp32"] == 2 * macs
 
 
 def test_counts_in_context():
@@ -210,3 +235,17 @@ def test_simulated_cwcnet_equals_plain_torch_with_the_same_samples(shape):
             torch.testing.assert_close(ys[i], prev, rtol=1e-4, atol=1e-4)
         ref_logits = prev.flatten(1) @ net.head.weight + net.head.bias
         torch.testing.assert_close(logits, ref_logits, rtol=1e-4, atol=1e-4)
+
+
+def test_quantized_real_conv_weight_gradient_is_adds():
+    conv = CountedConv2d(1, 4, 3, 1, 1, grad_quant="ternary")
+    x = torch.randn(2, 1, 6, 6)
+    with counting() as c:
+        out = QuantizeGrad("ternary")(conv(x))
+        fwd = c.copy()
+        out.sum().backward()
+    back = c.as_dict()
+    macs = fwd["mul:fp32"]
+    # ternary errors: the image values are added or subtracted, then one multiply per weight
+    assert back["mul:fp32"] - macs == conv.weight.numel() + out.numel()  # + the quantizer's
+    assert back["grad_read:u2"] == macs and back["grad_write:u2"] == out.numel()
