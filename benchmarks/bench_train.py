@@ -26,7 +26,7 @@ from pbitsim import counting
 from pbitsim import kernels as K
 from pbitsim.training import TrainConfig
 from pbitsim.training.algorithms import HEAD_LR, make_algorithm
-from pbitsim.training.models import BN_EPS, CWC_CHANNELS, CWC_POOL
+from pbitsim.training.models import BN_EPS, CWC_CHANNELS, CWC_POOL, PRE_SCALE
 
 
 class TorchBSFF(nn.Module):
@@ -42,6 +42,8 @@ class TorchBSFF(nn.Module):
             c = o
             if CWC_POOL[i]:
                 h, w = h // 2, w // 2
+        self.pre0 = nn.BatchNorm2d(CWC_CHANNELS[0], eps=BN_EPS)  # block 1's input to the tiles
+        nn.init.constant_(self.pre0.weight, PRE_SCALE)
         self.head = nn.Linear(c * h * w, classes)
         self.register_buffer("offsets", torch.from_numpy(K.tile_offsets(tiles)))
         self.classes = classes
@@ -57,7 +59,8 @@ class TorchBSFF(nn.Module):
         ys, inp = [], x
         for i in range(len(self.convs)):
             with torch.set_grad_enabled(i not in frozen):
-                s = self.tiled(self.convs[i](inp))
+                z = self.convs[i](inp)
+                s = self.tiled(self.pre0(z) if i == 0 else z)
                 if CWC_POOL[i]:
                     s = F.max_pool2d(s, 2)
                 y = self.bns[i](s)
@@ -114,9 +117,10 @@ def main():
 
     torch.manual_seed(0)
     ref = TorchBSFF((1, 28, 28), args.tiles)
-    optims = [torch.optim.Adam(list(c.parameters()) + list(b.parameters()), lr=0.01)
-              for c, b in zip(ref.convs, ref.bns)] + [torch.optim.Adam(ref.head.parameters(),
-                                                                       lr=HEAD_LR)]
+    groups = [list(c.parameters()) + list(b.parameters()) for c, b in zip(ref.convs, ref.bns)]
+    groups[0] += list(ref.pre0.parameters())
+    optims = [torch.optim.Adam(g, lr=0.01) for g in groups] + [
+        torch.optim.Adam(ref.head.parameters(), lr=HEAD_LR)]
     frozen = set()
     torch_step(ref, optims, x[:bs], y[:bs], frozen)  # warm-up
     t0 = time.perf_counter()

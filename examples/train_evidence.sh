@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Evidence runs for the README's "Training through simulated hardware" section.
-# Heavy (about 40 minutes on 2 cores): not part of the tests. Re-running skips finished runs.
-#   DATA=/path/to/data bash examples/train_evidence.sh [fmnist|mnist|cifar10 ...]
-# ONLY=REGEX runs only the runs whose name matches (e.g. ONLY='cwc|bp').
-# DATA holds mnist/ and cifar10/; Fashion-MNIST is found in the Debian package's folder.
+# Evidence runs for the README's "Training through simulated hardware" section (heavy: not tests).
+#   DATA=/path/to/data bash examples/train_evidence.sh [fmnist fmnist_long mnist cifar10 ...]
+# Parts: fmnist, fmnist_long, mnist, cifar10 (small budgets, 5-15 minutes each on 2 cores)
+# and fmnist_full (2 epochs), mnist_full (1 epoch) on the full training sets (about 30-50 minutes
+# each on 2 cores).
+# ONLY=REGEX runs only the runs whose name matches (e.g. ONLY='cwc|bsff7'). Re-running skips
+# finished runs. DATA holds mnist/ and cifar10/; Fashion-MNIST is found in the Debian package's
+# folder (/usr/share/datasets/fashion-mnist).
 set -euo pipefail
 DATA=${DATA:?set DATA to the folder holding mnist/ and cifar10/}
 OUT=${OUT:-runs/evidence}
@@ -13,52 +16,74 @@ run() {  # name, then pbitsim train options
   local name=$1; shift
   if [[ ! $name =~ ${ONLY:-.} ]]; then return; fi
   if [ -f "$OUT/$name/results.json" ]; then echo "skip $name (done)"; return; fi
-  rm -rf "$OUT/$name"
+  local resume=()  # an interrupted run continues from its last epoch checkpoint
+  if [ -f "$OUT/$name/checkpoint.pt" ]; then resume=(--resume); fi
   echo "== $name: pbitsim train $* --out $OUT/$name"
-  /usr/bin/time -f "$name wall %e s, max RSS %M KiB" pbitsim train "$@" --out "$OUT/$name" \
+  /usr/bin/time -f "$name wall %e s, max RSS %M KiB" pbitsim train "$@" "${resume[@]}" --out "$OUT/$name" \
     > "$OUT/$name.log" 2>&1 || { echo "FAILED $name (see $OUT/$name.log)"; return 1; }
   tail -n 3 "$OUT/$name.log"
 }
 
-# One budget for every algorithm of a dataset (same code, same images, same steps). The budgets
-# are small because the index-and-accumulate kernels run at about 50 samples/s on 2 cores.
-ffmnist_long() {  # BSFF M=7 vs CwC-FF at 3x the budget: 12,000 training images, 2 epochs
-  local o=(--dataset fashion-mnist --epochs 2 --limit-train 12000 --limit-test 5000 --batch-size 64 --seed 0)
+reeval() {  # name of a finished run, K, then its pbitsim train options: test it with K passes
+  local src=$1 k=$2; shift 2
+  local name="$src-k$k"
+  if [[ ! $name =~ ${ONLY:-.} ]]; then return; fi
+  if [ -f "$OUT/$name/results.json" ]; then echo "skip $name (done)"; return; fi
+  if [ ! -f "$OUT/$src/results.json" ]; then echo "skip $name ($src not finished)"; return; fi
+  rm -rf "$OUT/$name"
+  cp -r "$OUT/$src" "$OUT/$name"
+  rm "$OUT/$name/results.json"
+  echo "== $name: $src re-evaluated with --eval-samples $k"
+  pbitsim train "$@" --eval-samples "$k" --resume --out "$OUT/$name" > "$OUT/$name.log" 2>&1 \
+    || { echo "FAILED $name (see $OUT/$name.log)"; return 1; }
+  tail -n 3 "$OUT/$name.log"
+}
+
+# One budget for every algorithm of a dataset (same code, same seeded images, same steps).
+all_algos() {  # prefix, then the shared options
+  local p=$1; shift
+  run "$p-cwc"     --algo cwc "$@"
+  run "$p-bp"      --algo bp "$@"
+  run "$p-bsff7"   --algo bsff --tiles 7 "$@"
+  reeval "$p-bsff7" 4 --algo bsff --tiles 7 "$@"
+  run "$p-bsff1"   --algo bsff --tiles 1 "$@"
+  run "$p-bgbsff7" --algo bgbsff --tiles 7 "$@"
+}
+
+fmnist() {  # 4,000 training images (seeded subset), 2 epochs, 5,000 test images
+  all_algos fmnist --dataset fashion-mnist --epochs 2 --limit-train 4000 --limit-test 5000 \
+    --batch-size 64 --seed 0
+}
+
+fmnist_long() {  # BSFF M=7 vs CwC-FF at 3x the budget
+  local o=(--dataset fashion-mnist --epochs 2 --limit-train 12000 --limit-test 5000
+           --batch-size 64 --seed 0)
   run fmnist12k-cwc   --algo cwc "${o[@]}"
   run fmnist12k-bsff7 --algo bsff --tiles 7 "${o[@]}"
 }
 
-mnist() {  # 4,000 training images (seeded subset), 2 epochs, batch 64, 5,000 test images
-  local o=(--dataset fashion-mnist --epochs 2 --limit-train 4000 --limit-test 5000 --batch-size 64 --seed 0)
-  run fmnist-cwc    --algo cwc "${o[@]}"
-  run fmnist-bp     --algo bp "${o[@]}"
-  run fmnist-bsff7  --algo bsff --tiles 7 "${o[@]}"
-  run fmnist-bsff1  --algo bsff --tiles 1 "${o[@]}"
-  run fmnist-bgbsff7 --algo bgbsff --tiles 7 "${o[@]}"
+mnist() {  # 3,000 training images, 2 epochs, 5,000 test images
+  all_algos mnist --dataset mnist --data-dir "$DATA/mnist" --epochs 2 --limit-train 3000 \
+    --limit-test 5000 --batch-size 64 --seed 0
 }
 
-fmnist_long() {  # BSFF M=7 vs CwC-FF at 3x the budget: 12,000 training images, 2 epochs
-  local o=(--dataset fashion-mnist --epochs 2 --limit-train 12000 --limit-test 5000 --batch-size 64 --seed 0)
-  run fmnist12k-cwc   --algo cwc "${o[@]}"
-  run fmnist12k-bsff7 --algo bsff --tiles 7 "${o[@]}"
-}
-
-mnist() {  # 3,000 training images, 2 epochs, batch 64, 5,000 test images
-  local o=(--dataset mnist --data-dir "$DATA/mnist" --epochs 2 --limit-train 3000 --limit-test 5000 --batch-size 64 --seed 0)
-  run mnist-cwc    --algo cwc "${o[@]}"
-  run mnist-bp     --algo bp "${o[@]}"
-  run mnist-bsff7  --algo bsff --tiles 7 "${o[@]}"
-  run mnist-bsff1  --algo bsff --tiles 1 "${o[@]}"
-  run mnist-bgbsff7 --algo bgbsff --tiles 7 "${o[@]}"
-}
-
-cifar10() {  # 3,000 training images, 2 epochs, batch 64, 3,000 test images: M=1 vs M=7
-  local o=(--dataset cifar10 --data-dir "$DATA/cifar10" --epochs 2 --limit-train 3000 --limit-test 3000 --batch-size 64 --seed 0)
+cifar10() {  # 10,000 training images, 2 epochs, 5,000 test images: M=1 vs M=7 vs CwC-FF
+  local o=(--dataset cifar10 --data-dir "$DATA/cifar10" --epochs 2 --limit-train 10000
+           --limit-test 5000 --batch-size 64 --seed 0)
   run cifar10-cwc   --algo cwc "${o[@]}"
   run cifar10-bsff7 --algo bsff --tiles 7 "${o[@]}"
   run cifar10-bsff1 --algo bsff --tiles 1 "${o[@]}"
 }
 
-for part in "${@:-fmnist mnist cifar10}"; do
-  for p in $part; do "$p"; done
+fmnist_full() {  # all 60,000 training images, 2 epochs, all 10,000 test images
+  all_algos fmnist-full --dataset fashion-mnist --epochs 2 --batch-size 64 --seed 0
+}
+
+mnist_full() {  # all 60,000 training images, 1 epoch, all 10,000 test images
+  all_algos mnist-full --dataset mnist --data-dir "$DATA/mnist" --epochs 1 --batch-size 64 \
+    --seed 0
+}
+
+for part in ${@:-fmnist fmnist_long mnist cifar10}; do
+  "$part"
 done

@@ -60,6 +60,8 @@ def _summary_table(results: dict):
     for k, v in results["test_accuracy"].items():
         mark = "  (headline)" if k == results["predictor"] else ""
         t.add_row(f"test accuracy ({k})", f"{100 * v:.2f}%{mark}")
+    if (results.get("eval_samples") or 1) > 1:
+        t.add_row("sampled passes per test image", str(results["eval_samples"]))
     t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}")
     t.add_row("test samples", str(results["test_samples"]))
     t.add_row("wall time train / test", f"{results['train_wall_s']:.1f} s / {results['eval_wall_s']:.1f} s")
@@ -124,7 +126,8 @@ def _summary_table(results: dict):
                    "smtj:offset_sd=0.2,stuck_rate=0.01.")
 @click.option("--eval-samples", type=int, default=1, show_default=True,
               help="bsff/bgbsff: sampled forward passes per test image, their logits and class "
-                   "goodnesses summed (costs K times the inference counts).")
+                   "goodnesses summed (costs K times the inference counts). A finished run "
+                   "resumed with another K is re-evaluated, not retrained.")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
           download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table, device,
           eval_samples):

@@ -36,13 +36,14 @@ __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", 
            "COUNTS"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
-CHECKPOINT_VERSION = 2  # 2: BSFF's block-1 pre-activation batch norm, device, eval_samples
+CHECKPOINT_VERSION = 2  # 2: BSFF's block-1 pre-activation batch norm; the device
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
-# Fields that decide the result: a checkpoint resumes only under the same values.
+# Fields that decide the result: a checkpoint resumes only under the same values. Not
+# eval_samples, which only changes the test pass: a finished run resumed with another value is
+# re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device",
-                  "eval_samples")
+                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device")
 
 
 class TrainingError(ValueError):

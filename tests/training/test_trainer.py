@@ -153,6 +153,18 @@ def test_eval_samples_average_sampled_passes(mnist_small, tmp_path):
     assert torch.equal(t.algo.predict(x, (0,))["sf"], sum(passes).argmax(1))
 
 
+def test_finished_run_resumed_with_eval_samples_is_reevaluated(mnist_small, tmp_path):
+    first = _train(mnist_small, tmp_path, algo="bsff", tiles=2, limit_train=64, limit_test=32)
+    res1 = first.run()
+    again = _train(mnist_small, tmp_path, algo="bsff", tiles=2, limit_train=64, limit_test=32,
+                   eval_samples=3)
+    res3 = again.run(resume=True)
+    assert res3["history"] == res1["history"] and res3["eval_samples"] == 3
+    assert again.counts == first.counts  # no training step ran
+    infer1, infer3 = res1["inference_counts_by_op"], res3["inference_counts_by_op"]
+    assert infer3["pbit_sample"] == 3 * infer1["pbit_sample"]
+
+
 def test_old_checkpoint_version_is_refused(mnist_small, tmp_path):
     t = _train(mnist_small, tmp_path, algo="cwc", limit_train=64, limit_test=32)
     t.run()
