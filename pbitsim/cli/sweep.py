@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import OneLineCommand, PbitsimError
+from .progress import BarReporter, make_progress
 from .units import format_area, format_energy
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -205,46 +206,6 @@ def _table(rows, trained: bool, title: str):
 
 
 # --------------------------------------------------------------------------- running points
-class _BarReporter:
-    """Trainer progress for one configuration as a rich progress task."""
-
-    def __init__(self, progress, label):
-        self.progress, self.label, self.task = progress, label, None
-
-    def start_epoch(self, epoch, epochs, steps, done):
-        self._task(f"{self.label} epoch {epoch + 1}/{epochs}", steps, done)
-
-    def step(self, loss, acc, samples_per_s):
-        self.progress.update(self.task, advance=1,
-                             stats=f"loss {loss:.3f} acc {100 * acc:4.1f}% {samples_per_s:.0f}/s")
-
-    def end_epoch(self, record):
-        pass
-
-    def start_eval(self, batches):
-        self._task(f"{self.label} test", batches, 0)
-
-    def eval_step(self):
-        self.progress.update(self.task, advance=1)
-
-    def _task(self, description, total, completed):
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(description, total=total, completed=completed,
-                                           stats="")
-
-    def close(self):
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-
-
-def _progress(console):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console)
-
-
 def _run_serial(console, cfg, points, out, jobs):
     """Train the points one after the other in this process; None if interrupted."""
     from ..sweep import train_point
@@ -259,12 +220,12 @@ def _run_serial(console, cfg, points, out, jobs):
 
     signal.signal(signal.SIGINT, on_sigint)
     try:
-        with _progress(console) as progress:
+        with make_progress(console, remaining=False) as progress:
             overall = progress.add_task("sweep", total=len(points), stats="")
             for point in points:
                 if current.get("stop"):
                     return None
-                reporter = _BarReporter(progress, point.key)
+                reporter = BarReporter(progress, point.key, keep=False)
                 res = train_point(cfg, point, out, reporter,
                                   on_trainer=lambda t: current.__setitem__("trainer", t))
                 reporter.close()
@@ -333,11 +294,11 @@ def _run_parallel(console, cfg, points, out, jobs):
     previous = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:
-        with _progress(console) as progress, ProcessPoolExecutor(
+        with make_progress(console, remaining=False) as progress, ProcessPoolExecutor(
                 max_workers=jobs, mp_context=ctx, initializer=_worker_init,
                 initargs=(threads, messages, stop)) as pool:
             overall = progress.add_task("sweep", total=len(points), stats="")
-            reporters = {p.key: _BarReporter(progress, p.key) for p in points}
+            reporters = {p.key: BarReporter(progress, p.key, keep=False) for p in points}
             pending = {pool.submit(_worker_run, cfg, p, out) for p in points}
             while pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)

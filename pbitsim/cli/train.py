@@ -9,46 +9,10 @@ from pathlib import Path
 import click
 
 from .errors import OneLineCommand, PbitsimError
+from .progress import BarReporter, make_progress
 
 ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
-
-
-class _RichReporter:
-    """A rich progress bar per epoch (loss, accuracy, samples/s) and one for the test pass."""
-
-    def __init__(self, console):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        self.console = console
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-        self.task = None
-
-    def __enter__(self):
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.stop()
-
-    def start_epoch(self, epoch, epochs, steps, done):
-        self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps,
-                                           completed=done, stats="")
-
-    def step(self, loss, acc, samples_per_s):
-        self.progress.update(self.task, advance=1,
-                             stats=f"loss {loss:.4f}  acc {100 * acc:5.1f}%  {samples_per_s:6.0f} samples/s")
-
-    def end_epoch(self, record):
-        pass
-
-    def start_eval(self, batches):
-        self.task = self.progress.add_task("test", total=batches, stats="")
-
-    def eval_step(self):
-        self.progress.update(self.task, advance=1)
 
 
 def _summary_table(results: dict):
@@ -170,8 +134,8 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
         if not resume and (Path(out_dir) / "checkpoint.pt").exists():
             raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to continue "
                                "it or choose another --out")
-        with _RichReporter(console) as reporter:
-            trainer.reporter = reporter
+        with make_progress(console) as progress:
+            trainer.reporter = BarReporter(progress)
             previous = signal.getsignal(signal.SIGINT)
 
             def on_sigint(signum, frame):  # first Ctrl-C: finish the step, save, stop

@@ -21,15 +21,12 @@ output to ``classes``.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from ._toml import read_toml
+
 
 __all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "ARCH_DIR",
            "DEFAULT_ARCH"]
@@ -169,13 +166,7 @@ def load_arch(name_or_path: "str | os.PathLike") -> Arch:
     else:
         raise ArchError(f"unknown architecture {text!r} (built in: {', '.join(list_archs())}; "
                         "or give a .toml file)")
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ArchError(f"cannot read architecture {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ArchError(f"architecture {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, ArchError, "architecture")
     return arch_from_mapping(data, str(path))
 
 

@@ -33,15 +33,12 @@ import dataclasses
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from ._toml import read_toml
+
 
 from ..counters import dtype_bits
 from .devices import (DIGITAL_PARTS, PHYSICAL_KINDS, DeviceCost, Device, Ideal,
@@ -340,13 +337,7 @@ def load_table(name_or_path: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE) 
 
 
 def _load_path(path: Path, seen: tuple[str, ...]) -> EnergyTable:
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise TableError(f"cannot read table {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TableError(f"table {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, TableError, "table")
     if "derive" in data:
         return _derive(data, str(path), seen)
     return EnergyTable.from_mapping(data, str(path))
