@@ -17,6 +17,7 @@ from ..energy_models import DEFAULT_ALGOS, DEFAULT_TABLE, estimate as run_estima
 from ..energy_models.archs import DEFAULT_ARCH
 from ..energy_models.pricing import price_counts
 from ..energy_models.tiles import DEFAULT_DENSITY
+from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .units import format_area as _area, format_energy as _si
 
@@ -179,11 +180,9 @@ def _price_measured(measured, result) -> dict:
 
 
 def _render(result, per_layer: bool, measured, measured_price) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 132, highlight=False,
-                      markup=False)
+    console = make_console(markup=False)
     arch = result.arch
     title = (f"Energy per algorithm: {arch.name} ({arch.params:,} parameters), "
              f"table {result.table.name}")

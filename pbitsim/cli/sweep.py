@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import BarReporter, make_progress
 from .units import format_area, format_energy
@@ -96,11 +97,9 @@ def sweep(tiles_text, device_texts, algo, dataset, seeds_text, epochs, batch_siz
     its device. Results: a table here, OUT/sweep.csv, OUT/sweep.json, and PNG plots
     (accuracy vs energy with M labelled, accuracy vs M per device; matplotlib needed).
     """
-    from rich.console import Console
-
     from ..sweep import SweepConfig
 
-    console = Console()
+    console = make_console()
     if jobs < 1:
         raise PbitsimError(f"--jobs must be >= 1, got {jobs}")
     if density is not None and not 0 < density <= 1:
@@ -183,12 +182,10 @@ def _finish(console, out, rows, files, trained, no_plots):
 def _table(rows, trained: bool, title: str):
     from rich.table import Table
     t = Table(title=title)
-    for col in ("device", "M", "p-bits", "p-bit area"):
-        t.add_column(col, justify="left" if col == "device" else "right")
-    if trained:
-        t.add_column("test accuracy", justify="right")
-    for col in ("train / sample", "inference", "p-bit share", "density"):
-        t.add_column(col, justify="right")
+    t.add_column("device", overflow="fold", min_width=10)  # long specs wrap, numbers never
+    for col in ("M", "p-bits", "p-bit area") + (("test accuracy",) if trained else ()) + (
+            "train / sample", "inference", "p-bit share", "density"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in sorted(rows, key=lambda r: (r["device"], r["tiles"])):
         cells = [r["device"], str(r["tiles"]), f"{r['n_pbits']:,}",
                  format_area(r["pbit_area_mm2"] * 1e6)]

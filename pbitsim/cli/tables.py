@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .console import make_console
 from .errors import PbitsimError
 
 
@@ -18,8 +19,7 @@ def _load(name):
 
 
 def _console():
-    from rich.console import Console
-    return Console(width=None if sys.stdout.isatty() else 132, highlight=False, markup=False)
+    return make_console(markup=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import BarReporter, make_progress
 
@@ -106,12 +107,10 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
     OUT/checkpoint.pt (every epoch, and on Ctrl-C).
     """
-    from rich.console import Console
-
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
