@@ -42,8 +42,9 @@ class TorchBSFF(nn.Module):
             c = o
             if CWC_POOL[i]:
                 h, w = h // 2, w // 2
-        self.pre0 = nn.BatchNorm2d(CWC_CHANNELS[0], eps=BN_EPS)  # block 1's input to the tiles
-        nn.init.constant_(self.pre0.weight, PRE_SCALE)
+        self.pres = nn.ModuleList(nn.BatchNorm2d(c, eps=BN_EPS) for c in CWC_CHANNELS)
+        for pre in self.pres:  # every block's conv output, normalised onto the tiles
+            nn.init.constant_(pre.weight, PRE_SCALE)
         self.head = nn.Linear(c * h * w, classes)
         self.register_buffer("offsets", torch.from_numpy(K.tile_offsets(tiles)))
         self.classes = classes
@@ -60,7 +61,7 @@ class TorchBSFF(nn.Module):
         for i in range(len(self.convs)):
             with torch.set_grad_enabled(i not in frozen):
                 z = self.convs[i](inp)
-                s = self.tiled(self.pre0(z) if i == 0 else z)
+                s = self.tiled(self.pres[i](z))
                 if CWC_POOL[i]:
                     s = F.max_pool2d(s, 2)
                 y = self.bns[i](s)
@@ -118,7 +119,8 @@ def main():
     torch.manual_seed(0)
     ref = TorchBSFF((1, 28, 28), args.tiles)
     groups = [list(c.parameters()) + list(b.parameters()) for c, b in zip(ref.convs, ref.bns)]
-    groups[0] += list(ref.pre0.parameters())
+    for g, pre in zip(groups, ref.pres):
+        g += list(pre.parameters())
     optims = [torch.optim.Adam(g, lr=0.01) for g in groups] + [
         torch.optim.Adam(ref.head.parameters(), lr=HEAD_LR)]
     frozen = set()

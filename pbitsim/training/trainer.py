@@ -36,7 +36,7 @@ __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", 
            "COUNTS"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
-CHECKPOINT_VERSION = 2  # 2: BSFF's block-1 pre-activation batch norm; the device
+CHECKPOINT_VERSION = 3  # 2: block 1's pre-activation batch norm, the device; 3: every block's
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
 # Fields that decide the result: a checkpoint resumes only under the same values. Not

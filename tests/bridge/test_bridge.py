@@ -221,11 +221,9 @@ def test_simulated_cwcnet_equals_plain_torch_with_the_same_samples(shape):
     with torch.no_grad():
         prev = None
         for i in range(4):
-            if i == 0:  # the first conv's output is batch-normalised onto the tiles
-                z = F.conv2d(x, net.convs[0].weight, net.convs[0].bias, 1, 1)
-                z = F.batch_norm(z, None, None, net.pre0.weight, net.pre0.bias, True, 0.0, 1e-4)
-            else:
-                z = F.conv2d(prev, net.convs[i].weight, net.convs[i].bias, 1, 1)
+            z = F.conv2d(x if i == 0 else prev, net.convs[i].weight, net.convs[i].bias, 1, 1)
+            # every conv output is batch-normalised onto the tiles
+            z = F.batch_norm(z, None, None, net.pres[i].weight, net.pres[i].bias, True, 0.0, 1e-4)
             z_sim, s_u8 = seen[i]
             torch.testing.assert_close(z_sim, z, rtol=1e-4, atol=1e-4)
             p = s_u8.float()
