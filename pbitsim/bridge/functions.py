@@ -110,7 +110,7 @@ class QuantizeGradFn(torch.autograd.Function):
     def backward(ctx, g):
         q, scale = quantize_grad(g, ctx.how, ctx.seed)
         tally.count_quantize(active_counter(), g.numel(), ctx.how)
-        return q * scale, None, None
+        return q * scale.reshape((1, -1) + (1,) * (g.dim() - 2)), None, None
 
 
 def _fold_weight(weight, in_scale, view_shape):
@@ -165,7 +165,7 @@ class IndexConv2dFn(torch.autograd.Function):
         x, in_scale, in_shift = ctx.saved_tensors
         stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias = ctx.conf
         counter = active_counter()
-        scale = 1.0
+        scale = None  # BGBSFF: the quantized error's per-output-channel scale
         if grad_quant is not None:
             g, scale = quantize_grad(g, grad_quant, quant_seed)
             tally.count_quantize(counter, g.numel(), grad_quant)
@@ -192,8 +192,8 @@ class IndexConv2dFn(torch.autograd.Function):
         gb = g.sum((0, 2, 3)) if has_bias else None
         if has_bias:
             tally.count_elementwise(counter, g.numel(), add=1, writes=0)
-        if scale != 1.0:
-            gw *= scale
+        if scale is not None:
+            gw *= scale.reshape(o, 1, 1, 1)
             if gb is not None:
                 gb *= scale
             tally.count_elementwise(counter, gw.numel() + o, mul=1)

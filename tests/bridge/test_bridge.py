@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.grad import conv2d_weight
 
 from pbitsim import OpCounter, counting
 from pbitsim import kernels as K
@@ -132,16 +133,34 @@ def test_binary_stochastic_neuron():
     torch.testing.assert_close(z.grad, p * (1 - p))
 
 
-def test_quantizers():
-    g = torch.tensor([0.3, -0.1, 0.0, 2.0])
+def test_quantizers_scale_each_channel():
+    # [batch 4, channels 2]: channel 1's errors are 2-4x channel 0's
+    g = torch.tensor([[0.3, -4.0], [-0.1, 1.0], [0.0, 2.0], [2.0, 0.5]])
     q, scale = quantize_grad(g, "sign", 0)
-    assert torch.equal(q, torch.tensor([1.0, -1.0, 0.0, 1.0])) and scale == pytest.approx(0.6)
-    draws = torch.stack([quantize_grad(g, "ternary", k)[0] for k in range(3000)])
+    assert torch.equal(q, torch.sign(g))
+    torch.testing.assert_close(scale, torch.tensor([0.6, 1.875]))
+    draws = torch.stack([quantize_grad(g, "ternary", k)[0] for k in range(4000)])
     assert set(draws.unique().tolist()) <= {-1.0, 0.0, 1.0}
-    torch.testing.assert_close(draws.mean(0) * 2.0, g, atol=0.05, rtol=0)  # unbiased
-    z = torch.randn(5, requires_grad=True)
-    QuantizeGrad("sign")(z).backward(torch.tensor([0.2, -0.4, 0.0, 0.1, 0.3]))
-    assert torch.equal(z.grad, torch.tensor([1.0, -1.0, 0.0, 1.0, 1.0]) * 0.2)
+    _, tscale = quantize_grad(g, "ternary", 0)
+    torch.testing.assert_close(tscale, torch.tensor([2.0, 4.0]))
+    # unbiased per channel: P(keep) = |g| / channel max (channel 0 is not drowned by channel 1)
+    torch.testing.assert_close(draws.mean(0) * tscale, g, atol=0.08, rtol=0)
+    assert draws[:, 0, 0].abs().mean() == pytest.approx(0.15, abs=0.03)
+    z = torch.randn(2, 3, 2, 2, requires_grad=True)
+    dz = torch.randn(2, 3, 2, 2)
+    QuantizeGrad("sign")(z).backward(dz)
+    torch.testing.assert_close(z.grad, torch.sign(dz) * dz.abs().mean((0, 2, 3)).reshape(1, 3, 1, 1))
+
+
+def test_bgbsff_conv_weight_gradient_uses_the_channel_scales():
+    x = _counts((2, 3, 5, 5), 7)
+    conv = BSNConv2d(3, 4, 3, 1, 1, tiles_in=7, grad_quant="sign")
+    out = conv(x)
+    g = torch.randn_like(out) * torch.tensor([0.1, 1.0, 10.0, 100.0]).reshape(1, 4, 1, 1)
+    out.backward(g)
+    q, scale = quantize_grad(g, "sign", 0)
+    ref = conv2d_weight(x.float(), conv.weight.shape, q * scale.reshape(1, 4, 1, 1), 1, 1)
+    torch.testing.assert_close(conv.weight.grad, ref, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("how, width", [("sign", "u1"), ("ternary", "u2")])
