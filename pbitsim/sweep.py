@@ -237,7 +237,9 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
             for xi, yi, r in zip(x, y, rs):
                 ax.annotate(f"M={r['tiles']}", (xi, yi), textcoords="offset points",
                             xytext=(4, 4), fontsize=8)
-        ax.set_xscale("log")
+        energies = [r["energy_train_pj_per_sample"] for r in rows]
+        if max(energies) > 10 * min(energies):  # log only where the range needs it
+            ax.set_xscale("log")
         ax.set(xlabel="training energy per sample (uJ, measured counts)",
                ylabel="test accuracy (%)", title=_title(rows))
         written.append(_save(fig, Path(out) / "accuracy_vs_energy.png"))
