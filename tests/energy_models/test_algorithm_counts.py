@@ -12,6 +12,7 @@ import pytest
 from em_helpers import convnet, mlp
 from pbitsim.energy_models.algorithms import (Algorithm, LayerCounts, ModelParams,
                                               algorithm_names, get_algorithm, register)
+from pbitsim.energy_models import ops
 from pbitsim.energy_models.counts import Counts
 
 approx = pytest.approx
@@ -67,26 +68,49 @@ def test_ff_mlp_two_passes():
     assert not any(k.startswith("stash") for k in d1["forward"])
 
 
+def pre_norm(n, channels=None, passes=2):
+    """BSFF's batch norm before the tiles of a layer with n outputs in ``channels`` channels
+    (dense: one per unit), batch 4.
+
+    Per pass: 3n adds and 2n multiplies, 2n reads, n writes, and per channel (1/4 per
+    sample) an rsqrt (4 mul + 4 add) and 2 mul + 2 add for the affine.
+    """
+    ch = n if channels is None else channels
+    return {"mul:fp32": passes * (2 * n + 6 * ch / 4), "add:fp32": passes * (3 * n + 6 * ch / 4),
+            "act_read:fp32": passes * 2 * n, "act_write:fp32": passes * n}
+
+
+def plus(a, b):
+    return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+
+
 def test_bsff_mlp():
     r = rows("bsff", mlp(), 0.5)
     d1, d2 = r["dense1"].phases, r["dense2"].phases
-    # First layer multiplies the real input; tiled units sample one p-bit per unit.
-    same(d1["forward"], {"mul:fp32": 24, "add:fp32": 30, "weight_read:fp32": 30,
-                         "act_read:fp32": 14, "act_write:fp32": 6, "pbit_sample": 6,
-                         "act_write:u1": 6})
+    # First layer multiplies the real input; its output is batch-normalised, then the
+    # tiled units sample one p-bit per unit.
+    same(d1["forward"], plus(pre_norm(3), {"mul:fp32": 24, "add:fp32": 30,
+                                           "weight_read:fp32": 30, "act_read:fp32": 14,
+                                           "act_write:fp32": 6, "pbit_sample": 6,
+                                           "act_write:u1": 6}))
     # Goodness = integer sum of squares of the 3 binary units, then the logistic loss.
     same(d1["loss"], {"mul:u1": 6, "add:int32": 6, "act_read:u1": 6, "mul:fp32": 8,
                       "add:fp32": 12})
     # Second layer index-accumulates: 6 taps at density 0.5 -> 3 adds and 3 weight
-    # fetches, plus the 2 biases; per pass, two passes.
-    same(d2["forward"], {"add:fp32": 10, "weight_read:fp32": 10, "act_read:u1": 6,
-                         "act_write:fp32": 4, "pbit_sample": 4, "act_read:fp32": 4,
-                         "act_write:u1": 4})
+    # fetches, plus the 2 biases; per pass, two passes. Its only multiplies are the
+    # pre-activation batch norm's.
+    same(d2["forward"], plus(pre_norm(2), {"add:fp32": 10, "weight_read:fp32": 10,
+                                           "act_read:u1": 6, "act_write:fp32": 4,
+                                           "pbit_sample": 4, "act_read:fp32": 4,
+                                           "act_write:u1": 4}))
     same(d2["weight_grad"], {"add:fp32": 10, "grad_read:fp32": 6, "act_read:u1": 6,
                              "grad_write:fp32": 4})
-    assert "mul:fp32" not in d2["forward"] and "mul:fp32" not in d2["weight_grad"]
+    assert "mul:fp32" not in d2["weight_grad"]
     same(r["head"].phases["forward"], {"add:fp32": 4, "weight_read:fp32": 4,
                                        "act_read:u1": 2, "act_write:fp32": 2})
+    # At inference the pre-activation batch norm is folded into the layer's weights.
+    inf = rows("bsff", mlp(), 0.5, scope="inference")
+    assert "mul:fp32" not in inf["dense2"].phases["forward"]
 
 
 def test_bgbsff_mlp():
@@ -101,8 +125,10 @@ def test_bgbsff_mlp():
     # Binary input: accumulators hold +-1 * 4 samples -> 4 bits (int4).
     same(d2["weight_grad"], {"add:int4": 10, "grad_read:u1": 6, "act_read:u1": 6,
                              "grad_write:int4": 4})
-    same(d2["update"], {"add:fp32": 2, "grad_read:int4": 2, "weight_read:fp32": 2,
-                        "weight_write:fp32": 2})
+    # The pre-activation batch norm's 2 x 2 affine parameters keep Adam.
+    same(d2["update"], plus(dict(ops.adam(4, 4)), {"add:fp32": 2, "grad_read:int4": 2,
+                                                  "weight_read:fp32": 2,
+                                                  "weight_write:fp32": 2}))
 
 
 # --- one conv layer (conv2 of the tiny ConvNet) ------------------------------------------
@@ -132,9 +158,10 @@ def test_ff_conv():
 def test_bsff_conv():
     r = rows("bsff", convnet(), 0.25)
     c2 = r["conv2"].phases
-    same(c2["forward"], {"add:fp32": 198, "weight_read:fp32": 198, "act_read:u1": 80,
-                         "act_write:fp32": 48, "pbit_sample": 48, "act_read:fp32": 48,
-                         "act_write:u1": 60, "cmp:u1": 36, "act_write:u2": 12})
+    same(c2["forward"], plus(pre_norm(48, 3, passes=1),
+                             {"add:fp32": 198, "weight_read:fp32": 198, "act_read:u1": 80,
+                              "act_write:fp32": 48, "pbit_sample": 48, "act_read:fp32": 48,
+                              "act_write:u1": 60, "cmp:u1": 36, "act_write:u2": 12}))
     same(c2["weight_grad"], {"add:fp32": 198, "grad_read:fp32": 150, "act_read:u1": 32,
                              "grad_write:fp32": 57 / 4})
     # The head reads the max over 4 binary units: P(x > 0) = 1 - 0.75^4.
@@ -164,8 +191,8 @@ def test_inference_is_forward_only():
 
 
 def test_work_scales_with_density():
-    lo = rows("bsff", convnet(), 0.1)["conv2"].phases["forward"]
-    hi = rows("bsff", convnet(), 0.2)["conv2"].phases["forward"]
+    lo = rows("bsff", convnet(), 0.1, "inference")["conv2"].phases["forward"]
+    hi = rows("bsff", convnet(), 0.2, "inference")["conv2"].phases["forward"]
     assert hi["add:fp32"] - 48 == approx(2 * (lo["add:fp32"] - 48))
 
 

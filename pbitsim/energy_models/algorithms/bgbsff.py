@@ -5,9 +5,9 @@ to its sign at each unit (one bit):
 
 * at the goodness point sign(dL/dy) = sign(dL/dG) * sign(a x + b): one compare of the
   count with a per-channel threshold;
-* batch norm's affine and the tiles' positive slope keep the sign (batch norm's
-  batch-statistics terms are dropped), so no arithmetic flows back through them; the
-  max-pool routes sign bits;
+* batch norm's affine (after the tiles and before them) and the tiles' positive slope
+  keep the sign (batch norm's batch-statistics terms are dropped), so no arithmetic
+  flows back through them; the max-pool routes sign bits;
 * the weight gradient adds or subtracts the input count into an integer accumulator
   wide enough for a batch (``sign_accumulator``), reading one sign bit per use;
 * the update is w -= 2^-k * accumulator (a shift and one fp32 add), no optimizer
@@ -21,7 +21,7 @@ from ..archs import Arch, Block, Layer
 from ..counts import Counts
 from ..tiles import TileStats
 from . import ModelParams, block_params, register
-from .bsff import BSFF
+from .bsff import BSFF, pre_norm_params
 
 
 @register
@@ -38,7 +38,7 @@ class BGBSFF(BSFF):
             return ops.pool_backward(layer, gdtype="u1")
         return Counts()
 
-    def activation_backward(self, n: int, params: ModelParams) -> Counts:
+    def activation_backward(self, layer: Layer, params: ModelParams) -> Counts:
         return Counts()
 
     def weight_grad(self, layer: Layer, xin: TileStats | None, params: ModelParams) -> Counts:
@@ -51,7 +51,7 @@ class BGBSFF(BSFF):
 
     def update(self, block: Block, xin: TileStats | None, params: ModelParams) -> Counts:
         acc = self.accumulator(block.linear, xin, params)
-        norm_params = block_params(block) - block.linear.params
+        norm_params = block_params(block) - block.linear.params + pre_norm_params(block)
         return (ops.sign_update(block.linear.params, params.batch_size, acc)
                 .merge(ops.adam(norm_params, params.batch_size)))
 

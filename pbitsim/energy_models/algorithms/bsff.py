@@ -10,8 +10,11 @@ The forward-forward walk of :mod:`.ff` with binary stochastic units:
 * max-pool compares counts at their width; batch norm works on integer sums and is
   folded into the next layer's weights once per batch, so counts (not reals) move
   between layers; the goodness comes from the same integer sums;
-* local gradients stay real-valued (fp32): mean-field through the tiles, then the
-  weight gradient as a transposed index product; Adam.
+* every block's linear output is batch-normalised before its tiles (so it spans the
+  tiles' range 0..M): real batch norm while training, folded into that layer's weights
+  and bias at inference (no work per sample);
+* local gradients stay real-valued (fp32): mean-field through the tiles and the
+  pre-activation batch norm, then the weight gradient as a transposed index product; Adam.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .. import ops
 from ..archs import Arch, Block, Layer
 from ..counts import Counts
 from ..tiles import TileStats
-from . import ModelParams, register
+from . import ModelParams, block_params, register
 from .ff import FF
 
 
@@ -38,11 +41,18 @@ class BSFF(FF):
     def linear_forward(self, layer: Layer, xin: TileStats | None) -> Counts:
         return ops.linear_real(layer) if xin is None else ops.linear_index(layer, xin)
 
-    def activation(self, n: int, params: ModelParams, train: bool) -> Counts:
-        return ops.tiled(n, params.tiles)
+    def activation(self, layer: Layer, params: ModelParams, train: bool) -> Counts:
+        c = ops.tiled(layer.n_out, params.tiles)
+        if train:
+            c.merge(ops.batchnorm_real(pre_norm(layer), params.batch_size))
+        return c
 
-    def activation_backward(self, n: int, params: ModelParams) -> Counts:
-        return ops.tiled_backward(n, params.tiles)
+    def activation_backward(self, layer: Layer, params: ModelParams) -> Counts:
+        return (ops.tiled_backward(layer.n_out, params.tiles)
+                .merge(ops.batchnorm_backward(pre_norm(layer))))
+
+    def update(self, block: Block, xin: TileStats | None, params: ModelParams) -> Counts:
+        return ops.adam(block_params(block) + pre_norm_params(block), params.batch_size)
 
     def post_forward(self, arch: Arch, block: Block, layer: Layer, params: ModelParams,
                      train: bool, sum_sq_known: bool) -> Counts:
@@ -81,5 +91,16 @@ class BSFF(FF):
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         return [f"{self.name}: M = {params.tiles} tiles per unit (act u"
                 f"{counters.dtype_bits(counters.uint_dtype(params.tiles))}); first layer real "
-                "multiplies, later layers index-and-accumulate; fp32 local gradients "
-                "(mean-field through the tiles), Adam"]
+                "multiplies, later layers index-and-accumulate; pre-activation batch norm "
+                "(folded at inference); fp32 local gradients (mean-field through the tiles), "
+                "Adam"]
+
+
+def pre_norm(layer: Layer) -> Layer:
+    """The batch norm between ``layer``'s output and its tiles (same shape in and out)."""
+    return Layer("batchnorm", f"{layer.name}.pre", layer.out_shape, layer.out_shape)
+
+
+def pre_norm_params(block: Block) -> int:
+    """The pre-activation batch norm's affine (scale and shift per channel)."""
+    return 2 * block.linear.channels_out

@@ -40,7 +40,7 @@ class FF(Algorithm):
             ph = row.phases
             xin = self.block_input(arch, params, block.index)
             ph["forward"].merge(self.linear_forward(block.linear, xin))
-            ph["forward"].merge(self.activation(block.linear.n_out, params, train=True))
+            ph["forward"].merge(self.activation(block.linear, params, train=True))
             through, at = self.loss_point(block, arch.ff_variant)
             for layer in block.post:
                 shared = layer.type == "layernorm" and arch.ff_variant == "hinton"
@@ -50,7 +50,7 @@ class FF(Algorithm):
                                                  params))
             for layer in reversed(through):
                 ph["backward"].merge(self.post_backward(layer, params))
-            ph["backward"].merge(self.activation_backward(block.linear.n_out, params))
+            ph["backward"].merge(self.activation_backward(block.linear, params))
             ph["weight_grad"].merge(self.weight_grad(block.linear, xin, params))
             for phase in ("forward", "loss", "backward", "weight_grad"):
                 ph[phase] = ph[phase].scaled(passes)
@@ -66,7 +66,7 @@ class FF(Algorithm):
             fwd = row.phases["forward"]
             fwd.merge(self.linear_forward(block.linear, self.block_input(arch, params,
                                                                           block.index)))
-            fwd.merge(self.activation(block.linear.n_out, params, train=False))
+            fwd.merge(self.activation(block.linear, params, train=False))
             for layer in block.post:
                 fwd.merge(self.post_forward(arch, block, layer, params, False, False))
             rows.append(row)
@@ -106,11 +106,12 @@ class FF(Algorithm):
     def linear_forward(self, layer: Layer, xin: TileStats | None) -> Counts:
         return ops.linear_real(layer)
 
-    def activation(self, n: int, params: ModelParams, train: bool) -> Counts:
-        return ops.relu(n, train)
+    def activation(self, layer: Layer, params: ModelParams, train: bool) -> Counts:
+        """The nonlinearity on ``layer``'s output."""
+        return ops.relu(layer.n_out, train)
 
-    def activation_backward(self, n: int, params: ModelParams) -> Counts:
-        return ops.relu_backward(n)
+    def activation_backward(self, layer: Layer, params: ModelParams) -> Counts:
+        return ops.relu_backward(layer.n_out)
 
     def post_forward(self, arch: Arch, block: Block, layer: Layer, params: ModelParams,
                      train: bool, sum_sq_known: bool) -> Counts:
