@@ -158,9 +158,14 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
 
     ``scale``/``shift`` are detached (batch statistics in training, running ones in eval), ready
     to be folded into the next layer's weights; the counts of the normalisation are added.
+    The running statistics average the first batches evenly (momentum 1/t) and then
+    exponentially (momentum 0.1): a plain exponential average keeps 0.9^t of its initial
+    (0, 1) for t steps, which skews the test pass of short runs.
     """
 
     def forward(self, x):
+        if self.training and self.track_running_stats:
+            self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
         y = super().forward(x)
         with torch.no_grad():
             if self.training:

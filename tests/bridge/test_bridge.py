@@ -227,6 +227,21 @@ def test_foldable_batchnorm_reports_its_affine():
                                    rtol=1e-5, atol=1e-5)
 
 
+def test_foldable_batchnorm_running_stats_average_evenly_then_exponentially():
+    torch.manual_seed(0)
+    bn = FoldableBatchNorm2d(2)
+    batches = [torch.randn(4, 2, 3, 3) * (1 + i) + i for i in range(14)]
+    means = [b.mean(dim=(0, 2, 3)) for b in batches]
+    for t, b in enumerate(batches, 1):
+        bn(b)
+        if t <= 10:  # the plain average of the batch means seen so far
+            torch.testing.assert_close(bn.running_mean, torch.stack(means[:t]).mean(0))
+    ref = torch.stack(means[:10]).mean(0)
+    for m in means[10:]:  # then exponential, momentum 0.1
+        ref = 0.9 * ref + 0.1 * m
+    torch.testing.assert_close(bn.running_mean, ref)
+
+
 @pytest.mark.parametrize("shape", [(1, 12, 12), (3, 8, 8)])
 def test_simulated_cwcnet_equals_plain_torch_with_the_same_samples(shape):
     """Every block's pre-activation and the logits equal the unfolded torch math."""
