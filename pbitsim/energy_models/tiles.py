@@ -8,9 +8,10 @@ probability sigmoid(z - (i - 1/2)). Index-and-accumulate work depends on two num
 * the *nonzero fraction* q = P(x > 0) (weight rows fetched: one per nonzero input).
 
 For M = 1 they are equal. For M > 1, q follows from d through a stated model: the
-preactivation z is Gaussian N(mu, 1) (unit scale: the width over which the tiles
-resolve; batch norm keeps the inputs of each layer at that scale) with mu solved so that
-the model's density equals d. The same model gives the distribution of x, hence the
+preactivation z is Gaussian N(mu, PREACT_STD^2) with mu solved so that the model's
+density equals d. pbitsim's BSFF batch-normalises every preactivation to a learned scale
+initialised at 3 (``training.models.PRE_SCALE``) so that it spans the tiles' range; in
+trained networks that scale stays at 2.4-4.2 (F-MNIST, MNIST, CIFAR-10, M = 7). The same model gives the distribution of x, hence the
 statistics after a max-pool over s x s neighbours, taken as independent (neighbours are
 positively correlated in practice, so this overstates the pooled density, which does
 not favour BSFF).
@@ -24,12 +25,13 @@ from functools import lru_cache
 
 __all__ = ["TileStats", "tile_stats", "DEFAULT_DENSITY"]
 
-# Default activation density: the Gaussian model with mu = 0 (preactivations centred at
-# the scale batch norm gives) yields d = 0.114 for M = 7; rounded up to 0.15 so that the
-# default does not favour BSFF. A training run's measured density replaces it (--counts).
+# Default activation density: full training runs with M = 7 measured 0.096 (MNIST),
+# 0.115 (Fashion-MNIST) and 0.182 (CIFAR-10). A run's measured densities replace it
+# (--counts).
 DEFAULT_DENSITY = 0.15
+PREACT_STD = 3.0  # std of the Gaussian preactivation model (the trainer's PRE_SCALE)
 
-_GRID = [i * 0.2 for i in range(-40, 41)]                     # z - mu, in [-8, 8]
+_GRID = [i * 0.2 for i in range(-40, 41)]                     # (z - mu) / std, in [-8, 8]
 _WEIGHTS = [math.exp(-0.5 * t * t) for t in _GRID]
 _NORM = sum(_WEIGHTS)
 _WEIGHTS = [w / _NORM for w in _WEIGHTS]
@@ -59,13 +61,13 @@ class TileStats:
 def _mean_density(tiles: int, mu: float) -> float:
     total = 0.0
     for t, w in zip(_GRID, _WEIGHTS):
-        z = mu + t
+        z = mu + PREACT_STD * t
         total += w * sum(_sigmoid(z - (i - 0.5)) for i in range(1, tiles + 1))
     return total / tiles
 
 
 def _solve_mu(tiles: int, density: float) -> float:
-    lo, hi = -40.0, 40.0 + tiles
+    lo, hi = -40.0 * PREACT_STD, 40.0 * PREACT_STD + tiles
     for _ in range(48):
         mid = 0.5 * (lo + hi)
         if _mean_density(tiles, mid) < density:
@@ -77,11 +79,11 @@ def _solve_mu(tiles: int, density: float) -> float:
 
 @lru_cache(maxsize=64)
 def _count_cdf(tiles: int, density: float) -> tuple[float, ...]:
-    """P(x <= k), k = 0..M, under z ~ N(mu, 1) with mu matching ``density``."""
+    """P(x <= k), k = 0..M, under z ~ N(mu, PREACT_STD^2) with mu matching ``density``."""
     mu = _solve_mu(tiles, density)
     pmf = [0.0] * (tiles + 1)
     for t, w in zip(_GRID, _WEIGHTS):
-        z = mu + t
+        z = mu + PREACT_STD * t
         dist = [1.0]
         for i in range(1, tiles + 1):
             p = _sigmoid(z - (i - 0.5))

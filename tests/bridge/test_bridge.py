@@ -281,3 +281,10 @@ def test_quantized_real_conv_weight_gradient_is_adds():
     # ternary errors: the image values are added or subtracted, then one multiply per weight
     assert back["mul:fp32"] - macs == conv.weight.numel() + out.numel()  # + the quantizer's
     assert back["grad_read:u2"] == macs and back["grad_write:u2"] == out.numel()
+
+
+def test_estimator_preactivation_scale_is_the_trainers():
+    """The analytic tile model assumes the scale BSFF normalises its preactivations to."""
+    from pbitsim.energy_models.tiles import PREACT_STD
+    from pbitsim.training.models import PRE_SCALE
+    assert PREACT_STD == PRE_SCALE
