@@ -45,6 +45,7 @@ all_algos() {  # prefix, then the shared options
   run "$p-cwc"     --algo cwc "$@"
   run "$p-bp"      --algo bp "$@"
   run "$p-bsff7"   --algo bsff --tiles 7 "$@"
+  reeval "$p-bsff7" 2 --algo bsff --tiles 7 "$@"
   reeval "$p-bsff7" 4 --algo bsff --tiles 7 "$@"
   run "$p-bsff1"   --algo bsff --tiles 1 "$@"
   run "$p-bgbsff7" --algo bgbsff --tiles 7 "$@"
