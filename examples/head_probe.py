@@ -67,8 +67,9 @@ def main() -> None:
     def accuracy(logits):
         return float((logits.argmax(1) == y_te).float().mean())
 
-    head = model.head
-    print(f"run's own head on these counts: {accuracy(features(x_te) @ head.weight + head.bias):.4f}")
+    with torch.no_grad():
+        own = accuracy(features(x_te) @ model.head.weight + model.head.bias)
+    print(f"run's own head on these counts: {own:.4f}")
     for lr in (float(v) for v in args.lr.split(",")):
         torch.manual_seed(0)
         lin = torch.nn.Linear(x_tr.shape[1], data.num_classes)
