@@ -28,13 +28,10 @@ def last_counts(model, data, images, key):
     out = []
     with torch.no_grad():
         for b in range(0, len(images), 256):
-            inp = torch.from_numpy(data.normalized(images[b:b + 256]))
-            scale = shift = None
-            for i in range(len(model.convs)):
-                _, inp, scale, shift = model._sim_block(i, inp, scale, shift, (key, b))
-            out.append(inp.reshape(inp.shape[0], -1).clone())
-    spatial = out[0].shape[1] // scale.numel()
-    return torch.cat(out), scale.repeat_interleave(spatial), shift.repeat_interleave(spatial)
+            x = torch.from_numpy(data.normalized(images[b:b + 256]))
+            _, (counts, scale, shift) = model.blocks(x, (key, b))
+            out.append(counts.clone())
+    return torch.cat(out), scale, shift
 
 
 def main() -> None:

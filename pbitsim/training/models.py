@@ -120,6 +120,15 @@ class CwCNet(nn.Module):
         return groups + [list(self.head.parameters())]
 
     def forward(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
+        ys, head_in = self.blocks(x, seed_key, local=local, frozen=frozen)
+        return ys, self.head(*head_in)
+
+    def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
+        """The four blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
+
+        ``head_in`` is ``(features,)`` for the real net and ``(counts [B, F] uint8, scale [F],
+        shift [F])`` for the simulated one (the last block's tile counts and its batch norm).
+        """
         ys = []
         inp = x
         scale = shift = None
@@ -131,14 +140,11 @@ class CwCNet(nn.Module):
                     y = self._real_block(i, inp)
                     inp = y.detach() if local else y
             ys.append(y)
-        if self.simulated:
-            b = inp.shape[0]
-            spatial = inp.shape[2] * inp.shape[3]
-            logits = self.head(inp.reshape(b, -1), scale.repeat_interleave(spatial),
-                               shift.repeat_interleave(spatial))
-        else:
-            logits = self.head(inp.flatten(1))
-        return ys, logits
+        if not self.simulated:
+            return ys, (inp.flatten(1),)
+        spatial = inp.shape[2] * inp.shape[3]
+        return ys, (inp.reshape(inp.shape[0], -1), scale.repeat_interleave(spatial),
+                    shift.repeat_interleave(spatial))
 
     def _real_block(self, i, x):
         z = counted_relu(self.convs[i](x))
