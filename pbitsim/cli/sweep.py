@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..config import MAX_TILES
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import BarReporter, make_progress
@@ -106,7 +107,7 @@ def sweep(tiles_text, device_texts, algo, dataset, seeds_text, epochs, batch_siz
         raise PbitsimError(f"--density must be in (0, 1], got {density}")
     if density is not None and not estimate_only:
         raise PbitsimError("--density applies to --estimate-only (training measures it)")
-    cfg = SweepConfig(tiles=_int_list(tiles_text, "tiles", 1, 64),
+    cfg = SweepConfig(tiles=_int_list(tiles_text, "tiles", 1, MAX_TILES),
                       devices=_devices(device_texts or ("ideal",)),
                       seeds=_int_list(seeds_text, "seeds", 0, 2 ** 31 - 1), algo=algo,
                       dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,

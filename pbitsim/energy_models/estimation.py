@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..config import check_tiles
 from .algorithms import DEFAULT_BATCH, Algorithm, LayerCounts, ModelParams, get_algorithm
 from .archs import DEFAULT_ARCH, Arch, load_arch
 from .counts import PHASES, Counts
@@ -256,10 +257,7 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     tab = load_table(table)
     if device is not None:
         tab = tab.with_device(device)
-    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
-        raise ValueError(f"tiles must be an integer >= 1, got {tiles!r}")
-    if tiles > 255:
-        raise ValueError(f"tiles must be at most 255 (counts are uint8), got {tiles}")
+    check_tiles(tiles)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch size must be an integer >= 1, got {batch_size!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:

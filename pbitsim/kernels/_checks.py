@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_TILES = 64  # offsets up to 63.5 keep every exp() of the samplers inside float32 range
+from ..config import MAX_TILES, check_tiles as _check_tiles
 
 
 def as_array(name: str, a, dtype, ndim: int | None = None) -> np.ndarray:
@@ -18,11 +18,9 @@ def as_array(name: str, a, dtype, ndim: int | None = None) -> np.ndarray:
 
 
 def check_tiles(tiles) -> int:
-    if isinstance(tiles, (bool, np.bool_)) or not isinstance(tiles, (int, np.integer)):
+    if isinstance(tiles, np.bool_):
         raise ValueError(f"tiles must be an integer, got {tiles!r}")
-    if not 1 <= int(tiles) <= MAX_TILES:
-        raise ValueError(f"tiles must be in 1..{MAX_TILES}, got {tiles}")
-    return int(tiles)
+    return _check_tiles(tiles)
 
 
 def check_levels(name: str, max_value: int, tiles) -> int:

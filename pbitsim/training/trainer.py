@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ..config import check_tiles
 from ..counters import OpCounter, atomic_write_text, counting
 from ..datasets import Dataset
 from ..kernels.devices import parse_device, spec_string
@@ -79,8 +80,10 @@ class TrainConfig:
             raise TrainingError(f"--seed must be >= 0, got {self.seed}")
         if self.batch_size < 2:
             raise TrainingError("--batch-size must be >= 2 (batch norm needs two samples)")
-        if self.tiles > 255:
-            raise TrainingError(f"--tiles must be <= 255 (uint8 tile counts), got {self.tiles}")
+        try:
+            check_tiles(self.tiles)
+        except ValueError as e:
+            raise TrainingError(f"--tiles: {e}") from None
         for name in ("limit_train", "limit_test"):
             v = getattr(self, name)
             if v is not None and v < 2:
