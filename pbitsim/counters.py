@@ -83,6 +83,14 @@ class OpCounter:
             k = self.key(op, dtype)
             self._counts[k] = self._counts.get(k, 0) + n
 
+    def add_counts(self, counts: Mapping[str, float]) -> None:
+        """Add a ``{key: number}`` mapping (a :class:`pbitsim.costs.Counts`) of whole numbers."""
+        for key, v in counts.items():
+            n = round(v)
+            if abs(v - n) > 1e-9 * max(1.0, abs(v)):
+                raise ValueError(f"count for {key!r} must be a whole number, got {v}")
+            self.add(key, n)
+
     def __getitem__(self, key: str) -> int:
         return self._counts.get(key, 0)
 

@@ -17,6 +17,7 @@ from torch.nn.grad import conv2d_weight
 
 from .. import kernels as K
 from ..counters import OpCounter, active_counter
+from .. import costs
 from . import tally
 from .estimators import quantize_grad
 
@@ -73,7 +74,7 @@ class TiledSampleFn(torch.autograd.Function):
             tally.count_dmean(counter, z.numel(), ctx.tiles)
             return g * d, None, None, None, None
         # straight-through: identity inside the unit's range (-inf, M + 1/2]
-        tally.count_elementwise(counter, z.numel(), cmp=1)
+        tally.record(counter, costs.straight_through_backward(z.numel()))
         return g * (z <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
 
 
@@ -117,11 +118,7 @@ def _fold_weight(weight, in_scale, view_shape):
     """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
     if in_scale is None:
         return weight.detach()
-    counter = active_counter()
-    if counter is not None:
-        counter.add("mul", weight.numel(), "fp32")
-        counter.add("weight_read", weight.numel(), "fp32")
-        counter.add("weight_write", weight.numel(), "fp32")
+    tally.count_fold(active_counter(), weight.shape)
     return weight.detach() * in_scale.reshape(view_shape)
 
 
@@ -147,14 +144,11 @@ class IndexConv2dFn(torch.autograd.Function):
         if in_shift is not None:
             w_shift = (weight.detach() * in_shift.reshape(1, c, 1, 1)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
-            tally.count_elementwise(counter, weight.numel(), add=1, mul=1, reads=1, writes=0)
-            tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape, 1, stride,
-                             padding)
             out += bias_map
-            tally.count_elementwise(counter, out.numel(), add=1)
         if bias is not None:
             out += bias.detach().reshape(1, o, 1, 1)
-            tally.count_elementwise(counter, out.numel(), add=1)
+        if in_shift is not None or bias is not None:  # one bias map, built once per step
+            tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
                     bias is not None)
@@ -180,23 +174,20 @@ class IndexConv2dFn(torch.autograd.Function):
         o, c = gw.shape[0], gw.shape[1]
         if in_scale is not None:
             gw *= in_scale.reshape(1, c, 1, 1)
-            tally.count_elementwise(counter, gw.numel(), mul=1)
         if in_shift is not None:
             g_sum = g.sum(0, keepdim=True)
             g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
             gw += g_ones * in_shift.reshape(1, c, 1, 1)
-            tally.count_elementwise(counter, g.numel(), add=1, reads=1, writes=0)
-            tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape, 1, stride,
-                             padding, kind="weight_grad")
-            tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
+        if in_scale is not None or in_shift is not None:
+            tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
         gb = g.sum((0, 2, 3)) if has_bias else None
         if has_bias:
-            tally.count_elementwise(counter, g.numel(), add=1, writes=0)
+            tally.count_bias(counter, g.shape, backward=True)
         if scale is not None:
             gw *= scale.reshape(o, 1, 1, 1)
             if gb is not None:
                 gb *= scale
-            tally.count_elementwise(counter, gw.numel() + o, mul=1)
+            tally.record(counter, costs.dequantize(gw.numel() + (o if gb is not None else 0)))
         return None, gw, gb, None, None, None, None, None, None, None
 
 
@@ -216,9 +207,9 @@ class IndexLinearFn(torch.autograd.Function):
         b_eff = bias.detach().clone() if bias is not None else torch.zeros(n)
         if in_shift is not None:
             b_eff += in_shift @ weight.detach()
-            tally.count_dense(counter, 1, k, n)
-        out += b_eff
-        tally.count_elementwise(counter, out.numel(), add=1)
+        if in_shift is not None or bias is not None:
+            out += b_eff
+            tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x, in_scale, in_shift)
         ctx.conf = (tiles, bias is not None)
         return out
@@ -231,11 +222,12 @@ class IndexLinearFn(torch.autograd.Function):
         g = g.contiguous()
         gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))
         g_sum = g.sum(0)
-        tally.count_elementwise(counter, g.numel(), add=1, writes=0)
+        if has_bias:
+            tally.count_bias(counter, g.shape, backward=True)
         if in_scale is not None:
             gw *= in_scale.reshape(-1, 1)
-            tally.count_elementwise(counter, gw.numel(), mul=1)
         if in_shift is not None:
             gw += in_shift.reshape(-1, 1) * g_sum.reshape(1, -1)
-            tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
+        if in_scale is not None or in_shift is not None:
+            tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
         return None, gw, (g_sum if has_bias else None), None, None, None

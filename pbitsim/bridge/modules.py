@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import kernels as K
-from ..counters import active_counter
+from ..counters import active_counter, uint_dtype
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
 from .functions import BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn
@@ -103,7 +103,30 @@ def _as_counts(x: torch.Tensor, tiles: int) -> torch.Tensor:
     raise ValueError(f"index layers read integer tile counts 0..{tiles} (uint8), got {x.dtype}")
 
 
-class BSNConv2d(_Seeded):
+class _CountStats:
+    """Training-time statistics of the tile counts an index layer reads (for the estimate).
+
+    Buffers ``in_stats`` = (sum of counts, nonzero counts, counts seen), float64, updated in
+    training mode only; :meth:`input_stats` gives the mean count and the nonzero fraction.
+    """
+
+    def _init_stats(self):
+        self.register_buffer("in_stats", torch.zeros(3, dtype=torch.float64))
+
+    def _observe(self, x: torch.Tensor) -> None:
+        if self.training:
+            with torch.no_grad():
+                self.in_stats += torch.tensor(
+                    [float(x.sum(dtype=torch.int64)), float(torch.count_nonzero(x)),
+                     float(x.numel())], dtype=torch.float64)
+
+    def input_stats(self) -> tuple[float, float] | None:
+        """``(mean count, nonzero fraction)`` of the counts read in training, or None."""
+        total, nonzero, seen = (float(v) for v in self.in_stats)
+        return None if seen == 0 else (total / seen, nonzero / seen)
+
+
+class BSNConv2d(_CountStats, _Seeded):
     """Convolution by index-and-accumulate over uint8 tile counts 0..``tiles_in``.
 
     ``forward(x, in_scale=None, in_shift=None)`` computes
@@ -122,9 +145,11 @@ class BSNConv2d(_Seeded):
         ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
         self.weight = nn.Parameter(ref.weight.detach().clone())  # torch's default init
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
+        self._init_stats()
 
     def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None):
         x = _as_counts(x, self.tiles_in)
+        self._observe(x)
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
         return IndexConv2dFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.stride,
                                    self.padding, self.tiles_in, self.grad_quant, qseed)
@@ -135,7 +160,7 @@ class BSNConv2d(_Seeded):
                 f"tiles_in={self.tiles_in}, grad_quant={self.grad_quant!r}")
 
 
-class BSNLinear(nn.Module):
+class BSNLinear(_CountStats, nn.Module):
     """Dense layer by index-and-accumulate over uint8 counts ``[B, K]``; weight stored ``[K, N]``."""
 
     def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True):
@@ -144,9 +169,11 @@ class BSNLinear(nn.Module):
         bound = 1.0 / math.sqrt(in_features)  # torch.nn.Linear's default init
         self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
+        self._init_stats()
 
     def forward(self, x, in_scale=None, in_shift=None):
         x = _as_counts(x, self.tiles_in)
+        self._observe(x)
         return IndexLinearFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.tiles_in)
 
     def extra_repr(self) -> str:
@@ -163,6 +190,8 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
     (0, 1) for t steps, which skews the test pass of short runs.
     """
 
+    in_dtype = "fp32"  # width of the input words (``uN`` when it normalises tile counts)
+
     def forward(self, x):
         if self.training and self.track_running_stats:
             self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
@@ -174,12 +203,18 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
                 var, mean = self.running_var, self.running_mean
             scale = self.weight.detach() / torch.sqrt(var + self.eps)
             shift = self.bias.detach() - mean * scale
-        tally.count_bn(active_counter(), x.shape)
+        tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
 
 
-def max_pool_counts(s: torch.Tensor, tiles: int):
-    """2x2 max pooling of tile counts, float (differentiable) and uint8 (for the next index layer)."""
-    p = F.max_pool2d(s, 2)
-    tally.count_pool(active_counter(), p.shape, 4, f"u{max(1, int(tiles).bit_length())}")
+def max_pool_counts(s: torch.Tensor, tiles: int, size: int = 2):
+    """``size`` x ``size`` max pooling of tile counts: float (differentiable) and uint8 (for the
+    next index layer). Compares at the counts' width; backward routes each gradient."""
+    p = F.max_pool2d(s, size)
+    window = size * size
+    tally.count_pool(active_counter(), p.shape, window, uint_dtype(tiles), train=p.requires_grad)
+    if p.requires_grad:
+        o_shape, i_shape = tuple(p.shape), tuple(s.shape)
+        p.register_hook(lambda g: tally.count_pool_backward(active_counter(), o_shape, i_shape,
+                                                            window))
     return p, p.detach().to(torch.uint8)

@@ -80,8 +80,16 @@ def _parse_density(text: str) -> list[float]:
               help="p-bit device: ideal, smtj or digital, with options as "
                    "kind:key=value,... (e.g. digital:lut_width=8) [default: ideal, priced "
                    "as the table's levels.pbit; or the --counts file's device].")
-@click.option("--batch-size", metavar="B", type=int, default=128, show_default=True,
-              help="Mini-batch size (amortizes optimizer and batch-norm work).")
+@click.option("--batch-size", metavar="B", type=int, default=None,
+              help="Mini-batch size (amortizes optimizer and batch-norm work) [default: 128, or "
+                   "the --counts run's].")
+@click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default=None,
+              help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: ternary].")
+@click.option("--update", type=click.Choice(("adam", "shift")), default=None,
+              help="BGBSFF's weight update, as `pbitsim train --update` [default: adam].")
+@click.option("--eval-samples", metavar="K", type=int, default=None,
+              help="Sampled test passes of bsff/bgbsff summed per inference (K x the "
+                   "inference work) [default: 1].")
 @click.option("--epochs", metavar="E", type=int, default=1, show_default=True,
               help="Epochs for the training-run total.")
 @click.option("--train-size", metavar="N", type=int,
@@ -92,8 +100,8 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--counts", "counts_path", metavar="FILE.json",
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
-def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, train_size,
-             per_layer, json_out, csv_out, counts_path):
+def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
+             eval_samples, epochs, train_size, per_layer, json_out, csv_out, counts_path):
     """Project the training and inference energy of BP, FF, BSFF and BGBSFF (pJ).
 
     Counts every operation and memory access per training sample and per inference
@@ -124,11 +132,24 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, trai
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
     try:
+        options = dict(grad_quant=grad_quant, update=update, eval_samples=eval_samples,
+                       batch_size=batch_size)
+        if measured is not None:  # the run's own choices and measured statistics
+            run = measured.estimate_options()
+            for key, given in (("grad_quant", grad_quant), ("update", update),
+                               ("eval_samples", eval_samples), ("batch_size", batch_size)):
+                if given is None and key in run:
+                    options[key] = run[key]
+            for key in ("estimator", "stats", "live"):
+                if key in run and not (key == "stats" and (tiles is not None or density)):
+                    options[key] = run[key]
+        options = {k: v for k, v in options.items() if v is not None}
         result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=table,
                               tiles=7 if tiles is None else tiles,
-                              density=densities or DEFAULT_DENSITY, batch_size=batch_size,
+                              density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
-                              device="ideal" if device is None else device)
+                              device="ideal" if device is None else device,
+                              skip_incompatible=algo is None, **options)
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import BarReporter, make_progress
@@ -79,6 +80,9 @@ def _summary_table(results: dict):
 @click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default="ternary",
               show_default=True,
               help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
+@click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,
+              help="BGBSFF weight update: adam, or shift (w -= 2^-k g: SGD at the power of two "
+                   "nearest --lr, no optimizer state, as the hardware scheme).")
 @click.option("--schedule", type=click.Choice(("staggered", "none")), default="staggered",
               show_default=True, help="Layer freezing of the CwC-family blocks.")
 @click.option("--arch", type=click.Choice(("cwc", "mlp")), default=None,
@@ -94,8 +98,8 @@ def _summary_table(results: dict):
                    "goodnesses summed (costs K times the inference counts). A finished run "
                    "resumed with another K is re-evaluated, not retrained.")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
-          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table, device,
-          eval_samples):
+          download, out_dir, resume, estimator, grad_quant, update, schedule, arch, energy_table,
+          device, eval_samples):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -114,6 +118,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
+                      update=update,
                       schedule=schedule, arch=arch, energy_table=energy_table, device=device,
                       eval_samples=eval_samples)
     try:

@@ -8,16 +8,18 @@ over tile counts and devices needs per configuration.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import check_tiles
-from .algorithms import DEFAULT_BATCH, Algorithm, LayerCounts, ModelParams, get_algorithm
+from ..costs import QUANTIZERS
+from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
+                         ESTIMATORS, UPDATES, Algorithm, LayerCounts, ModelParams, get_algorithm)
 from .archs import DEFAULT_ARCH, Arch, load_arch
 from .counts import PHASES, Counts
 from .devices import Device, pbits_per_block
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
-from .tiles import DEFAULT_DENSITY
+from .tiles import DEFAULT_DENSITY, TileStats
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "hardware_summary"]
 
@@ -100,6 +102,7 @@ class Estimate:
     train_samples: int
     epochs: int
     algos: list[AlgoEstimate]
+    skipped: list[str] = field(default_factory=list)  # rules that cannot run on the arch
 
     def get(self, name: str) -> AlgoEstimate | None:
         return next((a for a in self.algos if a.name == name), None)
@@ -133,6 +136,7 @@ class Estimate:
                      f"training samples; {self.epochs} epoch(s); real values fp32")
         for algo in self.algos:
             lines.extend(algo.algorithm.assumptions(self.arch, self.params))
+        lines.extend(f"not estimated: {why}" for why in self.skipped)
         return lines
 
     def device_lines(self) -> list[str]:
@@ -245,13 +249,22 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              batch_size: int = DEFAULT_BATCH,
              train_samples: int | None = None,
              epochs: int = 1,
-             device: "str | Device | None" = None) -> Estimate:
+             device: "str | Device | None" = None,
+             *, grad_quant: str = DEFAULT_GRAD_QUANT, update: str = DEFAULT_UPDATE,
+             eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
+             stats=None, live=None, skip_incompatible: bool = False) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``density`` is the activation density of the tiled units (one value, or one per
     block; the last repeats). ``device`` (``"ideal"``, ``"smtj"``, ``"digital:..."``)
     prices the p-bit samples and sizes the p-bits; None keeps the table's device
-    (``ideal``). Raises ``ValueError`` (subclasses name the file or key) for bad input.
+    (``ideal``). The training choices that change the counts are ``pbitsim train``'s:
+    ``grad_quant`` and ``update`` (BGBSFF), ``eval_samples`` (sampled test passes of the
+    tiled rules), ``estimator`` (the tiles' backward), ``live`` (fraction of steps each block
+    learns under a freezing schedule). ``stats``: measured ``(mean count, nonzero fraction)`` of
+    the counts entering each index layer (replaces ``density``). An algorithm whose rule
+    cannot run on ``arch`` raises, or with ``skip_incompatible`` is left out and named in
+    ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
     net = arch if isinstance(arch, Arch) else load_arch(arch)
     tab = load_table(table)
@@ -269,9 +282,39 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     if not names:
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
-    params = ModelParams(tiles=tiles, densities=_densities(density), batch_size=batch_size)
+    if grad_quant not in QUANTIZERS:
+        raise ValueError(f"gradient quantizer must be one of {', '.join(QUANTIZERS)}, "
+                         f"got {grad_quant!r}")
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {', '.join(UPDATES)}, got {update!r}")
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+    if isinstance(eval_samples, bool) or not isinstance(eval_samples, int) or eval_samples < 1:
+        raise ValueError(f"eval samples must be an integer >= 1, got {eval_samples!r}")
+    densities = _densities(density)
+    if len(densities) > len(net.blocks):
+        raise ValueError(f"{len(densities)} densities given, but {net.name} has "
+                         f"{len(net.blocks)} blocks")
+    tile_stats = None
+    if stats is not None:
+        tile_stats = tuple(TileStats(tiles, float(m) / tiles, float(q)) for m, q in stats)
+    params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
+                         grad_quant=grad_quant, update=update, eval_samples=eval_samples,
+                         estimator=estimator, stats=tile_stats,
+                         live=tuple(live) if live is not None else None)
+    skipped = []
+    for model in list(models):
+        try:
+            model.check(net)
+        except ValueError as exc:
+            if not skip_incompatible:
+                raise
+            skipped.append(str(exc))
+            models.remove(model)
+    if not models:
+        raise ValueError("no algorithm can run on this architecture: " + "; ".join(skipped))
     results = [_run(model, net, params, tab) for model in models]
-    return Estimate(net, tab, params, samples, epochs, results)
+    return Estimate(net, tab, params, samples, epochs, results, skipped)
 
 
 def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable) -> AlgoEstimate:

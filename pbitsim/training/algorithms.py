@@ -18,10 +18,13 @@ trains throughout.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import costs
 from ..bridge import tally
 from ..counters import active_counter
 from .models import CwCNet, FFMLP, MLP, arch_name, class_goodness
@@ -61,8 +64,18 @@ def _count_adam(groups) -> None:
     tally.count_adam(active_counter(), sum(p.numel() for g in groups for p in g))
 
 
+def shift_lr(lr: float) -> float:
+    """The power of two nearest ``lr``: the step of a shift-and-add update."""
+    return 2.0 ** round(math.log2(lr))
+
+
+def _shift_sgd(params, lr):
+    """BGBSFF's hardware update ``w -= 2^-k g``: plain SGD at a power-of-two rate, no state."""
+    return torch.optim.SGD(params, lr=shift_lr(lr))
+
+
 def _ce(logits, y):
-    tally.count_softmax_ce(active_counter(), logits.shape[0], logits.shape[1])
+    tally.count_softmax_ce(active_counter(), logits.shape[0], logits.shape[1], train=True)
     return F.cross_entropy(logits, y)
 
 
@@ -102,8 +115,10 @@ class CwCFamily(Algorithm):
         self.model = CwCNet(input_shape, classes, tiles=tiles, estimator=cfg.estimator,
                             grad_quant=quant, seed=cfg.seed, device=cfg.device)
         self.groups = self.model.layer_groups()
-        self.optims = [_adam(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
-                                                                             HEAD_LR)]
+        self.shift = self.name == "bgbsff" and cfg.update == "shift"
+        block_opt = _shift_sgd if self.shift else _adam
+        self.optims = [block_opt(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
+                                                                                 HEAD_LR)]
         self.ends = freeze_ends(cfg.dataset, cfg.schedule)
 
     def train_step(self, x, y, seed_key, frac: float):
@@ -120,7 +135,13 @@ class CwCFamily(Algorithm):
         live = [i for i in range(len(self.optims)) if i not in frozen]
         for i in live:
             self.optims[i].step()
-        _count_adam([self.groups[i] for i in live])
+        head = len(self.optims) - 1
+        if self.shift:
+            tally.record(active_counter(), costs.shift_update(
+                sum(p.numel() for i in live if i != head for p in self.groups[i])))
+            _count_adam([self.groups[head]])
+        else:
+            _count_adam([self.groups[i] for i in live])
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     @torch.no_grad()
@@ -133,8 +154,9 @@ class CwCFamily(Algorithm):
             ys, out = self.model(x, seed_key if passes == 1 else (*seed_key, k))
             logits = logits + out
             goodness = goodness + class_goodness(ys[-1], self.classes)
-        tally.count_elementwise(active_counter(), (passes - 1) * 2 * out.numel(), add=1,
-                                writes=0)
+        counter = active_counter()
+        tally.record(counter, costs.sum_predictions((passes - 1) * 2 * out.numel()))
+        tally.record(counter, costs.argmax(2 * x.shape[0], self.classes))
         return {"sf": logits.argmax(1), "avg": goodness.argmax(1)}
 
     def layer_density(self) -> list[float]:
@@ -152,7 +174,7 @@ class BP(Algorithm):
         if self.arch == "ff-mlp-4x2000":
             self.model = MLP(int(np.prod(input_shape)), classes)
         else:
-            self.model = CwCNet(input_shape, classes)
+            self.model = CwCNet(input_shape, classes, saved="stash")
         self.params = [list(self.model.parameters())]
         self.optims = [_adam(self.params[0], self.lr)]
 
@@ -174,7 +196,9 @@ class BP(Algorithm):
     @torch.no_grad()
     def predict(self, x, seed_key):
         self.model.eval()
-        return {"sf": self._logits(x).argmax(1)}
+        logits = self._logits(x)
+        tally.record(active_counter(), costs.argmax(x.shape[0], self.classes))
+        return {"sf": logits.argmax(1)}
 
 
 class FF(Algorithm):
@@ -209,7 +233,10 @@ class FF(Algorithm):
 
     @staticmethod
     def _goodness(h):
-        tally.count_goodness(active_counter(), h.shape)
+        tally.count_goodness(active_counter(), h.shape, h.shape[0])
+        if h.requires_grad:
+            shape = tuple(h.shape)
+            h.register_hook(lambda g: tally.count_goodness_backward(active_counter(), shape))
         return h.pow(2).mean(1)
 
     def train_step(self, x, y, seed_key, frac: float):
@@ -221,9 +248,10 @@ class FF(Algorithm):
         hs_neg = self.model(self._embed(x, y_neg))
         loss = 0.0
         for hp, hn in zip(hs_pos, hs_neg):
-            gap = self._goodness(hp) - self._goodness(hn)
+            g_pos, g_neg = self._goodness(hp), self._goodness(hn)
+            gap = g_pos - g_neg
             loss = loss + F.softplus(-FF_ALPHA * gap).mean()
-            tally.count_elementwise(active_counter(), gap.numel(), add=3, mul=3)
+            tally.record(active_counter(), costs.ff_pair_loss(gap.numel()))
         for o in self.optims:
             o.zero_grad(set_to_none=True)
         loss.backward()
@@ -231,7 +259,7 @@ class FF(Algorithm):
             o.step()
         _count_adam(self.groups)
         # training "accuracy": the last layer puts the positive pass above the negative one
-        correct = int((self._goodness(hs_pos[-1]) > self._goodness(hs_neg[-1])).sum())
+        correct = int((g_pos > g_neg).sum())  # the last layer's, computed above
         return float(loss.detach()), correct
 
     @torch.no_grad()
@@ -242,6 +270,10 @@ class FF(Algorithm):
             hs = self.model(self._embed(x, torch.full((x.shape[0],), c, dtype=torch.long)))
             for h in hs[1:]:  # Hinton: every layer but the first
                 scores[:, c] += self._goodness(h)
+        counter = active_counter()
+        tally.record(counter, costs.elementwise(x.shape[0] * self.classes * (len(hs) - 2),
+                                                add=1, writes=0))
+        tally.record(counter, costs.argmax(x.shape[0], self.classes))
         return {"goodness": scores.argmax(1)}
 
 

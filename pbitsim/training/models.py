@@ -28,7 +28,8 @@ from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward,
                               counted_relu)
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm2d, QuantizeGrad,
                               TiledLogistic, max_pool_counts)
-from ..counters import active_counter
+from ..counters import active_counter, uint_dtype
+from .. import costs
 from .. import kernels as K
 from ..bridge import tally
 
@@ -54,7 +55,10 @@ def class_goodness(y: torch.Tensor, classes: int) -> torch.Tensor:
     b, c = y.shape[0], y.shape[1]
     if c % classes:
         raise ValueError(f"{c} channels do not split into {classes} class groups")
-    tally.count_goodness(active_counter(), y.shape)
+    tally.count_goodness(active_counter(), y.shape, b * classes)
+    if y.requires_grad:
+        shape = tuple(y.shape)
+        y.register_hook(lambda g: tally.count_goodness_backward(active_counter(), shape))
     return y.pow(2).reshape(b, classes, -1).mean(2)
 
 
@@ -69,8 +73,9 @@ class CwCNet(nn.Module):
 
     def __init__(self, input_shape, classes: int = 10, *, tiles: int | None = None,
                  estimator: str = "mean-field", grad_quant: str | None = None, seed: int = 0,
-                 device: str | None = None):
+                 device: str | None = None, saved: str = "act"):
         super().__init__()
+        self.saved = saved  # "stash" under backprop: what the backward pass keeps
         c_in, h, w = input_shape
         self.classes, self.tiles, self.seed = classes, tiles, int(seed)
         self.convs = nn.ModuleList()
@@ -87,6 +92,9 @@ class CwCNet(nn.Module):
                 self.acts.append(TiledLogistic(tiles, estimator, seed=seed,
                                                device=_block_device(device, i)))
             self.bns.append(FoldableBatchNorm2d(c_out, eps=BN_EPS))
+            if tiles is not None:
+                self.bns[-1].in_dtype = uint_dtype(tiles)  # it normalises tile counts
+            self.convs[-1].saved = saved
             c_in = c_out
             if CWC_POOL[i]:
                 h, w = h // 2, w // 2
@@ -100,6 +108,7 @@ class CwCNet(nn.Module):
         self.last_shape = (c_in, h, w)
         if tiles is None:
             self.head = CountedLinear(self.features, classes)
+            self.head.saved = saved
         else:
             self.head = BSNLinear(self.features, classes, tiles_in=tiles)
         # activation density per BSN block: sum of counts and number of units seen (training)
@@ -147,11 +156,11 @@ class CwCNet(nn.Module):
                     shift.repeat_interleave(spatial))
 
     def _real_block(self, i, x):
-        z = counted_relu(self.convs[i](x))
+        z = counted_relu(self.convs[i](x), self.saved)
         if CWC_POOL[i]:
-            z = counted_max_pool(z)
+            z = counted_max_pool(z, 2, self.saved)
         y, _, _ = self.bns[i](z)
-        return counted_bn_backward(y)
+        return counted_bn_backward(y, self.saved)
 
     def _sim_block(self, i, x, scale, shift, seed_key):
         if i == 0:
@@ -169,7 +178,7 @@ class CwCNet(nn.Module):
         if CWC_POOL[i]:
             s, s_u8 = max_pool_counts(s, self.tiles)
         y, scale, shift = self.bns[i](s)
-        return counted_bn_backward(y), s_u8, scale, shift
+        return counted_bn_backward(y, dtype=self.bns[i].in_dtype), s_u8, scale, shift
 
     def layer_density(self) -> list[float]:
         """Mean fraction of p-bit samples that are 1, per BSN block (count / (units * M))."""
@@ -191,11 +200,13 @@ class MLP(nn.Module):
         dims = (in_features, *hidden)
         self.layers = nn.ModuleList(CountedLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.head = CountedLinear(dims[-1], classes)
+        for layer in (*self.layers, self.head):
+            layer.saved = "stash"
 
     def forward(self, x):
         h = x.flatten(1)
         for layer in self.layers:
-            h = counted_relu(layer(h))
+            h = counted_relu(layer(h), "stash")
         return self.head(h)
 
 
@@ -205,7 +216,7 @@ def rms_normalize(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     Not unit length: a unit-length row of 2,000 components has entries ~0.02, which keeps every
     goodness near zero whatever the weights (the cause of FF predicting below chance).
     """
-    tally.count_elementwise(active_counter(), h.numel(), add=1, mul=2)
+    tally.record(active_counter(), costs.rms_norm(h.numel(), h.shape[0]))
     return h / (h.pow(2).mean(1, keepdim=True).sqrt() + eps)
 
 

@@ -31,20 +31,22 @@ from ..config import check_tiles
 from ..counters import OpCounter, atomic_write_text, counting
 from ..datasets import Dataset
 from ..kernels.devices import parse_device, spec_string
-from .algorithms import ALGOS, make_algorithm
+from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
+from .algorithms import ALGOS, freeze_ends, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
            "COUNTS"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
-CHECKPOINT_VERSION = 3  # 2: block 1's pre-activation batch norm, the device; 3: every block's
+CHECKPOINT_VERSION = 4  # 2: block 1's pre-activation batch norm, the device; 3: every block's;
+# 4: index layers keep the statistics of the counts they read, BGBSFF's update
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
 # Fields that decide the result: a checkpoint resumes only under the same values. Not
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
 # re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device")
+                  "limit_test", "estimator", "grad_quant", "update", "schedule", "arch", "device")
 
 
 class TrainingError(ValueError):
@@ -63,7 +65,8 @@ class TrainConfig:
     limit_train: int | None = None  # a seeded random subset of this many training images
     limit_test: int | None = None  # the first N test images
     estimator: str = "mean-field"
-    grad_quant: str = "ternary"  # BGBSFF only (sign: biased, learns poorly at small budgets)
+    grad_quant: str = DEFAULT_GRAD_QUANT  # BGBSFF only (sign: biased, learns poorly)
+    update: str = DEFAULT_UPDATE  # BGBSFF only: adam | shift (w -= 2^-k g, no optimizer state)
     schedule: str = "staggered"  # CwC-family freezing: staggered | none
     arch: str | None = None  # bp only: None (ConvNet) or "mlp"
     energy_table: str = "horowitz-45nm"
@@ -96,6 +99,11 @@ class TrainConfig:
             self.device = spec_string(parse_device(self.device))
         except ValueError as e:
             raise TrainingError(f"--device: {e}") from None
+        if self.update not in UPDATES:
+            raise TrainingError(f"--update must be one of {', '.join(UPDATES)}, got "
+                                f"{self.update!r}")
+        if self.update != DEFAULT_UPDATE and self.algo != "bgbsff":
+            raise TrainingError("--update applies to bgbsff (the other rules use Adam)")
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
         if self.arch == "mlp" and self.algo != "bp":
@@ -278,6 +286,25 @@ class Trainer:
         return self.write_results(acc, inference_counts, eval_s)
 
     # ---- results --------------------------------------------------------------------------
+    def model_params(self) -> dict:
+        """What the estimator needs to describe this run's step: the training choices that
+        change the counts and the tile statistics each index layer read (``pbitsim estimate
+        --counts`` uses them)."""
+        from ..bridge.modules import BSNConv2d, BSNLinear
+        cfg = self.cfg
+        stats = [m.input_stats() for m in self.algo.model.modules()
+                 if isinstance(m, (BSNConv2d, BSNLinear))]
+        total = cfg.epochs * self.steps
+        live = None
+        if cfg.algo in ("cwc", "bsff", "bgbsff"):
+            ends = freeze_ends(cfg.dataset, cfg.schedule)
+            live = [min(total, math.ceil(e * total - 1e-9)) / total for e in ends]
+        return {"batch_size": cfg.batch_size, "grad_quant": cfg.grad_quant,
+                "update": cfg.update, "eval_samples": cfg.eval_samples,
+                "estimator": cfg.estimator,
+                "input_stats": [list(s) for s in stats if s is not None],
+                "live": live}
+
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo
         layer_density = algo.layer_density()
@@ -292,6 +319,7 @@ class Trainer:
                 "epochs": cfg.epochs, "test_samples": self.n_test}
         doc = json.loads(self.counts.to_json(**meta))
         doc["inference_counts"] = inference_counts.as_dict()
+        doc["model_params"] = self.model_params()
         atomic_write_text(self.out / COUNTS, json.dumps(doc, indent=2) + "\n")
 
         energy = _price(self.counts, inference_counts, cfg.energy_table, meta["device"],

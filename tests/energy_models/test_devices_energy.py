@@ -169,15 +169,15 @@ def test_missing_parts_and_devices(tmp_path):
 # --- p-bit counts ------------------------------------------------------------------------
 
 def test_pbit_counts_of_small_nets_by_hand():
-    # conv 2ch 3x3 pad 1 on 4x4 -> 2x4x4 units; conv 3ch -> 3x4x4 units; the head has none.
-    assert pbits_per_block(convnet(), 3) == [2 * 16 * 3, 3 * 16 * 3]
+    # conv 2ch 3x3 pad 1 on 4x4 -> 2x4x4 units; conv 4ch -> 4x4x4 units; the head has none.
+    assert pbits_per_block(convnet(), 3) == [2 * 16 * 3, 4 * 16 * 3]
     assert pbits_per_block(mlp(), 7) == [3 * 7, 2 * 7]
     result = estimate(convnet(), ["bp", "bsff", "bgbsff"], tiles=3, device="smtj")
     assert result.get("bp").n_pbits == 0
     for name in ("bsff", "bgbsff"):
         algo = result.get(name)
-        assert [l.n_pbits for l in algo.layers] == [96, 144, 0]
-        assert algo.n_pbits == 240 and algo.pbit_area_um2 == approx(240 * 0.8)
+        assert [l.n_pbits for l in algo.layers] == [96, 192, 0]
+        assert algo.n_pbits == 288 and algo.pbit_area_um2 == approx(288 * 0.8)
         # every p-bit draws once per inference
         for layer in algo.layers:
             assert layer.phases["inference"]["forward"].get("pbit_sample", 0) == layer.n_pbits
