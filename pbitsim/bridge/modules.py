@@ -104,26 +104,31 @@ def _as_counts(x: torch.Tensor, tiles: int) -> torch.Tensor:
 
 
 class _CountStats:
-    """Training-time statistics of the tile counts an index layer reads (for the estimate).
+    """Statistics of the tile counts an index layer reads (for the estimate).
 
-    Buffers ``in_stats`` = (sum of counts, nonzero counts, counts seen), float64, updated in
-    training mode only; :meth:`input_stats` gives the mean count and the nonzero fraction.
+    Buffer ``in_stats`` ``[2, 3]`` float64: per mode (row 0 training, row 1 evaluation) the sum
+    of the counts, the nonzero counts and the counts seen. :meth:`input_stats` gives the mean
+    count and the nonzero fraction; :meth:`reset_eval_stats` clears the evaluation row.
     """
 
     def _init_stats(self):
-        self.register_buffer("in_stats", torch.zeros(3, dtype=torch.float64))
+        self.register_buffer("in_stats", torch.zeros(2, 3, dtype=torch.float64))
 
     def _observe(self, x: torch.Tensor) -> None:
-        if self.training:
-            with torch.no_grad():
-                self.in_stats += torch.tensor(
-                    [float(x.sum(dtype=torch.int64)), float(torch.count_nonzero(x)),
-                     float(x.numel())], dtype=torch.float64)
+        with torch.no_grad():
+            self.in_stats[0 if self.training else 1] += torch.tensor(
+                [float(x.sum(dtype=torch.int64)), float(torch.count_nonzero(x)),
+                 float(x.numel())], dtype=torch.float64)
 
-    def input_stats(self) -> tuple[float, float] | None:
-        """``(mean count, nonzero fraction)`` of the counts read in training, or None."""
-        total, nonzero, seen = (float(v) for v in self.in_stats)
+    def input_stats(self, training: bool = True) -> tuple[float, float] | None:
+        """``(mean count, nonzero fraction)`` of the counts read in training (or evaluation),
+        or None before any."""
+        total, nonzero, seen = (float(v) for v in self.in_stats[0 if training else 1])
         return None if seen == 0 else (total / seen, nonzero / seen)
+
+    def reset_eval_stats(self) -> None:
+        with torch.no_grad():
+            self.in_stats[1].zero_()
 
 
 class BSNConv2d(_CountStats, _Seeded):

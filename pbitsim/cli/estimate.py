@@ -116,6 +116,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
         except ValueError as exc:
             raise PbitsimError(str(exc)) from None
     densities = _parse_density(density) if density is not None else None
+    stats_given = tiles is not None or densities is not None  # the user's, not the run's
     if measured is not None:
         arch = arch or measured.arch
         tiles = tiles if tiles is not None else measured.tiles
@@ -140,8 +141,8 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                                ("eval_samples", eval_samples), ("batch_size", batch_size)):
                 if given is None and key in run:
                     options[key] = run[key]
-            for key in ("estimator", "stats", "live"):
-                if key in run and not (key == "stats" and (tiles is not None or density)):
+            for key in ("estimator", "stats", "eval_stats", "live"):
+                if key in run and not (key.endswith("stats") and stats_given):
                     options[key] = run[key]
         options = {k: v for k, v in options.items() if v is not None}
         result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=table,

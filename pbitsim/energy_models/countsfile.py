@@ -52,6 +52,8 @@ class CountsFile:
             out["batch_size"] = mp["batch_size"]
         if mp.get("input_stats"):
             out["stats"] = [tuple(v) for v in mp["input_stats"]]
+        if mp.get("eval_input_stats"):
+            out["eval_stats"] = [tuple(v) for v in mp["eval_input_stats"]]
         if mp.get("live"):
             out["live"] = list(mp["live"])
         return out
@@ -154,12 +156,13 @@ def _model_params(mp, where: str) -> dict | None:
     for key in ("grad_quant", "update", "estimator"):
         if key in mp and not isinstance(mp[key], str):
             raise CountsFileError(f"counts file {where}: model_params.{key} must be a string")
-    stats = mp.get("input_stats") or []
-    if not isinstance(stats, list) or not all(
-            isinstance(s, list) and len(s) == 2 and all(_finite(v) for v in s)
-            and s[0] >= 0 and 0 <= s[1] <= 1 for s in stats):
-        raise CountsFileError(f"counts file {where}: model_params.input_stats must be "
-                              "[mean count, nonzero fraction] pairs")
+    for key in ("input_stats", "eval_input_stats"):
+        stats = mp.get(key) or []
+        if not isinstance(stats, list) or not all(
+                isinstance(s, list) and len(s) == 2 and all(_finite(v) for v in s)
+                and s[0] >= 0 and 0 <= s[1] <= 1 for s in stats):
+            raise CountsFileError(f"counts file {where}: model_params.{key} must be "
+                                  "[mean count, nonzero fraction] pairs")
     live = mp.get("live")
     if live is not None and (not isinstance(live, list) or not all(
             _finite(v) and 0 <= v <= 1 for v in live)):

@@ -252,7 +252,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              device: "str | Device | None" = None,
              *, grad_quant: str = DEFAULT_GRAD_QUANT, update: str = DEFAULT_UPDATE,
              eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
-             stats=None, live=None, skip_incompatible: bool = False) -> Estimate:
+             stats=None, eval_stats=None, live=None,
+             skip_incompatible: bool = False) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``density`` is the activation density of the tiled units (one value, or one per
@@ -262,7 +263,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     ``grad_quant`` and ``update`` (BGBSFF), ``eval_samples`` (sampled test passes of the
     tiled rules), ``estimator`` (the tiles' backward), ``live`` (fraction of steps each block
     learns under a freezing schedule). ``stats``: measured ``(mean count, nonzero fraction)`` of
-    the counts entering each index layer (replaces ``density``). An algorithm whose rule
+    the counts entering each index layer in training (replaces ``density``), ``eval_stats``
+    the same at inference. An algorithm whose rule
     cannot run on ``arch`` raises, or with ``skip_incompatible`` is left out and named in
     ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
@@ -295,12 +297,14 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     if len(densities) > len(net.blocks):
         raise ValueError(f"{len(densities)} densities given, but {net.name} has "
                          f"{len(net.blocks)} blocks")
-    tile_stats = None
-    if stats is not None:
-        tile_stats = tuple(TileStats(tiles, float(m) / tiles, float(q)) for m, q in stats)
+    def measured(pairs):
+        if pairs is None:
+            return None
+        return tuple(TileStats(tiles, float(m) / tiles, float(q)) for m, q in pairs)
     params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
-                         estimator=estimator, stats=tile_stats,
+                         estimator=estimator, stats=measured(stats),
+                         eval_stats=measured(eval_stats),
                          live=tuple(live) if live is not None else None)
     skipped = []
     for model in list(models):

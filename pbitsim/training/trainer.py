@@ -259,6 +259,8 @@ class Trainer:
         batches = math.ceil(n / bs)
         correct = {k: 0 for k in self.algo.predictors}
         counts = OpCounter()
+        for layer in self._index_layers():
+            layer.reset_eval_stats()
         if self.reporter:
             self.reporter.start_eval(batches)
         for b in range(batches):
@@ -290,10 +292,10 @@ class Trainer:
         """What the estimator needs to describe this run's step: the training choices that
         change the counts and the tile statistics each index layer read (``pbitsim estimate
         --counts`` uses them)."""
-        from ..bridge.modules import BSNConv2d, BSNLinear
         cfg = self.cfg
-        stats = [m.input_stats() for m in self.algo.model.modules()
-                 if isinstance(m, (BSNConv2d, BSNLinear))]
+        layers = self._index_layers()
+        stats = [m.input_stats() for m in layers]
+        eval_stats = [m.input_stats(training=False) for m in layers]
         total = cfg.epochs * self.steps
         live = None
         if cfg.algo in ("cwc", "bsff", "bgbsff"):
@@ -303,7 +305,12 @@ class Trainer:
                 "update": cfg.update, "eval_samples": cfg.eval_samples,
                 "estimator": cfg.estimator,
                 "input_stats": [list(s) for s in stats if s is not None],
+                "eval_input_stats": [list(s) for s in eval_stats if s is not None],
                 "live": live}
+
+    def _index_layers(self) -> list:
+        from ..bridge.modules import BSNConv2d, BSNLinear
+        return [m for m in self.algo.model.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
 
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo

@@ -9,6 +9,7 @@ expected counts per training sample (or per inference) split by phase.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class ModelParams:
     eval_samples: int = 1
     estimator: str = DEFAULT_ESTIMATOR
     stats: tuple[TileStats, ...] | None = None
+    eval_stats: tuple[TileStats, ...] | None = None
     live: tuple[float, ...] | None = None
 
     def density(self, block_index: int) -> float:
@@ -119,7 +121,9 @@ class Algorithm:
         return [r.scaled(1.0 / params.batch_size) for r in self.training_step(arch, params)]
 
     def inference(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        """Expected counts per inference (one test sample)."""
+        """Expected counts per inference (one test sample), at the evaluation statistics."""
+        if params.eval_stats is not None:
+            params = dataclasses.replace(params, stats=params.eval_stats)
         return [r.scaled(1.0 / params.batch_size) for r in self.inference_step(arch, params)]
 
     def check(self, arch: Arch) -> None:
