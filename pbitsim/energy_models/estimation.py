@@ -270,6 +270,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
     params = ModelParams(tiles=tiles, densities=_densities(density), batch_size=batch_size)
+    if len(params.densities) > len(net.blocks):
+        raise ValueError(f"density: {len(params.densities)} values given, but {net.name} has "
+                         f"{len(net.blocks)} block(s) (give one value, or one per block)")
     results = [_run(model, net, params, tab) for model in models]
     return Estimate(net, tab, params, samples, epochs, results)
 
