@@ -14,6 +14,7 @@ reads). A run holds the folder's lock (:func:`~pbitsim.runfiles.out_lock`) while
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -36,7 +37,7 @@ from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS
 from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
-           "COUNTS", "set_threads"]
+           "COUNTS", "thread_count"]
 
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
@@ -152,8 +153,6 @@ class Trainer:
         if self.steps == 0:
             raise TrainingError(f"{n} training images are too few for one batch")
         self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
-        if cfg.threads is not None:
-            set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
         self.counts = OpCounter()
@@ -289,7 +288,7 @@ class Trainer:
         same folder fails at once with :class:`~pbitsim.runfiles.OutFolderBusy`.
         """
         try:
-            with runfiles.out_lock(self.out):
+            with runfiles.out_lock(self.out), thread_count(self.cfg.threads):
                 if resume:
                     self.load_checkpoint()
                 if not self.fit():
@@ -364,8 +363,21 @@ def _peak_memory_mib() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def set_threads(threads: int) -> None:
-    """Torch's and numba's thread counts (float reductions, hence results, depend on them)."""
+@contextlib.contextmanager
+def thread_count(n: int | None):
+    """Torch and numba use ``n`` threads in the block (None: unchanged), then as before.
+
+    Float reductions split over threads, so a run's numbers depend on its thread count.
+    """
+    if n is None:
+        yield
+        return
     import numba
-    torch.set_num_threads(threads)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    before = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
