@@ -42,6 +42,8 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
+from .config import MAX_DATASET_FILE_BYTES
+
 __all__ = [
     "DATASETS",
     "Dataset",
@@ -311,7 +313,8 @@ def load_dataset(
     where = ", ".join(str(d) for d in (candidates or roots)) or "(nowhere)"
     raise DatasetError(
         f"no {_PRETTY[name]} data found (looked in {where}); pass a data directory holding "
-        f"{_expected_files(name)} or use download=True"
+        f"{_expected_files(name)} (--data-dir) or fetch it with --download "
+        "(download=True in Python)"
     )
 
 
@@ -420,10 +423,9 @@ def _load_source(name: str, source, verify: bool | None) -> Dataset:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
+    """A whole dataset file, refused before reading when larger than MAX_DATASET_FILE_BYTES."""
+    from .runfiles import read_bytes
+    return read_bytes(path, MAX_DATASET_FILE_BYTES, "dataset file", DatasetError)
 
 
 def _md5_check(path, digest: str, expected: str | None, verify: bool | None, official: bool):
@@ -650,6 +652,10 @@ def _load_cifar_tar(path: Path, verify: bool | None) -> dict:
                 key = wanted_bin.get(base) or wanted_py[base]
                 if key in batches:
                     raise DatasetError(f"{path}: duplicate member {m.name}")
+                if m.size > MAX_DATASET_FILE_BYTES:  # before decompressing any of it
+                    raise DatasetError(f"{path}: member {m.name} is {m.size:,} bytes, more than "
+                                       f"a CIFAR-10 batch can be (limit "
+                                       f"{MAX_DATASET_FILE_BYTES:,})")
                 data = tf.extractfile(m).read()
                 if len(data) != m.size:
                     raise DatasetError(f"{path}: truncated member {m.name}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 
 import click
 
@@ -132,6 +131,9 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
+    for flag, target in (("--json", json_out), ("--csv", csv_out)):
+        if target is not None and not target.strip():
+            raise PbitsimError(f"{flag} is empty (give a file name, or - for standard output)")
     try:
         options = dict(grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                        batch_size=batch_size)
@@ -155,12 +157,12 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None
 
-    if json_out:
+    if json_out is not None:
         doc = result.to_dict()
         if measured_price:
             doc["measured"] = measured_price
         _write(json_out, json.dumps(doc, indent=2) + "\n")
-    if csv_out:
+    if csv_out is not None:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(result.csv_rows())
         _write(csv_out, buf.getvalue())
@@ -169,14 +171,13 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
 
 
 def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        return
-    from ..counters import atomic_write_text
+    """``-``: standard output; else the safe writer (atomic for a file, through a symlink,
+    directly into a FIFO or a device)."""
+    from ..runfiles import RunFileError, write_text
     try:
-        atomic_write_text(target, text)
-    except OSError as exc:
-        raise PbitsimError(f"cannot write {target}: {exc.strerror or exc}") from None
+        write_text(target, text)
+    except RunFileError as exc:
+        raise PbitsimError(str(exc)) from None
 
 
 def _price_measured(measured, result) -> dict:

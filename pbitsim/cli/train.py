@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import click
 from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
-from .progress import BarReporter, make_progress
+from .progress import make_progress, make_reporter
+from .signals import stop_on_signals
 
 ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -109,12 +109,14 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
       pbitsim train --algo bsff --out runs/cwc --resume      # continue after Ctrl-C
 
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
-    OUT/checkpoint.pt (every epoch, and on Ctrl-C).
+    OUT/checkpoint.pt (every epoch, and on Ctrl-C or SIGTERM). The summary goes to standard
+    output, progress to standard error (one line per epoch when that is not a terminal).
     """
+    from .. import runfiles
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 
-    console = make_console(stderr=True)
+    console, progress_console = make_console(), make_console(stderr=True)
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
@@ -129,35 +131,26 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
         suffix = f"-m{tiles}" if algo in ("bsff", "bgbsff") else ""
         out_dir = str(Path("runs") / f"{algo}-{dataset}{suffix}")
     try:
-        data = load_dataset(dataset, data_dir, download=download)
-    except DatasetError as e:
-        raise PbitsimError(str(e)) from None
-
-    try:
-        trainer = Trainer(cfg, data, out_dir)
-        if not resume and (Path(out_dir) / "checkpoint.pt").exists():
-            raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to continue "
-                               "it or choose another --out")
-        with make_progress(console) as progress:
-            trainer.reporter = BarReporter(progress)
-            previous = signal.getsignal(signal.SIGINT)
-
-            def on_sigint(signum, frame):  # first Ctrl-C: finish the step, save, stop
-                trainer.stop_requested = True
-                signal.signal(signal.SIGINT, previous)
-            signal.signal(signal.SIGINT, on_sigint)
-            try:
+        # the folder's lock first: a second run into it stops here, before loading anything
+        with runfiles.out_lock(out_dir):
+            if not resume and (Path(out_dir) / runfiles.CHECKPOINT).exists():
+                raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to "
+                                   "continue it or choose another --out")
+            data = load_dataset(dataset, data_dir, download=download)
+            trainer = Trainer(cfg, data, out_dir)
+            with make_progress(progress_console) as progress, stop_on_signals(
+                    progress.console, lambda: setattr(trainer, "stop_requested", True)):
+                trainer.reporter = make_reporter(progress)
                 t0 = time.perf_counter()
                 results = trainer.run(resume=resume)
-            finally:
-                signal.signal(signal.SIGINT, previous)
-    except TrainingError as e:
+    except (DatasetError, TrainingError, runfiles.RunFileError) as e:
         raise PbitsimError(str(e)) from None
     if results is None:
-        console.print(f"Interrupted: checkpoint saved to {Path(out_dir) / 'checkpoint.pt'} "
-                      f"(epoch {trainer.epoch + 1}, step {trainer.step_in_epoch}). "
-                      f"Continue with the same options and --resume.")
+        progress_console.print(f"Interrupted: checkpoint saved to "
+                               f"{Path(out_dir) / runfiles.CHECKPOINT} ({trainer.saved_at}). "
+                               "Continue with the same options and --resume.", markup=False)
         raise SystemExit(130)
     console.print(_summary_table(results))
-    console.print(f"results: {Path(out_dir) / 'results.json'}   counts: "
-                  f"{Path(out_dir) / 'counts.json'}   ({time.perf_counter() - t0:.1f} s)")
+    console.print(f"results: {Path(out_dir) / runfiles.RESULTS}   counts: "
+                  f"{Path(out_dir) / runfiles.COUNTS}   ({time.perf_counter() - t0:.1f} s)",
+                  markup=False)

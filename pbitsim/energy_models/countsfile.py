@@ -15,12 +15,13 @@ beside the analytic estimate.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
 
-__all__ = ["CountsFile", "CountsFileError", "load_counts_file"]
+from ..runfiles import read_counts
+
+__all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts"]
 
 
 class CountsFileError(ValueError):
@@ -72,13 +73,12 @@ class CountsFile:
 def load_counts_file(path: "str | os.PathLike") -> CountsFile:
     """Read and validate a counts file; every problem is one ``CountsFileError`` line."""
     where = os.fspath(path)
-    try:
-        with open(where, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise CountsFileError(f"cannot read counts file {where}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CountsFileError(f"counts file {where} is not JSON: {exc}") from None
+    data = read_counts(where, error=CountsFileError)
+    return parse_counts(data, where)
+
+
+def parse_counts(data: dict, where: str) -> CountsFile:
+    """Validate a parsed counts document; ``where`` names it in the one-line errors."""
     if not isinstance(data, dict) or data.get("format") != "pbitsim-counts":
         raise CountsFileError(f"counts file {where}: 'format' must be \"pbitsim-counts\"")
     if data.get("version") != 1:

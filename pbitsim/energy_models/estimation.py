@@ -295,8 +295,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         raise ValueError(f"eval samples must be an integer >= 1, got {eval_samples!r}")
     densities = _densities(density)
     if len(densities) > len(net.blocks):
-        raise ValueError(f"{len(densities)} densities given, but {net.name} has "
-                         f"{len(net.blocks)} blocks")
+        raise ValueError(f"density: {len(densities)} values given, but {net.name} has "
+                         f"{len(net.blocks)} block(s) (give one value, or one per block)")
     def measured(pairs):
         if pairs is None:
             return None

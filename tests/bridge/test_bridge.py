@@ -210,9 +210,14 @@ def test_counts_in_context():
     assert c["pbit_sample"] == 3 * z.numel()
     assert c["add:fp32"] >= 4 * int(x.sum())  # the index-and-accumulate adds, and the biases
     assert c["act_read:u2"] == x.numel()
-    outside = OpCounter()
-    lin(x)  # no context: nothing counted anywhere
-    assert not outside
+    before = c.copy()
+    lin(x)  # outside the context: the closed counter gets nothing, and no counter is active
+    assert c == before
+    from pbitsim.counters import active_counter
+    assert active_counter() is None
+    with counting() as fresh:
+        pass
+    assert not fresh
 
 
 def test_foldable_batchnorm_reports_its_affine():

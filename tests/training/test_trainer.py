@@ -143,6 +143,7 @@ def test_ff_learns_well_above_chance(mnist_small, tmp_path):
 
 def test_eval_samples_average_sampled_passes(mnist_small, tmp_path):
     t = _train(mnist_small, tmp_path, algo="bsff", tiles=3, limit_train=64, limit_test=40)
+    t.out.mkdir(parents=True)  # fit() alone: run() would make the folder and take its lock
     t.fit()
     acc1, c1 = t.evaluate()
     t.cfg.eval_samples = 4
