@@ -22,10 +22,12 @@ def test_default_run():
     result = run()
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("cwc-cifar10", "horowitz-45nm", "BP", "FF", "BSFF M=7", "BGBSFF M=7",
+    # the default: the CwC-FF reference's CFSE net for CIFAR-10; units (before pooling)
+    # 20x32x32 + 80x32x32 + 240x16x16 + 480x16x16 = 286,720, x 7 tiles, 0.8 um^2 each
+    for text in ("cfse-cifar10", "horowitz-45nm", "BP", "FF", "BSFF M=7", "BGBSFF M=7",
                  "Largest terms", "Assumptions", "density 0.15", "vs BP", "vs FF",
-                 "p-bit hardware, device ideal", "931,840", "0.745 mm^2",
-                 "priced as the table's smtj", "133,120 units x M = 931,840 p-bits"):
+                 "p-bit hardware, device ideal", "2,007,040", "1.61 mm^2",
+                 "priced as the table's smtj", "286,720 units x M = 2,007,040 p-bits"):
         assert text in out
 
 
@@ -33,7 +35,7 @@ def test_json_to_stdout():
     result = run("--json", "-")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["format"] == "pbitsim-estimate" and doc["arch"] == "cwc-cifar10"
+    assert doc["format"] == "pbitsim-estimate" and doc["arch"] == "cfse-cifar10"
     algos = doc["algorithms"]
     assert list(algos) == ["bp", "ff", "bsff", "bgbsff"]
     for name, numbers in algos.items():
@@ -116,10 +118,10 @@ def test_device_choice(tmp_path):
     assert digital["device"]["area_um2"] == pytest.approx(1918.506)
     for name in ("bsff", "bgbsff"):
         a, d = ideal["algorithms"][name], digital["algorithms"][name]
-        assert a["n_pbits"] == d["n_pbits"] == 931840
-        assert sum(layer["n_pbits"] for layer in d["layers"]) == 931840
-        assert a["pbit_area_mm2"] == pytest.approx(931840 * 0.8e-6)
-        assert d["pbit_area_mm2"] == pytest.approx(931840 * 1918.506e-6)
+        assert a["n_pbits"] == d["n_pbits"] == 2007040
+        assert sum(layer["n_pbits"] for layer in d["layers"]) == 2007040
+        assert a["pbit_area_mm2"] == pytest.approx(2007040 * 0.8e-6)
+        assert d["pbit_area_mm2"] == pytest.approx(2007040 * 1918.506e-6)
         assert d["train_split_pj"]["pbit"] == pytest.approx(
             a["train_split_pj"]["pbit"] / 0.002 * 1.115415)
         assert d["train_split_pj"]["compute"] == pytest.approx(a["train_split_pj"]["compute"])
@@ -132,16 +134,16 @@ def test_device_choice(tmp_path):
     result = run("--device", "digital:lut_width=8", "--algo", "bsff", "--tiles", "3",
                  "--per-layer", "--csv", str(tmp_path / "e.csv"))
     assert result.exit_code == 0, result.output
-    for text in ("device digital:lut_width=8", "399,360", "p-bits", "61,440",
+    for text in ("device digital:lut_width=8", "860,160", "p-bits", "61,440",
                  "p-bit device: digital (s4.3 input, 256 x 8-bit LUT", "its parts: register"):
         assert text in result.output
     rows = list(csv.reader(io.StringIO((tmp_path / "e.csv").read_text())))
     hardware = {(r[2], r[4]): float(r[5]) for r in rows if r[1] == "hardware"}
-    assert hardware[("all", "n_pbits")] == 133120 * 3
+    assert hardware[("all", "n_pbits")] == 286720 * 3
     assert hardware[("conv3", "n_pbits")] == 240 * 16 * 16 * 3
     assert hardware[("head", "n_pbits")] == 0
     area = load_table().with_device("digital:lut_width=8").device_cost().area_um2
-    assert hardware[("all", "pbit_area_mm2")] == pytest.approx(133120 * 3 * area * 1e-6)
+    assert hardware[("all", "pbit_area_mm2")] == pytest.approx(286720 * 3 * area * 1e-6)
 
 
 def write_counts(tmp_path, **change):
