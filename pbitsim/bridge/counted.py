@@ -54,7 +54,14 @@ class CountedConv2d(nn.Conv2d):
 
 
 class CountedLinear(nn.Linear):
-    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward."""
+    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
+
+    ``grad_quant`` ('ternary' or 'sign'): as :class:`CountedConv2d` (BGBSFF's first layer).
+    """
+
+    def __init__(self, *args, grad_quant: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grad_quant = grad_quant
 
     def forward(self, x):
         out = super().forward(x)
@@ -65,11 +72,17 @@ class CountedLinear(nn.Linear):
 
             def hook(g):
                 counter = active_counter()
-                tally.count_dense(counter, b, k, n, kind="weight_grad")
+                if self.grad_quant is None:
+                    tally.count_dense(counter, b, k, n, kind="weight_grad")
+                else:
+                    tally.count_product(counter, b * k * n, "weight_grad", b * k, b * n,
+                                        self.grad_quant)
                 if input_grad:
                     tally.count_dense(counter, b, k, n, kind="input_grad")
                 if counter is not None:
                     counter.add("grad_write", self.weight.numel(), "fp32")
+                    if self.grad_quant is not None:
+                        counter.add("mul", self.weight.numel(), "fp32")
             out.register_hook(hook)
         return out
 
@@ -88,11 +101,12 @@ def counted_relu(z: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def counted_max_pool(z: torch.Tensor) -> torch.Tensor:
-    """2x2 max pooling of real activations (3 comparisons per output; backward routes gradients)."""
-    out = F.max_pool2d(z, 2)
-    tally.count_pool(active_counter(), out.shape)
-    _hook_elementwise(out, reads=1, writes=4)
+def counted_max_pool(z: torch.Tensor, size: int = 2) -> torch.Tensor:
+    """``size`` x ``size`` max pooling (stride ``size``) of real activations: ``size**2 - 1``
+    comparisons per output; backward routes each gradient to its window."""
+    out = F.max_pool2d(z, size)
+    tally.count_pool(active_counter(), out.shape, size * size)
+    _hook_elementwise(out, reads=1, writes=size * size)
     return out
 
 

@@ -13,6 +13,7 @@ interrupt), ``results.json`` and ``counts.json`` (the format ``pbitsim estimate 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -27,24 +28,29 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..config import check_tiles
+from ..config import DATASET_INPUTS, check_tiles
+from ..energy_models.archs import ARCH_DIR
+from ..schedules import DEFAULT_SCHEDULE, SCHEDULES
 from ..counters import OpCounter, atomic_write_text, counting
 from ..datasets import Dataset
 from ..kernels.devices import parse_device, spec_string
+from ..arch_rules import resolve_arch
 from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
            "COUNTS"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
-CHECKPOINT_VERSION = 3  # 2: block 1's pre-activation batch norm, the device; 3: every block's
+CHECKPOINT_VERSION = 4  # 2: block 1's pre-activation batch norm, the device; 3: every block's;
+# 4: networks built from an architecture (arch is a name or file; module names of models.Net)
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
 # Fields that decide the result: a checkpoint resumes only under the same values. Not
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
 # re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device")
+                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "arch_sha256",
+                  "device")
 
 
 class TrainingError(ValueError):
@@ -64,8 +70,9 @@ class TrainConfig:
     limit_test: int | None = None  # the first N test images
     estimator: str = "mean-field"
     grad_quant: str = "ternary"  # BGBSFF only (sign: biased, learns poorly at small budgets)
-    schedule: str = "staggered"  # CwC-family freezing: staggered | none
-    arch: str | None = None  # bp only: None (ConvNet) or "mlp"
+    schedule: str = DEFAULT_SCHEDULE  # CwC-family freezing: staggered | reference | none
+    arch: str | None = None  # built-in name or TOML file; None: the default for the dataset
+    arch_sha256: str | None = None  # set by validate(): a user TOML file's content hash
     energy_table: str = "horowitz-45nm"
     device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
     eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
@@ -90,17 +97,33 @@ class TrainConfig:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 2, got {v}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
-        if self.arch not in (None, "cwc", "mlp"):
-            raise TrainingError(f"unknown --arch {self.arch!r}; choose cwc or mlp")
+        if self.schedule not in SCHEDULES:
+            raise TrainingError(f"unknown --schedule {self.schedule!r}; choose one of "
+                                f"{', '.join(SCHEDULES)}")
+        self._check_arch()
         try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
             self.device = spec_string(parse_device(self.device))
         except ValueError as e:
             raise TrainingError(f"--device: {e}") from None
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
-        if self.arch == "mlp" and self.algo != "bp":
-            raise TrainingError("--arch mlp applies to bp only (ff always uses its MLP, the CwC "
-                                "algorithms the ConvNet)")
+
+    def _check_arch(self) -> None:
+        """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and
+        the dataset, before any data is read; a user file's content hash is recorded."""
+        if self.dataset not in DATASET_INPUTS:
+            raise TrainingError(f"unknown dataset {self.dataset!r}; choose one of "
+                                f"{', '.join(DATASET_INPUTS)}")
+        shape, classes = DATASET_INPUTS[self.dataset]
+        try:
+            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
+        except ValueError as e:
+            raise TrainingError(f"--arch: {e}" if self.arch is not None else str(e)) from None
+        if self.arch is None:
+            self.arch = net.name
+        builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
+        self.arch_sha256 = None if builtin else hashlib.sha256(
+            Path(net.path).read_bytes()).hexdigest()
 
     def result_fields(self) -> dict:
         return {k: getattr(self, k) for k in _RESULT_FIELDS}
@@ -139,7 +162,12 @@ class Trainer:
         if self.steps == 0:
             raise TrainingError(f"{n} training images are too few for one batch")
         torch.manual_seed(cfg.seed)
-        self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
+        try:
+            self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
+        except TrainingError:
+            raise
+        except ValueError as e:  # the network does not fit the data
+            raise TrainingError(str(e)) from None
         self.counts = OpCounter()
         self.history: list[dict] = []
         self.epoch, self.step_in_epoch = 0, 0
@@ -278,6 +306,11 @@ class Trainer:
         return self.write_results(acc, inference_counts, eval_s)
 
     # ---- results --------------------------------------------------------------------------
+    def _arch_file(self) -> dict:
+        """A user architecture file's path and content hash (nothing for a built-in name)."""
+        cfg = self.cfg
+        return {"arch_file": cfg.arch, "arch_sha256": cfg.arch_sha256} if cfg.arch_sha256 else {}
+
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo
         layer_density = algo.layer_density()
@@ -287,7 +320,8 @@ class Trainer:
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,
-                "arch": algo.arch, "dataset": cfg.dataset, "activation_density": density,
+                "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
+                "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
                 "epochs": cfg.epochs, "test_samples": self.n_test}
         doc = json.loads(self.counts.to_json(**meta))
