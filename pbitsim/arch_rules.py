@@ -31,8 +31,8 @@ def simulated_rule(arch) -> str | None:
             if layer.type in NORMS and layer.type in seen:
                 return f"block {block.name} has two {layer.type} layers ({layer.name})"
             if layer.type == "batchnorm" and "layernorm" in seen:
-                return (f"{layer.name} follows a layernorm in block {block.name}; a p-bit net folds "
-                        "batch norm, then layer norm, into the next layer")
+                return (f"{layer.name} follows a layernorm in block {block.name}; a p-bit net "
+                        "folds batch norm, then layer norm, into the next layer")
             seen.append(layer.type)
     return None
 

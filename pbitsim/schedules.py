@@ -29,7 +29,7 @@ REFERENCE_ENDS = {"mnist": (2, 3, 4, 5), "fashion-mnist": (10, 15, 19, 23),
 
 
 def check_schedule(schedule: str, dataset: str, blocks: int) -> None:
-    """``ValueError`` (one line) if ``schedule`` cannot apply to ``blocks`` blocks on ``dataset``."""
+    """``ValueError`` (one line) where ``schedule`` cannot apply to a net of ``blocks`` blocks."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if schedule == "reference":

@@ -97,8 +97,9 @@ def sweep(tiles_text, device_texts, algo, dataset, arch, seeds_text, epochs, bat
 
     Every configuration (device x M x seed) trains BSFF through the simulator for the same
     budget (--arch, by default the CwC-FF reference's CFSE net of the dataset), then its
-    measured counts are priced with its device. Results: a table here, OUT/sweep.csv, OUT/sweep.json, and PNG plots
-    (accuracy vs energy with M labelled, accuracy vs M per device; matplotlib needed).
+    measured counts are priced with its device. Results: a table here, OUT/sweep.csv,
+    OUT/sweep.json, and PNG plots (accuracy vs energy with M labelled, accuracy vs M per
+    device; matplotlib needed).
     """
     from ..sweep import SweepConfig
 
