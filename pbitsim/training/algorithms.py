@@ -2,7 +2,7 @@
 
 Every algorithm trains the network of an architecture (:class:`~pbitsim.training.models.Net`
 built from a built-in name or a user TOML file, as ``pbitsim estimate --arch`` reads them) where
-its rule applies (:func:`arch_rule`):
+its rule applies (:func:`pbitsim.arch_rules.arch_rule`):
 
 * ``cwc``: CwC-FF, real-valued: every block minimises cross-entropy over its class goodnesses
   (channel or unit groups, mean squared block output); inputs detached (no backprop between
@@ -28,14 +28,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..arch_rules import resolve_arch
 from ..bridge import tally
 from ..counters import active_counter
-from ..arch_rules import CWC_FAMILY, arch_rule, resolve_arch
 from ..schedules import freeze_ends
 from .models import Net, class_goodness, rms_normalize
 
-__all__ = ["ALGOS", "CWC_FAMILY", "DEFAULT_LR", "make_algorithm", "freeze_ends", "arch_rule",
-           "resolve_arch"]
+__all__ = ["ALGOS", "DEFAULT_LR", "make_algorithm", "freeze_ends"]
 
 ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DEFAULT_LR = {"bsff": 0.01, "bgbsff": 0.01, "cwc": 0.01, "ff": 0.003, "bp": 0.001}

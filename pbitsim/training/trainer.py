@@ -28,13 +28,13 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ..arch_rules import resolve_arch
 from ..config import DATASET_INPUTS, check_tiles
-from ..energy_models.archs import ARCH_DIR
-from ..schedules import DEFAULT_SCHEDULE, SCHEDULES
 from ..counters import OpCounter, atomic_write_text, counting
 from ..datasets import Dataset
+from ..energy_models.archs import ARCH_DIR
 from ..kernels.devices import parse_device, spec_string
-from ..arch_rules import resolve_arch
+from ..schedules import DEFAULT_SCHEDULE, SCHEDULES
 from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
@@ -111,14 +111,16 @@ class TrainConfig:
     def _check_arch(self) -> None:
         """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and
         the dataset, before any data is read; a user file's content hash is recorded."""
-        if self.dataset not in DATASET_INPUTS:
-            raise TrainingError(f"unknown dataset {self.dataset!r}; choose one of "
-                                f"{', '.join(DATASET_INPUTS)}")
+        if self.dataset not in DATASET_INPUTS:  # data of its own: checked by the Trainer
+            return
         shape, classes = DATASET_INPUTS[self.dataset]
         try:
             net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
         except ValueError as e:
-            raise TrainingError(f"--arch: {e}" if self.arch is not None else str(e)) from None
+            msg = str(e)
+            if self.arch is not None and not msg.startswith("--"):
+                msg = f"--arch: {msg}"
+            raise TrainingError(msg) from None
         if self.arch is None:
             self.arch = net.name
         builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
@@ -168,6 +170,7 @@ class Trainer:
             raise
         except ValueError as e:  # the network does not fit the data
             raise TrainingError(str(e)) from None
+        cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []
         self.epoch, self.step_in_epoch = 0, 0
