@@ -6,14 +6,18 @@ import these instead of repeating them.
 
 from __future__ import annotations
 
-__all__ = ["MAX_TILES", "DEFAULT_TILES", "check_tiles", "MAX_JSON_BYTES", "MAX_TOML_BYTES",
-           "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES"]
+__all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
+           "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
 MAX_TILES = 64
 #: The tile count of the BSFF paper's main results.
 DEFAULT_TILES = 7
+#: Input shape (channels, height, width) and class count of each built-in data set, known
+#: before its files are read (commands check an architecture against them up front).
+DATASET_INPUTS = {"mnist": ((1, 28, 28), 10), "fashion-mnist": ((1, 28, 28), 10),
+                  "cifar10": ((3, 32, 32), 10)}
 
 # Size caps of the files pbitsim reads (a larger file is refused before it is read, so
 # /dev/zero or a huge file given by mistake is one error line, not an exhausted memory).

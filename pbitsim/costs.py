@@ -39,9 +39,9 @@ __all__ = [
     "Counts", "FP", "SCALAR_FN", "ADAM_OPS", "QUANTIZERS", "grad_dtype", "index_dtype",
     "scalar_fn", "elementwise", "product", "bias", "bias_grad", "relu", "relu_backward",
     "maxpool", "maxpool_backward", "batchnorm", "batchnorm_eval", "batchnorm_backward",
-    "rms_norm", "goodness", "goodness_backward", "softmax_ce", "argmax", "tiled_backward",
+    "rms_norm", "rms_norm_backward", "goodness", "goodness_backward", "softmax_ce", "argmax", "tiled_backward",
     "straight_through_backward", "quantize", "adam", "shift_update", "fold_input_affine",
-    "sum_predictions", "ff_pair_loss", "stash", "fold_input_affine_backward", "dequantize", "accumulator_dtype",
+    "sum_predictions", "ff_pair_loss", "stash", "fold_input_affine_backward", "row_scale", "row_scale_backward", "dequantize", "accumulator_dtype",
 ]
 
 FP = "fp32"
@@ -244,6 +244,13 @@ def rms_norm(n: float, rows: float) -> Counts:
             .add(f"act_write:{FP}", n).merge(scalar_fn(rows)))
 
 
+def rms_norm_backward(n: float, rows: float) -> Counts:
+    """Gradient through :func:`rms_norm`: ``(g - y mean(g y)) / rms`` per element."""
+    return (Counts().add(f"mul:{FP}", 3 * n).add(f"add:{FP}", 2 * n)
+            .add(f"grad_read:{FP}", n).add(f"act_read:{FP}", n).add(f"grad_write:{FP}", n)
+            .add(f"mul:{FP}", rows))
+
+
 # --- losses ---------------------------------------------------------------------------------
 
 def goodness(n: float, outputs: float) -> Counts:
@@ -340,6 +347,18 @@ def fold_input_affine_backward(weights: float, n_out: float) -> Counts:
     (an add per output element, a multiply-add per weight)."""
     return (Counts().add(f"add:{FP}", n_out + weights).add(f"mul:{FP}", 2 * weights)
             .add(f"grad_read:{FP}", n_out + weights).add(f"grad_write:{FP}", weights))
+
+
+def row_scale(n: float, channels: float, with_bias: bool) -> Counts:
+    """A per-sample factor (the previous layer norm, kept out of the integer counts) applied to
+    ``n`` outputs of an index layer, then its bias."""
+    c = elementwise(n, mul=1)
+    return c.merge(bias(n, channels)) if with_bias else c
+
+
+def row_scale_backward(n: float, channels: float, with_bias: bool) -> Counts:
+    c = elementwise(n, mul=1)
+    return c.merge(bias_grad(n, channels)) if with_bias else c
 
 
 def dequantize(n: float) -> Counts:

@@ -61,9 +61,14 @@ def split_devices(text: str) -> list[str]:
     return specs
 
 
-def arch_for(dataset: str) -> str:
-    """The built-in CwC-FF ConvNet a dataset trains (the estimator's arch name)."""
-    return "cwc-cifar10" if dataset == "cifar10" else "cwc-mnist"
+def arch_for(cfg: "SweepConfig") -> str:
+    """The architecture a sweep trains and prices: ``cfg.arch`` (a built-in name or a TOML
+    file), or the default network of its dataset and algorithm (the CFSE net)."""
+    if cfg.arch is not None:
+        return cfg.arch
+    from .config import DATASET_INPUTS
+    from .energy_models.archs import default_arch
+    return default_arch(DATASET_INPUTS[cfg.dataset][0], cfg.algo)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class SweepConfig:
     data_dir: str | None = None
     #: torch/numba threads of every point, whatever the number of points trained at once
     threads: int = 1
+    arch: str | None = None  # built-in name or TOML file; None: the dataset's default
     train_options: dict = field(default_factory=dict)
 
     def points(self) -> list[Point]:
@@ -110,14 +116,15 @@ class SweepConfig:
                            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            seed=point.seed, limit_train=self.limit_train,
                            limit_test=self.limit_test, energy_table=self.table,
-                           device=point.device, threads=self.threads, **self.train_options)
+                           device=point.device, threads=self.threads, arch=arch_for(self),
+                           **self.train_options)
 
 
 # ---------------------------------------------------------------------------- estimate only
 def estimate_rows(cfg: SweepConfig, density: float) -> list[dict]:
     """Energy, p-bit count and area of every (device, M) from the analytic model."""
     from .energy_models import hardware_summary, load_arch, load_table
-    arch, table = load_arch(arch_for(cfg.dataset)), load_table(cfg.table)
+    arch, table = load_arch(arch_for(cfg)), load_table(cfg.table)
     rows = []
     for device in cfg.devices:
         for tiles in cfg.tiles:
@@ -423,7 +430,7 @@ def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     train_pj = price_counts(doc["counts"], table, device=point.device)["total_pj"]
     infer_pj = price_counts(doc["inference_counts"], table, device=point.device)["total_pj"]
     density = doc["layer_density"] or doc["activation_density"]
-    hw = hardware_summary(load_arch(arch_for(cfg.dataset)), cfg.algo, point.tiles,
+    hw = hardware_summary(load_arch(arch_for(cfg)), cfg.algo, point.tiles,
                           device=point.device, density=density, table=table)
     row = _row(point.device, point.tiles, cfg, hw, seed=point.seed,
                accuracy=results["accuracy"], activation_density=doc["activation_density"],

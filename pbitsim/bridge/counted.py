@@ -61,7 +61,14 @@ class CountedConv2d(nn.Conv2d):
 
 
 class CountedLinear(nn.Linear):
-    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward."""
+    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
+
+    ``grad_quant`` ('ternary' or 'sign'): as :class:`CountedConv2d` (BGBSFF's first layer).
+    """
+
+    def __init__(self, *args, grad_quant: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grad_quant = grad_quant
 
     saved = "act"  # where the input kept for the weight gradient lives ("stash" under BP)
 
@@ -81,7 +88,11 @@ class CountedLinear(nn.Linear):
 
             def hook(g):
                 counter = active_counter()
-                tally.count_dense(counter, b, k, n, kind="weight_grad", saved=self.saved)
+                if self.grad_quant is None:
+                    tally.count_dense(counter, b, k, n, kind="weight_grad", saved=self.saved)
+                else:
+                    tally.count_product(counter, b * k * n, "weight_grad", b * k, b * n,
+                                        self.grad_quant, weights=k * n, saved=self.saved)
                 if has_bias:
                     tally.count_bias(counter, o_shape, backward=True)
                 if input_grad:

@@ -119,7 +119,21 @@ def _fold_weight(weight, in_scale, view_shape):
     if in_scale is None:
         return weight.detach()
     tally.count_fold(active_counter(), weight.shape)
-    return weight.detach() * in_scale.reshape(view_shape)
+    return weight.detach() * _per_input(in_scale, view_shape)
+
+
+def _per_input(v, view_shape):
+    """A per-input-channel vector ``[C]`` shaped to multiply conv weights ``[O, C/groups, ..]``.
+
+    ``view_shape`` is the broadcast shape ``(1, C, 1, 1)`` (or ``(K, 1)`` for dense weights), or
+    ``(O, C/groups, 1, 1)`` for a grouped conv: output channel o reads the input channels of its
+    group, ``o // (O / groups)``.
+    """
+    if view_shape[0] == 1 or len(view_shape) == 2:
+        return v.reshape(view_shape)
+    o, cg = view_shape[0], view_shape[1]
+    groups = v.numel() // cg
+    return v.reshape(groups, 1, cg).expand(groups, o // groups, cg).reshape(view_shape)
 
 
 class IndexConv2dFn(torch.autograd.Function):
@@ -130,19 +144,21 @@ class IndexConv2dFn(torch.autograd.Function):
     shift into a bias map ``conv2d(in_shift over a zero-padded image, weight)``, which differs from
     a constant only at the borders, where zero padding cuts the kernel. ``grad_quant`` (BGBSFF)
     quantizes the incoming gradient so the weight-gradient accumulation runs on integers.
+    ``groups``: grouped convolution (``weight`` is ``[O, C/groups, kh, kw]``).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
-                grad_quant, quant_seed: int):
+                grad_quant, quant_seed: int, groups: int = 1):
         counter = active_counter()
         o, c, kh, kw = weight.shape
-        w_eff = _fold_weight(weight, in_scale, (1, c, 1, 1))
+        per_input = (1, c, 1, 1) if groups == 1 else (o, c, 1, 1)  # c: channels per group
+        w_eff = _fold_weight(weight, in_scale, per_input)
         out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
-                                              tiles=tiles))
+                                              groups=groups, tiles=tiles))
         h, w = x.shape[2], x.shape[3]
         if in_shift is not None:
-            w_shift = (weight.detach() * in_shift.reshape(1, c, 1, 1)).sum(1, keepdim=True)
+            w_shift = (weight.detach() * _per_input(in_shift, per_input)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
             out += bias_map
         if bias is not None:
@@ -151,13 +167,14 @@ class IndexConv2dFn(torch.autograd.Function):
             tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
-                    bias is not None)
+                    bias is not None, groups, per_input)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias = ctx.conf
+        (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
+         per_input) = ctx.conf
         counter = active_counter()
         scale = None  # BGBSFF: the quantized error's per-output-channel scale
         if grad_quant is not None:
@@ -166,18 +183,18 @@ class IndexConv2dFn(torch.autograd.Function):
         g = g.contiguous()
         sub = OpCounter() if counter is not None else None
         gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride, padding,
-                                                         sub, tiles=tiles))
+                                                         sub, groups=groups, tiles=tiles))
         if grad_quant is not None:
             _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
             counter += sub
         o, c = gw.shape[0], gw.shape[1]
         if in_scale is not None:
-            gw *= in_scale.reshape(1, c, 1, 1)
+            gw *= _per_input(in_scale, per_input)
         if in_shift is not None:
             g_sum = g.sum(0, keepdim=True)
             g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
-            gw += g_ones * in_shift.reshape(1, c, 1, 1)
+            gw += g_ones * _per_input(in_shift, per_input)
         if in_scale is not None or in_shift is not None:
             tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
         gb = g.sum((0, 2, 3)) if has_bias else None
@@ -188,18 +205,20 @@ class IndexConv2dFn(torch.autograd.Function):
             if gb is not None:
                 gb *= scale
             tally.record(counter, costs.dequantize(gw.numel() + (o if gb is not None else 0)))
-        return None, gw, gb, None, None, None, None, None, None, None
+        return None, gw, gb, None, None, None, None, None, None, None, None
 
 
 class IndexLinearFn(torch.autograd.Function):
     """``(in_scale * x + in_shift) @ weight + bias`` for integer counts ``x`` uint8 ``[B, K]``.
 
     ``weight`` is ``[K, N]`` (the kernel's layout). The folded shift becomes a bias
-    ``in_shift @ weight``.
+    ``in_shift @ weight``. ``grad_quant`` (BGBSFF) quantizes the incoming error per output
+    feature, so the weight-gradient accumulation runs on integers.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int):
+    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, grad_quant=None,
+                quant_seed: int = 0):
         counter = active_counter()
         k, n = weight.shape
         w_eff = _fold_weight(weight, in_scale, (k, 1))
@@ -211,16 +230,25 @@ class IndexLinearFn(torch.autograd.Function):
             out += b_eff
             tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x, in_scale, in_shift)
-        ctx.conf = (tiles, bias is not None)
+        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        tiles, has_bias = ctx.conf
+        tiles, has_bias, grad_quant, quant_seed = ctx.conf
         counter = active_counter()
+        scale = None  # BGBSFF: the quantized error's per-feature scale
+        if grad_quant is not None:
+            g, scale = quantize_grad(g, grad_quant, quant_seed)
+            tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
-        gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))
+        sub = OpCounter() if counter is not None else None
+        gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
+        if grad_quant is not None:
+            _int_update_counts(counter, sub, grad_quant)
+        elif counter is not None:
+            counter += sub
         g_sum = g.sum(0)
         if has_bias:
             tally.count_bias(counter, g.shape, backward=True)
@@ -230,4 +258,8 @@ class IndexLinearFn(torch.autograd.Function):
             gw += in_shift.reshape(-1, 1) * g_sum.reshape(1, -1)
         if in_scale is not None or in_shift is not None:
             tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
-        return None, gw, (g_sum if has_bias else None), None, None, None
+        if scale is not None:
+            gw *= scale.reshape(1, -1)
+            g_sum *= scale
+            tally.record(counter, costs.dequantize(gw.numel() + (g_sum.numel() if has_bias else 0)))
+        return None, gw, (g_sum if has_bias else None), None, None, None, None, None

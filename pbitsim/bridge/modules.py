@@ -4,8 +4,11 @@
   returning ``(counts_float, counts_uint8)``.
 * :class:`BSNConv2d` and :class:`BSNLinear`: index-and-accumulate layers reading uint8 tile counts,
   with an optional folded input affine (the previous batch norm) and BGBSFF gradient quantization.
-* :class:`FoldableBatchNorm2d`: batch norm that also reports the per-channel scale and shift it
-  applied, so the next index layer can fold them into its weights.
+* :class:`FoldableBatchNorm2d` / :class:`FoldableBatchNorm1d`: batch norm that also reports the
+  per-channel (per-feature) scale and shift it applied, so the next index layer can fold them
+  into its weights.
+* ``row_scale`` of the index layers: a per-sample factor on their outputs (before the bias),
+  the next layer's view of an RMS-normalised (layer-norm) block output: the counts stay integers.
 
 Randomness: each sampling call takes an explicit ``seed``; without one a module derives
 ``derive_seed(module.seed, call_number)``, so a fixed module seed gives a fixed sequence of spikes.
@@ -21,12 +24,13 @@ from torch import nn
 
 from .. import kernels as K
 from ..counters import active_counter, uint_dtype
+from .. import costs
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
 from .functions import BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
-           "QuantizeGrad"]
+           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts"]
 
 
 class _Seeded(nn.Module):
@@ -134,59 +138,94 @@ class _CountStats:
 class BSNConv2d(_CountStats, _Seeded):
     """Convolution by index-and-accumulate over uint8 tile counts 0..``tiles_in``.
 
-    ``forward(x, in_scale=None, in_shift=None)`` computes
-    ``conv2d(in_scale[c] * x + in_shift[c], weight, bias)`` (the previous layer's batch norm
-    folded in). ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
+    ``forward(x, in_scale=None, in_shift=None, row_scale=None)`` computes
+    ``row_scale[b] * conv2d(in_scale[c] * x + in_shift[c], weight) + bias`` (the previous
+    layer's batch norm folded in, its layer norm applied to the outputs). ``groups``: grouped
+    convolution, as ``nn.Conv2d``. ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 padding: int = 0, *, tiles_in: int = 1, bias: bool = True,
+                 padding: int = 0, *, groups: int = 1, tiles_in: int = 1, bias: bool = True,
                  grad_quant: str | None = None, seed: int = 0):
         super().__init__(seed)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.stride, self.padding, self.tiles_in = int(stride), int(padding), int(tiles_in)
+        self.groups = int(groups)
         self.grad_quant = grad_quant
-        ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups,
+                        bias=bias)
         self.weight = nn.Parameter(ref.weight.detach().clone())  # torch's default init
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
         self._init_stats()
 
-    def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None):
+    def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None, row_scale=None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
-        return IndexConv2dFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.stride,
-                                   self.padding, self.tiles_in, self.grad_quant, qseed)
+        bias = self.bias if row_scale is None else None
+        out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
+                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups)
+        return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         o, c, kh, kw = self.weight.shape
-        return (f"{c}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, padding={self.padding}, "
-                f"tiles_in={self.tiles_in}, grad_quant={self.grad_quant!r}")
+        return (f"{c * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, "
+                f"padding={self.padding}, groups={self.groups}, tiles_in={self.tiles_in}, "
+                f"grad_quant={self.grad_quant!r}")
 
 
-class BSNLinear(_CountStats, nn.Module):
-    """Dense layer by index-and-accumulate over uint8 counts ``[B, K]``; weight stored ``[K, N]``."""
+class BSNLinear(_CountStats, _Seeded):
+    """Dense layer by index-and-accumulate over uint8 counts ``[B, K]``; weight stored ``[K, N]``.
 
-    def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True):
-        super().__init__()
+    ``forward(x, in_scale=None, in_shift=None, row_scale=None, seed=None)``: as
+    :class:`BSNConv2d` (``grad_quant`` makes it a BGBSFF layer; ``seed`` drives its ternary
+    rounding).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
+                 grad_quant: str | None = None, seed: int = 0):
+        super().__init__(seed)
+        if grad_quant is not None and grad_quant not in QUANTIZERS:
+            raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
+        self.grad_quant = grad_quant
         self.tiles_in = int(tiles_in)
         bound = 1.0 / math.sqrt(in_features)  # torch.nn.Linear's default init
         self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
         self._init_stats()
 
-    def forward(self, x, in_scale=None, in_shift=None):
+    def forward(self, x, in_scale=None, in_shift=None, row_scale=None, seed: int | None = None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
-        return IndexLinearFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.tiles_in)
+        bias = self.bias if row_scale is None else None
+        qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
+        out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
+                                  self.grad_quant, qseed)
+        return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}"
+        return (f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}, "
+                f"grad_quant={self.grad_quant!r}")
 
 
-class FoldableBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm2d that returns ``(y, scale, shift)`` with ``y = scale[c] * x + shift[c]``.
+def _scale_rows(out: torch.Tensor, row_scale: torch.Tensor, bias) -> torch.Tensor:
+    """``row_scale[b] * out + bias``: a per-sample factor (layer norm) and then the bias."""
+    view = (-1,) + (1,) * (out.dim() - 1)
+    y = out * row_scale.reshape(view)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * (out.dim() - 2))
+    tally.record(active_counter(), costs.row_scale(out.numel(), out.shape[1], bias is not None))
+    if y.requires_grad:
+        n, ch, has_bias = out.numel(), out.shape[1], bias is not None
+        # backward: the gradient times the row factor, and the bias gradient's sum
+        y.register_hook(lambda g: tally.record(active_counter(),
+                                               costs.row_scale_backward(n, ch, has_bias)))
+    return y
+
+
+class _Foldable:
+    """Batch norm returning ``(y, scale, shift)`` with ``y = scale[c] * x + shift[c]``.
 
     ``scale``/``shift`` are detached (batch statistics in training, running ones in eval), ready
     to be folded into the next layer's weights; the counts of the normalisation are added.
@@ -203,13 +242,22 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
         y = super().forward(x)
         with torch.no_grad():
             if self.training:
-                var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
+                dims = (0,) + tuple(range(2, x.dim()))
+                var, mean = torch.var_mean(x, dim=dims, correction=0)
             else:
                 var, mean = self.running_var, self.running_mean
             scale = self.weight.detach() / torch.sqrt(var + self.eps)
             shift = self.bias.detach() - mean * scale
         tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
+
+
+class FoldableBatchNorm2d(_Foldable, nn.BatchNorm2d):
+    __doc__ = "BatchNorm2d (per channel of ``[B, C, H, W]``). " + _Foldable.__doc__
+
+
+class FoldableBatchNorm1d(_Foldable, nn.BatchNorm1d):
+    __doc__ = "BatchNorm1d (per feature of ``[B, K]``). " + _Foldable.__doc__
 
 
 def max_pool_counts(s: torch.Tensor, tiles: int, size: int = 2):

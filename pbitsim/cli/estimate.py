@@ -40,7 +40,7 @@ def _versus(ratio: float | None) -> str:
 
 
 def _label(algo, result) -> str:
-    name = algo.name.upper()
+    name = {"cwc": "CwC-FF"}.get(algo.name, algo.name.upper())
     return f"{name} M={result.params.tiles}" if algo.algorithm.uses_tiles else name
 
 
@@ -86,6 +86,13 @@ def _parse_density(text: str) -> list[float]:
               help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: ternary].")
 @click.option("--update", type=click.Choice(("adam", "shift")), default=None,
               help="BGBSFF's weight update, as `pbitsim train --update` [default: adam].")
+@click.option("--schedule", type=click.Choice(("none", "staggered", "reference")), default=None,
+              help="Layer freezing of the CwC-family blocks, as `pbitsim train --schedule` "
+                   "(frozen blocks run forward only) [default: none, every block learns on "
+                   "every step; or the --counts run's].")
+@click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
+              help="The data set whose layer windows --schedule takes [default: by the "
+                   "architecture's input shape, mnist or cifar10].")
 @click.option("--eval-samples", metavar="K", type=int, default=None,
               help="Sampled test passes of bsff/bgbsff summed per inference (K x the "
                    "inference work) [default: 1].")
@@ -100,7 +107,7 @@ def _parse_density(text: str) -> list[float]:
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
 def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
-             eval_samples, epochs, train_size, per_layer, json_out, csv_out, counts_path):
+             schedule, dataset, eval_samples, epochs, train_size, per_layer, json_out, csv_out, counts_path):
     """Project the training and inference energy of BP, FF, BSFF and BGBSFF (pJ).
 
     Counts every operation and memory access per training sample and per inference
@@ -108,6 +115,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     energy table.
     """
     measured = None
+    algo_given = algo is not None
     if counts_path:
         from ..energy_models.countsfile import load_counts_file
         try:
@@ -121,7 +129,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
         tiles = tiles if tiles is not None else measured.tiles
         densities = densities or (list(measured.densities) if measured.densities else None)
         if algo is None:
-            algo = ",".join(dict.fromkeys(["bp", "ff", measured.algo]))
+            algo = ",".join(dict.fromkeys(["bp", "ff", "cwc", measured.algo]))
         if device is None and measured.device is not None:
             from ..energy_models import parse_device
             try:
@@ -146,13 +154,18 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
             for key in ("estimator", "stats", "eval_stats", "live"):
                 if key in run and not (key.endswith("stats") and stats_given):
                     options[key] = run[key]
+        if schedule is not None:  # the user's schedule replaces the run's
+            options.pop("live", None)
+            options.update(schedule=schedule, dataset=dataset)
+        elif dataset is not None:
+            raise PbitsimError("--dataset picks the windows of --schedule; give --schedule too")
         options = {k: v for k, v in options.items() if v is not None}
         result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=table,
                               tiles=7 if tiles is None else tiles,
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
                               device="ideal" if device is None else device,
-                              skip_incompatible=algo is None, **options)
+                              skip_incompatible=not algo_given, **options)
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None
@@ -211,7 +224,8 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
              f"table {result.table.name}")
     summary = Table(title=title, title_justify="left")
     for col in ("Algorithm", "Train / sample", f"Train / epoch ({result.train_samples:,})",
-                "Inference", "Compute", "Memory", "p-bit", "vs BP", "vs FF"):
+                "Inference", "Compute", "Memory", "p-bit", "vs BP",
+                f"vs {'CwC-FF' if result.ff_baseline == 'cwc' else 'FF'}"):
         summary.add_column(col, justify="left" if col == "Algorithm" else "right")
     if result.epochs > 1:
         summary.add_column(f"Run ({result.epochs} epochs)", justify="right")
@@ -221,7 +235,8 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
         row = [_label(algo, result), _si(total), _si(total * result.train_samples),
                _si(algo.total_pj("inference")), _share(price["compute_pj"], total),
                _share(price["memory_pj"], total), _share(price["pbit_pj"], total),
-               _versus(result.ratio(algo.name, "bp")), _versus(result.ratio(algo.name, "ff"))]
+               _versus(result.ratio(algo.name, "bp")),
+               _versus(result.ratio(algo.name, result.ff_baseline))]
         if result.epochs > 1:
             row.append(_si(total * result.train_samples * result.epochs))
         summary.add_row(*row)

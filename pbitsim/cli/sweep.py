@@ -71,6 +71,8 @@ def _devices(texts) -> tuple[str, ...]:
 @click.option("--algo", type=click.Choice(("bsff", "bgbsff")), default="bsff",
               show_default=True)
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
+@click.option("--arch", metavar="NAME|FILE", default=None,
+              help="Network, as for pbitsim train [default: the CFSE net of the dataset].")
 @click.option("--seeds", "seeds_text", default="0", show_default=True,
               help="Training seeds per configuration (accuracy mean and spread over them).")
 @click.option("--epochs", type=int, default=1, show_default=True)
@@ -98,16 +100,16 @@ def _devices(texts) -> tuple[str, ...]:
               help="--estimate-only: activation density (fraction of p-bit samples that are 1; "
                    "default: the estimator's 0.15).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
-def sweep(tiles_text, device_texts, algo, dataset, seeds_text, epochs, batch_size, lr,
+def sweep(tiles_text, device_texts, algo, dataset, arch, seeds_text, epochs, batch_size, lr,
           limit_train, limit_test, data_dir, table, out_dir, jobs, threads, recompute,
           estimate_only, density, no_plots):
     """Sweep tile count M and p-bit device: accuracy, energy, number of p-bits and area.
 
     Every configuration (device x M x seed) trains BSFF through the simulator for the same
-    budget (the CwC-FF ConvNet of the dataset), then its measured counts are priced with
-    its device. Results: a table on standard output, OUT/sweep.csv, OUT/sweep.json, and PNG
-    plots (accuracy vs energy with M labelled, accuracy vs M per device; matplotlib needed).
-    Progress goes to standard error.
+    budget (--arch, by default the CwC-FF reference's CFSE net of the dataset), then its
+    measured counts are priced with its device. Results: a table on standard output,
+    OUT/sweep.csv, OUT/sweep.json, and PNG plots (accuracy vs energy with M labelled, accuracy
+    vs M per device; matplotlib needed). Progress goes to standard error.
     """
     from ..sweep import SweepConfig
 
@@ -127,12 +129,25 @@ def sweep(tiles_text, device_texts, algo, dataset, seeds_text, epochs, batch_siz
                       seeds=_int_list(seeds_text, "seeds", 0, 2 ** 31 - 1), algo=algo,
                       dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
                       limit_train=limit_train, limit_test=limit_test, table=table,
-                      data_dir=data_dir, threads=threads)
+                      data_dir=data_dir, threads=threads, arch=arch)
+    _check_arch(cfg)
     out = Path(out_dir)
     if estimate_only:
         _estimate_only(console, cfg, out, density, no_plots)
     else:
         _train_sweep(console, cfg, out, jobs, recompute, no_plots)
+
+
+def _check_arch(cfg) -> None:
+    """The swept network must fit the dataset and the algorithm (before any training)."""
+    from ..arch_rules import resolve_arch
+    from ..config import DATASET_INPUTS
+    from ..sweep import arch_for
+    shape, classes = DATASET_INPUTS[cfg.dataset]
+    try:
+        resolve_arch(cfg.algo, arch_for(cfg), shape, classes, cfg.dataset, "staggered")
+    except ValueError as e:
+        raise PbitsimError(f"--arch: {e}" if cfg.arch is not None else str(e)) from None
 
 
 def _estimate_only(console, cfg, out, density, no_plots):

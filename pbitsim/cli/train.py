@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
+from ..energy_models.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
@@ -83,10 +84,17 @@ def _summary_table(results: dict):
 @click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,
               help="BGBSFF weight update: adam, or shift (w -= 2^-k g: SGD at the power of two "
                    "nearest --lr, no optimizer state, as the hardware scheme).")
-@click.option("--schedule", type=click.Choice(("staggered", "none")), default="staggered",
-              show_default=True, help="Layer freezing of the CwC-family blocks.")
-@click.option("--arch", type=click.Choice(("cwc", "mlp")), default=None,
-              help="bp only: the ConvNet (default) or the 4x2000 MLP.")
+@click.option("--schedule", type=click.Choice(("staggered", "reference", "none")),
+              default="staggered", show_default=True,
+              help="Layer freezing of the CwC-family blocks: staggered (the reference's windows "
+                   "scaled to the budget; spread evenly on nets without 4 blocks), reference "
+                   "(its windows in whole epochs, e.g. MNIST blocks freeze after epochs 2, 3, 4, "
+                   "5; the head trains on) or none.")
+@click.option("--arch", metavar="NAME|FILE", default=None,
+              help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
+                   "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
+                   "CFSE net of the dataset (cfse-mnist, cfse-cifar10); ff: Hinton's 4 x 2000 "
+                   "MLP].")
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,
@@ -107,6 +115,8 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
       pbitsim train --algo bsff --tiles 7 --dataset fashion-mnist --epochs 2
       pbitsim train --algo cwc --dataset mnist --limit-train 5000 --out runs/cwc
       pbitsim train --algo bsff --out runs/cwc --resume      # continue after Ctrl-C
+      pbitsim train --algo bp --arch ff-mlp-4x2000 --limit-train 5000
+      pbitsim train --algo cwc --arch examples/archs/my-mlp.toml --out runs/my-mlp
 
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
     OUT/checkpoint.pt (every epoch, and on Ctrl-C or SIGTERM). The summary goes to standard

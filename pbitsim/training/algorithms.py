@@ -1,19 +1,25 @@
 """The learning algorithms. They share the trainer loop and differ in their losses and updates.
 
-* ``cwc``: CwC-FF, real-valued: every block minimises cross-entropy over its class goodnesses
-  (channel groups, mean squared batch-norm output); inputs detached (no backprop between blocks).
-* ``bsff``: the same network and losses through the simulator: tiled logistic units (M tiles)
-  sampled by p-bits, index-and-accumulate convolutions; mean-field gradient estimator; block 1's
-  pre-activations batch-normalised onto the tiles (see ``models``); optionally the test
-  predictions summed over ``eval_samples`` sampled passes.
-* ``bgbsff``: BSFF whose local errors are quantized (``sign`` or ``ternary``) before the update.
-* ``ff``: Hinton's forward-forward on a 4x2000 MLP (label in the first pixels, positive/negative
-  passes, RMS-normalised layer inputs, prediction by the label with the largest goodness summed
-  over every layer but the first); the per-layer loss is the symmetric balanced one (see ``FF``).
-* ``bp``: backpropagation end to end through the same ConvNet (or the MLP) with a softmax head.
+Every algorithm trains the network of an architecture (:class:`~pbitsim.training.models.Net`
+built from a built-in name or a user TOML file, as ``pbitsim estimate --arch`` reads them) where
+its rule applies (:func:`pbitsim.arch_rules.arch_rule`):
 
-CwC-family blocks follow a staggered freezing schedule (see :func:`freeze_ends`); the head
-trains throughout.
+* ``cwc``: CwC-FF, real-valued: every block minimises cross-entropy over its class goodnesses
+  (channel or unit groups, mean squared block output); inputs detached (no backprop between
+  blocks). Every block's channels (units) must split into one group per class.
+* ``bsff``: the same network and losses through the simulator: tiled logistic units (M tiles)
+  sampled by p-bits, index-and-accumulate layers after the first; mean-field gradient
+  estimator; every block's pre-activations batch-normalised onto the tiles (see ``models``);
+  optionally the test predictions summed over ``eval_samples`` sampled passes.
+* ``bgbsff``: BSFF whose local errors are quantized (``sign`` or ``ternary``) before the update.
+* ``ff``: Hinton's forward-forward on an all-dense net (label in the first input values,
+  positive/negative passes, RMS-normalised input, prediction by the label with the largest
+  goodness summed over every layer but the first); the per-layer loss is the symmetric
+  balanced one (see ``FF``).
+* ``bp``: backpropagation end to end through the network with its softmax head.
+
+CwC-family blocks follow a freezing schedule (:mod:`pbitsim.schedules`); the head trains
+throughout.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ import torch
 import torch.nn.functional as F
 
 from .. import costs
+from ..arch_rules import resolve_arch
 from ..bridge import tally
 from ..counters import active_counter
-from .models import CwCNet, FFMLP, MLP, arch_name, class_goodness
+from ..schedules import freeze_ends
+from .models import Net, class_goodness, rms_normalize
 
 __all__ = ["ALGOS", "DEFAULT_LR", "make_algorithm", "freeze_ends"]
 
@@ -35,25 +43,6 @@ ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DEFAULT_LR = {"bsff": 0.01, "bgbsff": 0.01, "cwc": 0.01, "ff": 0.003, "bp": 0.001}
 HEAD_LR = 1e-4  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
 FF_ALPHA = 20.0  # FF: gain on the positive-minus-negative goodness gap (mean squares)
-
-# The CwC-FF reference's "Acc" windows (layer i trains in epochs [0, end_i)), per dataset.
-_REFERENCE_ENDS = {"mnist": (2, 3, 4, 5), "fashion-mnist": (10, 15, 19, 23),
-                   "cifar10": (11, 16, 21, 25)}
-
-
-def freeze_ends(dataset: str, schedule: str) -> tuple[float, ...]:
-    """Fraction of the training budget after which each block freezes.
-
-    ``staggered``: the reference windows scaled so the last block trains to the end of the
-    budget and earlier blocks freeze proportionally earlier (F-MNIST: 0.43, 0.65, 0.83, 1.0);
-    ``none``: every block trains throughout.
-    """
-    if schedule == "none":
-        return (1.0, 1.0, 1.0, 1.0)
-    if schedule != "staggered":
-        raise ValueError(f"unknown schedule {schedule!r}; choose staggered or none")
-    ends = _REFERENCE_ENDS[dataset]
-    return tuple(e / ends[-1] for e in ends)
 
 
 def _adam(params, lr):
@@ -88,7 +77,9 @@ class Algorithm:
     def __init__(self, cfg, input_shape, classes):
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes
         self.lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[self.name]
-        self.arch = arch_name(self.name, input_shape, cfg.arch)
+        self.net = resolve_arch(self.name, cfg.arch, input_shape, classes, cfg.dataset,
+                                cfg.schedule)
+        self.arch = self.net.name
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(),
@@ -112,14 +103,14 @@ class CwCFamily(Algorithm):
         super().__init__(cfg, input_shape, classes)
         tiles = None if self.name == "cwc" else cfg.tiles
         quant = cfg.grad_quant if self.name == "bgbsff" else None
-        self.model = CwCNet(input_shape, classes, tiles=tiles, estimator=cfg.estimator,
-                            grad_quant=quant, seed=cfg.seed, device=cfg.device)
+        self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
+                         seed=cfg.seed, device=cfg.device)
         self.groups = self.model.layer_groups()
         self.shift = self.name == "bgbsff" and cfg.update == "shift"
         block_opt = _shift_sgd if self.shift else _adam
         self.optims = [block_opt(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
                                                                                  HEAD_LR)]
-        self.ends = freeze_ends(cfg.dataset, cfg.schedule)
+        self.ends = freeze_ends(cfg.dataset, cfg.schedule, len(self.net.blocks), cfg.epochs)
 
     def train_step(self, x, y, seed_key, frac: float):
         frozen = {i for i, end in enumerate(self.ends) if frac >= end}
@@ -164,23 +155,18 @@ class CwCFamily(Algorithm):
 
 
 class BP(Algorithm):
-    """Backpropagation through the whole network (ConvNet by default, or ``arch='mlp'``)."""
+    """Backpropagation through the whole network and its softmax head."""
 
     name = "bp"
     predictors = ("sf",)
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        if self.arch == "ff-mlp-4x2000":
-            self.model = MLP(int(np.prod(input_shape)), classes)
-        else:
-            self.model = CwCNet(input_shape, classes, saved="stash")
+        self.model = Net(self.net, saved="stash")
         self.params = [list(self.model.parameters())]
         self.optims = [_adam(self.params[0], self.lr)]
 
     def _logits(self, x):
-        if isinstance(self.model, MLP):
-            return self.model(x)
         return self.model(x, local=False)[1]
 
     def train_step(self, x, y, seed_key, frac: float):
@@ -219,9 +205,16 @@ class FF(Algorithm):
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        self.model = FFMLP(int(np.prod(input_shape)))
-        self.groups = [list(layer.parameters()) for layer in self.model.layers]
+        # no softmax head (prediction by goodness); goodness of each layer's activity before
+        # its normalisation; the input is RMS-normalised too (Hinton: every layer reads a
+        # normalised vector)
+        self.model = Net(self.net, head=False, goodness="activation")
+        self.groups = self.model.layer_groups()
         self.optims = [_adam(g, self.lr) for g in self.groups]
+
+    def _layers(self, x):
+        """Every layer's activity for the (label-embedded) flat input ``x``."""
+        return self.model(rms_normalize(x))[0]
 
     def _embed(self, x, labels):
         """Flattened images whose first ``classes`` values are a one-hot label at the image's max."""
@@ -244,8 +237,8 @@ class FF(Algorithm):
         rng = np.random.default_rng([self.cfg.seed, *seed_key])
         wrong = torch.from_numpy(rng.integers(1, self.classes, size=y.shape[0]))
         y_neg = (y + wrong) % self.classes  # a uniformly drawn wrong label
-        hs_pos = self.model(self._embed(x, y))
-        hs_neg = self.model(self._embed(x, y_neg))
+        hs_pos = self._layers(self._embed(x, y))
+        hs_neg = self._layers(self._embed(x, y_neg))
         loss = 0.0
         for hp, hn in zip(hs_pos, hs_neg):
             g_pos, g_neg = self._goodness(hp), self._goodness(hn)
@@ -267,7 +260,7 @@ class FF(Algorithm):
         self.model.eval()
         scores = torch.zeros(x.shape[0], self.classes)
         for c in range(self.classes):
-            hs = self.model(self._embed(x, torch.full((x.shape[0],), c, dtype=torch.long)))
+            hs = self._layers(self._embed(x, torch.full((x.shape[0],), c, dtype=torch.long)))
             for h in hs[1:]:  # Hinton: every layer but the first
                 scores[:, c] += self._goodness(h)
         counter = active_counter()

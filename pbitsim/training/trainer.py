@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import resource
@@ -29,13 +30,16 @@ import numpy as np
 import torch
 
 from .. import runfiles
-from ..config import check_tiles
+from ..arch_rules import resolve_arch
+from ..config import DATASET_INPUTS, check_tiles
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
+from ..energy_models.archs import ARCH_DIR
 from ..kernels.devices import parse_device, spec_string
 from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
-from .algorithms import ALGOS, freeze_ends, make_algorithm
+from ..schedules import DEFAULT_SCHEDULE, SCHEDULES
+from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
            "COUNTS", "thread_count"]
@@ -46,8 +50,8 @@ EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, ste
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
 # re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "update", "schedule", "arch", "device",
-                  "threads")
+                  "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
+                  "arch_sha256", "device", "threads")
 
 
 class TrainingError(ValueError):
@@ -68,8 +72,9 @@ class TrainConfig:
     estimator: str = "mean-field"
     grad_quant: str = DEFAULT_GRAD_QUANT  # BGBSFF only (sign: biased, learns poorly)
     update: str = DEFAULT_UPDATE  # BGBSFF only: adam | shift (w -= 2^-k g, no optimizer state)
-    schedule: str = "staggered"  # CwC-family freezing: staggered | none
-    arch: str | None = None  # bp only: None (ConvNet) or "mlp"
+    schedule: str = DEFAULT_SCHEDULE  # CwC-family freezing: staggered | reference | none
+    arch: str | None = None  # built-in name or TOML file; None: the default for the dataset
+    arch_sha256: str | None = None  # set by validate(): a user TOML file's content hash
     energy_table: str = "horowitz-45nm"
     device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
     eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
@@ -96,8 +101,10 @@ class TrainConfig:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 2, got {v}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
-        if self.arch not in (None, "cwc", "mlp"):
-            raise TrainingError(f"unknown --arch {self.arch!r}; choose cwc or mlp")
+        if self.schedule not in SCHEDULES:
+            raise TrainingError(f"unknown --schedule {self.schedule!r}; choose one of "
+                                f"{', '.join(SCHEDULES)}")
+        self._check_arch()
         try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
             self.device = spec_string(parse_device(self.device))
         except ValueError as e:
@@ -112,9 +119,25 @@ class TrainConfig:
         self._check_table()
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
-        if self.arch == "mlp" and self.algo != "bp":
-            raise TrainingError("--arch mlp applies to bp only (ff always uses its MLP, the CwC "
-                                "algorithms the ConvNet)")
+
+    def _check_arch(self) -> None:
+        """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and
+        the dataset, before any data is read; a user file's content hash is recorded."""
+        if self.dataset not in DATASET_INPUTS:  # data of its own: checked by the Trainer
+            return
+        shape, classes = DATASET_INPUTS[self.dataset]
+        try:
+            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
+        except ValueError as e:
+            msg = str(e)
+            if self.arch is not None and not msg.startswith("--"):
+                msg = f"--arch: {msg}"
+            raise TrainingError(msg) from None
+        if self.arch is None:
+            self.arch = net.name
+        builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
+        self.arch_sha256 = None if builtin else hashlib.sha256(
+            Path(net.path).read_bytes()).hexdigest()
 
     def _check_table(self) -> None:
         """The energy table exists and prices the device: known now, not after the run."""
@@ -162,7 +185,13 @@ class Trainer:
             raise TrainingError(f"{n} training images are too few for one batch")
         self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         torch.manual_seed(cfg.seed)
-        self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
+        try:
+            self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
+        except TrainingError:
+            raise
+        except ValueError as e:  # the network does not fit the data
+            raise TrainingError(str(e)) from None
+        cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []
         self.epoch, self.step_in_epoch = 0, 0
@@ -322,10 +351,9 @@ class Trainer:
         stats = [m.input_stats() for m in layers]
         eval_stats = [m.input_stats(training=False) for m in layers]
         total = cfg.epochs * self.steps
-        live = None
-        if cfg.algo in ("cwc", "bsff", "bgbsff"):
-            ends = freeze_ends(cfg.dataset, cfg.schedule)
-            live = [min(total, math.ceil(e * total - 1e-9)) / total for e in ends]
+        ends = getattr(self.algo, "ends", None)  # the freezing schedule of the CwC family
+        live = (None if ends is None else
+                [min(total, math.ceil(e * total - 1e-9)) / total for e in ends])
         return {"batch_size": cfg.batch_size, "grad_quant": cfg.grad_quant,
                 "update": cfg.update, "eval_samples": cfg.eval_samples,
                 "estimator": cfg.estimator,
@@ -337,6 +365,11 @@ class Trainer:
         from ..bridge.modules import BSNConv2d, BSNLinear
         return [m for m in self.algo.model.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
 
+    def _arch_file(self) -> dict:
+        """A user architecture file's path and content hash (nothing for a built-in name)."""
+        cfg = self.cfg
+        return {"arch_file": cfg.arch, "arch_sha256": cfg.arch_sha256} if cfg.arch_sha256 else {}
+
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo
         layer_density = algo.layer_density()
@@ -346,7 +379,8 @@ class Trainer:
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,
-                "arch": algo.arch, "dataset": cfg.dataset, "activation_density": density,
+                "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
+                "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
                 "epochs": cfg.epochs, "test_samples": self.n_test}
         doc = json.loads(self.counts.to_json(**meta))

@@ -20,7 +20,9 @@ def convnet():
 
 
 def mlp_cwc():
-    """input 1x2x2 (K = 4) -> dense 4 -> dense 2 -> head 2 classes, CwC loss (2 units a class)."""
+    """input 1x2x2 (K = 4) -> dense 4 -> batch norm -> dense 2 -> head 2 classes, CwC loss (2
+    units a class); dense2 reads dense1's counts with its batch norm folded in."""
     return arch_from_mapping({
         "name": "tiny-mlp-cwc", "input": [1, 2, 2], "classes": 2, "ff_variant": "cwc",
-        "layers": [{"type": "dense", "units": 4}, {"type": "dense", "units": 2}]})
+        "layers": [{"type": "dense", "units": 4}, {"type": "batchnorm"},
+                   {"type": "dense", "units": 2}]})

@@ -1,7 +1,7 @@
 """Analytic counts of one training step checked against values worked out by hand.
 
 MLP: input K = 4 -> dense 3 -> dense 2 -> head 2 (Hinton variant: 2 passes, no head).
-CwC MLP: input K = 4 -> dense 4 -> dense 2 -> head 2 (for the tiled rules).
+CwC MLP: input K = 4 -> dense 4 -> batch norm -> dense 2 -> head 2 (for the tiled rules).
 ConvNet: 1x4x4 -> conv 2ch -> conv 4ch -> pool 2 -> head (CwC: 1 pass). A 3x3 pad-1 conv on a
 4x4 map has 2+3+3+2 = 10 valid taps per axis, so conv2 (2 -> 4 channels) has 4*2*10*10 = 800
 taps per sample. Batch B = 4 (a step's counts are whole numbers), one tile (M = 1), so that a
@@ -149,10 +149,11 @@ def test_cwc_conv_loss():
 def test_bsff_head_reads_pooled_counts():
     r = rows("bsff", convnet(), 0.25)
     # The head reads the max over 4 binary units: P(x > 0) = 1 - 0.75^4 for each of the 16
-    # inputs, 32 taps a sample.
+    # inputs, 32 taps a sample (no batch norm to fold: the products and the bias).
     q = 1 - 0.75 ** 4
     head = r["head"].phases["forward"]
-    assert head["add:fp32"] == approx(B * 32 * q + B * 2 + 32)  # products, bias map, fold
+    assert head["add:fp32"] == approx(B * 32 * q + B * 2)
+    assert "weight_write:fp32" not in head  # nothing folded into its weights
     assert head["act_read:u1"] == B * 16
 
 
@@ -166,7 +167,7 @@ def test_schedule_scales_the_learning_work():
 
 
 def test_inference_is_forward_only():
-    for algo in ("bp", "ff", "bsff", "bgbsff"):
+    for algo in ("bp", "cwc", "bsff", "bgbsff"):
         for row in rows(algo, convnet(), 0.25, "inference").values():
             assert set(k for k, v in row.phases.items() if v) == {"forward"}
             assert not any(k.startswith(("stash", "grad", "state")) for k in row.total())

@@ -38,26 +38,43 @@ def real_input_grad(layer: Layer, b: int) -> Counts:
     return costs.product("input_grad", b * layer.taps, b * layer.n_in, b * layer.n_out)
 
 
-def index_forward(layer: Layer, stats: TileStats, b: int) -> Counts:
+def reader_of(prev: Block) -> tuple[bool, bool]:
+    """How a layer reads ``prev``'s tile counts: ``(fold, rows)`` = the previous batch norm
+    folded into its weights, the previous layer norm applied as a per-sample factor."""
+    types = {l.type for l in prev.post}
+    return "batchnorm" in types, "layernorm" in types
+
+
+def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
+                  rows: bool = False) -> Counts:
     """An index-and-accumulate layer reading tile counts: the previous batch norm folded into
-    the weights (once per call), the product, the bias map added."""
-    return (costs.fold_input_affine(layer.weights, 0, 0)
-            .merge(ops.index_product(layer, stats).scaled(b))
-            .merge(costs.bias(b * layer.n_out, channels(layer))))
+    the weights (once per call), the product, the bias map added (or, behind a layer norm, the
+    per-sample factor and then the bias)."""
+    c = costs.fold_input_affine(layer.weights, 0, 0) if fold else Counts()
+    c.merge(ops.index_product(layer, stats).scaled(b))
+    n = b * layer.n_out
+    if rows:
+        return c.merge(costs.row_scale(n, channels(layer), True))
+    return c.merge(costs.bias(n, channels(layer)))
 
 
-def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None) -> Counts:
+def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
+                      fold: bool = True, rows: bool = False) -> Counts:
     """Its weight gradient: the transposed index product, back through the folded affine, the
     bias gradient; BGBSFF quantizes the error first and accumulates integers."""
     prod = ops.index_weight_grad_product(layer, stats, b).scaled(b)
-    c = Counts()
+    n = b * layer.n_out
+    c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
     if quant is not None:
-        c.merge(costs.quantize(b * layer.n_out, quant))
+        c.merge(costs.quantize(n, quant))
         prod = ops.quantized_relabel(prod, costs.grad_dtype(quant))
-    c.merge(prod).merge(costs.fold_input_affine_backward(layer.weights, b * layer.n_out))
-    c.merge(costs.bias_grad(b * layer.n_out, channels(layer)))
+    c.merge(prod)
+    if fold:
+        c.merge(costs.fold_input_affine_backward(layer.weights, n))
+    if not rows:
+        c.merge(costs.bias_grad(n, channels(layer)))
     if quant is not None:
-        c.merge(costs.dequantize(layer.weights + layer.biases))
+        c.merge(costs.dequantize(layer.weights + (0 if rows else layer.biases)))
     return c
 
 
@@ -77,7 +94,7 @@ def post_forward(layer: Layer, b: int, *, train: bool, batch_stats: bool | None 
     if layer.type == "batchnorm":
         fn = costs.batchnorm if batch_stats else costs.batchnorm_eval
         return fn(b * layer.n_in, channels(layer), dtype)
-    return Counts()  # layernorm: the algorithm applies it (Hinton FF normalises layer inputs)
+    return costs.rms_norm(b * layer.n_in, b)  # layer norm (Hinton's RMS normalisation)
 
 
 def post_backward(layer: Layer, b: int, *, dtype: str = FP, saved: str = "act") -> Counts:
@@ -86,7 +103,7 @@ def post_backward(layer: Layer, b: int, *, dtype: str = FP, saved: str = "act") 
                                       saved)
     if layer.type == "batchnorm":
         return costs.batchnorm_backward(b * layer.n_in, channels(layer), saved, dtype)
-    return Counts()
+    return costs.rms_norm_backward(b * layer.n_in, b)
 
 
 def block_params(block: Block, pre_norm: bool = False) -> int:

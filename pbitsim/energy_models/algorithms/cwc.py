@@ -1,8 +1,4 @@
-"""CwC-FF by name: real-valued forward-forward with the channel-wise competitive loss.
-
-``ff`` takes its variant from the architecture (CwC on the ConvNets, Hinton's on the MLPs);
-``cwc`` always uses the CwC loss, as ``pbitsim train --algo cwc`` trains it.
-"""
+"""CwC-FF: real-valued forward-forward with the channel-wise competitive loss (see :mod:`.ff`)."""
 
 from __future__ import annotations
 

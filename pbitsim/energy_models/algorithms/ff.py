@@ -2,12 +2,15 @@
 
 Each block learns from its own loss; nothing is kept across blocks for a backward pass.
 
+Both train as ``pbitsim train`` trains them, on the architectures whose rule they fit
+(:func:`pbitsim.arch_rules.arch_rule`):
+
 * ``cwc`` (CwC-FF, the BSFF paper's base): one pass per sample; the goodness of a class is the
   mean square of its channel group on the block output (after batch norm); cross-entropy over
   the class goodnesses; the gradient flows back through the block's pool and batch norm. A
   linear softmax head on the last block's (detached) output learns alongside. Inference: one
   pass, the head's and the last block's goodness predictions.
-* ``hinton``: a positive and a negative pass per sample (label embedded in the input), every
+* ``ff`` (Hinton's FF, on all-dense networks): a positive and a negative pass per sample (label embedded in the input), every
   layer's input RMS-normalised; goodness = mean square of the layer's activity; the symmetric
   pairwise loss; no head. Inference runs one pass per class and sums the goodness of every
   layer but the first.
@@ -21,6 +24,7 @@ from __future__ import annotations
 from ... import costs
 from ...costs import FP, Counts
 from .. import ops
+from ...arch_rules import arch_rule
 from ..archs import Arch, Block
 from . import Algorithm, LayerCounts, ModelParams, register
 from . import _steps as S
@@ -29,36 +33,23 @@ from . import _steps as S
 class LocalRule(Algorithm):
     """A forward-forward-style rule: per-block local losses, per-block Adam (the head's too).
 
-    Class attributes pick the form: ``variant`` (None: the architecture's ``ff_variant``),
+    Class attributes pick the form: ``variant`` (``cwc`` or ``hinton``),
     ``tiled`` (blocks as tiled p-bit units; later layers index-and-accumulate their counts),
     ``quantized`` (BGBSFF: errors quantized before the weight gradients).
     """
 
-    variant: str | None = None
+    variant = "cwc"
     tiled = False
     quantized = False
+    scheduled = True  # the CwC family follows the freezing schedule; Hinton's FF does not
 
     def _variant(self, arch: Arch) -> str:
-        return self.variant or arch.ff_variant
+        return self.variant
 
     def check(self, arch: Arch) -> None:
-        if self._variant(arch) == "hinton":
-            conv = next((b for b in arch.blocks if b.linear.type != "dense"), None)
-            if conv is not None:
-                raise ValueError(f"{self.name} on {arch.name}: {conv.name} is a convolution; "
-                                 "Hinton's FF embeds the label in the input and needs an "
-                                 "all-dense network (ff_variant = \"cwc\" for CwC-FF)")
-            if _numel(arch.input_shape) < arch.classes:
-                raise ValueError(f"{self.name} on {arch.name}: the input has fewer values than "
-                                 f"the {arch.classes} classes whose label it carries")
-        if self._variant(arch) == "cwc":
-            for block in arch.blocks:
-                out = block.out_shape[0]
-                if out % arch.classes:
-                    raise ValueError(
-                        f"{self.name} on {arch.name}: {block.name} has {out} "
-                        f"{'channels' if len(block.out_shape) == 3 else 'units'}, not divisible "
-                        f"by the {arch.classes} classes (CwC-FF gives each class a group)")
+        rule = arch_rule(self.name, arch)  # the trainer's rules: one definition
+        if rule is not None:
+            raise ValueError(rule)
 
     # --- one block -------------------------------------------------------------------------
     def _quant(self, params: ModelParams) -> str | None:
@@ -77,10 +68,11 @@ class LocalRule(Algorithm):
         if xin is None:
             c = S.real_forward(lin, b, train=train)
         else:
-            c = S.index_forward(lin, xin, b)
+            fold, rows = S.reader_of(arch.blocks[block.index - 1])
+            c = S.index_forward(lin, xin, b, fold, rows)
         if not self.tiled:
             c.merge(costs.relu(b * lin.n_out, train))
-            for layer in block.post:
+            for layer in self._post_run(arch, block):
                 c.merge(S.post_forward(layer, b, train=train, batch_stats=batch_stats))
             return c
         pre = costs.batchnorm if batch_stats else costs.batchnorm_eval
@@ -89,7 +81,21 @@ class LocalRule(Algorithm):
         for layer in block.post:
             c.merge(S.post_forward(layer, b, train=train, batch_stats=batch_stats,
                                    dtype=S.count_dtype(params.tiles)))
+            if layer.type == "layernorm":  # the per-sample factor the next layer applies
+                c.merge(costs.scalar_fn(b))
         return c
+
+    def _post_run(self, arch: Arch, block: Block):
+        """The post layers the network runs: Hinton's FF takes the goodness before the first
+        normalisation, and the last block (no head reads it) stops there."""
+        if self._variant(arch) != "hinton" or block.index < len(arch.blocks) - 1:
+            return block.post
+        out = []
+        for layer in block.post:
+            if layer.type in ("batchnorm", "layernorm"):
+                break
+            out.append(layer)
+        return tuple(out)
 
     def block_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         """The local gradient from the goodness back to the weights (one pass)."""
@@ -99,7 +105,8 @@ class LocalRule(Algorithm):
         dtype = S.count_dtype(params.tiles) if self.tiled else FP
         if self._variant(arch) == "cwc":
             for layer in reversed(block.post):
-                c.merge(S.post_backward(layer, b, dtype=dtype))
+                c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm"
+                                        else FP))
         if not self.tiled:
             c.merge(costs.relu_backward(b * lin.n_out))
             return c
@@ -114,7 +121,8 @@ class LocalRule(Algorithm):
         lin, quant = block.linear, self._quant(params)
         xin = params.input_stats(arch, block.index) if self.tiled else None
         if xin is not None:
-            return S.index_weight_grad(lin, xin, b, quant)
+            fold, rows = S.reader_of(arch.blocks[block.index - 1])
+            return S.index_weight_grad(lin, xin, b, quant, fold, rows)
         c = Counts()
         if quant is not None:
             c.merge(costs.quantize(b * lin.n_out, quant))
@@ -141,17 +149,14 @@ class LocalRule(Algorithm):
         for block in arch.blocks:
             row = LayerCounts(block.name, block.describe())
             ph = row.phases
-            live = params.live_fraction(block.index)
+            live = params.live_fraction(block.index) if self.scheduled else 1.0
             fwd = Counts()
-            if hinton:
+            if hinton and block.index == 0:  # FF normalises its (label-carrying) input
                 fwd.merge(costs.rms_norm(b * block.linear.n_in, b))
             fwd.merge(self.block_forward(arch, block, params, train=live > 0, b=b))
             if live < 1:  # frozen steps: no ReLU masks or pool indices kept
-                frozen = Counts()
-                if hinton:
-                    frozen.merge(costs.rms_norm(b * block.linear.n_in, b))
-                frozen.merge(self.block_forward(arch, block, params, train=False, b=b,
-                                                batch_stats=True))
+                frozen = self.block_forward(arch, block, params, train=False, b=b,
+                                            batch_stats=True)
                 fwd = fwd.scaled(live).merge(frozen.scaled(1 - live))
             ph["forward"].merge(fwd.scaled(passes))
             loss = self.goodness(arch, block, b).scaled(passes)
@@ -176,8 +181,9 @@ class LocalRule(Algorithm):
             ph["forward"].merge(S.real_forward(head, b, train=True))
             ph["weight_grad"].merge(S.real_weight_grad(head, b))
         else:
-            ph["forward"].merge(S.index_forward(head, xin, b))
-            ph["weight_grad"].merge(S.index_weight_grad(head, xin, b, None))
+            fold, rows = S.reader_of(arch.blocks[-1])
+            ph["forward"].merge(S.index_forward(head, xin, b, fold, rows))
+            ph["weight_grad"].merge(S.index_weight_grad(head, xin, b, None, fold, rows))
         ph["loss"].merge(costs.softmax_ce(b, arch.classes, True))
         ph["update"].merge(costs.adam(head.params))
         return row
@@ -199,7 +205,8 @@ class LocalRule(Algorithm):
         head = arch.head
         row = LayerCounts("head", head.describe())
         xin = params.input_stats(arch, len(arch.blocks)) if self.tiled else None
-        fwd = S.real_forward(head, b, train=False) if xin is None else S.index_forward(head, xin, b)
+        fwd = (S.real_forward(head, b, train=False) if xin is None
+               else S.index_forward(head, xin, b, *S.reader_of(arch.blocks[-1])))
         row.phases["forward"].merge(fwd.scaled(passes))
         row.phases["forward"].merge(costs.sum_predictions((passes - 1) * 2 * b * arch.classes))
         row.phases["forward"].merge(costs.argmax(2 * b, arch.classes))
@@ -212,7 +219,7 @@ class LocalRule(Algorithm):
         last = len(arch.blocks) - 1
         for block in arch.blocks:
             row = LayerCounts(block.name, block.describe())
-            fwd = costs.rms_norm(b * block.linear.n_in, b)
+            fwd = costs.rms_norm(b * block.linear.n_in, b) if block.index == 0 else Counts()
             fwd.merge(self.block_forward(arch, block, params, train=False, b=b))
             if block.index > 0:
                 fwd.merge(self.goodness(arch, block, b))
@@ -243,5 +250,7 @@ def _numel(shape) -> int:
 @register
 class FF(LocalRule):
     name = "ff"
-    title = "FF (real-valued forward-forward)"
+    title = "FF (Hinton's forward-forward)"
     order = 10
+    variant = "hinton"
+    scheduled = False
