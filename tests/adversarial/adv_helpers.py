@@ -41,8 +41,11 @@ def pbitsim_cmd(*args) -> list[str]:
 
 
 def subprocess_env() -> dict:
+    """The environment of a subprocess that imports the pbitsim this process imported."""
+    import pbitsim
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(pbitsim.__file__).parents[1]),
+                                                       env.get("PYTHONPATH")]))
     return env
 
 
