@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from adv_helpers import (SMALL, invoke, one_error_line, pbitsim_cmd, run_pbitsim,
-                         subprocess_env)
+from adv_helpers import invoke, one_error_line, pbitsim_cmd, run_pbitsim, subprocess_env
 
 from pbitsim import runfiles
 

@@ -10,7 +10,6 @@ import re
 import shutil
 import sys
 
-import pytest
 
 from adv_helpers import ROOT, invoke
 
