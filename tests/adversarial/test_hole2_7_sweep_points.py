@@ -74,3 +74,11 @@ def test_jobs_do_not_change_results(mnist_dir, tmp_path):
         for point in ("ideal-m1-s0", "ideal-m2-s0"):
             res = json.loads((tmp_path / out / "runs" / point / "results.json").read_text())
             assert res["config"]["threads"] == 1 and res["threads"] == 1
+
+
+def test_corrupt_counts_of_a_finished_point_is_refused_then_recomputed(mnist_dir, tmp_path):
+    assert _sweep(mnist_dir, tmp_path).exit_code == 0
+    (tmp_path / POINT / "counts.json").write_text('{"format": "pbitsim-counts"}')
+    one_error_line(_sweep(mnist_dir, tmp_path), "counts.json", "--recompute")
+    again = _sweep(mnist_dir, tmp_path, "--recompute")
+    assert again.exit_code == 0, again.output
