@@ -41,19 +41,21 @@ from typing import Any
 from .config import MAX_CHECKPOINT_BYTES, MAX_JSON_BYTES, MAX_TOML_BYTES
 
 __all__ = ["CHECKPOINT", "RESULTS", "COUNTS", "LOCK", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
-           "RESULTS_FORMAT", "COUNTS_FORMAT", "RunFileError", "OutFolderBusy", "write_text",
-           "write_bytes", "read_bytes", "read_json", "read_toml", "write_results",
-           "read_results", "write_counts", "read_counts", "save_checkpoint", "load_checkpoint",
-           "make_out_folder", "out_lock"]
+           "READABLE_CHECKPOINT_VERSIONS", "RESULTS_FORMAT", "COUNTS_FORMAT", "RunFileError",
+           "OutFolderBusy", "write_text", "write_bytes", "read_bytes", "read_json", "read_toml",
+           "write_results", "read_results", "write_counts", "read_counts", "save_checkpoint",
+           "load_checkpoint", "make_out_folder", "out_lock"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
 LOCK = ".pbitsim.lock"
 
 CHECKPOINT_FORMAT = "pbitsim-train-checkpoint"
-#: 2: block 1's pre-activation batch norm, the device; 3: every block's; 4: tensors and plain
-#: containers only (loaded with ``weights_only=True``), ``config`` records ``threads``;
-#: 5: index layers keep the statistics of the counts they read, BGBSFF's ``update``.
+#: 2: block 1's pre-activation batch norm, the device; 3: every block's; 4: ``config`` records
+#: ``threads``; tensors and plain containers only, loaded with ``weights_only=True``;
+#: 5: networks built from an architecture (``models.Net`` module names), index layers keep the
+#: statistics of the counts they read, BGBSFF's ``update``. Older versions hold other modules.
 CHECKPOINT_VERSION = 5
+READABLE_CHECKPOINT_VERSIONS = (5,)
 RESULTS_FORMAT = "pbitsim-train-results"
 COUNTS_FORMAT = "pbitsim-counts"
 
@@ -316,10 +318,12 @@ def load_checkpoint(folder: "str | os.PathLike") -> dict:
                            f"{first[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise RunFileError(f"{path}: not a pbitsim training checkpoint")
-    if state.get("version") != CHECKPOINT_VERSION:
+    if state.get("version") not in READABLE_CHECKPOINT_VERSIONS:
+        readable = ", ".join(map(str, READABLE_CHECKPOINT_VERSIONS))
         raise RunFileError(f"{path}: checkpoint version {state.get('version')} was written by "
-                           f"another pbitsim (this one reads {CHECKPOINT_VERSION}); start a "
-                           "new run")
+                           f"another pbitsim (this one reads {readable}); start a new run")
+    if isinstance(state.get("config"), dict):
+        state["config"].setdefault("threads", None)  # version 3
     return state
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import runfiles
 
-__all__ = ["SweepConfig", "SweepError", "SweepRun", "Point", "split_devices", "arch_for",
+__all__ = ["SweepConfig", "SweepError", "StalePoint", "SweepRun", "Point", "split_devices", "arch_for",
            "estimate_rows", "point_status", "train_point", "point_row", "aggregate",
            "write_outputs", "plot"]
 
@@ -40,7 +40,11 @@ RUNS = "runs"
 
 
 class SweepError(ValueError):
-    """A sweep that cannot go on as asked (a stale or unreadable point): one line."""
+    """A sweep that cannot go on as asked: one line."""
+
+
+class StalePoint(SweepError):
+    """A point's files were made with another configuration, or cannot be read back."""
 
 
 def split_devices(text: str) -> list[str]:
@@ -169,9 +173,11 @@ def point_status(cfg: SweepConfig, point: Point, out) -> tuple[str, dict | None]
 
     Raises
     ------
-    SweepError
+    StalePoint
         The point's files were made with another configuration (the value that differs is
         named), or its results or checkpoint cannot be read.
+    SweepError
+        The point's configuration is invalid.
     """
     from .training import TrainingError
     folder = point_folder(out, point)
@@ -186,6 +192,7 @@ def point_status(cfg: SweepConfig, point: Point, out) -> tuple[str, dict | None]
         if (folder / runfiles.RESULTS).exists():
             results = runfiles.read_results(folder)
             _compare(fields, results["config"], f"{folder / runfiles.RESULTS}", hint)
+            _read_point_counts(folder)  # what point_row will price: readable now, not later
             return "done", results
         if (folder / runfiles.CHECKPOINT).exists():
             state = runfiles.load_checkpoint(folder)
@@ -193,15 +200,27 @@ def point_status(cfg: SweepConfig, point: Point, out) -> tuple[str, dict | None]
                      f"{folder / runfiles.CHECKPOINT}", hint)
             return "resume", None
     except runfiles.RunFileError as e:
-        raise SweepError(f"{e}{hint}") from None
+        raise StalePoint(f"{e}{hint}") from None
     return "new", None
 
 
 def _compare(want: dict, recorded: dict, where: str, hint: str) -> None:
     for k, v in want.items():
         if recorded.get(k, None) != v:
-            raise SweepError(f"{where} was made with {k}={recorded.get(k)!r}, this sweep asks "
+            raise StalePoint(f"{where} was made with {k}={recorded.get(k)!r}, this sweep asks "
                              f"{k}={v!r}{hint}")
+
+
+def _read_point_counts(folder: Path) -> dict:
+    """A point's ``counts.json``, validated; :class:`~pbitsim.runfiles.RunFileError` if not."""
+    from .energy_models.countsfile import CountsFileError, parse_counts
+    path = folder / runfiles.COUNTS
+    try:
+        doc = runfiles.read_counts(path, error=CountsFileError)
+        parse_counts(doc, str(path))
+    except CountsFileError as e:
+        raise runfiles.RunFileError(str(e)) from None
+    return doc
 
 
 def clear_point(out, point: Point) -> None:
@@ -281,7 +300,7 @@ class SweepRun:
         for point in self.cfg.points():
             try:
                 status[point] = point_status(self.cfg, point, self.out)
-            except SweepError:
+            except StalePoint:
                 if not self.recompute:
                     raise
                 clear_point(self.out, point)
@@ -419,13 +438,10 @@ def _worker_run(cfg, point, out):
 def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     """A trained point's accuracy and its measured counts priced with its device."""
     from .energy_models import hardware_summary, load_arch, load_table, price_counts
-    from .energy_models.countsfile import CountsFileError, parse_counts
-    path = point_folder(out, point) / runfiles.COUNTS
     try:
-        doc = runfiles.read_counts(path, error=CountsFileError)
-        parse_counts(doc, str(path))
-    except CountsFileError as e:
-        raise SweepError(f"{e}; pass --recompute to train the point again") from None
+        doc = _read_point_counts(point_folder(out, point))
+    except runfiles.RunFileError as e:
+        raise StalePoint(f"{e}; pass --recompute to train the point again") from None
     table = load_table(cfg.table)
     train_pj = price_counts(doc["counts"], table, device=point.device)["total_pj"]
     infer_pj = price_counts(doc["inference_counts"], table, device=point.device)["total_pj"]

@@ -20,7 +20,7 @@ def make_progress(console, remaining: bool = True):
 
 
 def make_reporter(progress, label: str = "", keep: bool = True):
-    """Bars on a terminal (:class:`BarReporter`), else one line per epoch (:class:`LineReporter`)."""
+    """Bars on a terminal (:class:`BarReporter`), else a line per epoch (:class:`LineReporter`)."""
     if progress.console.is_terminal:
         return BarReporter(progress, label, keep)
     return LineReporter(progress.console, label)

@@ -184,7 +184,7 @@ def _train_sweep(console, cfg, out, jobs, recompute, no_plots):
             run = SweepRun(cfg, out, jobs, recompute,
                            reporter_for=lambda p: make_reporter(progress, p.key, keep=False),
                            on_done=lambda p: progress.update(overall, advance=1))
-            with stop_on_signals(progress.console, run.stop, "the running checkpoints"):
+            with stop_on_signals(run.stop, "the running checkpoints"):
                 results = run.run()
         if results is not None:
             with runfiles.out_lock(out):

@@ -149,7 +149,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
             data = load_dataset(dataset, data_dir, download=download)
             trainer = Trainer(cfg, data, out_dir)
             with make_progress(progress_console) as progress, stop_on_signals(
-                    progress.console, lambda: setattr(trainer, "stop_requested", True)):
+                    lambda: setattr(trainer, "stop_requested", True)):
                 trainer.reporter = make_reporter(progress)
                 t0 = time.perf_counter()
                 results = trainer.run(resume=resume)

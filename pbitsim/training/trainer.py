@@ -210,6 +210,7 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         """Write the checkpoint; a failed write (a full disk) keeps the previous one and stops."""
         try:
+            runfiles.make_out_folder(self.out)  # fit() may run without run()
             path = runfiles.save_checkpoint(self.out, self._state())
         except runfiles.RunFileError as e:
             kept = (f"the previous checkpoint ({self.saved_at}) is kept" if self.saved_at

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
@@ -41,8 +40,11 @@ def pbitsim_cmd(*args) -> list[str]:
 
 
 def subprocess_env() -> dict:
+    """The environment of a subprocess that imports the pbitsim this process imported."""
+    import pbitsim
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(pbitsim.__file__).parents[1]),
+                                                       env.get("PYTHONPATH")]))
     return env
 
 

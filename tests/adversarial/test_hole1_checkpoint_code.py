@@ -43,3 +43,17 @@ def test_sweep_does_not_run_a_crafted_point_checkpoint(tmp_path):
                "--batch-size", "32", "--out", tmp_path / "out", "--no-plots")
     one_error_line(r, "ideal-m1-s0", "--recompute")
     assert not marker.exists(), "the checkpoint's command ran"
+
+
+def test_a_version_3_checkpoint_still_resumes(mnist_dir, tmp_path):
+    """The safe loader reads the previous format too (it held tensors and plain data only)."""
+    from pbitsim import runfiles
+    out = tmp_path / "run"
+    args = ("train", *SMALL, "--data-dir", mnist_dir, "--out", out)
+    assert invoke(*args).exit_code == 0
+    state = runfiles.load_checkpoint(out)
+    state["version"] = 3
+    del state["config"]["threads"]
+    torch.save(state, out / "checkpoint.pt")
+    again = invoke(*args, "--resume", "--eval-samples", "1")
+    assert again.exit_code == 0, again.output

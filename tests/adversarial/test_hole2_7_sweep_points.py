@@ -21,6 +21,9 @@ def _sweep(mnist_dir, out, *extra):
 def test_stale_point_is_refused_then_recomputed(mnist_dir, tmp_path):
     first = _sweep(mnist_dir, tmp_path, "--epochs", "1")
     assert first.exit_code == 0, first.output
+    # hole 8: the table on stdout, progress (a line per epoch: not a terminal) on stderr
+    assert "test accuracy" in first.stdout and "epoch 1/1" not in first.stdout
+    assert "ideal-m1-s0 epoch 1/1: loss" in first.stderr
     # the same folder asked for 2 epochs: the 1-epoch point is not reported as a 2-epoch one
     stale = _sweep(mnist_dir, tmp_path, "--epochs", "2")
     one_error_line(stale, "epochs=1", "epochs=2", "--recompute")
@@ -36,7 +39,7 @@ def test_stale_point_is_refused_then_recomputed(mnist_dir, tmp_path):
     ('{"format": "pbitsim-train-results", "version": 1, "accuracy": 7}', "invalid"),
     ("{not json", "not JSON"),
     ("[" * 100_000, "nested too deeply"),
-])
+], ids=["forged", "bad-accuracy", "not-json", "deep"])
 def test_forged_or_corrupt_point_is_one_line(tmp_path, content, needle):
     folder = tmp_path / POINT
     folder.mkdir(parents=True)
@@ -71,3 +74,11 @@ def test_jobs_do_not_change_results(mnist_dir, tmp_path):
         for point in ("ideal-m1-s0", "ideal-m2-s0"):
             res = json.loads((tmp_path / out / "runs" / point / "results.json").read_text())
             assert res["config"]["threads"] == 1 and res["threads"] == 1
+
+
+def test_corrupt_counts_of_a_finished_point_is_refused_then_recomputed(mnist_dir, tmp_path):
+    assert _sweep(mnist_dir, tmp_path).exit_code == 0
+    (tmp_path / POINT / "counts.json").write_text('{"format": "pbitsim-counts"}')
+    one_error_line(_sweep(mnist_dir, tmp_path), "counts.json", "--recompute")
+    again = _sweep(mnist_dir, tmp_path, "--recompute")
+    assert again.exit_code == 0, again.output
