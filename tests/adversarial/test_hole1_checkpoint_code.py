@@ -45,15 +45,13 @@ def test_sweep_does_not_run_a_crafted_point_checkpoint(tmp_path):
     assert not marker.exists(), "the checkpoint's command ran"
 
 
-def test_a_version_3_checkpoint_still_resumes(mnist_dir, tmp_path):
-    """The safe loader reads the previous format too (it held tensors and plain data only)."""
+def test_an_older_checkpoint_version_is_one_line(mnist_dir, tmp_path):
+    """Checkpoints of an older pbitsim (other network modules) are refused with one line."""
     from pbitsim import runfiles
     out = tmp_path / "run"
     args = ("train", *SMALL, "--data-dir", mnist_dir, "--out", out)
     assert invoke(*args).exit_code == 0
     state = runfiles.load_checkpoint(out)
-    state["version"] = 3
-    del state["config"]["threads"]
+    state["version"] = 4
     torch.save(state, out / "checkpoint.pt")
-    again = invoke(*args, "--resume", "--eval-samples", "1")
-    assert again.exit_code == 0, again.output
+    one_error_line(invoke(*args, "--resume"), "version 4")
