@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runfiles
+from .counters import OpCounter
 
 __all__ = ["SweepConfig", "SweepError", "StalePoint", "SweepRun", "Point", "split_devices", "arch_for",
            "estimate_rows", "point_status", "train_point", "point_row", "aggregate",
@@ -192,7 +193,9 @@ def point_status(cfg: SweepConfig, point: Point, out) -> tuple[str, dict | None]
         if (folder / runfiles.RESULTS).exists():
             results = runfiles.read_results(folder)
             _compare(fields, results["config"], f"{folder / runfiles.RESULTS}", hint)
-            _read_point_counts(folder)  # what point_row will price: readable now, not later
+            counts = _read_point_counts(folder)  # what point_row prices: readable now
+            if OpCounter(counts["counts"]).by_op() != results.get("train_counts_by_op"):
+                raise StalePoint(f"{folder}: results.json and counts.json disagree{hint}")
             return "done", results
         if (folder / runfiles.CHECKPOINT).exists():
             state = runfiles.load_checkpoint(folder)
