@@ -6,7 +6,7 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .schedules import check_schedule
+from .schedules import check_algo_schedule, check_schedule
 
 __all__ = ["CWC_FAMILY", "NORMS", "arch_rule", "resolve_arch", "simulated_rule"]
 
@@ -63,6 +63,13 @@ def arch_rule(algo: str, arch) -> str | None:
         if arch.ff_variant != "hinton":
             return (f"ff on {arch.name}: the architecture sets ff_variant = "
                     f"\"{arch.ff_variant}\"; ff trains Hinton's FF (train CwC-FF with --algo cwc)")
+    if algo == "mf":
+        for block in arch.blocks:
+            if block.linear.type != "dense" or block.post:
+                what = (block.linear.type if block.linear.type != "dense"
+                        else f"dense with {', '.join(l.type for l in block.post)}")
+                return (f"mf on {arch.name}: {block.name} is {what}; Mono-Forward is modelled on "
+                        "dense ReLU layers without pools or norms (an MLP)")
     return None
 
 
@@ -89,4 +96,6 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
         raise ValueError(rule)
     if algo in CWC_FAMILY:
         check_schedule(schedule, dataset, len(net.blocks))
+    elif algo == "mf":
+        check_algo_schedule(algo, schedule)
     return net

@@ -14,7 +14,7 @@ from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
 from .signals import stop_on_signals
 
-ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
+ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp", "mf")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
@@ -84,12 +84,14 @@ def _summary_table(results: dict):
 @click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,
               help="BGBSFF weight update: adam, or shift (w -= 2^-k g: SGD at the power of two "
                    "nearest --lr, no optimizer state, as the hardware scheme).")
-@click.option("--schedule", type=click.Choice(("staggered", "reference", "none")),
-              default="staggered", show_default=True,
-              help="Layer freezing of the CwC-family blocks: staggered (the reference's windows "
-                   "scaled to the budget; spread evenly on nets without 4 blocks), reference "
-                   "(its windows in whole epochs, e.g. MNIST blocks freeze after epochs 2, 3, 4, "
-                   "5; the head trains on) or none.")
+@click.option("--schedule", type=click.Choice(("staggered", "reference", "none", "greedy",
+                                              "online")), default=None,
+              help="Layer freezing of the CwC-family blocks: staggered (the default; the "
+                   "reference's windows scaled to the budget; spread evenly on nets without 4 "
+                   "blocks), reference (its windows in whole epochs, e.g. MNIST blocks freeze "
+                   "after epochs 2, 3, 4, 5; the head trains on) or none. mf: greedy (the "
+                   "default, as the seeds ran it: one layer at a time, --epochs per layer, early "
+                   "stopping on a held-out 10%) or online (every layer every step).")
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
                    "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "

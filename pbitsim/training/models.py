@@ -199,8 +199,10 @@ class Net(nn.Module):
         ys, head_in = self.blocks(x, seed_key, local=local, frozen=frozen)
         return ys, (self.head(*head_in) if self.head is not None else None)
 
-    def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
+    def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=(), upto: int | None = None):
         """The blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
+
+        ``upto``: run blocks ``0..upto`` only (a greedy stage); ``head_in`` is then None.
 
         ``head_in`` is ``(features,)`` for the real net and ``(counts [B, F] uint8, scale [F],
         shift [F], row_scale [B])`` for the simulated one (the last block's tile counts, its
@@ -209,14 +211,18 @@ class Net(nn.Module):
         ys = []
         inp, fold = x, (None, None, None)
         last = len(self.linears) - 1
-        for i in range(last + 1):
+        stop = last if upto is None else upto
+        for i in range(stop + 1):
             with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
                 if self.simulated:
                     y, inp, fold = self._sim_block(i, inp, fold, seed_key)
                 else:
-                    y, out = self._real_block(i, inp, i < last or self.head is not None)
+                    y, out = self._real_block(i, inp, i < stop or (self.head is not None
+                                                                   and upto is None))
                     inp = out.detach() if local and out is not None else out
             ys.append(y)
+        if upto is not None:
+            return ys, None
         if not self.simulated:
             return ys, ((inp.flatten(1),) if inp is not None else None)
         counts, (scale, shift, rows) = _flat_counts(inp, fold)

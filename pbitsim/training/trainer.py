@@ -38,7 +38,7 @@ from ..energy_models.archs import ARCH_DIR
 from ..kernels.devices import parse_device, spec_string
 from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
-from ..schedules import DEFAULT_SCHEDULE, SCHEDULES
+from ..schedules import MF_VALIDATION, check_algo_schedule, default_schedule
 from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
@@ -72,7 +72,9 @@ class TrainConfig:
     estimator: str = "mean-field"
     grad_quant: str = DEFAULT_GRAD_QUANT  # BGBSFF only (sign: biased, learns poorly)
     update: str = DEFAULT_UPDATE  # BGBSFF only: adam | shift (w -= 2^-k g, no optimizer state)
-    schedule: str = DEFAULT_SCHEDULE  # CwC-family freezing: staggered | reference | none
+    # CwC-family freezing: staggered | reference | none; mf: greedy | online; None: the
+    # algorithm's default (default_schedule)
+    schedule: str | None = None
     arch: str | None = None  # built-in name or TOML file; None: the default for the dataset
     arch_sha256: str | None = None  # set by validate(): a user TOML file's content hash
     energy_table: str = "horowitz-45nm"
@@ -101,9 +103,12 @@ class TrainConfig:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 2, got {v}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
-        if self.schedule not in SCHEDULES:
-            raise TrainingError(f"unknown --schedule {self.schedule!r}; choose one of "
-                                f"{', '.join(SCHEDULES)}")
+        if self.schedule is None:
+            self.schedule = default_schedule(self.algo)
+        try:
+            check_algo_schedule(self.algo, self.schedule)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
         self._check_arch()
         try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
             self.device = spec_string(parse_device(self.device))
@@ -177,13 +182,6 @@ class Trainer:
             self.train_idx = np.arange(n_train)
         n_test = data.test_x.shape[0]
         self.n_test = min(n_test, cfg.limit_test) if cfg.limit_test else n_test
-        n = len(self.train_idx)
-        bs = cfg.batch_size
-        # a trailing batch of one sample is dropped: batch norm needs two
-        self.steps = n // bs + (1 if n % bs >= 2 else 0)
-        if self.steps == 0:
-            raise TrainingError(f"{n} training images are too few for one batch")
-        self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         torch.manual_seed(cfg.seed)
         try:
             self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
@@ -191,6 +189,22 @@ class Trainer:
             raise
         except ValueError as e:  # the network does not fit the data
             raise TrainingError(str(e)) from None
+        self.val_idx = np.arange(0)
+        if getattr(self.algo, "validation", False):  # a seeded held-out split (early stopping)
+            held = np.random.default_rng([cfg.seed, 104729]).permutation(len(self.train_idx))
+            k = max(2, int(round(MF_VALIDATION * len(self.train_idx))))
+            self.val_idx = np.sort(self.train_idx[held[:k]])
+            self.train_idx = np.sort(self.train_idx[held[k:]])
+        n = len(self.train_idx)
+        bs = cfg.batch_size
+        # a trailing batch of one sample is dropped: batch norm needs two
+        self.steps = n // bs + (1 if n % bs >= 2 else 0)
+        if self.steps == 0:
+            raise TrainingError(f"{n} training images are too few for one batch")
+        self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
+        # epochs of the loop: greedy MF runs one epoch cap per layer
+        self.total_epochs = (self.algo.total_epochs() if hasattr(self.algo, "total_epochs")
+                             else cfg.epochs)
         cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []
@@ -251,11 +265,16 @@ class Trainer:
         """Train the remaining steps; returns False if stopped early (a checkpoint is saved)."""
         cfg, bs = self.cfg, self.cfg.batch_size
         n = len(self.train_idx)
-        total = cfg.epochs * self.steps
-        while self.epoch < cfg.epochs:
+        total = self.total_epochs * self.steps
+        while self.epoch < self.total_epochs:
+            skip = getattr(self.algo, "skip_epoch", None)
+            if skip is not None and self.step_in_epoch == 0 and skip(self.epoch):
+                self.epoch += 1  # a greedy layer that stopped early: its remaining epochs
+                continue
             order = self.train_idx[np.random.default_rng([cfg.seed, self.epoch]).permutation(n)]
             if self.reporter:
-                self.reporter.start_epoch(self.epoch, cfg.epochs, self.steps, self.step_in_epoch)
+                self.reporter.start_epoch(self.epoch, self.total_epochs, self.steps,
+                                          self.step_in_epoch)
             t0 = time.perf_counter()
             while self.step_in_epoch < self.steps:
                 s = self.step_in_epoch
@@ -288,15 +307,24 @@ class Trainer:
             record = {"epoch": self.epoch + 1, "loss": p["loss_sum"] / p["seen"],
                       "train_acc": p["correct"] / p["seen"], "samples": p["seen"],
                       "wall_s": epoch_wall, "samples_per_s": p["seen"] / max(epoch_wall, 1e-9)}
+            hook = getattr(self.algo, "end_epoch", None)
+            if hook is not None:  # MF: epochs per layer, greedy early stopping
+                record.update(hook(self.epoch, self._val_batches()))
             self.history.append(record)
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             self.partial = {"loss_sum": 0.0, "correct": 0, "seen": 0, "wall_s": 0.0}
             self.save_checkpoint()
             if self.reporter:
                 self.reporter.end_epoch(record)
-            if self.stop_requested and self.epoch < cfg.epochs:
+            if self.stop_requested and self.epoch < self.total_epochs:
                 return False
         return True
+
+    def _val_batches(self):
+        """The held-out split in batches (greedy MF's early stopping)."""
+        bs = self.cfg.batch_size
+        for s in range(0, len(self.val_idx), bs):
+            yield self._batch(self.val_idx[s:s + bs])
 
     def evaluate(self) -> tuple[dict, OpCounter]:
         """Test accuracy per predictor and the counts of the test pass."""
@@ -351,7 +379,7 @@ class Trainer:
         layers = self._index_layers()
         stats = [m.input_stats() for m in layers]
         eval_stats = [m.input_stats(training=False) for m in layers]
-        total = cfg.epochs * self.steps
+        total = self.total_epochs * self.steps
         ends = getattr(self.algo, "ends", None)  # the freezing schedule of the CwC family
         live = (None if ends is None else
                 [min(total, math.ceil(e * total - 1e-9)) / total for e in ends])
@@ -360,7 +388,8 @@ class Trainer:
                 "estimator": cfg.estimator,
                 "input_stats": [list(s) for s in stats if s is not None],
                 "eval_input_stats": [list(s) for s in eval_stats if s is not None],
-                "live": live}
+                "live": live, "layer_epochs": (self.algo.layer_epochs()
+                                               if hasattr(self.algo, "layer_epochs") else None)}
 
     def _index_layers(self) -> list:
         from ..bridge.modules import BSNConv2d, BSNLinear
@@ -383,14 +412,14 @@ class Trainer:
                 "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
                 "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
-                "epochs": cfg.epochs, "test_samples": self.n_test}
+                "epochs": len(self.history), "test_samples": self.n_test}
         doc = json.loads(self.counts.to_json(**meta))
         doc["inference_counts"] = inference_counts.as_dict()
         doc["model_params"] = self.model_params()
         runfiles.write_counts(self.out, doc)
 
         energy = _price(self.counts, inference_counts, cfg.energy_table, meta["device"],
-                        cfg.epochs * train_samples, self.n_test)
+                        len(self.history) * train_samples, self.n_test)
         headline = algo.predictors[0]
         results = {
             "format": "pbitsim-train-results", "version": 1,

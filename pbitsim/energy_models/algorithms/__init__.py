@@ -49,6 +49,9 @@ class ModelParams:
     stats: tuple[TileStats, ...] | None = None
     eval_stats: tuple[TileStats, ...] | None = None
     live: tuple[float, ...] | None = None
+    #: Mono-Forward's greedy schedule: the epochs each layer trained (None: online, every
+    #: layer every step).
+    layer_epochs: tuple[int, ...] | None = None
 
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""
