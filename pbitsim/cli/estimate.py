@@ -51,6 +51,14 @@ def _share(part: float, total: float) -> str:
     return "<1%" if 0 < percent < 0.5 else f"{percent:.0f}%"
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise PbitsimError(f"--layer-epochs must be comma-separated integers, got {text!r}") \
+            from None
+
+
 def _parse_density(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
@@ -86,10 +94,15 @@ def _parse_density(text: str) -> list[float]:
               help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: ternary].")
 @click.option("--update", type=click.Choice(("adam", "shift")), default=None,
               help="BGBSFF's weight update, as `pbitsim train --update` [default: adam].")
-@click.option("--schedule", type=click.Choice(("none", "staggered", "reference")), default=None,
+@click.option("--schedule", type=click.Choice(("none", "staggered", "reference", "greedy",
+                                              "online")), default=None,
               help="Layer freezing of the CwC-family blocks, as `pbitsim train --schedule` "
                    "(frozen blocks run forward only) [default: none, every block learns on "
-                   "every step; or the --counts run's].")
+                   "every step; or the --counts run's]. greedy / online: mf's (greedy: one "
+                   "layer at a time, the layers below recomputed; see --layer-epochs).")
+@click.option("--layer-epochs", metavar="E1,E2,...",
+              help="mf --schedule greedy: epochs each layer trained (e.g. the seeds' caps "
+                   "14,14 on MNIST) [default: --epochs each; or the --counts run's].")
 @click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
               help="The data set whose layer windows --schedule takes [default: by the "
                    "architecture's input shape, mnist or cifar10].")
@@ -107,7 +120,8 @@ def _parse_density(text: str) -> list[float]:
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
 def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
-             schedule, dataset, eval_samples, epochs, train_size, per_layer, json_out, csv_out, counts_path):
+             schedule, layer_epochs, dataset, eval_samples, epochs, train_size, per_layer, json_out,
+             csv_out, counts_path):
     """Project the training and inference energy of BP, FF, BSFF and BGBSFF (pJ).
 
     Counts every operation and memory access per training sample and per inference
@@ -151,11 +165,15 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                                ("eval_samples", eval_samples), ("batch_size", batch_size)):
                 if given is None and key in run:
                     options[key] = run[key]
-            for key in ("estimator", "stats", "eval_stats", "live"):
+            for key in ("estimator", "stats", "eval_stats", "live", "layer_epochs"):
                 if key in run and not (key.endswith("stats") and stats_given):
                     options[key] = run[key]
+        if layer_epochs is not None:
+            options["layer_epochs"] = _int_list(layer_epochs)
         if schedule is not None:  # the user's schedule replaces the run's
             options.pop("live", None)
+            if layer_epochs is None:
+                options.pop("layer_epochs", None)
             options.update(schedule=schedule, dataset=dataset)
         elif dataset is not None:
             raise PbitsimError("--dataset picks the windows of --schedule; give --schedule too")
@@ -227,8 +245,10 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                 "Inference", "Compute", "Memory", "p-bit", "vs BP",
                 f"vs {'CwC-FF' if result.ff_baseline == 'cwc' else 'FF'}"):
         summary.add_column(col, justify="left" if col == "Algorithm" else "right")
-    if result.epochs > 1:
-        summary.add_column(f"Run ({result.epochs} epochs)", justify="right")
+    run_epochs = {a.name: result.run_epochs(a.name) for a in result.algos}
+    show_run = any(e > 1 for e in run_epochs.values())
+    if show_run:
+        summary.add_column("Run (epochs)", justify="right")
     for algo in result.algos:
         price = algo.price["train"]
         total = price["total_pj"]
@@ -237,8 +257,9 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                _share(price["memory_pj"], total), _share(price["pbit_pj"], total),
                _versus(result.ratio(algo.name, "bp")),
                _versus(result.ratio(algo.name, result.ff_baseline))]
-        if result.epochs > 1:
-            row.append(_si(total * result.train_samples * result.epochs))
+        if show_run:
+            e = run_epochs[algo.name]
+            row.append(f"{_si(total * result.train_samples * e)} ({e})")
         summary.add_row(*row)
     console.print(summary)
 
@@ -307,6 +328,24 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
             table.add_row("measured / analytic", f"{total / price['total_pj']:.3g}",
                           f"{m['inference_pj'] / analytic.total_pj('inference'):.3g}"
                           if m["inference_pj"] else "-", "", "", "")
+        console.print(table)
+
+    sched = result.schedules("mf")
+    if sched is not None:
+        table = Table(title="MF schedules (per sample / per epoch / run); the seeds measured "
+                            "greedy", title_justify="left")
+        for col in ("Schedule", "Stage", "Train / sample", "Train / epoch", "Epochs", "Run"):
+            table.add_column(col, justify="left" if col in ("Schedule", "Stage") else "right")
+        table.add_row("online", "every layer", _si(sched["online_per_sample_pj"]),
+                      _si(sched["online_per_epoch_pj"]), str(sched["online_epochs"]),
+                      _si(sched["online_run_pj"]))
+        for k, (ps, pe, e) in enumerate(zip(sched["greedy_stage_per_sample_pj"],
+                                            sched["greedy_stage_per_epoch_pj"],
+                                            sched["greedy_layer_epochs"])):
+            table.add_row("greedy" if k == 0 else "", f"layer {k + 1} (+{k} recomputed)",
+                          _si(ps), _si(pe), str(e), _si(ps * result.train_samples * e))
+        table.add_row("greedy", "run", "", "", str(sum(sched["greedy_layer_epochs"])),
+                      _si(sched["greedy_run_pj"]))
         console.print(table)
 
     console.print("Assumptions:", style="bold")

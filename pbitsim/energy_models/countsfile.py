@@ -57,6 +57,8 @@ class CountsFile:
             out["eval_stats"] = [tuple(v) for v in mp["eval_input_stats"]]
         if mp.get("live"):
             out["live"] = list(mp["live"])
+        if mp.get("layer_epochs"):
+            out["layer_epochs"] = [int(v) for v in mp["layer_epochs"]]
         return out
 
     def train_per_sample(self) -> dict[str, float]:

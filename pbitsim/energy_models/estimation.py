@@ -114,6 +114,12 @@ class Estimate:
         """The real-valued FF rule estimated here (CwC-FF if present, else Hinton's FF)."""
         return next((n for n in FF_BASELINES if self.get(n) is not None), "ff")
 
+    def run_epochs(self, name: str) -> int:
+        """Epochs of ``name``'s run: greedy MF's stages one after another, else ``epochs``."""
+        algo = self.get(name)
+        fn = getattr(algo.algorithm, "run_epochs", None) if algo is not None else None
+        return fn(self.params, self.epochs) if fn is not None else self.epochs
+
     def ratio(self, name: str, ref: str, scope: str = "train") -> float | None:
         """Energy of ``name`` over energy of ``ref`` (None when ``ref`` is not run)."""
         a, r = self.get(name), self.get(ref)
@@ -169,6 +175,35 @@ class Estimate:
                          f"{tiled.pbit_area_um2 * 1e-6:.4g} mm^2")
         return lines
 
+    def schedules(self, name: str = "mf") -> dict | None:
+        """Mono-Forward's two schedules side by side, in pJ (None without ``name``).
+
+        ``online``: one step trains every layer (per sample, per epoch, and a run of
+        ``epochs``); ``greedy``: per stage (layer k learning, the layers below recomputed) per
+        sample and per epoch, and the run over ``layer_epochs`` (default ``epochs`` each).
+        """
+        algo = self.get(name)
+        if algo is None or not hasattr(algo.algorithm, "stage_step"):
+            return None
+        model, n = algo.algorithm, self.train_samples
+        b = self.params.batch_size
+
+        def per_sample(rows):
+            return price_counts(Counts.total(r.total() for r in rows), self.table)["total_pj"] / b
+        online = per_sample(model.stage_step(self.arch, self.params, None))
+        epochs = self.params.layer_epochs or (self.epochs,) * len(self.arch.blocks)
+        stages = [per_sample(model.stage_step(self.arch, self.params, k))
+                  for k in range(len(self.arch.blocks))]
+        greedy_run = sum(e * p * n for e, p in zip(epochs, stages))
+        online_run = online * n * self.epochs
+        return {"online_per_sample_pj": online, "online_per_epoch_pj": online * n,
+                "online_epochs": self.epochs, "online_run_pj": online_run,
+                "greedy_stage_per_sample_pj": stages,
+                "greedy_stage_per_epoch_pj": [p * n for p in stages],
+                "greedy_layer_epochs": list(epochs), "greedy_run_pj": greedy_run,
+                "greedy_over_online_same_layer_epochs":
+                    greedy_run / (online * n * max(epochs)) if max(epochs) else None}
+
     def to_dict(self) -> dict:
         """JSON-ready numbers (energies in pJ, counts per sample, areas in um^2 and mm^2)."""
         out = {"format": "pbitsim-estimate", "version": 1, "arch": self.arch.name,
@@ -184,7 +219,8 @@ class Estimate:
                 "title": algo.algorithm.title,
                 "train_per_sample_pj": train["total_pj"],
                 "train_per_epoch_pj": per_epoch,
-                "train_run_pj": per_epoch * self.epochs,
+                "train_run_pj": per_epoch * self.run_epochs(algo.name),
+                "run_epochs": self.run_epochs(algo.name),
                 "inference_pj": infer["total_pj"],
                 "train_split_pj": {k: train[f"{k}_pj"] for k in ("compute", "memory", "pbit")},
                 "inference_split_pj": {k: infer[f"{k}_pj"]
@@ -201,6 +237,7 @@ class Estimate:
                               for p, k, pj in algo.top_terms("train", 5)],
                 "train_counts": dict(sorted(algo.counts["train"].items())),
                 "inference_counts": dict(sorted(algo.counts["inference"].items())),
+                "schedules": self.schedules(algo.name),
                 "layers": [{"name": l.name, "description": l.description,
                             "train_pj": l.total_pj("train"),
                             "inference_pj": l.total_pj("inference"),
@@ -232,7 +269,7 @@ class Estimate:
             rows.append([algo.name, "train_epoch", "all", "all", "total", "",
                          train["total_pj"] * self.train_samples])
             rows.append([algo.name, "train_run", "all", "all", "total", "",
-                         train["total_pj"] * self.train_samples * self.epochs])
+                         train["total_pj"] * self.train_samples * self.run_epochs(algo.name)])
             for layer in algo.layers:
                 rows.append([algo.name, "hardware", layer.name, "all", "n_pbits",
                              layer.n_pbits, ""])
@@ -264,7 +301,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              *, grad_quant: str = DEFAULT_GRAD_QUANT, update: str = DEFAULT_UPDATE,
              eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
              stats=None, eval_stats=None, live=None, schedule: str = "none",
-             dataset: str | None = None, skip_incompatible: bool | None = None) -> Estimate:
+             dataset: str | None = None, layer_epochs=None,
+             skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``density`` is the activation density of the tiled units (one value, or one per
@@ -276,7 +314,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     learns under a freezing schedule; or ``schedule``, ``staggered``/``reference`` with the
     ``dataset`` whose windows it takes, by default the one of the input shape). ``stats``: measured ``(mean count, nonzero fraction)`` of
     the counts entering each index layer in training (replaces ``density``), ``eval_stats``
-    the same at inference. An algorithm whose rule
+    the same at inference. ``schedule`` ``greedy`` or ``online`` is MF's (the other rules
+    train every block every step): greedy with ``layer_epochs`` (epochs each layer trained;
+    default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs. An algorithm whose rule
     cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
@@ -315,13 +355,18 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         if pairs is None:
             return None
         return tuple(TileStats(tiles, float(m) / tiles, float(q)) for m, q in pairs)
-    if schedule != "none":
+    if layer_epochs is not None and schedule not in ("greedy", "none"):
+        raise ValueError(f"--layer-epochs applies to mf's greedy schedule, not {schedule}")
+    if schedule == "greedy" or (layer_epochs is not None and schedule == "none"):
+        layer_epochs = _layer_epochs(net, layer_epochs, epochs)
+    elif schedule not in ("none", "online"):
         live = _schedule_live(net, schedule, dataset, epochs)
     params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                          estimator=estimator, stats=measured(stats),
                          eval_stats=measured(eval_stats),
-                         live=tuple(live) if live is not None else None)
+                         live=tuple(live) if live is not None else None,
+                         layer_epochs=layer_epochs)
     skipped = []
     for model in list(models):
         try:
@@ -335,6 +380,22 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         raise ValueError("no algorithm can run on this architecture: " + "; ".join(skipped))
     results = [_run(model, net, params, tab) for model in models]
     return Estimate(net, tab, params, samples, epochs, results, skipped)
+
+
+def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:
+    """Greedy MF's epochs per layer: given (one per block), or ``epochs`` each."""
+    if values is None:
+        return (epochs,) * len(net.blocks)
+    out = tuple(values)
+    if len(out) != len(net.blocks):
+        raise ValueError(f"--layer-epochs: {len(out)} value(s) for the {len(net.blocks)} layers "
+                         f"of {net.name} (give one per layer)")
+    for v in out:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"--layer-epochs: epochs must be integers >= 0, got {v!r}")
+    if not sum(out):
+        raise ValueError("--layer-epochs: at least one layer must train")
+    return out
 
 
 def _schedule_live(net: Arch, schedule: str, dataset: str | None, epochs: int) -> tuple:

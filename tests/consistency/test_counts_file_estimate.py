@@ -17,12 +17,16 @@ from click.testing import CliRunner
 from pbitsim.cli.main import cli
 
 RUNS = [("cwc", []), ("bp", []), ("ff", []), ("bsff", ["--tiles", "3", "--eval-samples", "2"]),
-        ("bgbsff", ["--tiles", "3", "--update", "shift"])]
+        ("bgbsff", ["--tiles", "3", "--update", "shift"]),
+        ("mf", ["--arch", "mf-mlp-2x1000", "--schedule", "online"]),
+        # greedy holds out 10% for early stopping: 213 images leave 192 = 3 full batches
+        ("mf", ["--arch", "mf-mlp-2x1000", "--schedule", "greedy", "--epochs", "2",
+                "--limit-train", "213"])]
 
 
-@pytest.mark.parametrize("algo, extra", RUNS)
+@pytest.mark.parametrize("algo, extra", RUNS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(RUNS)])
 def test_measured_prices_within_one_percent(algo, extra, mnist_dir, tmp_path):
-    out = tmp_path / algo
+    out = tmp_path / "run"
     r = CliRunner().invoke(cli, [
         "train", "--algo", algo, "--dataset", "mnist", "--data-dir", mnist_dir,
         "--limit-train", "192", "--limit-test", "64", "--batch-size", "64", "--out", str(out),
@@ -32,7 +36,7 @@ def test_measured_prices_within_one_percent(algo, extra, mnist_dir, tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     m = json.loads(r.output)["measured"]
-    exact = algo in ("cwc", "bp", "ff")
+    exact = algo in ("cwc", "bp", "ff", "mf")
     tol = 1e-9 if exact else 0.01
     assert m["train_per_sample_pj"] == pytest.approx(m["analytic_train_per_sample_pj"], rel=tol)
     assert m["inference_pj"] == pytest.approx(m["analytic_inference_pj"], rel=tol)

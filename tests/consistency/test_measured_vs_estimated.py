@@ -31,7 +31,8 @@ BATCH = 4
 TILES = 3
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 ARCHS = list_archs() + [str(EXAMPLES / "small-convnet.toml"), str(EXAMPLES / "my-mlp.toml")]
-ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff")
+ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff", "mf")
+DENSE_ONLY = ("ff", "mf")  # rules of all-dense nets
 CASES = [(algo, arch) for arch in ARCHS for algo in ALGOS
          if arch_rule(algo, load_arch(arch)) is None]
 
@@ -73,7 +74,8 @@ def test_one_training_step_and_inference(algo, arch, monkeypatch):
     net = load_arch(arch)
     torch.manual_seed(0)
     cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
-                      batch_size=BATCH, tiles=TILES, schedule="none", arch=arch)
+                      batch_size=BATCH, tiles=TILES,
+                      schedule="online" if algo == "mf" else "none", arch=arch)
     alg = make_algorithm(cfg, net.input_shape, net.classes)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
@@ -96,5 +98,32 @@ def test_every_algorithm_and_arch_family_is_covered():
     covered = {(a, load_arch(n).blocks[0].linear.type) for a, n in CASES}
     for algo in ALGOS:
         assert (algo, "dense") in covered
-        if algo != "ff":
+        if algo not in DENSE_ONLY:
             assert (algo, "conv2d") in covered
+
+
+MF_ARCHS = [a for a in ARCHS if arch_rule("mf", load_arch(a)) is None]
+
+
+@pytest.mark.parametrize("arch", MF_ARCHS, ids=[Path(n).stem for n in MF_ARCHS])
+def test_mf_greedy_stages(arch):
+    """A greedy MF step of every stage (layer k learns, the layers below recomputed without
+    masks, none above run) equals the estimator's stage step."""
+    net = load_arch(arch)
+    torch.manual_seed(0)
+    cfg = TrainConfig(algo="mf", dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
+                      batch_size=BATCH, schedule="greedy", epochs=2, arch=arch)
+    alg = make_algorithm(cfg, net.input_shape, net.classes)
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
+    model = get_algorithm("mf")
+    for k in range(len(net.blocks)):
+        with counting() as measured:
+            alg.train_step(x, y, (k * cfg.epochs, 0), 0.0)
+        rows = model.stage_step(net, ModelParams(batch_size=BATCH), k)
+        est = {}
+        for row in rows:
+            for key, v in row.total().items():
+                est[key] = est.get(key, 0.0) + v
+        _compare(measured, {k_: v for k_, v in est.items() if abs(v) > 1e-9}, False)
