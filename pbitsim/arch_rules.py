@@ -6,7 +6,7 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .schedules import check_algo_schedule, check_schedule
+from .schedules import MF_FAMILY, check_algo_schedule, check_schedule
 
 __all__ = ["CWC_FAMILY", "NORMS", "arch_rule", "resolve_arch", "simulated_rule"]
 
@@ -47,7 +47,7 @@ def arch_rule(algo: str, arch) -> str | None:
                 return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
                         f"the {arch.classes} classes (CwC-FF splits every block into one group "
                         "per class)")
-    if algo in ("bsff", "bgbsff"):
+    if algo in ("bsff", "bgbsff", "bsmf"):
         rule = simulated_rule(arch)
         if rule is not None:
             return f"{algo} on {arch.name}: {rule}"
@@ -63,12 +63,12 @@ def arch_rule(algo: str, arch) -> str | None:
         if arch.ff_variant != "hinton":
             return (f"ff on {arch.name}: the architecture sets ff_variant = "
                     f"\"{arch.ff_variant}\"; ff trains Hinton's FF (train CwC-FF with --algo cwc)")
-    if algo == "mf":
+    if algo in MF_FAMILY:
         for block in arch.blocks:
             if block.linear.type != "dense" or block.post:
                 what = (block.linear.type if block.linear.type != "dense"
                         else f"dense with {', '.join(l.type for l in block.post)}")
-                return (f"mf on {arch.name}: {block.name} is {what}; Mono-Forward is modelled on "
+                return (f"{algo} on {arch.name}: {block.name} is {what}; Mono-Forward is modelled on "
                         "dense ReLU layers without pools or norms (an MLP)")
     return None
 
@@ -96,6 +96,6 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
         raise ValueError(rule)
     if algo in CWC_FAMILY:
         check_schedule(schedule, dataset, len(net.blocks))
-    elif algo == "mf":
+    elif algo in MF_FAMILY:
         check_algo_schedule(algo, schedule)
     return net

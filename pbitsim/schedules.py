@@ -18,7 +18,7 @@ The energy estimator imports the same definitions to model frozen blocks.
 from __future__ import annotations
 
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
-           "MF_SCHEDULES", "MF_PATIENCE", "MF_VALIDATION", "default_schedule",
+           "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "default_schedule",
            "check_algo_schedule"]
 
 SCHEDULES = ("staggered", "reference", "none")
@@ -28,6 +28,8 @@ DEFAULT_SCHEDULE = "staggered"
 #: epoch cap with early stopping on a held-out split, the frozen layers below recomputed on
 #: every batch) and ``online`` (every layer's local loss on every batch).
 MF_SCHEDULES = ("greedy", "online")
+#: The Mono-Forward rules: real-valued and on tiled p-bit units.
+MF_FAMILY = ("mf", "bsmf")
 #: Early-stopping patience of greedy MF per data set (the seeds' ``configs/mf/*.yaml``) and the
 #: minimum improvement of the validation local loss that resets it.
 MF_PATIENCE = {"mnist": 5, "fashion-mnist": 10, "cifar10": 4}
@@ -39,14 +41,14 @@ MF_VALIDATION = 0.1
 def default_schedule(algo: str) -> str:
     """The schedule ``pbitsim train`` uses when none is given: greedy for MF (as the seeds ran
     it), the staggered freezing of the CwC family otherwise."""
-    return "greedy" if algo == "mf" else DEFAULT_SCHEDULE
+    return "greedy" if algo in MF_FAMILY else DEFAULT_SCHEDULE
 
 
 def check_algo_schedule(algo: str, schedule: str) -> None:
     """``ValueError`` (one line) when ``algo`` has no schedule named ``schedule``."""
-    if algo == "mf":
+    if algo in MF_FAMILY:
         if schedule not in MF_SCHEDULES:
-            raise ValueError(f"--schedule {schedule}: mf has the schedules "
+            raise ValueError(f"--schedule {schedule}: {algo} has the schedules "
                              f"{', '.join(MF_SCHEDULES)}")
     elif schedule not in SCHEDULES:
         raise ValueError(f"unknown --schedule {schedule!r} for {algo}; choose one of "

@@ -14,7 +14,7 @@ from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
 from .signals import stop_on_signals
 
-ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp", "mf")
+ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp", "mf", "bsmf")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
@@ -140,7 +140,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
     if out_dir is None:
-        suffix = f"-m{tiles}" if algo in ("bsff", "bgbsff") else ""
+        suffix = f"-m{tiles}" if algo in ("bsff", "bgbsff", "bsmf") else ""
         out_dir = str(Path("runs") / f"{algo}-{dataset}{suffix}")
     try:
         # the folder's lock first: a second run into it stops here, before loading anything

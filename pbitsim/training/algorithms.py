@@ -37,15 +37,17 @@ from ..counters import active_counter
 from ..counters import OpCounter, counting
 from ..schedules import MF_MIN_DELTA, MF_PATIENCE, default_schedule, freeze_ends
 from ..bridge.counted import CountedLinear
+from ..bridge.modules import BSNLinear
 from .models import Net, class_goodness, rms_normalize
 
 __all__ = ["ALGOS", "DEFAULT_LR", "make_algorithm", "freeze_ends"]
 
-ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp", "mf")
+ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp", "mf", "bsmf")
 # mf: the seeds' MNIST rate (F-MNIST 3.873e-4, CIFAR-10 3.242e-4)
 DEFAULT_LR = {"bsff": 0.01, "bgbsff": 0.01, "cwc": 0.01, "ff": 0.003, "bp": 0.001,
-              "mf": 1.570e-3}
+              "mf": 1.570e-3, "bsmf": 0.01}
 HEAD_LR = 1e-4  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
+VAL_KEY = 2**31 - 2  # seed key of greedy MF's validation passes (p-bit draws)
 FF_ALPHA = 20.0  # FF: gain on the positive-minus-negative goodness gap (mean squares)
 
 
@@ -297,9 +299,17 @@ class MF(Algorithm):
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        self.model = Net(self.net, head=False)
-        self.projs = torch.nn.ModuleList(
-            CountedLinear(b.linear.n_out, classes, bias=False) for b in self.net.blocks)
+        self.tiled = self.name == "bsmf"
+        if self.tiled:  # BSFF's tiled p-bit net; projections index-and-accumulate the counts
+            self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
+                             device=cfg.device, head=False)
+            self.projs = torch.nn.ModuleList(
+                BSNLinear(b.linear.n_out, classes, tiles_in=cfg.tiles, bias=False,
+                          seed=cfg.seed) for b in self.net.blocks)
+        else:
+            self.model = Net(self.net, head=False)
+            self.projs = torch.nn.ModuleList(
+                CountedLinear(b.linear.n_out, classes, bias=False) for b in self.net.blocks)
         self.groups = [g + list(p.parameters())
                        for g, p in zip(self.model.layer_groups(), self.projs)]
         self.optims = [_adam(g, self.lr) for g in self.groups]
@@ -322,22 +332,55 @@ class MF(Algorithm):
         """Greedy: the epoch belongs to a layer that stopped early."""
         return self.greedy and self.stop["done"][self.stage(epoch)]
 
-    def _loss(self, x, y, stage):
+    def _loss(self, x, y, stage, seed_key=(0,)):
         last = len(self.groups) - 1
         upto = last if stage is None else stage
         frozen = set(range(upto)) if stage is not None else set()
-        ys, _ = self.model.blocks(x, local=True, frozen=frozen, upto=upto)
+        ys, _ = self.model.blocks(x, seed_key, local=True, frozen=frozen, upto=upto)
         layers = range(upto + 1) if stage is None else (stage,)
         loss, logits = 0.0, None
         for i in layers:
-            logits = self.projs[i](ys[i].flatten(1))
+            logits = self._goodness(i, ys[i].flatten(1))
             loss = loss + _ce(logits, y)
         return loss, logits, layers
 
+    def _goodness(self, i, a):
+        """Class goodness ``a M_i^T`` of layer ``i``'s activity ``a``.
+
+        bsmf: ``a`` holds tile counts; the projection index-and-accumulates them (uint8); its
+        input gradient ``g M_i^T`` (which the index product does not give) is added by a term
+        that is zero in value, ``(a - a.detach()) M_i``, and counted as an input-gradient product.
+        """
+        if not self.tiled:
+            return self.projs[i](a)
+        proj = self.projs[i]
+        out = proj(a.detach().round().to(torch.uint8))
+        if not a.requires_grad:
+            return out
+        out = out + (a - a.detach()) @ proj.weight
+        b, k, n = a.shape[0], a.shape[1], proj.weight.shape[1]
+
+        def count(g):
+            tally.record(active_counter(), costs.product("input_grad", b * k * n, b * k, b * n))
+        out.register_hook(count)
+        return out
+
+    def extra_index_layers(self) -> list:
+        """bsmf: the last projection reads the last layer's counts (the head's place in the
+        statistics the estimator takes)."""
+        return [self.projs[-1]] if self.tiled else []
+
+    def layer_density(self) -> list[float]:
+        return self.model.layer_density() if self.tiled else []
+
+    def _mode(self, train: bool) -> None:
+        self.model.train(train)
+        self.projs.train(train)
+
     def train_step(self, x, y, seed_key, frac: float):
-        self.model.train()
+        self._mode(True)
         stage = self.stage(seed_key[0])
-        loss, logits, layers = self._loss(x, y, stage)
+        loss, logits, layers = self._loss(x, y, stage, seed_key)
         for i in layers:
             self.optims[i].zero_grad(set_to_none=True)
         loss.backward()
@@ -354,11 +397,11 @@ class MF(Algorithm):
             self.stop["epochs"][i] += 1
         if stage is None:
             return {}
-        self.model.eval()
+        self._mode(False)
         total, n = 0.0, 0
         with counting(OpCounter()):  # validation is not part of the training counts
             for x, y in batches:
-                loss, _, _ = self._loss(x, y, stage)
+                loss, _, _ = self._loss(x, y, stage, (VAL_KEY, epoch, n))
                 total += float(loss) * len(y)
                 n += len(y)
         val = total / max(n, 1)
@@ -386,11 +429,15 @@ class MF(Algorithm):
 
     @torch.no_grad()
     def predict(self, x, seed_key):
-        self.model.eval()
-        ys, _ = self.model.blocks(x, local=True)
-        logits = self.projs[-1](ys[-1].flatten(1))
+        self._mode(False)
+        ys, _ = self.model.blocks(x, seed_key, local=True)
+        logits = self._goodness(len(ys) - 1, ys[-1].flatten(1))
         tally.record(active_counter(), costs.argmax(x.shape[0], self.classes))
         return {"last": logits.argmax(1)}
+
+
+class _BSMF(MF):
+    name = "bsmf"
 
 
 class _CwC(CwCFamily):
@@ -405,7 +452,8 @@ class _BGBSFF(CwCFamily):
     name = "bgbsff"
 
 
-_REGISTRY = {"cwc": _CwC, "bsff": _BSFF, "bgbsff": _BGBSFF, "ff": FF, "bp": BP, "mf": MF}
+_REGISTRY = {"cwc": _CwC, "bsff": _BSFF, "bgbsff": _BGBSFF, "ff": FF, "bp": BP, "mf": MF,
+             "bsmf": _BSMF}
 
 
 def make_algorithm(cfg, input_shape, classes) -> Algorithm:

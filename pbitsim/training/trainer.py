@@ -122,7 +122,7 @@ class TrainConfig:
         if self.threads is not None and self.threads < 1:
             raise TrainingError(f"--threads must be >= 1, got {self.threads}")
         self._check_table()
-        if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
+        if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):  # not bsmf (yet)
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
 
     def _check_arch(self) -> None:
@@ -393,7 +393,9 @@ class Trainer:
 
     def _index_layers(self) -> list:
         from ..bridge.modules import BSNConv2d, BSNLinear
-        return [m for m in self.algo.model.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
+        extra = getattr(self.algo, "extra_index_layers", list)()  # bsmf's last projection
+        return [m for m in self.algo.model.modules()
+                if isinstance(m, (BSNConv2d, BSNLinear))] + list(extra)
 
     def _arch_file(self) -> dict:
         """A user architecture file's path and content hash (nothing for a built-in name)."""
@@ -405,7 +407,7 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
-        simulated = cfg.algo in ("bsff", "bgbsff")
+        simulated = cfg.algo in ("bsff", "bgbsff", "bsmf")
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,

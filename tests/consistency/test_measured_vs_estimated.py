@@ -31,8 +31,9 @@ BATCH = 4
 TILES = 3
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 ARCHS = list_archs() + [str(EXAMPLES / "small-convnet.toml"), str(EXAMPLES / "my-mlp.toml")]
-ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff", "mf")
-DENSE_ONLY = ("ff", "mf")  # rules of all-dense nets
+ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff", "mf", "bsmf")
+DENSE_ONLY = ("ff", "mf", "bsmf")  # rules of all-dense nets
+TILED = ("bsff", "bgbsff", "bsmf")
 CASES = [(algo, arch) for arch in ARCHS for algo in ALGOS
          if arch_rule(algo, load_arch(arch)) is None]
 
@@ -75,15 +76,18 @@ def test_one_training_step_and_inference(algo, arch, monkeypatch):
     torch.manual_seed(0)
     cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
                       batch_size=BATCH, tiles=TILES,
-                      schedule="online" if algo == "mf" else "none", arch=arch)
+                      schedule="online" if algo in ("mf", "bsmf") else "none", arch=arch)
     alg = make_algorithm(cfg, net.input_shape, net.classes)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
-    tiled = algo in ("bsff", "bgbsff")
+    tiled = algo in TILED
     stats = _record_stats(monkeypatch)
     with counting() as measured:
         alg.train_step(x, y, (0, 0), 0.0)
+    if algo == "bsmf":  # layers 2..L, then projections 1..L (projection i reads what layer
+        # i + 1 reads): the statistics into layers 2..L and the last projection's
+        stats[:] = stats[:len(net.blocks) - 1] + stats[-1:]
     params = ModelParams(tiles=TILES, batch_size=BATCH, stats=tuple(stats) if tiled else None)
     _compare(measured, _estimated(algo, net, params, "train"), tiled)
 
@@ -105,25 +109,30 @@ def test_every_algorithm_and_arch_family_is_covered():
 MF_ARCHS = [a for a in ARCHS if arch_rule("mf", load_arch(a)) is None]
 
 
-@pytest.mark.parametrize("arch", MF_ARCHS, ids=[Path(n).stem for n in MF_ARCHS])
-def test_mf_greedy_stages(arch):
+@pytest.mark.parametrize("algo, arch", [(a, n) for a in ("mf", "bsmf") for n in MF_ARCHS],
+                         ids=[f"{a}-{Path(n).stem}" for a in ("mf", "bsmf") for n in MF_ARCHS])
+def test_mf_greedy_stages(algo, arch, monkeypatch):
     """A greedy MF step of every stage (layer k learns, the layers below recomputed without
     masks, none above run) equals the estimator's stage step."""
     net = load_arch(arch)
     torch.manual_seed(0)
-    cfg = TrainConfig(algo="mf", dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
-                      batch_size=BATCH, schedule="greedy", epochs=2, arch=arch)
+    cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
+                      batch_size=BATCH, schedule="greedy", epochs=2, arch=arch, tiles=TILES)
     alg = make_algorithm(cfg, net.input_shape, net.classes)
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
-    model = get_algorithm("mf")
+    model = get_algorithm(algo)
+    tiled = algo == "bsmf"
+    stats = _record_stats(monkeypatch)
     for k in range(len(net.blocks)):
+        stats.clear()  # stage k: layers 2..k+1 read counts 1..k, projection k reads counts k
         with counting() as measured:
             alg.train_step(x, y, (k * cfg.epochs, 0), 0.0)
-        rows = model.stage_step(net, ModelParams(batch_size=BATCH), k)
+        rows = model.stage_step(net, ModelParams(batch_size=BATCH, tiles=TILES,
+                                                 stats=tuple(stats) if tiled else None), k)
         est = {}
         for row in rows:
             for key, v in row.total().items():
                 est[key] = est.get(key, 0.0) + v
-        _compare(measured, {k_: v for k_, v in est.items() if abs(v) > 1e-9}, False)
+        _compare(measured, {k_: v for k_, v in est.items() if abs(v) > 1e-9}, tiled)

@@ -18,7 +18,8 @@ Two schedules, as ``pbitsim train --schedule``:
 
 from __future__ import annotations
 
-from ... import costs
+from ... import costs, counters
+from .. import ops
 from ...arch_rules import arch_rule
 from ...costs import Counts
 from ..archs import Arch, Block, Layer
@@ -46,7 +47,8 @@ def _proj_forward(p: Layer, b: int) -> Counts:
 class MF(Algorithm):
     name = "mf"
     title = "MF (Mono-Forward)"
-    order = 20
+    order = 30
+    tiled = False
 
     def check(self, arch: Arch) -> None:
         rule = arch_rule(self.name, arch)
@@ -55,7 +57,34 @@ class MF(Algorithm):
 
     def params_count(self, arch: Arch) -> int:
         """Trainable parameters: the layers and their projections (no head)."""
-        return sum(b.linear.params + projection(b, arch.classes).weights for b in arch.blocks)
+        return sum(self._layer_params(b) + projection(b, arch.classes).weights
+                   for b in arch.blocks)
+
+    def _layer_params(self, block: Block) -> int:
+        return S.block_params(block, pre_norm=self.tiled)
+
+    # --- one layer (the tiled form overrides these) -----------------------------------------
+    def layer_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,
+                      learns: bool, train: bool = True) -> Counts:
+        """The layer's product, bias and ReLU (``learns``: the mask is kept)."""
+        lin = block.linear
+        return (S.real_forward(lin, b, train=learns)
+                .merge(costs.relu(b * lin.n_out, learns)))
+
+    def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        return _proj_forward(projection(block, arch.classes), b)
+
+    def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        """From the goodness' gradient: through ``M_i`` into ``a_i``, through the ReLU."""
+        p = projection(block, arch.classes)
+        return (costs.product("input_grad", b * p.taps, b * p.n_in, b * p.n_out)
+                .merge(costs.relu_backward(b * block.linear.n_out)))
+
+    def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        p = projection(block, arch.classes)
+        return (costs.product("weight_grad", b * p.taps, b * p.n_in, b * p.n_out,
+                              weights=p.weights)
+                .merge(S.real_weight_grad(block.linear, b)))
 
     def stage_step(self, arch: Arch, params: ModelParams, stage: int | None) -> list[LayerCounts]:
         """One step over a batch: of greedy stage ``stage`` (that layer learns, the layers below
@@ -64,24 +93,18 @@ class MF(Algorithm):
         b = params.batch_size
         rows = []
         for block in arch.blocks:
-            lin = block.linear
             row = LayerCounts(block.name, block.describe() + " + projection")
             ph = row.phases
             learns = stage is None or block.index == stage
             if stage is None or block.index <= stage:
-                ph["forward"].merge(S.real_forward(lin, b, train=learns))
-                ph["forward"].merge(costs.relu(b * lin.n_out, learns))
+                ph["forward"].merge(self.layer_forward(arch, block, params, b, learns))
             if learns:
-                p = projection(block, arch.classes)
-                ph["forward"].merge(_proj_forward(p, b))
+                ph["forward"].merge(self.proj_forward(arch, block, params, b))
                 ph["loss"].merge(costs.softmax_ce(b, arch.classes, True))
-                ph["backward"].merge(costs.product("input_grad", b * p.taps, b * p.n_in,
-                                                   b * p.n_out))
-                ph["backward"].merge(costs.relu_backward(b * lin.n_out))
-                ph["weight_grad"].merge(costs.product("weight_grad", b * p.taps, b * p.n_in,
-                                                      b * p.n_out, weights=p.weights))
-                ph["weight_grad"].merge(S.real_weight_grad(lin, b))
-                ph["update"].merge(costs.adam(lin.params + p.weights))
+                ph["backward"].merge(self.layer_backward(arch, block, params, b))
+                ph["weight_grad"].merge(self.weight_grads(arch, block, params, b))
+                ph["update"].merge(costs.adam(self._layer_params(block)
+                                              + projection(block, arch.classes).weights))
             rows.append(row)
         return rows
 
@@ -104,13 +127,11 @@ class MF(Algorithm):
         b = params.batch_size
         rows = []
         for block in arch.blocks:
-            lin = block.linear
             row = LayerCounts(block.name, block.describe() + " + projection")
             fwd = row.phases["forward"]
-            fwd.merge(S.real_forward(lin, b, train=False))
-            fwd.merge(costs.relu(b * lin.n_out, False))
+            fwd.merge(self.layer_forward(arch, block, params, b, False, train=False))
             if block.index == len(arch.blocks) - 1:  # the last layer's goodness predicts
-                fwd.merge(_proj_forward(projection(block, arch.classes), b))
+                fwd.merge(self.proj_forward(arch, block, params, b))
                 fwd.merge(costs.argmax(b, arch.classes))
             rows.append(row)
         return rows
@@ -120,6 +141,13 @@ class MF(Algorithm):
         return sum(params.layer_epochs) if params.layer_epochs is not None else epochs
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
+        if self.tiled:
+            return [f"{self.name}: MF on tiled p-bit units, M = {params.tiles} (act u"
+                    f"{counters.dtype_bits(counters.uint_dtype(params.tiles))}): first layer "
+                    "real multiplies, later layers and every projection index-and-accumulate "
+                    "the tile counts; pre-activation batch norm; fp32 local gradients "
+                    f"({params.estimator} through the tiles, g M_i^T into the counts); "
+                    + ("online" if params.layer_epochs is None else "greedy") + " schedule"]
         if params.layer_epochs is None:
             how = "online schedule: every layer's local loss on every step (one forward pass)"
         else:
@@ -137,6 +165,57 @@ class MF(Algorithm):
                 "latency), and a run's epochs depend on its stopping rule: the seeds' later "
                 "revision (one stopping rule for all, patience 20, cap 100) flips MF 3x2000 on "
                 "CIFAR-10 from 40.78% less than BP to 3.2x more (17.28 vs 5.39 Wh)"]
+
+
+@register
+class BSMF(MF):
+    """MF on tiled p-bit units (``bsmf``): BSFF's hardware form applied to Mono-Forward.
+
+    The network of BSFF (``Net(arch, tiles=M)``): every layer's linear output batch-normalised
+    onto M tiles sampled by p-bits; the first layer multiplies the data, later layers
+    index-and-accumulate the previous layer's counts. Projection ``M_i`` index-and-accumulates
+    layer ``i``'s counts too; its input gradient ``g M_i^T`` (fp32) enters the counts, then the
+    mean-field (or straight-through) gradient through the tiles and the batch norm.
+    """
+
+    name = "bsmf"
+    title = "BSMF (Mono-Forward on p-bits, M tiles)"
+    order = 31
+    tiled = True
+    uses_tiles = True
+
+    def layer_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,
+                      learns: bool, train: bool = True) -> Counts:
+        lin = block.linear
+        xin = params.input_stats(arch, block.index)
+        c = (S.real_forward(lin, b, train=learns) if xin is None
+             else S.index_forward(lin, xin, b, *S.reader_of(arch.blocks[block.index - 1])))
+        pre = costs.batchnorm if train else costs.batchnorm_eval
+        c.merge(pre(b * lin.n_out, S.channels(lin)))
+        return c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
+
+    def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        stats = params.input_stats(arch, block.index + 1)
+        return ops.index_product(projection(block, arch.classes), stats).scaled(b)
+
+    def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        p, n = projection(block, arch.classes), b * block.linear.n_out
+        c = costs.product("input_grad", b * p.taps, b * p.n_in, b * p.n_out)
+        if params.estimator == "mean-field":
+            c.merge(costs.tiled_backward(n, params.tiles))
+        else:
+            c.merge(costs.straight_through_backward(n))
+        return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
+
+    def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        p, lin = projection(block, arch.classes), block.linear
+        c = ops.index_weight_grad_product(p, params.input_stats(arch, block.index + 1),
+                                          b).scaled(b)
+        xin = params.input_stats(arch, block.index)
+        if xin is None:
+            return c.merge(S.real_weight_grad(lin, b))
+        return c.merge(S.index_weight_grad(lin, xin, b, None,
+                                           *S.reader_of(arch.blocks[block.index - 1])))
 
 
 def _add(a: LayerCounts, b: LayerCounts) -> LayerCounts:
