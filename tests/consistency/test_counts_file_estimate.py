@@ -21,7 +21,8 @@ RUNS = [("cwc", []), ("bp", []), ("ff", []), ("bsff", ["--tiles", "3", "--eval-s
         ("mf", ["--arch", "mf-mlp-2x1000", "--schedule", "online"]),
         # greedy holds out 10% for early stopping: 213 images leave 192 = 3 full batches
         ("mf", ["--arch", "mf-mlp-2x1000", "--schedule", "greedy", "--epochs", "2",
-                "--limit-train", "213"])]
+                "--limit-train", "213"]),
+        ("bsmf", ["--arch", "mf-mlp-2x1000", "--schedule", "online", "--tiles", "3"])]
 
 
 @pytest.mark.parametrize("algo, extra", RUNS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(RUNS)])
