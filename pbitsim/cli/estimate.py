@@ -330,10 +330,21 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                           if m["inference_pj"] else "-", "", "", "")
         console.print(table)
 
-    sched = result.schedules("mf")
+    for name in ("mf", "bsmf"):
+        _schedules_table(console, result, name)
+
+    console.print("Assumptions:", style="bold")
+    for line in result.assumptions():
+        console.print(f"  {line}", soft_wrap=True)
+
+
+def _schedules_table(console, result, name: str) -> None:
+    """Mono-Forward's schedules side by side: online, greedy per stage, greedy's run."""
+    from rich.table import Table
+    sched = result.schedules(name)
     if sched is not None:
-        table = Table(title="MF schedules (per sample / per epoch / run); the seeds measured "
-                            "greedy", title_justify="left")
+        table = Table(title=f"{name.upper()} schedules (per sample / per epoch / run); the seeds "
+                            "measured greedy", title_justify="left")
         for col in ("Schedule", "Stage", "Train / sample", "Train / epoch", "Epochs", "Run"):
             table.add_column(col, justify="left" if col in ("Schedule", "Stage") else "right")
         table.add_row("online", "every layer", _si(sched["online_per_sample_pj"]),
@@ -347,7 +358,3 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
         table.add_row("greedy", "run", "", "", str(sum(sched["greedy_layer_epochs"])),
                       _si(sched["greedy_run_pj"]))
         console.print(table)
-
-    console.print("Assumptions:", style="bold")
-    for line in result.assumptions():
-        console.print(f"  {line}", soft_wrap=True)

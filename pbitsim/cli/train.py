@@ -58,7 +58,7 @@ def _summary_table(results: dict):
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
 @click.option("--tiles", "-M", type=int, default=7, show_default=True,
-              help="Tiles per tiled logistic unit (bsff/bgbsff).")
+              help="Tiles per tiled logistic unit (bsff/bgbsff/bsmf).")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=None,
