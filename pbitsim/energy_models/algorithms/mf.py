@@ -47,7 +47,7 @@ def _proj_forward(p: Layer, b: int) -> Counts:
 class MF(Algorithm):
     name = "mf"
     title = "MF (Mono-Forward)"
-    order = 30
+    order = 40
     tiled = False
 
     def check(self, arch: Arch) -> None:
@@ -180,7 +180,7 @@ class BSMF(MF):
 
     name = "bsmf"
     title = "BSMF (Mono-Forward on p-bits, M tiles)"
-    order = 31
+    order = 41
     tiled = True
     uses_tiles = True
 
