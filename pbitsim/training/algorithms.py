@@ -17,6 +17,10 @@ its rule applies (:func:`pbitsim.arch_rules.arch_rule`):
   goodness summed over every layer but the first); the per-layer loss is the symmetric
   balanced one (see ``FF``).
 * ``bp``: backpropagation end to end through the network with its softmax head.
+* ``mf``: Mono-Forward on an MLP: per layer a projection onto the classes, local
+  cross-entropy, no head; ``greedy`` (one layer at a time, early stopping on a held-out split)
+  or ``online`` schedule (see ``MF``).
+* ``bsmf``: ``mf`` on BSFF's tiled p-bit net (index-and-accumulate layers and projections).
 
 CwC-family blocks follow a freezing schedule (:mod:`pbitsim.schedules`); the head trains
 throughout.
