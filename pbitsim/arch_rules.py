@@ -68,8 +68,8 @@ def arch_rule(algo: str, arch) -> str | None:
             if block.linear.type != "dense" or block.post:
                 what = (block.linear.type if block.linear.type != "dense"
                         else f"dense with {', '.join(l.type for l in block.post)}")
-                return (f"{algo} on {arch.name}: {block.name} is {what}; Mono-Forward is modelled on "
-                        "dense ReLU layers without pools or norms (an MLP)")
+                return (f"{algo} on {arch.name}: {block.name} is {what}; Mono-Forward is "
+                        "modelled on dense ReLU layers without pools or norms (an MLP)")
     return None
 
 

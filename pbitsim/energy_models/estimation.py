@@ -316,8 +316,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     the counts entering each index layer in training (replaces ``density``), ``eval_stats``
     the same at inference. ``schedule`` ``greedy`` or ``online`` is MF's (the other rules
     train every block every step): greedy with ``layer_epochs`` (epochs each layer trained;
-    default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs. An algorithm whose rule
-    cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
+    default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs.
+    An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
     net = arch if isinstance(arch, Arch) else load_arch(arch)
