@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from ..counters import uint_dtype
 from ._checks import MAX_TILES, as_array, check_tiles
-from .devices import Digital, Ideal, Smtj
+from ..devices import Digital, Ideal, Smtj
 from .rng import UNIFORM24_SCALE, draw64, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
@@ -215,7 +215,7 @@ def bsn_sample(z, seed, counter=None, *, device=None) -> np.ndarray:
     """Binary stochastic neurons: uint8 of z's shape, 1 with probability sigmoid(z).
 
     ``z`` is float32 of any shape; ``seed`` an integer (same seed, same bits, on any
-    number of threads); ``device`` a p-bit model from ``pbitsim.kernels.devices``
+    number of threads); ``device`` a p-bit model from ``pbitsim.devices``
     (default: ideal). Counts one ``pbit_sample`` per element.
     """
     return _run_sampler(z, np.zeros(1, np.float32), seed, counter, device)
