@@ -16,11 +16,13 @@ import torch.nn.functional as F
 from torch.nn.grad import conv2d_weight
 
 from .. import kernels as K
+from ..config import BACKENDS
 from ..counters import OpCounter, active_counter
 from . import tally
 from .estimators import quantize_grad
 
-__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn"]
+__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn",
+           "BACKENDS", "check_backend"]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -113,8 +115,22 @@ class QuantizeGradFn(torch.autograd.Function):
         return q * scale.reshape((1, -1) + (1,) * (g.dim() - 2)), None, None
 
 
-def _fold_weight(weight, in_scale, view_shape):
-    """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def _per_weight(v, o: int, groups: int):
+    """A per-input-channel vector ``v`` [C] laid out as ``[O, C/groups, 1, 1]``: output channel
+    o of group g sees ``v[g * C/groups : (g + 1) * C/groups]``."""
+    cg = v.numel() // groups
+    return v.reshape(groups, 1, cg).expand(groups, o // groups, cg).reshape(o, cg, 1, 1)
+
+
+def _fold_weight(weight, in_scale, scale_view):
+    """``weight * in_scale`` (BN scale folded into the weights); ``scale_view`` lays the
+    per-input scale out over the weight."""
     if in_scale is None:
         return weight.detach()
     counter = active_counter()
@@ -122,7 +138,7 @@ def _fold_weight(weight, in_scale, view_shape):
         counter.add("mul", weight.numel(), "fp32")
         counter.add("weight_read", weight.numel(), "fp32")
         counter.add("weight_write", weight.numel(), "fp32")
-    return weight.detach() * in_scale.reshape(view_shape)
+    return weight.detach() * scale_view(in_scale)
 
 
 class IndexConv2dFn(torch.autograd.Function):
@@ -133,19 +149,31 @@ class IndexConv2dFn(torch.autograd.Function):
     shift into a bias map ``conv2d(in_shift over a zero-padded image, weight)``, which differs from
     a constant only at the borders, where zero padding cuts the kernel. ``grad_quant`` (BGBSFF)
     quantizes the incoming gradient so the weight-gradient accumulation runs on integers.
+
+    ``backend``: ``'index'`` runs the index-and-accumulate kernels (the reference: adds the
+    weight rows of every non-zero count, in a fixed order); ``'dense'`` runs torch's float
+    convolution on the counts as float32, which returns the same sums up to float reassociation,
+    and records the counts the kernels would report from their closed forms
+    (:func:`pbitsim.kernels.conv2d_tap_stats`), so the counts are identical.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
-                grad_quant, quant_seed: int):
+                grad_quant, quant_seed: int, groups: int = 1, backend: str = "index"):
         counter = active_counter()
-        o, c, kh, kw = weight.shape
-        w_eff = _fold_weight(weight, in_scale, (1, c, 1, 1))
-        out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
-                                              tiles=tiles))
+        o, cg, kh, kw = weight.shape
+        w_eff = _fold_weight(weight, in_scale, lambda v: _per_weight(v, o, groups))
+        stats = None
+        if backend == "dense":
+            stats = K.conv2d_tap_stats(_np(x), (kh, kw), stride, padding, tiles=tiles)
+            out = F.conv2d(x.to(torch.float32), w_eff, None, stride, padding, 1, groups)
+            K.add_index_counts(counter, stats, "forward", o // groups, x.numel(), out.numel())
+        else:
+            out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
+                                                  groups=groups, tiles=tiles))
         h, w = x.shape[2], x.shape[3]
         if in_shift is not None:
-            w_shift = (weight.detach() * in_shift.reshape(1, c, 1, 1)).sum(1, keepdim=True)
+            w_shift = (weight.detach() * _per_weight(in_shift, o, groups)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
             tally.count_elementwise(counter, weight.numel(), add=1, mul=1, reads=1, writes=0)
             tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape, 1, stride,
@@ -157,34 +185,41 @@ class IndexConv2dFn(torch.autograd.Function):
             tally.count_elementwise(counter, out.numel(), add=1)
         ctx.save_for_backward(x, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
-                    bias is not None)
+                    bias is not None, groups, backend, stats)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias = ctx.conf
+        (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
+         backend, stats) = ctx.conf
         counter = active_counter()
         scale = None  # BGBSFF: the quantized error's per-output-channel scale
         if grad_quant is not None:
             g, scale = quantize_grad(g, grad_quant, quant_seed)
             tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
+        o, c = g.shape[1], x.shape[1]
         sub = OpCounter() if counter is not None else None
-        gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride, padding,
-                                                         sub, tiles=tiles))
+        if backend == "dense":
+            gw = conv2d_weight(x.to(torch.float32), (o, c // groups, *ksize), g, stride, padding,
+                               1, groups)
+            K.add_index_counts(sub, stats, "weight_grad", o // groups, x.numel(), gw.numel())
+        else:
+            gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
+                                                             padding, sub, groups=groups,
+                                                             tiles=tiles))
         if grad_quant is not None:
             _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
             counter += sub
-        o, c = gw.shape[0], gw.shape[1]
         if in_scale is not None:
-            gw *= in_scale.reshape(1, c, 1, 1)
+            gw *= _per_weight(in_scale, o, groups)
             tally.count_elementwise(counter, gw.numel(), mul=1)
         if in_shift is not None:
             g_sum = g.sum(0, keepdim=True)
             g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
-            gw += g_ones * in_shift.reshape(1, c, 1, 1)
+            gw += g_ones * _per_weight(in_shift, o, groups)
             tally.count_elementwise(counter, g.numel(), add=1, reads=1, writes=0)
             tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape, 1, stride,
                              padding, kind="weight_grad")
@@ -197,22 +232,29 @@ class IndexConv2dFn(torch.autograd.Function):
             if gb is not None:
                 gb *= scale
             tally.count_elementwise(counter, gw.numel() + o, mul=1)
-        return None, gw, gb, None, None, None, None, None, None, None
+        return None, gw, gb, None, None, None, None, None, None, None, None, None
 
 
 class IndexLinearFn(torch.autograd.Function):
     """``(in_scale * x + in_shift) @ weight + bias`` for integer counts ``x`` uint8 ``[B, K]``.
 
     ``weight`` is ``[K, N]`` (the kernel's layout). The folded shift becomes a bias
-    ``in_shift @ weight``.
+    ``in_shift @ weight``. ``backend`` as for :class:`IndexConv2dFn` (dense: a float matmul on
+    the counts, counts from :func:`pbitsim.kernels.matmul_tap_stats`).
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int):
+    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, backend: str = "index"):
         counter = active_counter()
         k, n = weight.shape
-        w_eff = _fold_weight(weight, in_scale, (k, 1))
-        out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
+        w_eff = _fold_weight(weight, in_scale, lambda v: v.reshape(k, 1))
+        stats = None
+        if backend == "dense":
+            stats = K.matmul_tap_stats(_np(x), tiles=tiles)
+            out = x.to(torch.float32) @ w_eff
+            K.add_index_counts(counter, stats, "forward", n, x.numel(), out.numel())
+        else:
+            out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
         b_eff = bias.detach().clone() if bias is not None else torch.zeros(n)
         if in_shift is not None:
             b_eff += in_shift @ weight.detach()
@@ -220,16 +262,20 @@ class IndexLinearFn(torch.autograd.Function):
         out += b_eff
         tally.count_elementwise(counter, out.numel(), add=1)
         ctx.save_for_backward(x, in_scale, in_shift)
-        ctx.conf = (tiles, bias is not None)
+        ctx.conf = (tiles, bias is not None, backend, stats)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        tiles, has_bias = ctx.conf
+        tiles, has_bias, backend, stats = ctx.conf
         counter = active_counter()
         g = g.contiguous()
-        gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))
+        if backend == "dense":
+            gw = x.to(torch.float32).T @ g
+            K.add_index_counts(counter, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
+        else:
+            gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))
         g_sum = g.sum(0)
         tally.count_elementwise(counter, g.numel(), add=1, writes=0)
         if in_scale is not None:
@@ -238,4 +284,4 @@ class IndexLinearFn(torch.autograd.Function):
         if in_shift is not None:
             gw += in_shift.reshape(-1, 1) * g_sum.reshape(1, -1)
             tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
-        return None, gw, (g_sum if has_bias else None), None, None, None
+        return None, gw, (g_sum if has_bias else None), None, None, None, None

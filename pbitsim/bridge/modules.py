@@ -4,6 +4,9 @@
   returning ``(counts_float, counts_uint8)``.
 * :class:`BSNConv2d` and :class:`BSNLinear`: index-and-accumulate layers reading uint8 tile counts,
   with an optional folded input affine (the previous batch norm) and BGBSFF gradient quantization.
+  ``backend='index'`` runs the index-and-accumulate kernels, ``'dense'`` torch's float product on
+  the counts with the kernels' counts from their closed forms (same results up to float
+  reassociation, identical counts; see :class:`pbitsim.bridge.functions.IndexConv2dFn`).
 * :class:`FoldableBatchNorm2d`: batch norm that also reports the per-channel scale and shift it
   applied, so the next index layer can fold them into its weights.
 
@@ -23,10 +26,11 @@ from .. import kernels as K
 from ..counters import active_counter
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
-from .functions import BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn
+from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn,
+                        check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
-           "QuantizeGrad"]
+           "QuantizeGrad", "set_backend"]
 
 
 class _Seeded(nn.Module):
@@ -108,18 +112,22 @@ class BSNConv2d(_Seeded):
 
     ``forward(x, in_scale=None, in_shift=None)`` computes
     ``conv2d(in_scale[c] * x + in_shift[c], weight, bias)`` (the previous layer's batch norm
-    folded in). ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
+    folded in). ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer. ``groups``: a
+    grouped convolution; ``backend``: 'index' or 'dense' (same semantics and counts).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
                  padding: int = 0, *, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0):
+                 grad_quant: str | None = None, seed: int = 0, groups: int = 1,
+                 backend: str = "index"):
         super().__init__(seed)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.stride, self.padding, self.tiles_in = int(stride), int(padding), int(tiles_in)
         self.grad_quant = grad_quant
-        ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        self.groups, self.backend = int(groups), check_backend(backend)
+        ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias,
+                        groups=self.groups)
         self.weight = nn.Parameter(ref.weight.detach().clone())  # torch's default init
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
 
@@ -127,30 +135,50 @@ class BSNConv2d(_Seeded):
         x = _as_counts(x, self.tiles_in)
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
         return IndexConv2dFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.stride,
-                                   self.padding, self.tiles_in, self.grad_quant, qseed)
+                                   self.padding, self.tiles_in, self.grad_quant, qseed,
+                                   self.groups, self.backend)
 
     def extra_repr(self) -> str:
         o, c, kh, kw = self.weight.shape
-        return (f"{c}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, padding={self.padding}, "
-                f"tiles_in={self.tiles_in}, grad_quant={self.grad_quant!r}")
+        return (f"{c * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, "
+                f"padding={self.padding}, groups={self.groups}, tiles_in={self.tiles_in}, "
+                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
 
 
 class BSNLinear(nn.Module):
-    """Dense layer by index-and-accumulate over uint8 counts ``[B, K]``; weight stored ``[K, N]``."""
+    """Dense layer by index-and-accumulate over uint8 counts ``[B, K]``; weight stored ``[K, N]``.
 
-    def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True):
+    ``backend``: 'index' or 'dense', as for :class:`BSNConv2d`.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
+                 backend: str = "index"):
         super().__init__()
         self.tiles_in = int(tiles_in)
+        self.backend = check_backend(backend)
         bound = 1.0 / math.sqrt(in_features)  # torch.nn.Linear's default init
         self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
 
     def forward(self, x, in_scale=None, in_shift=None):
         x = _as_counts(x, self.tiles_in)
-        return IndexLinearFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.tiles_in)
+        return IndexLinearFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.tiles_in,
+                                   self.backend)
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}"
+        return (f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}, "
+                f"backend={self.backend!r}")
+
+
+def set_backend(module: nn.Module, backend: str) -> nn.Module:
+    """Run every index layer (:class:`BSNConv2d`, :class:`BSNLinear`) in ``module`` on
+    ``backend`` ('index' or 'dense'); returns ``module``. An execution choice, like a device:
+    results agree up to float reassociation and the counts are identical."""
+    check_backend(backend)
+    for m in module.modules():
+        if isinstance(m, (BSNConv2d, BSNLinear)):
+            m.backend = backend
+    return module
 
 
 class FoldableBatchNorm2d(nn.BatchNorm2d):

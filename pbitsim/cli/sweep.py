@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..config import MAX_TILES
+from ..config import BACKENDS, DEFAULT_BACKEND, MAX_TILES
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import BarReporter, make_progress
@@ -88,9 +88,11 @@ def _devices(texts) -> tuple[str, ...]:
               help="--estimate-only: activation density (fraction of p-bit samples that are 1; "
                    "default: the estimator's 0.15).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
+              show_default=True, help="How the index layers run (as for pbitsim train).")
 def sweep(tiles_text, device_texts, algo, dataset, seeds_text, epochs, batch_size, lr,
           limit_train, limit_test, data_dir, table, out_dir, jobs, estimate_only, density,
-          no_plots):
+          no_plots, backend):
     """Sweep tile count M and p-bit device: accuracy, energy, number of p-bits and area.
 
     Every configuration (device x M x seed) trains BSFF through the simulator for the same
@@ -112,7 +114,7 @@ def sweep(tiles_text, device_texts, algo, dataset, seeds_text, epochs, batch_siz
                       seeds=_int_list(seeds_text, "seeds", 0, 2 ** 31 - 1), algo=algo,
                       dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
                       limit_train=limit_train, limit_test=limit_test, table=table,
-                      data_dir=data_dir)
+                      data_dir=data_dir, train_options={"backend": backend})
     out = Path(out_dir)
     if estimate_only:
         _estimate_only(console, cfg, out, density, no_plots)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..bridge import tally
+from ..bridge.modules import set_backend
 from ..counters import active_counter
 from .models import CwCNet, FFMLP, MLP, arch_name, class_goodness
 
@@ -101,6 +102,7 @@ class CwCFamily(Algorithm):
         quant = cfg.grad_quant if self.name == "bgbsff" else None
         self.model = CwCNet(input_shape, classes, tiles=tiles, estimator=cfg.estimator,
                             grad_quant=quant, seed=cfg.seed, device=cfg.device)
+        set_backend(self.model, cfg.backend)
         self.groups = self.model.layer_groups()
         self.optims = [_adam(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
                                                                              HEAD_LR)]

@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..config import check_tiles
+from ..config import BACKENDS, DEFAULT_BACKEND, check_tiles
 from ..counters import OpCounter, atomic_write_text, counting
 from ..datasets import Dataset
 from ..kernels.devices import parse_device, spec_string
@@ -44,7 +44,8 @@ EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, ste
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
 # re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device")
+                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device",
+                  "backend")
 
 
 class TrainingError(ValueError):
@@ -69,6 +70,7 @@ class TrainConfig:
     energy_table: str = "horowitz-45nm"
     device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
     eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
+    backend: str = DEFAULT_BACKEND  # bsff/bgbsff index layers: dense (torch on counts) | index
 
     def validate(self) -> None:
         if self.algo not in ALGOS:
@@ -96,6 +98,9 @@ class TrainConfig:
             self.device = spec_string(parse_device(self.device))
         except ValueError as e:
             raise TrainingError(f"--device: {e}") from None
+        if self.backend not in BACKENDS:
+            raise TrainingError(f"unknown --backend {self.backend!r}; choose "
+                                f"{' or '.join(BACKENDS)}")
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
         if self.arch == "mlp" and self.algo != "bp":
