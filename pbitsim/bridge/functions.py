@@ -163,10 +163,11 @@ class IndexConv2dFn(torch.autograd.Function):
         counter = active_counter()
         o, cg, kh, kw = weight.shape
         w_eff = _fold_weight(weight, in_scale, lambda v: _per_weight(v, o, groups))
-        stats = None
+        stats = x_saved = None
         if backend == "dense":
             stats = K.conv2d_tap_stats(_np(x), (kh, kw), stride, padding, tiles=tiles)
-            out = F.conv2d(x.to(torch.float32), w_eff, None, stride, padding, 1, groups)
+            x_saved = x.to(torch.float32)  # the float counts, kept for the weight gradient
+            out = F.conv2d(x_saved, w_eff, None, stride, padding, 1, groups)
             K.add_index_counts(counter, stats, "forward", o // groups, x.numel(), out.numel())
         else:
             out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
@@ -183,7 +184,7 @@ class IndexConv2dFn(torch.autograd.Function):
         if bias is not None:
             out += bias.detach().reshape(1, o, 1, 1)
             tally.count_elementwise(counter, out.numel(), add=1)
-        ctx.save_for_backward(x, in_scale, in_shift)
+        ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
                     bias is not None, groups, backend, stats)
         return out
@@ -202,8 +203,7 @@ class IndexConv2dFn(torch.autograd.Function):
         o, c = g.shape[1], x.shape[1]
         sub = OpCounter() if counter is not None else None
         if backend == "dense":
-            gw = conv2d_weight(x.to(torch.float32), (o, c // groups, *ksize), g, stride, padding,
-                               1, groups)
+            gw = conv2d_weight(x, (o, c // groups, *ksize), g, stride, padding, 1, groups)
             K.add_index_counts(sub, stats, "weight_grad", o // groups, x.numel(), gw.numel())
         else:
             gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
@@ -248,10 +248,11 @@ class IndexLinearFn(torch.autograd.Function):
         counter = active_counter()
         k, n = weight.shape
         w_eff = _fold_weight(weight, in_scale, lambda v: v.reshape(k, 1))
-        stats = None
+        stats = x_saved = None
         if backend == "dense":
             stats = K.matmul_tap_stats(_np(x), tiles=tiles)
-            out = x.to(torch.float32) @ w_eff
+            x_saved = x.to(torch.float32)
+            out = x_saved @ w_eff
             K.add_index_counts(counter, stats, "forward", n, x.numel(), out.numel())
         else:
             out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
@@ -261,7 +262,7 @@ class IndexLinearFn(torch.autograd.Function):
             tally.count_dense(counter, 1, k, n)
         out += b_eff
         tally.count_elementwise(counter, out.numel(), add=1)
-        ctx.save_for_backward(x, in_scale, in_shift)
+        ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
         ctx.conf = (tiles, bias is not None, backend, stats)
         return out
 
@@ -272,7 +273,7 @@ class IndexLinearFn(torch.autograd.Function):
         counter = active_counter()
         g = g.contiguous()
         if backend == "dense":
-            gw = x.to(torch.float32).T @ g
+            gw = x.T @ g
             K.add_index_counts(counter, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
         else:
             gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))

@@ -192,16 +192,24 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x):
-        if self.training and self.track_running_stats:
+        if not (self.training and self.track_running_stats):
+            y = super().forward(x)
+            with torch.no_grad():
+                if self.training:
+                    var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
+                else:
+                    var, mean = self.running_var, self.running_mean
+                scale = self.weight.detach() / torch.sqrt(var + self.eps)
+                shift = self.bias.detach() - mean * scale
+        else:  # the batch statistics come out of the normalisation itself: no second pass
             self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
-        y = super().forward(x)
-        with torch.no_grad():
-            if self.training:
-                var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
-            else:
-                var, mean = self.running_var, self.running_mean
-            scale = self.weight.detach() / torch.sqrt(var + self.eps)
-            shift = self.bias.detach() - mean * scale
+            self.num_batches_tracked.add_(1)
+            y, mean, invstd = torch.native_batch_norm(x, self.weight, self.bias,
+                                                      self.running_mean, self.running_var, True,
+                                                      self.momentum, self.eps)
+            with torch.no_grad():
+                scale = self.weight.detach() * invstd
+                shift = self.bias.detach() - mean * scale
         tally.count_bn(active_counter(), x.shape)
         return y, scale, shift
 

@@ -118,31 +118,39 @@ def add_index_counts(counter, stats: TapStats, kind: str, row_len: int, n_act: i
     counter.add(write, int(n_out), "fp32")
 
 
+_STATS_PLANES = 16  # planes per task of _weighted_stats (fixed: results never depend on threads)
+
+
 @njit(parallel=True, cache=True)
-def _weighted_stats(x3, cover_h, cover_w):
-    """Over planes x3 [P, H, W]: sum of x * cover, of (x != 0) * cover, and max(x), with
-    cover[y, x] = cover_h[y] * cover_w[x]. Integer sums: the same on any thread count."""
-    n_p, h, w = x3.shape
-    part = np.zeros((n_p, 3), np.int64)
-    for q in prange(n_p):
-        s = 0
-        z = 0
-        m = 0
-        for i in range(h):
-            ch = cover_h[i]
-            rs = 0
-            rz = 0
-            for j in range(w):
-                v = x3[q, i, j]
-                rs += v * cover_w[j]
-                rz += (v != 0) * cover_w[j]
-                m = max(m, v)
-            s += ch * rs
-            z += ch * rz
-        part[q, 0] = s
-        part[q, 1] = z
-        part[q, 2] = m
-    return part[:, 0].sum(), part[:, 1].sum(), part[:, 2].max() if n_p else 0
+def _weighted_stats(x2, cover):
+    """Over planes x2 [P, L]: sum of x * cover, of (x != 0) * cover, and max(x), cover [L].
+
+    The planes are summed per position first (a vectorised pass in tasks of a fixed number
+    of planes), then weighted. Integer sums: the same on any thread count.
+    """
+    n_p, n = x2.shape
+    n_t = (n_p + _STATS_PLANES - 1) // _STATS_PLANES
+    part = np.zeros((n_t, 3), np.int64)
+    for t in prange(n_t):
+        s = np.zeros(n, np.int32)
+        z = np.zeros(n, np.int32)
+        m = np.zeros(n, np.uint8)
+        for q in range(t * _STATS_PLANES, min(n_p, (t + 1) * _STATS_PLANES)):
+            row = x2[q]
+            for j in range(n):
+                v = row[j]
+                s[j] += v
+                z[j] += v != 0
+                m[j] = max(m[j], v)
+        a = 0
+        r = 0
+        for j in range(n):
+            a += cover[j] * s[j]
+            r += cover[j] * z[j]
+        part[t, 0] = a
+        part[t, 1] = r
+        part[t, 2] = m.max() if n else 0
+    return part[:, 0].sum(), part[:, 1].sum(), part[:, 2].max() if n_t else 0
 
 
 def _cover(size: int, out: int, k: int, stride: int, padding: int) -> np.ndarray:
@@ -170,8 +178,7 @@ def matmul_tap_stats(x, *, tiles=None) -> TapStats:
         ``adds`` = sum of x, ``reads`` = number of non-zero entries, ``act`` the width.
     """
     x = as_array("x", x, np.uint8, 2)
-    adds, reads, vmax = _weighted_stats(x.reshape(x.shape[0], 1, x.shape[1]),
-                                        np.ones(1, np.int64), np.ones(x.shape[1], np.int64))
+    adds, reads, vmax = _weighted_stats(x, np.ones(x.shape[1], np.int64))
     return TapStats(int(adds), int(reads), uint_dtype(check_levels("x", vmax, tiles)))
 
 
@@ -199,8 +206,8 @@ def conv2d_tap_stats(x, kernel_size, stride=1, padding=0, *, tiles=None) -> TapS
     (sh, sw), (ph, pw) = pair("stride", stride), pair("padding", padding)
     ho, wo = _conv_shapes(x.shape, 1, x.shape[1], kh, kw, (sh, sw), (ph, pw), 1)
     n_b, c, h, w = x.shape
-    adds, reads, vmax = _weighted_stats(x.reshape(n_b * c, h, w), _cover(h, ho, kh, sh, ph),
-                                        _cover(w, wo, kw, sw, pw))
+    cover = np.outer(_cover(h, ho, kh, sh, ph), _cover(w, wo, kw, sw, pw)).ravel()
+    adds, reads, vmax = _weighted_stats(x.reshape(n_b * c, h * w), cover)
     return TapStats(int(adds), int(reads), uint_dtype(check_levels("x", vmax, tiles)))
 
 
