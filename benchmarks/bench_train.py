@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import pbitsim  # noqa: F401  (first, as the CLI does: its OpenMP setting must precede torch)
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -75,16 +75,19 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out):
             e[i] = _exp_f32(-min(max(zi, z_lo), z_hi))
         for d in range(draws):
             c0 = exp_offsets[2 * d]
-            for i in range(hi - lo):
-                r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
-                u = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
-                fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c0)
-            if 2 * d + 1 < m:
+            if 2 * d + 1 < m:  # both halves of each draw: one mix per two tiles
                 c1 = exp_offsets[2 * d + 1]
                 for i in range(hi - lo):
                     r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
-                    u = np.float32((r >> np.uint64(16)) & np.uint64(0xFFFFFF)) * UNIFORM24_SCALE
-                    fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c1)
+                    u0 = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
+                    u1 = np.float32((r >> np.uint64(16)) & np.uint64(0xFFFFFF)) * UNIFORM24_SCALE
+                    fired[i] += ((u0 < np.float32(1.0) / (np.float32(1.0) + e[i] * c0))
+                                 + (u1 < np.float32(1.0) / (np.float32(1.0) + e[i] * c1)))
+            else:
+                for i in range(hi - lo):
+                    r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
+                    u = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
+                    fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c0)
         out[lo:hi] = fired
         bad[c] = nbad
     return bad.sum()
