@@ -58,25 +58,37 @@ class TiledSampleFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, tiles: int, seed: int, estimator: str, device=None):
         counter = active_counter()
-        s = torch.from_numpy(K.tiled_logistic(_np(z), int(tiles), int(seed), counter,
-                                              device=device))
-        ctx.save_for_backward(z)
+        zn = _np(z)
+        s_f = torch.empty(z.shape, dtype=torch.float32)
+        # the ideal sampler also returns the float counts and, when a mean-field gradient will
+        # be needed, the slope from the sigmoids it computes anyway (no second pass over z)
+        fused = device is None or isinstance(device, K.Ideal)
+        slope = (torch.empty(z.shape, dtype=torch.float32)
+                 if fused and estimator == "mean-field" and z.requires_grad else None)
+        s = torch.from_numpy(K.tiled_logistic(
+            zn, int(tiles), int(seed), counter, device=device,
+            out_float=s_f.numpy() if fused else None,
+            slope=None if slope is None else slope.numpy()))
+        if not fused:
+            s_f = s.to(torch.float32)
+        ctx.save_for_backward(z if slope is None else slope)
         ctx.tiles = int(tiles)
         ctx.estimator = estimator
+        ctx.has_slope = slope is not None
         ctx.mark_non_differentiable(s)
-        return s.to(torch.float32), s
+        return s_f, s
 
     @staticmethod
     def backward(ctx, g, _g_u8):
-        (z,) = ctx.saved_tensors
+        (saved,) = ctx.saved_tensors
         counter = active_counter()
         if ctx.estimator == "mean-field":
-            d = torch.from_numpy(K.tiled_dmean(_np(z), ctx.tiles))
-            tally.count_dmean(counter, z.numel(), ctx.tiles)
+            d = saved if ctx.has_slope else torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles))
+            tally.count_dmean(counter, saved.numel(), ctx.tiles)
             return g * d, None, None, None, None
         # straight-through: identity inside the unit's range (-inf, M + 1/2]
-        tally.count_elementwise(counter, z.numel(), cmp=1)
-        return g * (z <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
+        tally.count_elementwise(counter, saved.numel(), cmp=1)
+        return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
 
 
 class BSNSampleFn(torch.autograd.Function):
