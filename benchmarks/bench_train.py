@@ -13,9 +13,10 @@ Every side trains the same CwC-FF ConvNet on the same images and batches, every 
                                      [--sides dense,cwc]
 
 After one warm-up step per side (Numba compilation, torch first-call costs) it runs ``--rounds``
-rounds, each timing one epoch of every side in turn (alternating, so load changes hit all
-sides alike), and prints every epoch time and the ratios to ``cwc``: per round, their median,
-and of the best times.
+rounds, each timing one epoch of every side, the sides' steps interleaved (in alternating
+order), so load changes on a shared machine hit all sides alike. Prints every epoch time (the
+sum of its steps' times) and the ratios to ``cwc``: per round, their median, and of the best
+times.
 """
 
 from __future__ import annotations
@@ -104,16 +105,14 @@ def load_images(data_dir, n):
     return x, torch.from_numpy(rng.integers(0, 10, size=n)), "uniform noise"
 
 
-def _sim_epoch(algo, x, y, bs, steps, epoch):
+def _sim_step(algo, x, y, key):
     with counting():
-        for s in range(steps):
-            algo.train_step(x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs], (epoch, s), 0.0)
+        algo.train_step(x, y, key, 0.0)
 
 
-def _torch_epoch(side, x, y, bs, steps, epoch):
+def _torch_step(side, x, y, key):
     ref, optims = side
-    for s in range(steps):
-        torch_step(ref, optims, x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs], set())
+    torch_step(ref, optims, x, y, set())
 
 
 def _torch_bsff(tiles):
@@ -134,7 +133,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--tiles", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3,
-                    help="epochs per side, alternating (each round times every side once)")
+                    help="epochs per side (each round times one epoch of every side)")
     ap.add_argument("--sides", default="dense,cwc",
                     help="comma list of: dense, index (BSFF through the simulator on that "
                          "backend), cwc (real-valued CwC-FF), torch-bsff (BSFF in plain torch)")
@@ -151,24 +150,27 @@ def main():
     for name in names:  # same seed, so every side starts from the same weights where shared
         torch.manual_seed(0)
         if name == "torch-bsff":
-            sides[name] = (_torch_bsff(args.tiles), _torch_epoch)
+            sides[name] = (_torch_bsff(args.tiles), _torch_step)
             continue
         algo = "cwc" if name == "cwc" else "bsff"
         cfg = TrainConfig(algo=algo, tiles=args.tiles, schedule="none",  # every block trains
                           backend="dense" if name == "cwc" else name)
-        sides[name] = (make_algorithm(cfg, (1, 28, 28), 10), _sim_epoch)
-    for side, epoch in sides.values():  # warm-up step: Numba compilation, first-call costs
-        epoch(side, x[:bs], y[:bs], bs, 1, 99)
-    times = {n: [] for n in names}
-    for r in range(args.rounds):
-        for n in names:
-            side, epoch = sides[n]
-            t0 = time.perf_counter()
-            epoch(side, x, y, bs, steps, r)
-            times[n].append(time.perf_counter() - t0)
+        sides[name] = (make_algorithm(cfg, (1, 28, 28), 10), _sim_step)
+    for side, step in sides.values():  # warm-up step: Numba compilation, first-call costs
+        step(side, x[:bs], y[:bs], (99, 0))
+    times = {n: [0.0] * args.rounds for n in names}
+    for r in range(args.rounds):  # one epoch per side and round, interleaved step by step
+        for s in range(steps):
+            xb, yb = x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs]
+            for n in (names if (r + s) % 2 == 0 else names[::-1]):
+                side, step = sides[n]
+                t0 = time.perf_counter()
+                step(side, xb, yb, (r, s))
+                times[n][r] += time.perf_counter() - t0
     n_img = steps * bs
     print(f"BSFF M={args.tiles} vs CwC-FF, CwC ConvNet, one epoch of {n_img} {what} images, "
-          f"batch {bs}, {torch.get_num_threads()} torch threads, {args.rounds} alternating rounds")
+          f"batch {bs}, {torch.get_num_threads()} torch threads, {args.rounds} rounds, steps "
+          "interleaved")
     label = {"dense": "BSFF simulator, dense backend", "index": "BSFF simulator, index backend",
              "cwc": "CwC-FF real-valued (ReLU)", "torch-bsff": "BSFF in plain torch"}
     for n in names:

@@ -83,9 +83,10 @@ class TiledSampleFn(torch.autograd.Function):
         (saved,) = ctx.saved_tensors
         counter = active_counter()
         if ctx.estimator == "mean-field":
-            d = saved if ctx.has_slope else torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles))
             tally.count_dmean(counter, saved.numel(), ctx.tiles)
-            return g * d, None, None, None, None
+            if ctx.has_slope:  # the slope is this call's own buffer: scaled in place
+                return saved.mul_(g), None, None, None, None
+            return g * torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles)), None, None, None, None
         # straight-through: identity inside the unit's range (-inf, M + 1/2]
         tally.count_elementwise(counter, saved.numel(), cmp=1)
         return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
@@ -185,17 +186,21 @@ class IndexConv2dFn(torch.autograd.Function):
             out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
                                                   groups=groups, tiles=tiles))
         h, w = x.shape[2], x.shape[3]
+        # the shift's bias map and the bias are added to the output in one pass (the hardware
+        # adds each; counted so)
+        offset = bias.detach().reshape(1, o, 1, 1) if bias is not None else None
         if in_shift is not None:
             w_shift = (weight.detach() * _per_weight(in_shift, o, groups)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
             tally.count_elementwise(counter, weight.numel(), add=1, mul=1, reads=1, writes=0)
             tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape, 1, stride,
                              padding)
-            out += bias_map
             tally.count_elementwise(counter, out.numel(), add=1)
+            offset = bias_map if offset is None else bias_map + offset
         if bias is not None:
-            out += bias.detach().reshape(1, o, 1, 1)
             tally.count_elementwise(counter, out.numel(), add=1)
+        if offset is not None:
+            out += offset
         ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
                     bias is not None, groups, backend, stats)
@@ -236,7 +241,8 @@ class IndexConv2dFn(torch.autograd.Function):
             tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape, 1, stride,
                              padding, kind="weight_grad")
             tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
-        gb = g.sum((0, 2, 3)) if has_bias else None
+        gb = (g_sum.sum((0, 2, 3)) if in_shift is not None else g.sum((0, 2, 3))
+              ) if has_bias else None  # from the per-position sums when they exist
         if has_bias:
             tally.count_elementwise(counter, g.numel(), add=1, writes=0)
         if scale is not None:
