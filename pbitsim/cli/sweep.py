@@ -168,7 +168,8 @@ def _train_sweep(console, cfg, out, jobs, no_plots):
 
 def _config_meta(cfg) -> dict:
     import dataclasses
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "train_options"}
+    meta = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "train_options"}
+    return {**meta, **cfg.train_options}  # e.g. the backend
 
 
 def _finish(console, out, rows, files, trained, no_plots):
