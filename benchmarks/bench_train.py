@@ -34,7 +34,10 @@ from pbitsim import counting
 from pbitsim import kernels as K
 from pbitsim.training import TrainConfig
 from pbitsim.training.algorithms import HEAD_LR, make_algorithm
-from pbitsim.training.models import BN_EPS, CWC_CHANNELS, CWC_POOL, PRE_SCALE
+from pbitsim.training.models import BN_EPS, PRE_SCALE
+
+CWC_CHANNELS = (20, 80, 240, 480)  # the CwC-FF ConvNet (arch cwc-mnist)
+CWC_POOL = (True, False, True, False)  # 2x2 max-pool after blocks 1 and 3
 
 
 class TorchBSFF(nn.Module):
@@ -154,7 +157,8 @@ def main():
             continue
         algo = "cwc" if name == "cwc" else "bsff"
         cfg = TrainConfig(algo=algo, tiles=args.tiles, schedule="none",  # every block trains
-                          backend="dense" if name == "cwc" else name)
+                          arch="cwc-mnist", backend="dense" if name == "cwc" else name)
+        cfg.validate()
         sides[name] = (make_algorithm(cfg, (1, 28, 28), 10), _sim_step)
     for side, step in sides.values():  # warm-up step: Numba compilation, first-call costs
         step(side, x[:bs], y[:bs], (99, 0))

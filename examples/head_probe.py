@@ -29,7 +29,7 @@ def last_counts(model, data, images, key):
     with torch.no_grad():
         for b in range(0, len(images), 256):
             x = torch.from_numpy(data.normalized(images[b:b + 256]))
-            _, (counts, scale, shift) = model.blocks(x, (key, b))
+            _, (counts, scale, shift, _rows) = model.blocks(x, (key, b))
             out.append(counts.clone())
     return torch.cat(out), scale, shift
 

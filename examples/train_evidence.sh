@@ -2,10 +2,13 @@
 # Evidence runs for the README's "Training through simulated hardware" section (heavy: not tests).
 #   DATA=/path/to/data bash examples/train_evidence.sh [fmnist fmnist_long mnist cifar10 ...]
 # Parts: fmnist, fmnist_long, mnist, cifar10 (small budgets, 5-15 minutes each on 2 cores)
+# (and mnist_cfse, fmnist_cfse, fmnist_full_cfse: the reference's CFSE net, see below)
 # and fmnist_full (2 epochs), mnist_full (1 epoch) on the full training sets (about 30-50 minutes
 # each on 2 cores); fmnist_full4: the same on 60,000 x 4 epochs (about 100 minutes).
 # ONLY=REGEX runs only the runs whose name matches (e.g. ONLY='cwc|bsff7'). Re-running skips
-# finished runs. DATA holds mnist/ and cifar10/; Fashion-MNIST is found in the Debian package's
+# finished runs. The parts above train pbitsim's earlier ungrouped ConvNet (cwc-mnist,
+# cwc-cifar10) the README's tables were measured on; mnist_cfse, fmnist_cfse and
+# fmnist_full_cfse train the CwC-FF reference's CFSE net (cfse-mnist, the default) beside it. DATA holds mnist/ and cifar10/; Fashion-MNIST is found in the Debian package's
 # folder (/usr/share/datasets/fashion-mnist).
 set -euo pipefail
 DATA=${DATA:?set DATA to the folder holding mnist/ and cifar10/}
@@ -53,40 +56,63 @@ all_algos() {  # prefix, then the shared options
 
 fmnist() {  # 4,000 training images (seeded subset), 2 epochs, 5,000 test images
   all_algos fmnist --dataset fashion-mnist --epochs 2 --limit-train 4000 --limit-test 5000 \
-    --batch-size 64 --seed 0
+    --batch-size 64 --seed 0 --arch cwc-mnist
 }
 
 fmnist_long() {  # BSFF M=7 vs CwC-FF at 3x the budget
   local o=(--dataset fashion-mnist --epochs 2 --limit-train 12000 --limit-test 5000
-           --batch-size 64 --seed 0)
+           --batch-size 64 --seed 0 --arch cwc-mnist)
   run fmnist12k-cwc   --algo cwc "${o[@]}"
   run fmnist12k-bsff7 --algo bsff --tiles 7 "${o[@]}"
 }
 
 mnist() {  # 3,000 training images, 2 epochs, 5,000 test images
   all_algos mnist --dataset mnist --data-dir "$DATA/mnist" --epochs 2 --limit-train 3000 \
-    --limit-test 5000 --batch-size 64 --seed 0
+    --limit-test 5000 --batch-size 64 --seed 0 --arch cwc-mnist
 }
 
 cifar10() {  # 10,000 training images, 2 epochs, 5,000 test images: M=1 vs M=7 vs CwC-FF
   local o=(--dataset cifar10 --data-dir "$DATA/cifar10" --epochs 2 --limit-train 10000
-           --limit-test 5000 --batch-size 64 --seed 0)
+           --limit-test 5000 --batch-size 64 --seed 0 --arch cwc-cifar10)
   run cifar10-cwc   --algo cwc "${o[@]}"
   run cifar10-bsff7 --algo bsff --tiles 7 "${o[@]}"
   run cifar10-bsff1 --algo bsff --tiles 1 "${o[@]}"
 }
 
 fmnist_full() {  # all 60,000 training images, 2 epochs, all 10,000 test images
-  all_algos fmnist-full --dataset fashion-mnist --epochs 2 --batch-size 64 --seed 0
+  all_algos fmnist-full --dataset fashion-mnist --epochs 2 --batch-size 64 --seed 0 \
+    --arch cwc-mnist
 }
 
 fmnist_full4() {  # the fmnist_full table at twice the budget: 60,000 x 4 epochs
-  all_algos fmnist-full4 --dataset fashion-mnist --epochs 4 --batch-size 64 --seed 0
+  all_algos fmnist-full4 --dataset fashion-mnist --epochs 4 --batch-size 64 --seed 0 \
+    --arch cwc-mnist
 }
 
 mnist_full() {  # all 60,000 training images, 1 epoch, all 10,000 test images
   all_algos mnist-full --dataset mnist --data-dir "$DATA/mnist" --epochs 1 --batch-size 64 \
-    --seed 0
+    --seed 0 --arch cwc-mnist
+}
+
+# The CwC-FF reference's CFSE net (grouped convs 2 and 4, pools after them), CwC-FF vs BSFF M=7.
+cfse_pair() {  # prefix, then the shared options
+  local p=$1; shift
+  run "$p-cwc"   --algo cwc --arch cfse-mnist "$@"
+  run "$p-bsff7" --algo bsff --tiles 7 --arch cfse-mnist "$@"
+}
+
+mnist_cfse() {  # all 60,000 MNIST training images, 1 epoch, all 10,000 test images
+  cfse_pair cfse-mnist-full --dataset mnist --data-dir "$DATA/mnist" --epochs 1 \
+    --batch-size 64 --seed 0
+}
+
+fmnist_cfse() {  # the fmnist budget (4,000 images x 2 epochs) on the CFSE net
+  cfse_pair cfse-fmnist --dataset fashion-mnist --epochs 2 --limit-train 4000 \
+    --limit-test 5000 --batch-size 64 --seed 0
+}
+
+fmnist_full_cfse() {  # all 60,000 Fashion-MNIST images, 2 epochs, on the CFSE net
+  cfse_pair cfse-fmnist-full --dataset fashion-mnist --epochs 2 --batch-size 64 --seed 0
 }
 
 for part in ${@:-fmnist fmnist_long mnist cifar10}; do

@@ -6,13 +6,30 @@ import these instead of repeating them.
 
 from __future__ import annotations
 
-__all__ = ["MAX_TILES", "DEFAULT_TILES", "check_tiles", "BACKENDS", "DEFAULT_BACKEND"]
+__all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
+           "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
+           "DEFAULT_BACKEND"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
 MAX_TILES = 64
 #: The tile count of the BSFF paper's main results.
 DEFAULT_TILES = 7
+#: Input shape (channels, height, width) and class count of each built-in data set, known
+#: before its files are read (commands check an architecture against them up front).
+DATASET_INPUTS = {"mnist": ((1, 28, 28), 10), "fashion-mnist": ((1, 28, 28), 10),
+                  "cifar10": ((3, 32, 32), 10)}
+
+# Size caps of the files pbitsim reads (a larger file is refused before it is read, so
+# /dev/zero or a huge file given by mistake is one error line, not an exhausted memory).
+#: JSON documents: counts files, results, sweep points (pbitsim's own are a few KiB).
+MAX_JSON_BYTES = 16 << 20
+#: TOML data: energy tables and architectures (the shipped ones are a few KiB).
+MAX_TOML_BYTES = 1 << 20
+#: A training checkpoint (the CIFAR-10 CwC ConvNet with Adam state is a few MiB).
+MAX_CHECKPOINT_BYTES = 1 << 30
+#: One dataset file or archive member read whole (a CIFAR-10 batch is 30.7 MB).
+MAX_DATASET_FILE_BYTES = 256 << 20
 
 
 def check_tiles(tiles) -> int:

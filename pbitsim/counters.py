@@ -28,8 +28,9 @@ import contextlib
 import contextvars
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
+
+from .runfiles import read_json, write_text as atomic_write_text
 
 __all__ = ["OpCounter", "counting", "active_counter", "atomic_write_text", "dtype_bits",
            "uint_dtype"]
@@ -82,6 +83,14 @@ class OpCounter:
         if n:
             k = self.key(op, dtype)
             self._counts[k] = self._counts.get(k, 0) + n
+
+    def add_counts(self, counts: Mapping[str, float]) -> None:
+        """Add a ``{key: number}`` mapping (a :class:`pbitsim.costs.Counts`) of whole numbers."""
+        for key, v in counts.items():
+            n = round(v)
+            if abs(v - n) > 1e-9 * max(1.0, abs(v)):
+                raise ValueError(f"count for {key!r} must be a whole number, got {v}")
+            self.add(key, n)
 
     def __getitem__(self, key: str) -> int:
         return self._counts.get(key, 0)
@@ -157,7 +166,11 @@ class OpCounter:
 
     @classmethod
     def from_json(cls, text: str) -> "OpCounter":
-        data = json.loads(text)
+        return cls.from_document(json.loads(text))
+
+    @classmethod
+    def from_document(cls, data) -> "OpCounter":
+        """Counts from a parsed counts document (or a bare ``{name: int}`` mapping)."""
         counts = data.get("counts", data) if isinstance(data, dict) else None
         if not isinstance(counts, dict) or not all(
                 isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
@@ -169,26 +182,7 @@ class OpCounter:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "OpCounter":
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_json(fh.read())
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        return cls.from_document(read_json(path, "counts file"))
 
 
 _ACTIVE: contextvars.ContextVar[tuple[OpCounter, ...]] = contextvars.ContextVar(

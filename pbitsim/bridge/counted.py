@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..counters import active_counter
+from .. import costs
 from . import tally
 
 __all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool", "counted_bn_backward"]
@@ -31,74 +32,103 @@ class CountedConv2d(nn.Conv2d):
         super().__init__(*args, **kwargs)
         self.grad_quant = grad_quant
 
+    saved = "act"  # where the input kept for the weight gradient lives ("stash" under BP)
+
     def forward(self, x):
         out = super().forward(x)
         conf = (self.groups, self.stride, self.padding)
-        tally.count_conv(active_counter(), x.shape, self.weight.shape, out.shape, *conf)
+        counter = active_counter()
+        tally.count_conv(counter, x.shape, self.weight.shape, out.shape, *conf)
+        if self.saved == "stash" and out.requires_grad:
+            tally.record(counter, costs.stash(x.numel()))
+        if self.bias is not None:
+            tally.count_bias(counter, out.shape)
         if out.requires_grad:
             x_shape, w_shape, o_shape = tuple(x.shape), tuple(self.weight.shape), tuple(out.shape)
             input_grad = x.requires_grad
+            has_bias = self.bias is not None
 
             def hook(g):
                 counter = active_counter()
                 tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="weight_grad",
-                                 quant=self.grad_quant)
+                                 quant=self.grad_quant, saved=self.saved)
+                if has_bias:
+                    tally.count_bias(counter, o_shape, backward=True)
                 if input_grad:
                     tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="input_grad")
-                if counter is not None:
-                    counter.add("grad_write", self.weight.numel(), "fp32")
-                    if self.grad_quant is not None:
-                        counter.add("mul", self.weight.numel(), "fp32")
             out.register_hook(hook)
         return out
 
 
 class CountedLinear(nn.Linear):
-    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward."""
+    """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
+
+    ``grad_quant`` ('ternary' or 'sign'): as :class:`CountedConv2d` (BGBSFF's first layer).
+    """
+
+    def __init__(self, *args, grad_quant: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grad_quant = grad_quant
+
+    saved = "act"  # where the input kept for the weight gradient lives ("stash" under BP)
 
     def forward(self, x):
         out = super().forward(x)
         b, k, n = x.shape[0], self.in_features, self.out_features
-        tally.count_dense(active_counter(), b, k, n)
+        counter = active_counter()
+        tally.count_dense(counter, b, k, n)
+        if self.saved == "stash" and out.requires_grad:
+            tally.record(counter, costs.stash(x.numel()))
+        if self.bias is not None:
+            tally.count_bias(counter, out.shape)
         if out.requires_grad:
             input_grad = x.requires_grad
+            has_bias = self.bias is not None
+            o_shape = tuple(out.shape)
 
             def hook(g):
                 counter = active_counter()
-                tally.count_dense(counter, b, k, n, kind="weight_grad")
+                if self.grad_quant is None:
+                    tally.count_dense(counter, b, k, n, kind="weight_grad", saved=self.saved)
+                else:
+                    tally.count_product(counter, b * k * n, "weight_grad", b * k, b * n,
+                                        self.grad_quant, weights=k * n, saved=self.saved)
+                if has_bias:
+                    tally.count_bias(counter, o_shape, backward=True)
                 if input_grad:
                     tally.count_dense(counter, b, k, n, kind="input_grad")
-                if counter is not None:
-                    counter.add("grad_write", self.weight.numel(), "fp32")
             out.register_hook(hook)
         return out
 
 
-def _hook_elementwise(t: torch.Tensor, **ops) -> None:
-    if t.requires_grad:
-        n = t.numel()
-        t.register_hook(lambda g: tally.count_elementwise(active_counter(), n, **ops))
-
-
-def counted_relu(z: torch.Tensor) -> torch.Tensor:
-    """ReLU: one comparison per element forward, one masked pass backward."""
+def counted_relu(z: torch.Tensor, saved: str = "act") -> torch.Tensor:
+    """ReLU: a compare per element (and the 1-bit mask kept when training); backward a select."""
     out = F.relu(z)
-    tally.count_elementwise(active_counter(), z.numel(), cmp=1)
-    _hook_elementwise(out, cmp=1)
+    tally.count_relu(active_counter(), z.numel(), out.requires_grad, saved)
+    if out.requires_grad:
+        n = z.numel()
+        out.register_hook(lambda g: tally.count_relu_backward(active_counter(), n, saved))
     return out
 
 
-def counted_max_pool(z: torch.Tensor) -> torch.Tensor:
-    """2x2 max pooling of real activations (3 comparisons per output; backward routes gradients)."""
-    out = F.max_pool2d(z, 2)
-    tally.count_pool(active_counter(), out.shape)
-    _hook_elementwise(out, reads=1, writes=4)
+def counted_max_pool(z: torch.Tensor, size: int = 2, saved: str = "act") -> torch.Tensor:
+    """``size`` x ``size`` max pooling of real activations; backward routes each gradient."""
+    out = F.max_pool2d(z, size)
+    window = size * size
+    tally.count_pool(active_counter(), out.shape, window, train=out.requires_grad, saved=saved)
+    if out.requires_grad:
+        o_shape, i_shape = tuple(out.shape), tuple(z.shape)
+        out.register_hook(lambda g: tally.count_pool_backward(active_counter(), o_shape, i_shape,
+                                                              window, saved=saved))
     return out
 
 
-def counted_bn_backward(y: torch.Tensor) -> torch.Tensor:
-    """Registers the count of batch norm's backward on its output ``y``; returns ``y``."""
+def counted_bn_backward(y: torch.Tensor, saved: str = "act", dtype: str = "fp32") -> torch.Tensor:
+    """Registers the count of batch norm's backward on its output ``y``; returns ``y``.
+
+    ``dtype``: the width of the batch norm's saved input (``uN`` for tile counts).
+    """
     if y.requires_grad:
         shape = tuple(y.shape)
-        y.register_hook(lambda g: tally.count_bn_backward(active_counter(), shape))
+        y.register_hook(lambda g: tally.count_bn_backward(active_counter(), shape, saved, dtype))
     return y

@@ -18,6 +18,7 @@ from torch.nn.grad import conv2d_weight
 from .. import kernels as K
 from ..config import BACKENDS
 from ..counters import OpCounter, active_counter
+from .. import costs
 from . import tally
 from .estimators import quantize_grad
 
@@ -58,7 +59,6 @@ class TiledSampleFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, tiles: int, seed: int, estimator: str, device=None):
         counter = active_counter()
-        zn = _np(z)
         s_f = torch.empty(z.shape, dtype=torch.float32)
         # the ideal sampler also returns the float counts and, when a mean-field gradient will
         # be needed, the slope from the sigmoids it computes anyway (no second pass over z)
@@ -66,7 +66,7 @@ class TiledSampleFn(torch.autograd.Function):
         slope = (torch.empty(z.shape, dtype=torch.float32)
                  if fused and estimator == "mean-field" and z.requires_grad else None)
         s = torch.from_numpy(K.tiled_logistic(
-            zn, int(tiles), int(seed), counter, device=device,
+            _np(z), int(tiles), int(seed), counter, device=device,
             out_float=s_f.numpy() if fused else None,
             slope=None if slope is None else slope.numpy()))
         if not fused:
@@ -86,9 +86,10 @@ class TiledSampleFn(torch.autograd.Function):
             tally.count_dmean(counter, saved.numel(), ctx.tiles)
             if ctx.has_slope:  # the slope is this call's own buffer: scaled in place
                 return saved.mul_(g), None, None, None, None
-            return g * torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles)), None, None, None, None
+            d = torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles))
+            return g * d, None, None, None, None
         # straight-through: identity inside the unit's range (-inf, M + 1/2]
-        tally.count_elementwise(counter, saved.numel(), cmp=1)
+        tally.record(counter, costs.straight_through_backward(saved.numel()))
         return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
 
 
@@ -129,29 +130,32 @@ class QuantizeGradFn(torch.autograd.Function):
 
 
 def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`pbitsim.config.BACKENDS`, else ValueError."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     return backend
 
 
-def _per_weight(v, o: int, groups: int):
-    """A per-input-channel vector ``v`` [C] laid out as ``[O, C/groups, 1, 1]``: output channel
-    o of group g sees ``v[g * C/groups : (g + 1) * C/groups]``."""
-    cg = v.numel() // groups
-    return v.reshape(groups, 1, cg).expand(groups, o // groups, cg).reshape(o, cg, 1, 1)
-
-
-def _fold_weight(weight, in_scale, scale_view):
-    """``weight * in_scale`` (BN scale folded into the weights); ``scale_view`` lays the
-    per-input scale out over the weight."""
+def _fold_weight(weight, in_scale, view_shape):
+    """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
     if in_scale is None:
         return weight.detach()
-    counter = active_counter()
-    if counter is not None:
-        counter.add("mul", weight.numel(), "fp32")
-        counter.add("weight_read", weight.numel(), "fp32")
-        counter.add("weight_write", weight.numel(), "fp32")
-    return weight.detach() * scale_view(in_scale)
+    tally.count_fold(active_counter(), weight.shape)
+    return weight.detach() * _per_input(in_scale, view_shape)
+
+
+def _per_input(v, view_shape):
+    """A per-input-channel vector ``[C]`` shaped to multiply conv weights ``[O, C/groups, ..]``.
+
+    ``view_shape`` is the broadcast shape ``(1, C, 1, 1)`` (or ``(K, 1)`` for dense weights), or
+    ``(O, C/groups, 1, 1)`` for a grouped conv: output channel o reads the input channels of its
+    group, ``o // (O / groups)``.
+    """
+    if view_shape[0] == 1 or len(view_shape) == 2:
+        return v.reshape(view_shape)
+    o, cg = view_shape[0], view_shape[1]
+    groups = v.numel() // cg
+    return v.reshape(groups, 1, cg).expand(groups, o // groups, cg).reshape(view_shape)
 
 
 class IndexConv2dFn(torch.autograd.Function):
@@ -162,6 +166,7 @@ class IndexConv2dFn(torch.autograd.Function):
     shift into a bias map ``conv2d(in_shift over a zero-padded image, weight)``, which differs from
     a constant only at the borders, where zero padding cuts the kernel. ``grad_quant`` (BGBSFF)
     quantizes the incoming gradient so the weight-gradient accumulation runs on integers.
+    ``groups``: grouped convolution (``weight`` is ``[O, C/groups, kh, kw]``).
 
     ``backend``: ``'index'`` runs the index-and-accumulate kernels (the reference: adds the
     weight rows of every non-zero count, in a fixed order); ``'dense'`` runs torch's float
@@ -174,8 +179,9 @@ class IndexConv2dFn(torch.autograd.Function):
     def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
                 grad_quant, quant_seed: int, groups: int = 1, backend: str = "index"):
         counter = active_counter()
-        o, cg, kh, kw = weight.shape
-        w_eff = _fold_weight(weight, in_scale, lambda v: _per_weight(v, o, groups))
+        o, c, kh, kw = weight.shape
+        per_input = (1, c, 1, 1) if groups == 1 else (o, c, 1, 1)  # c: channels per group
+        w_eff = _fold_weight(weight, in_scale, per_input)
         stats = x_saved = None
         if backend == "dense":
             stats = K.conv2d_tap_stats(_np(x), (kh, kw), stride, padding, tiles=tiles)
@@ -186,41 +192,35 @@ class IndexConv2dFn(torch.autograd.Function):
             out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
                                                   groups=groups, tiles=tiles))
         h, w = x.shape[2], x.shape[3]
-        # the shift's bias map and the bias are added to the output in one pass (the hardware
-        # adds each; counted so)
         offset = bias.detach().reshape(1, o, 1, 1) if bias is not None else None
         if in_shift is not None:
-            w_shift = (weight.detach() * _per_weight(in_shift, o, groups)).sum(1, keepdim=True)
+            w_shift = (weight.detach() * _per_input(in_shift, per_input)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
-            tally.count_elementwise(counter, weight.numel(), add=1, mul=1, reads=1, writes=0)
-            tally.count_conv(counter, (1, 1, h, w), w_shift.shape, bias_map.shape, 1, stride,
-                             padding)
-            tally.count_elementwise(counter, out.numel(), add=1)
             offset = bias_map if offset is None else bias_map + offset
-        if bias is not None:
-            tally.count_elementwise(counter, out.numel(), add=1)
-        if offset is not None:
+        if offset is not None:  # one bias map, built once per step, added in one pass
             out += offset
+            tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
-                    bias is not None, groups, backend, stats)
+                    bias is not None, groups, per_input, backend, stats)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
         (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
-         backend, stats) = ctx.conf
+         per_input, backend, stats) = ctx.conf
         counter = active_counter()
         scale = None  # BGBSFF: the quantized error's per-output-channel scale
         if grad_quant is not None:
             g, scale = quantize_grad(g, grad_quant, quant_seed)
             tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
-        o, c = g.shape[1], x.shape[1]
         sub = OpCounter() if counter is not None else None
-        if backend == "dense":
-            gw = conv2d_weight(x, (o, c // groups, *ksize), g, stride, padding, 1, groups)
+        if backend == "dense":  # x holds the float counts
+            o = g.shape[1]
+            gw = conv2d_weight(x, (o, x.shape[1] // groups, *ksize), g, stride, padding, 1,
+                               groups)
             K.add_index_counts(sub, stats, "weight_grad", o // groups, x.numel(), gw.numel())
         else:
             gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
@@ -230,26 +230,24 @@ class IndexConv2dFn(torch.autograd.Function):
             _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
             counter += sub
+        o, c = gw.shape[0], gw.shape[1]
         if in_scale is not None:
-            gw *= _per_weight(in_scale, o, groups)
-            tally.count_elementwise(counter, gw.numel(), mul=1)
+            gw *= _per_input(in_scale, per_input)
         if in_shift is not None:
             g_sum = g.sum(0, keepdim=True)
             g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
-            gw += g_ones * _per_weight(in_shift, o, groups)
-            tally.count_elementwise(counter, g.numel(), add=1, reads=1, writes=0)
-            tally.count_conv(counter, (1, 1, h, w), (o, 1, *ksize), g_sum.shape, 1, stride,
-                             padding, kind="weight_grad")
-            tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
-        gb = (g_sum.sum((0, 2, 3)) if in_shift is not None else g.sum((0, 2, 3))
-              ) if has_bias else None  # from the per-position sums when they exist
-        if has_bias:
-            tally.count_elementwise(counter, g.numel(), add=1, writes=0)
+            gw += g_ones * _per_input(in_shift, per_input)
+        if in_scale is not None or in_shift is not None:
+            tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
+        gb = None
+        if has_bias:  # from the per-position sums when they exist
+            gb = g_sum.sum((0, 2, 3)) if in_shift is not None else g.sum((0, 2, 3))
+            tally.count_bias(counter, g.shape, backward=True)
         if scale is not None:
             gw *= scale.reshape(o, 1, 1, 1)
             if gb is not None:
                 gb *= scale
-            tally.count_elementwise(counter, gw.numel() + o, mul=1)
+            tally.record(counter, costs.dequantize(gw.numel() + (o if gb is not None else 0)))
         return None, gw, gb, None, None, None, None, None, None, None, None, None
 
 
@@ -257,15 +255,18 @@ class IndexLinearFn(torch.autograd.Function):
     """``(in_scale * x + in_shift) @ weight + bias`` for integer counts ``x`` uint8 ``[B, K]``.
 
     ``weight`` is ``[K, N]`` (the kernel's layout). The folded shift becomes a bias
-    ``in_shift @ weight``. ``backend`` as for :class:`IndexConv2dFn` (dense: a float matmul on
-    the counts, counts from :func:`pbitsim.kernels.matmul_tap_stats`).
+    ``in_shift @ weight``. ``grad_quant`` (BGBSFF) quantizes the incoming error per output
+    feature, so the weight-gradient accumulation runs on integers. ``backend`` as for
+    :class:`IndexConv2dFn` (dense: a float product on the counts, the counts from
+    :func:`pbitsim.kernels.matmul_tap_stats`).
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, backend: str = "index"):
+    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, grad_quant=None,
+                quant_seed: int = 0, backend: str = "index"):
         counter = active_counter()
         k, n = weight.shape
-        w_eff = _fold_weight(weight, in_scale, lambda v: v.reshape(k, 1))
+        w_eff = _fold_weight(weight, in_scale, (k, 1))
         stats = x_saved = None
         if backend == "dense":
             stats = K.matmul_tap_stats(_np(x), tiles=tiles)
@@ -277,30 +278,44 @@ class IndexLinearFn(torch.autograd.Function):
         b_eff = bias.detach().clone() if bias is not None else torch.zeros(n)
         if in_shift is not None:
             b_eff += in_shift @ weight.detach()
-            tally.count_dense(counter, 1, k, n)
-        out += b_eff
-        tally.count_elementwise(counter, out.numel(), add=1)
+        if in_shift is not None or bias is not None:
+            out += b_eff
+            tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
-        ctx.conf = (tiles, bias is not None, backend, stats)
+        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed, backend, stats)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        tiles, has_bias, backend, stats = ctx.conf
+        tiles, has_bias, grad_quant, quant_seed, backend, stats = ctx.conf
         counter = active_counter()
+        scale = None  # BGBSFF: the quantized error's per-feature scale
+        if grad_quant is not None:
+            g, scale = quantize_grad(g, grad_quant, quant_seed)
+            tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
-        if backend == "dense":
+        sub = OpCounter() if counter is not None else None
+        if backend == "dense":  # x holds the float counts
             gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest
-            K.add_index_counts(counter, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
+            K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
         else:
-            gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), counter, tiles=tiles))
+            gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
+        if grad_quant is not None:
+            _int_update_counts(counter, sub, grad_quant)
+        elif counter is not None:
+            counter += sub
         g_sum = g.sum(0)
-        tally.count_elementwise(counter, g.numel(), add=1, writes=0)
+        if has_bias:
+            tally.count_bias(counter, g.shape, backward=True)
         if in_scale is not None:
             gw *= in_scale.reshape(-1, 1)
-            tally.count_elementwise(counter, gw.numel(), mul=1)
         if in_shift is not None:
             gw += in_shift.reshape(-1, 1) * g_sum.reshape(1, -1)
-            tally.count_elementwise(counter, gw.numel(), add=1, mul=1)
-        return None, gw, (g_sum if has_bias else None), None, None, None, None
+        if in_scale is not None or in_shift is not None:
+            tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
+        if scale is not None:
+            gw *= scale.reshape(1, -1)
+            g_sum *= scale
+            tally.record(counter, costs.dequantize(gw.numel() + (g_sum.numel() if has_bias else 0)))
+        return None, gw, (g_sum if has_bias else None), None, None, None, None, None, None

@@ -6,9 +6,13 @@
   with an optional folded input affine (the previous batch norm) and BGBSFF gradient quantization.
   ``backend='index'`` runs the index-and-accumulate kernels, ``'dense'`` torch's float product on
   the counts with the kernels' counts from their closed forms (same results up to float
-  reassociation, identical counts; see :class:`pbitsim.bridge.functions.IndexConv2dFn`).
-* :class:`FoldableBatchNorm2d`: batch norm that also reports the per-channel scale and shift it
-  applied, so the next index layer can fold them into its weights.
+  reassociation, identical counts; see :class:`pbitsim.bridge.functions.IndexConv2dFn`);
+  :func:`set_backend` sets it for every index layer of a network.
+* :class:`FoldableBatchNorm2d` / :class:`FoldableBatchNorm1d`: batch norm that also reports the
+  per-channel (per-feature) scale and shift it applied, so the next index layer can fold them
+  into its weights.
+* ``row_scale`` of the index layers: a per-sample factor on their outputs (before the bias),
+  the next layer's view of an RMS-normalised (layer-norm) block output: the counts stay integers.
 
 Randomness: each sampling call takes an explicit ``seed``; without one a module derives
 ``derive_seed(module.seed, call_number)``, so a fixed module seed gives a fixed sequence of spikes.
@@ -23,14 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import kernels as K
-from ..counters import active_counter
+from ..counters import active_counter, uint_dtype
+from .. import costs
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
 from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn,
                         check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
-           "QuantizeGrad", "set_backend"]
+           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "set_backend"]
 
 
 class _Seeded(nn.Module):
@@ -107,36 +112,69 @@ def _as_counts(x: torch.Tensor, tiles: int) -> torch.Tensor:
     raise ValueError(f"index layers read integer tile counts 0..{tiles} (uint8), got {x.dtype}")
 
 
-class BSNConv2d(_Seeded):
+class _CountStats:
+    """Statistics of the tile counts an index layer reads (for the estimate).
+
+    Buffer ``in_stats`` ``[2, 3]`` float64: per mode (row 0 training, row 1 evaluation) the sum
+    of the counts, the nonzero counts and the counts seen. :meth:`input_stats` gives the mean
+    count and the nonzero fraction; :meth:`reset_eval_stats` clears the evaluation row.
+    """
+
+    def _init_stats(self):
+        self.register_buffer("in_stats", torch.zeros(2, 3, dtype=torch.float64))
+
+    def _observe(self, x: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.in_stats[0 if self.training else 1] += torch.tensor(
+                [float(x.sum(dtype=torch.int64)), float(torch.count_nonzero(x)),
+                 float(x.numel())], dtype=torch.float64)
+
+    def input_stats(self, training: bool = True) -> tuple[float, float] | None:
+        """``(mean count, nonzero fraction)`` of the counts read in training (or evaluation),
+        or None before any."""
+        total, nonzero, seen = (float(v) for v in self.in_stats[0 if training else 1])
+        return None if seen == 0 else (total / seen, nonzero / seen)
+
+    def reset_eval_stats(self) -> None:
+        with torch.no_grad():
+            self.in_stats[1].zero_()
+
+
+class BSNConv2d(_CountStats, _Seeded):
     """Convolution by index-and-accumulate over uint8 tile counts 0..``tiles_in``.
 
-    ``forward(x, in_scale=None, in_shift=None)`` computes
-    ``conv2d(in_scale[c] * x + in_shift[c], weight, bias)`` (the previous layer's batch norm
-    folded in). ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer. ``groups``: a
-    grouped convolution; ``backend``: 'index' or 'dense' (same semantics and counts).
+    ``forward(x, in_scale=None, in_shift=None, row_scale=None)`` computes
+    ``row_scale[b] * conv2d(in_scale[c] * x + in_shift[c], weight) + bias`` (the previous
+    layer's batch norm folded in, its layer norm applied to the outputs). ``groups``: grouped
+    convolution, as ``nn.Conv2d``. ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
+    ``backend``: 'index' or 'dense' (same semantics and counts).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 padding: int = 0, *, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0, groups: int = 1,
-                 backend: str = "index"):
+                 padding: int = 0, *, groups: int = 1, tiles_in: int = 1, bias: bool = True,
+                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
+        self.backend = check_backend(backend)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.stride, self.padding, self.tiles_in = int(stride), int(padding), int(tiles_in)
+        self.groups = int(groups)
         self.grad_quant = grad_quant
-        self.groups, self.backend = int(groups), check_backend(backend)
-        ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias,
-                        groups=self.groups)
+        ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups,
+                        bias=bias)
         self.weight = nn.Parameter(ref.weight.detach().clone())  # torch's default init
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
+        self._init_stats()
 
-    def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None):
+    def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None, row_scale=None):
         x = _as_counts(x, self.tiles_in)
+        self._observe(x)
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
-        return IndexConv2dFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.stride,
-                                   self.padding, self.tiles_in, self.grad_quant, qseed,
-                                   self.groups, self.backend)
+        bias = self.bias if row_scale is None else None
+        out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
+                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups,
+                                  self.backend)
+        return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         o, c, kh, kw = self.weight.shape
@@ -145,29 +183,39 @@ class BSNConv2d(_Seeded):
                 f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
 
 
-class BSNLinear(nn.Module):
+class BSNLinear(_CountStats, _Seeded):
     """Dense layer by index-and-accumulate over uint8 counts ``[B, K]``; weight stored ``[K, N]``.
 
-    ``backend``: 'index' or 'dense', as for :class:`BSNConv2d`.
+    ``forward(x, in_scale=None, in_shift=None, row_scale=None, seed=None)``: as
+    :class:`BSNConv2d` (``grad_quant`` makes it a BGBSFF layer; ``seed`` drives its ternary
+    rounding). ``backend``: 'index' or 'dense', as for :class:`BSNConv2d`.
     """
 
     def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
-                 backend: str = "index"):
-        super().__init__()
-        self.tiles_in = int(tiles_in)
+                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
+        super().__init__(seed)
         self.backend = check_backend(backend)
+        if grad_quant is not None and grad_quant not in QUANTIZERS:
+            raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
+        self.grad_quant = grad_quant
+        self.tiles_in = int(tiles_in)
         bound = 1.0 / math.sqrt(in_features)  # torch.nn.Linear's default init
         self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
+        self._init_stats()
 
-    def forward(self, x, in_scale=None, in_shift=None):
+    def forward(self, x, in_scale=None, in_shift=None, row_scale=None, seed: int | None = None):
         x = _as_counts(x, self.tiles_in)
-        return IndexLinearFn.apply(x, self.weight, self.bias, in_scale, in_shift, self.tiles_in,
-                                   self.backend)
+        self._observe(x)
+        bias = self.bias if row_scale is None else None
+        qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
+        out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
+                                  self.grad_quant, qseed, self.backend)
+        return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         return (f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}, "
-                f"backend={self.backend!r}")
+                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
 
 
 def set_backend(module: nn.Module, backend: str) -> nn.Module:
@@ -181,8 +229,23 @@ def set_backend(module: nn.Module, backend: str) -> nn.Module:
     return module
 
 
-class FoldableBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm2d that returns ``(y, scale, shift)`` with ``y = scale[c] * x + shift[c]``.
+def _scale_rows(out: torch.Tensor, row_scale: torch.Tensor, bias) -> torch.Tensor:
+    """``row_scale[b] * out + bias``: a per-sample factor (layer norm) and then the bias."""
+    view = (-1,) + (1,) * (out.dim() - 1)
+    y = out * row_scale.reshape(view)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * (out.dim() - 2))
+    tally.record(active_counter(), costs.row_scale(out.numel(), out.shape[1], bias is not None))
+    if y.requires_grad:
+        n, ch, has_bias = out.numel(), out.shape[1], bias is not None
+        # backward: the gradient times the row factor, and the bias gradient's sum
+        y.register_hook(lambda g: tally.record(active_counter(),
+                                               costs.row_scale_backward(n, ch, has_bias)))
+    return y
+
+
+class _Foldable:
+    """Batch norm returning ``(y, scale, shift)`` with ``y = scale[c] * x + shift[c]``.
 
     ``scale``/``shift`` are detached (batch statistics in training, running ones in eval), ready
     to be folded into the next layer's weights; the counts of the normalisation are added.
@@ -191,12 +254,15 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
     (0, 1) for t steps, which skews the test pass of short runs.
     """
 
+    in_dtype = "fp32"  # width of the input words (``uN`` when it normalises tile counts)
+
     def forward(self, x):
         if not (self.training and self.track_running_stats):
             y = super().forward(x)
             with torch.no_grad():
                 if self.training:
-                    var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
+                    dims = (0,) + tuple(range(2, x.dim()))
+                    var, mean = torch.var_mean(x, dim=dims, correction=0)
                 else:
                     var, mean = self.running_var, self.running_mean
                 scale = self.weight.detach() / torch.sqrt(var + self.eps)
@@ -210,12 +276,26 @@ class FoldableBatchNorm2d(nn.BatchNorm2d):
             with torch.no_grad():
                 scale = self.weight.detach() * invstd
                 shift = self.bias.detach() - mean * scale
-        tally.count_bn(active_counter(), x.shape)
+        tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
 
 
-def max_pool_counts(s: torch.Tensor, tiles: int):
-    """2x2 max pooling of tile counts, float (differentiable) and uint8 (for the next index layer)."""
-    p = F.max_pool2d(s, 2)
-    tally.count_pool(active_counter(), p.shape, 4, f"u{max(1, int(tiles).bit_length())}")
+class FoldableBatchNorm2d(_Foldable, nn.BatchNorm2d):
+    __doc__ = "BatchNorm2d (per channel of ``[B, C, H, W]``). " + _Foldable.__doc__
+
+
+class FoldableBatchNorm1d(_Foldable, nn.BatchNorm1d):
+    __doc__ = "BatchNorm1d (per feature of ``[B, K]``). " + _Foldable.__doc__
+
+
+def max_pool_counts(s: torch.Tensor, tiles: int, size: int = 2):
+    """``size`` x ``size`` max pooling of tile counts: float (differentiable) and uint8 (for the
+    next index layer). Compares at the counts' width; backward routes each gradient."""
+    p = F.max_pool2d(s, size)
+    window = size * size
+    tally.count_pool(active_counter(), p.shape, window, uint_dtype(tiles), train=p.requires_grad)
+    if p.requires_grad:
+        o_shape, i_shape = tuple(p.shape), tuple(s.shape)
+        p.register_hook(lambda g: tally.count_pool_backward(active_counter(), o_shape, i_shape,
+                                                            window))
     return p, p.detach().to(torch.uint8)

@@ -1,30 +1,38 @@
-"""Counts of the real-valued (torch) work the bridge runs itself, in the shared vocabulary.
+"""The bridge's side of the cost vocabulary: torch shapes in, :mod:`pbitsim.costs` counts out.
 
-The Numba kernels count their own work; these helpers count what torch computes around them
-(first-layer convolutions, batch norm, pooling, goodness, losses, optimizer updates) so that a
-training step's counts describe the whole step. Conventions, chosen to match the kernels:
+The Numba kernels count their own work; everything torch computes around them (real
+convolutions, batch norm, pooling, goodness, losses, optimizer steps) is counted here by calling
+the same functions of :mod:`pbitsim.costs` that the analytic estimator calls, with the shapes
+that actually ran. So a measured step and an estimated step differ only where the work depends
+on the data (index-and-accumulate products, p-bit samples).
 
-* a multiply-accumulate is one ``mul`` and one ``add``, and fetches one weight word
-  (``weight_read`` per MAC, no reuse assumed, as ``index_matmul`` counts ``N * nnz(x)``); a
-  weight-gradient product reads the output gradient per MAC instead (``grad_read``);
-* convolutions count only the taps that land inside the image, not the zero padding;
-* each tensor a layer reads or writes is counted once per element (``act_read``/``act_write``);
-* a transcendental (exp, sqrt) or a division counts as one ``mul``;
-* every helper is a no-op when ``counter`` is None, so uncounted runs pay nothing.
+Every helper takes the counter first and is a no-op when it is None (uncounted runs pay
+nothing). Convolutions count only the taps that land inside the image, not the zero padding.
 """
 
 from __future__ import annotations
 
 import functools
 
+from .. import costs
 from ..counters import OpCounter
 
 __all__ = [
-    "PRODUCTS", "conv_macs", "count_product", "grad_dtype", "count_conv", "count_dense",
-    "count_quantize", "count_elementwise", "count_bn",
-    "count_bn_backward", "count_pool", "count_goodness", "count_softmax_ce", "count_adam",
-    "count_dmean",
+    "PRODUCTS", "record", "conv_macs", "count_product", "grad_dtype", "count_conv",
+    "count_dense", "count_bias", "count_quantize", "count_elementwise", "count_relu",
+    "count_relu_backward", "count_bn", "count_bn_backward", "count_pool", "count_pool_backward",
+    "count_goodness", "count_goodness_backward", "count_softmax_ce", "count_adam",
+    "count_dmean", "count_fold", "numel",
 ]
+
+PRODUCTS = ("forward", "weight_grad", "input_grad")
+grad_dtype = costs.grad_dtype
+
+
+def record(counter: OpCounter | None, counts) -> None:
+    """Add a :class:`pbitsim.costs.Counts` to ``counter`` (nothing when None)."""
+    if counter is not None and counts:
+        counter.add_counts(counts)
 
 
 @functools.lru_cache(maxsize=256)
@@ -35,6 +43,13 @@ def _taps_1d(size: int, out: int, k: int, stride: int, padding: int) -> int:
 
 def _pair(v) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
 
 
 def conv_macs(x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0) -> int:
@@ -50,168 +65,123 @@ def conv_macs(x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0)
     return int(x_shape[0]) * o * cg * th * tw
 
 
-PRODUCTS = ("forward", "weight_grad", "input_grad")
-
-
-def count_product(counter: OpCounter | None, macs: int, kind: str, n_in: int, n_out: int,
-                  quant: str | None = None) -> None:
-    """A real-valued product of ``macs`` multiply-accumulates with input ``n_in`` and output
-    ``n_out`` elements (the forward's), as the energy model counts it:
-
-    * ``forward``: a ``mul`` and an ``add`` per MAC, a weight fetched per MAC, the input read
-      and the output written once;
-    * ``weight_grad`` (``dW = x^T g``): the output gradient read per MAC instead of a weight,
-      the input read once (the caller counts the weight-gradient write); with a quantized
-      ``g`` (``quant``: ``'ternary'`` or ``'sign'``) only adds, and the gradient words are read
-      at their width (``u2`` / ``u1``);
-    * ``input_grad`` (``g W^T``): weights fetched per MAC, ``g`` read, the input gradient written.
-    """
+def count_product(counter, macs: int, kind: str, n_in: int, n_out: int,
+                  quant: str | None = None, weights: int = 0, saved: str = "act") -> None:
+    """A real-valued product (see :func:`pbitsim.costs.product`)."""
     if counter is None or macs == 0:
         return
     if kind not in PRODUCTS:
         raise ValueError(f"unknown product {kind!r}; choose one of {', '.join(PRODUCTS)}")
-    counter.add("add", macs, "fp32")
-    if quant is None:
-        counter.add("mul", macs, "fp32")
-    if kind == "forward":
-        counter.add("weight_read", macs, "fp32")
-        counter.add("act_read", n_in, "fp32")
-        counter.add("act_write", n_out, "fp32")
-    elif kind == "weight_grad":
-        counter.add("grad_read", macs, grad_dtype(quant))
-        counter.add("act_read", n_in, "fp32")
-    else:
-        counter.add("weight_read", macs, "fp32")
-        counter.add("grad_read", n_out, "fp32")
-        counter.add("grad_write", n_in, "fp32")
-
-
-def grad_dtype(quant: str | None) -> str:
-    """Width of a gradient word: fp32, or a quantized BGBSFF gradient (ternary ``u2``, sign ``u1``)."""
-    return {None: "fp32", "ternary": "u2", "sign": "u1"}[quant]
+    record(counter, costs.product(kind, macs, n_in, n_out, weights=weights, quant=quant,
+                                  saved=saved))
 
 
 def count_conv(counter, x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0,
-               kind: str = "forward", quant: str | None = None) -> None:
+               kind: str = "forward", quant: str | None = None, saved: str = "act") -> None:
     """A real-valued convolution ``x_shape -> out_shape`` or, by ``kind``, its weight or input
-    gradient (always pass the forward's shapes); see :func:`count_product`."""
+    gradient (always pass the forward's shapes)."""
     if counter is None:
         return
     count_product(counter, conv_macs(x_shape, w_shape, out_shape, groups, stride, padding), kind,
-                  _numel(x_shape), _numel(out_shape), quant)
+                  numel(x_shape), numel(out_shape), quant,
+                  weights=numel(w_shape) if kind == "weight_grad" else 0, saved=saved)
 
 
-def count_dense(counter, batch: int, k: int, n: int, kind: str = "forward") -> None:
-    """A real-valued dense product ``[B, K] @ [K, N]`` or, by ``kind``, its weight or input
-    gradient; see :func:`count_product`."""
+def count_dense(counter, batch: int, k: int, n: int, kind: str = "forward",
+                saved: str = "act") -> None:
+    """A real-valued dense product ``[B, K] @ [K, N]`` or its weight or input gradient."""
     if counter is None:
         return
     b, k, n = int(batch), int(k), int(n)
-    count_product(counter, b * k * n, kind, b * k, b * n)
+    count_product(counter, b * k * n, kind, b * k, b * n,
+                  weights=k * n if kind == "weight_grad" else 0, saved=saved)
+
+
+def count_bias(counter, out_shape, backward: bool = False) -> None:
+    """A bias added to an output ``[B, C, ...]`` (or, ``backward``, its gradient)."""
+    if counter is None:
+        return
+    fn = costs.bias_grad if backward else costs.bias
+    record(counter, fn(numel(out_shape), int(out_shape[1])))
 
 
 def count_quantize(counter, n: int, how: str) -> None:
-    """BGBSFF: ``n`` fp32 gradient values read and written back as quantized words.
-
-    ``sign``: a compare each and ``mean|g|`` (an add each), one bit out; ``ternary``: ``max|g|``
-    (a compare each), ``|g| / max`` (a multiply) and a compare with a uniform, two bits out.
-    """
-    if counter is None or n == 0:
-        return
-    n = int(n)
-    if how == "sign":
-        counter.add("add", n, "fp32")
-        counter.add("cmp", n, "fp32")
-    else:
-        counter.add("cmp", 2 * n, "fp32")
-        counter.add("mul", n, "fp32")
-    counter.add("grad_read", n, "fp32")
-    counter.add("grad_write", n, grad_dtype(how))
+    if counter is not None and n:
+        record(counter, costs.quantize(int(n), how))
 
 
 def count_elementwise(counter, n: int, *, add: int = 0, mul: int = 0, cmp: int = 0,
                       reads: int = 1, writes: int = 1) -> None:
-    """``n`` elements, each costing ``add``/``mul``/``cmp`` fp32 ops and ``reads``/``writes`` words."""
-    if counter is None or n == 0:
-        return
-    counter.add("add", n * add, "fp32")
-    counter.add("mul", n * mul, "fp32")
-    counter.add("cmp", n * cmp, "fp32")
-    counter.add("act_read", n * reads, "fp32")
-    counter.add("act_write", n * writes, "fp32")
+    if counter is not None and n:
+        record(counter, costs.elementwise(int(n), add=add, mul=mul, cmp=cmp, reads=reads,
+                                          writes=writes))
 
 
-def count_bn(counter, shape) -> None:
-    """Batch norm forward: statistics (mean, variance) and the per-element affine normalisation."""
+def count_relu(counter, n: int, train: bool, saved: str = "act") -> None:
+    if counter is not None and n:
+        record(counter, costs.relu(int(n), train, saved))
+
+
+def count_relu_backward(counter, n: int, saved: str = "act") -> None:
+    if counter is not None and n:
+        record(counter, costs.relu_backward(int(n), saved))
+
+
+def count_bn(counter, shape, train: bool = True, dtype: str = costs.FP) -> None:
+    """Batch norm over ``shape`` ``[B, C, ...]`` (training: batch statistics; else running)."""
     if counter is None:
         return
-    n = _numel(shape)
-    # mean: 1 add; variance: 1 add + 1 mul (centred square); normalise+affine: 2 add + 2 mul
-    count_elementwise(counter, n, add=4, mul=3, reads=2, writes=1)
-    counter.add("weight_read", 2 * int(shape[1]), "fp32")
+    fn = costs.batchnorm if train else costs.batchnorm_eval
+    record(counter, fn(numel(shape), int(shape[1]), dtype))
 
 
-def count_bn_backward(counter, shape) -> None:
-    """Gradient through batch norm to its input and to gamma/beta (local loss of one block)."""
-    if counter is None:
-        return
-    n = _numel(shape)
-    count_elementwise(counter, n, add=4, mul=4, reads=2, writes=1)
-    counter.add("grad_write", 2 * int(shape[1]), "fp32")
+def count_bn_backward(counter, shape, saved: str = "act", dtype: str = costs.FP) -> None:
+    if counter is not None:
+        record(counter, costs.batchnorm_backward(numel(shape), int(shape[1]), saved, dtype))
 
 
-def count_pool(counter, out_shape, window: int = 4, dtype: str = "fp32") -> None:
-    """2x2 max pooling: ``window - 1`` comparisons per output element (at the activation width)."""
-    if counter is None:
-        return
-    n = _numel(out_shape)
-    counter.add("cmp", n * (window - 1), dtype)
-    counter.add("act_read", n * window, dtype)
-    counter.add("act_write", n, dtype)
+def count_pool(counter, out_shape, window: int = 4, dtype: str = costs.FP, train: bool = False,
+               saved: str = "act") -> None:
+    """Max pooling to ``out_shape`` over ``window`` inputs per output."""
+    if counter is not None:
+        record(counter, costs.maxpool(numel(out_shape), window, dtype, train, saved))
 
 
-def count_goodness(counter, shape) -> None:
-    """Class goodness: square and sum every element of the block output (forward and its gradient)."""
-    if counter is None:
-        return
-    n = _numel(shape)
-    count_elementwise(counter, n, add=1, mul=2, reads=1, writes=0)
+def count_pool_backward(counter, out_shape, in_shape, window: int = 4, gdtype: str = costs.FP,
+                        saved: str = "act") -> None:
+    if counter is not None:
+        record(counter, costs.maxpool_backward(numel(out_shape), numel(in_shape), window, gdtype,
+                                               saved))
 
 
-def count_softmax_ce(counter, batch: int, classes: int) -> None:
-    """Softmax cross-entropy over ``classes`` logits, forward and gradient."""
-    if counter is None:
-        return
-    n = int(batch) * int(classes)
-    count_elementwise(counter, n, add=3, mul=2, reads=1, writes=1)
+def count_goodness(counter, shape, outputs: int) -> None:
+    """Goodness of ``shape`` into ``outputs`` sums (e.g. batch x classes)."""
+    if counter is not None:
+        record(counter, costs.goodness(numel(shape), int(outputs)))
+
+
+def count_goodness_backward(counter, shape) -> None:
+    if counter is not None:
+        record(counter, costs.goodness_backward(numel(shape)))
+
+
+def count_softmax_ce(counter, batch: int, classes: int, train: bool = True) -> None:
+    if counter is not None:
+        record(counter, costs.softmax_ce(int(batch), int(classes), train))
 
 
 def count_dmean(counter, n: int, tiles: int) -> None:
-    """Mean-field backward of a tiled unit: ``tiles`` sigmoid derivatives and their sum per unit."""
-    if counter is None:
-        return
-    # per tile: exp (mul), 1 + e (add), reciprocal (mul), s(1-s) (add + mul), accumulate (add)
-    count_elementwise(counter, n, add=3 * tiles, mul=3 * tiles + 1, reads=2, writes=1)
+    """Mean-field backward of ``n`` tiled units."""
+    if counter is not None and n:
+        record(counter, costs.tiled_backward(int(n), int(tiles)))
 
 
 def count_adam(counter, params: int) -> None:
-    """One Adam step over ``params`` parameters (two moment reads/writes per parameter)."""
-    if counter is None or params == 0:
-        return
-    p = int(params)
-    # m = b1 m + (1-b1) g: 2 mul 1 add; v = b2 v + (1-b2) g^2: 3 mul 1 add;
-    # w -= lr * m / (sqrt(v) + eps): sqrt, divide, scale (3 mul), + eps and subtract (2 add)
-    counter.add("mul", 8 * p, "fp32")
-    counter.add("add", 4 * p, "fp32")
-    counter.add("grad_read", p, "fp32")
-    counter.add("state_read", 2 * p, "fp32")
-    counter.add("state_write", 2 * p, "fp32")
-    counter.add("weight_read", p, "fp32")
-    counter.add("weight_write", p, "fp32")
+    if counter is not None and params:
+        record(counter, costs.adam(int(params)))
 
 
-def _numel(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
+def count_fold(counter, w_shape) -> None:
+    """The previous batch norm folded into an index layer's weights ``[O, C, ...]``/``[K, N]``."""
+    if counter is not None:
+        record(counter, costs.fold_input_affine(numel(w_shape), 0, 0))

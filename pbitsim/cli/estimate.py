@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 
 import click
 
@@ -41,7 +40,7 @@ def _versus(ratio: float | None) -> str:
 
 
 def _label(algo, result) -> str:
-    name = algo.name.upper()
+    name = {"cwc": "CwC-FF"}.get(algo.name, algo.name.upper())
     return f"{name} M={result.params.tiles}" if algo.algorithm.uses_tiles else name
 
 
@@ -80,8 +79,23 @@ def _parse_density(text: str) -> list[float]:
               help="p-bit device: ideal, smtj or digital, with options as "
                    "kind:key=value,... (e.g. digital:lut_width=8) [default: ideal, priced "
                    "as the table's levels.pbit; or the --counts file's device].")
-@click.option("--batch-size", metavar="B", type=int, default=128, show_default=True,
-              help="Mini-batch size (amortizes optimizer and batch-norm work).")
+@click.option("--batch-size", metavar="B", type=int, default=None,
+              help="Mini-batch size (amortizes optimizer and batch-norm work) [default: 128, or "
+                   "the --counts run's].")
+@click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default=None,
+              help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: ternary].")
+@click.option("--update", type=click.Choice(("adam", "shift")), default=None,
+              help="BGBSFF's weight update, as `pbitsim train --update` [default: adam].")
+@click.option("--schedule", type=click.Choice(("none", "staggered", "reference")), default=None,
+              help="Layer freezing of the CwC-family blocks, as `pbitsim train --schedule` "
+                   "(frozen blocks run forward only) [default: none, every block learns on "
+                   "every step; or the --counts run's].")
+@click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
+              help="The data set whose layer windows --schedule takes [default: by the "
+                   "architecture's input shape, mnist or cifar10].")
+@click.option("--eval-samples", metavar="K", type=int, default=None,
+              help="Sampled test passes of bsff/bgbsff summed per inference (K x the "
+                   "inference work) [default: 1].")
 @click.option("--epochs", metavar="E", type=int, default=1, show_default=True,
               help="Epochs for the training-run total.")
 @click.option("--train-size", metavar="N", type=int,
@@ -92,8 +106,8 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--counts", "counts_path", metavar="FILE.json",
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
-def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, train_size,
-             per_layer, json_out, csv_out, counts_path):
+def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
+             schedule, dataset, eval_samples, epochs, train_size, per_layer, json_out, csv_out, counts_path):
     """Project the training and inference energy of BP, FF, BSFF and BGBSFF (pJ).
 
     Counts every operation and memory access per training sample and per inference
@@ -101,6 +115,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, trai
     energy table.
     """
     measured = None
+    algo_given = algo is not None
     if counts_path:
         from ..energy_models.countsfile import load_counts_file
         try:
@@ -108,12 +123,13 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, trai
         except ValueError as exc:
             raise PbitsimError(str(exc)) from None
     densities = _parse_density(density) if density is not None else None
+    stats_given = tiles is not None or densities is not None  # the user's, not the run's
     if measured is not None:
         arch = arch or measured.arch
         tiles = tiles if tiles is not None else measured.tiles
         densities = densities or (list(measured.densities) if measured.densities else None)
         if algo is None:
-            algo = ",".join(dict.fromkeys(["bp", "ff", measured.algo]))
+            algo = ",".join(dict.fromkeys(["bp", "ff", "cwc", measured.algo]))
         if device is None and measured.device is not None:
             from ..energy_models import parse_device
             try:
@@ -123,22 +139,43 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, trai
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
+    for flag, target in (("--json", json_out), ("--csv", csv_out)):
+        if target is not None and not target.strip():
+            raise PbitsimError(f"{flag} is empty (give a file name, or - for standard output)")
     try:
+        options = dict(grad_quant=grad_quant, update=update, eval_samples=eval_samples,
+                       batch_size=batch_size)
+        if measured is not None:  # the run's own choices and measured statistics
+            run = measured.estimate_options()
+            for key, given in (("grad_quant", grad_quant), ("update", update),
+                               ("eval_samples", eval_samples), ("batch_size", batch_size)):
+                if given is None and key in run:
+                    options[key] = run[key]
+            for key in ("estimator", "stats", "eval_stats", "live"):
+                if key in run and not (key.endswith("stats") and stats_given):
+                    options[key] = run[key]
+        if schedule is not None:  # the user's schedule replaces the run's
+            options.pop("live", None)
+            options.update(schedule=schedule, dataset=dataset)
+        elif dataset is not None:
+            raise PbitsimError("--dataset picks the windows of --schedule; give --schedule too")
+        options = {k: v for k, v in options.items() if v is not None}
         result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=table,
                               tiles=7 if tiles is None else tiles,
-                              density=densities or DEFAULT_DENSITY, batch_size=batch_size,
+                              density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
-                              device="ideal" if device is None else device)
+                              device="ideal" if device is None else device,
+                              skip_incompatible=not algo_given, **options)
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None
 
-    if json_out:
+    if json_out is not None:
         doc = result.to_dict()
         if measured_price:
             doc["measured"] = measured_price
         _write(json_out, json.dumps(doc, indent=2) + "\n")
-    if csv_out:
+    if csv_out is not None:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(result.csv_rows())
         _write(csv_out, buf.getvalue())
@@ -147,14 +184,13 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, epochs, trai
 
 
 def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        return
-    from ..counters import atomic_write_text
+    """``-``: standard output; else the safe writer (atomic for a file, through a symlink,
+    directly into a FIFO or a device)."""
+    from ..runfiles import RunFileError, write_text
     try:
-        atomic_write_text(target, text)
-    except OSError as exc:
-        raise PbitsimError(f"cannot write {target}: {exc.strerror or exc}") from None
+        write_text(target, text)
+    except RunFileError as exc:
+        raise PbitsimError(str(exc)) from None
 
 
 def _price_measured(measured, result) -> dict:
@@ -188,7 +224,8 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
              f"table {result.table.name}")
     summary = Table(title=title, title_justify="left")
     for col in ("Algorithm", "Train / sample", f"Train / epoch ({result.train_samples:,})",
-                "Inference", "Compute", "Memory", "p-bit", "vs BP", "vs FF"):
+                "Inference", "Compute", "Memory", "p-bit", "vs BP",
+                f"vs {'CwC-FF' if result.ff_baseline == 'cwc' else 'FF'}"):
         summary.add_column(col, justify="left" if col == "Algorithm" else "right")
     if result.epochs > 1:
         summary.add_column(f"Run ({result.epochs} epochs)", justify="right")
@@ -198,7 +235,8 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
         row = [_label(algo, result), _si(total), _si(total * result.train_samples),
                _si(algo.total_pj("inference")), _share(price["compute_pj"], total),
                _share(price["memory_pj"], total), _share(price["pbit_pj"], total),
-               _versus(result.ratio(algo.name, "bp")), _versus(result.ratio(algo.name, "ff"))]
+               _versus(result.ratio(algo.name, "bp")),
+               _versus(result.ratio(algo.name, result.ff_baseline))]
         if result.epochs > 1:
             row.append(_si(total * result.train_samples * result.epochs))
         summary.add_row(*row)

@@ -1,17 +1,59 @@
-"""Rich progress bars for the trainer's reporter calls, shared by ``train`` and ``sweep``."""
+"""Progress of the trainer's reporter calls, shared by ``train`` and ``sweep``: rich bars on a
+terminal, one line per epoch otherwise (a log file, a pipe, a scheduler's output)."""
 
 from __future__ import annotations
 
 
 def make_progress(console, remaining: bool = True):
-    """A rich ``Progress`` with a ``stats`` field (loss, accuracy, samples/s) beside the bar."""
+    """A rich ``Progress`` with a ``stats`` field (loss, accuracy, samples/s) beside the bar.
+
+    Disabled (draws nothing) when ``console`` is not a terminal: :func:`make_reporter` then
+    reports in lines.
+    """
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[stats]}"), TimeElapsedColumn()]
     if remaining:
         columns.append(TimeRemainingColumn())
-    return Progress(*columns, console=console)
+    return Progress(*columns, console=console, disable=not console.is_terminal)
+
+
+def make_reporter(progress, label: str = "", keep: bool = True):
+    """Bars on a terminal (:class:`BarReporter`), else a line per epoch (:class:`LineReporter`)."""
+    if progress.console.is_terminal:
+        return BarReporter(progress, label, keep)
+    return LineReporter(progress.console, label)
+
+
+class LineReporter:
+    """The trainer's reporter as plain lines: one per finished epoch and one per test pass."""
+
+    def __init__(self, console, label: str = ""):
+        self.console, self.epochs = console, 0
+        self.prefix = f"{label} " if label else ""
+
+    def start_epoch(self, epoch, epochs, steps, done):
+        self.epochs = epochs
+
+    def step(self, loss, acc, samples_per_s):
+        pass
+
+    def end_epoch(self, record):
+        self.console.print(f"{self.prefix}epoch {record['epoch']}/{self.epochs}: loss "
+                           f"{record['loss']:.4f}  train acc {100 * record['train_acc']:.1f}%  "
+                           f"{record['samples_per_s']:.0f} samples/s  {record['wall_s']:.1f} s",
+                           markup=False, highlight=False, soft_wrap=True)
+
+    def start_eval(self, batches):
+        self.console.print(f"{self.prefix}test pass: {batches} batch(es)", markup=False,
+                           highlight=False, soft_wrap=True)
+
+    def eval_step(self):
+        pass
+
+    def close(self):
+        pass
 
 
 class BarReporter:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
 import click
 
 from ..config import BACKENDS, DEFAULT_BACKEND
+from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
+from ..energy_models.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
-from .progress import BarReporter, make_progress
+from .progress import make_progress, make_reporter
+from .signals import stop_on_signals
 
 ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -80,10 +82,20 @@ def _summary_table(results: dict):
 @click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default="ternary",
               show_default=True,
               help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
-@click.option("--schedule", type=click.Choice(("staggered", "none")), default="staggered",
-              show_default=True, help="Layer freezing of the CwC-family blocks.")
-@click.option("--arch", type=click.Choice(("cwc", "mlp")), default=None,
-              help="bp only: the ConvNet (default) or the 4x2000 MLP.")
+@click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,
+              help="BGBSFF weight update: adam, or shift (w -= 2^-k g: SGD at the power of two "
+                   "nearest --lr, no optimizer state, as the hardware scheme).")
+@click.option("--schedule", type=click.Choice(("staggered", "reference", "none")),
+              default="staggered", show_default=True,
+              help="Layer freezing of the CwC-family blocks: staggered (the reference's windows "
+                   "scaled to the budget; spread evenly on nets without 4 blocks), reference "
+                   "(its windows in whole epochs, e.g. MNIST blocks freeze after epochs 2, 3, 4, "
+                   "5; the head trains on) or none.")
+@click.option("--arch", metavar="NAME|FILE", default=None,
+              help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
+                   "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
+                   "CFSE net of the dataset (cfse-mnist, cfse-cifar10); ff: Hinton's 4 x 2000 "
+                   "MLP].")
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,
@@ -100,8 +112,8 @@ def _summary_table(results: dict):
                    "the tile counts (fast); index: the index-and-accumulate kernels (the "
                    "reference). Same results up to float rounding, identical counts.")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
-          download, out_dir, resume, estimator, grad_quant, schedule, arch, energy_table, device,
-          eval_samples, backend):
+          download, out_dir, resume, estimator, grad_quant, update, schedule, arch, energy_table,
+          device, eval_samples, backend):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -109,17 +121,22 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
       pbitsim train --algo bsff --tiles 7 --dataset fashion-mnist --epochs 2
       pbitsim train --algo cwc --dataset mnist --limit-train 5000 --out runs/cwc
       pbitsim train --algo bsff --out runs/cwc --resume      # continue after Ctrl-C
+      pbitsim train --algo bp --arch ff-mlp-4x2000 --limit-train 5000
+      pbitsim train --algo cwc --arch examples/archs/my-mlp.toml --out runs/my-mlp
 
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
-    OUT/checkpoint.pt (every epoch, and on Ctrl-C).
+    OUT/checkpoint.pt (every epoch, and on Ctrl-C or SIGTERM). The summary goes to standard
+    output, progress to standard error (one line per epoch when that is not a terminal).
     """
+    from .. import runfiles
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 
-    console = make_console(stderr=True)
+    console, progress_console = make_console(), make_console(stderr=True)
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
+                      update=update,
                       schedule=schedule, arch=arch, energy_table=energy_table, device=device,
                       eval_samples=eval_samples, backend=backend)
     try:
@@ -130,35 +147,26 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
         suffix = f"-m{tiles}" if algo in ("bsff", "bgbsff") else ""
         out_dir = str(Path("runs") / f"{algo}-{dataset}{suffix}")
     try:
-        data = load_dataset(dataset, data_dir, download=download)
-    except DatasetError as e:
-        raise PbitsimError(str(e)) from None
-
-    try:
-        trainer = Trainer(cfg, data, out_dir)
-        if not resume and (Path(out_dir) / "checkpoint.pt").exists():
-            raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to continue "
-                               "it or choose another --out")
-        with make_progress(console) as progress:
-            trainer.reporter = BarReporter(progress)
-            previous = signal.getsignal(signal.SIGINT)
-
-            def on_sigint(signum, frame):  # first Ctrl-C: finish the step, save, stop
-                trainer.stop_requested = True
-                signal.signal(signal.SIGINT, previous)
-            signal.signal(signal.SIGINT, on_sigint)
-            try:
+        # the folder's lock first: a second run into it stops here, before loading anything
+        with runfiles.out_lock(out_dir):
+            if not resume and (Path(out_dir) / runfiles.CHECKPOINT).exists():
+                raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to "
+                                   "continue it or choose another --out")
+            data = load_dataset(dataset, data_dir, download=download)
+            trainer = Trainer(cfg, data, out_dir)
+            with make_progress(progress_console) as progress, stop_on_signals(
+                    lambda: setattr(trainer, "stop_requested", True)):
+                trainer.reporter = make_reporter(progress)
                 t0 = time.perf_counter()
                 results = trainer.run(resume=resume)
-            finally:
-                signal.signal(signal.SIGINT, previous)
-    except TrainingError as e:
+    except (DatasetError, TrainingError, runfiles.RunFileError) as e:
         raise PbitsimError(str(e)) from None
     if results is None:
-        console.print(f"Interrupted: checkpoint saved to {Path(out_dir) / 'checkpoint.pt'} "
-                      f"(epoch {trainer.epoch + 1}, step {trainer.step_in_epoch}). "
-                      f"Continue with the same options and --resume.")
+        progress_console.print(f"Interrupted: checkpoint saved to "
+                               f"{Path(out_dir) / runfiles.CHECKPOINT} ({trainer.saved_at}). "
+                               "Continue with the same options and --resume.", markup=False)
         raise SystemExit(130)
     console.print(_summary_table(results))
-    console.print(f"results: {Path(out_dir) / 'results.json'}   counts: "
-                  f"{Path(out_dir) / 'counts.json'}   ({time.perf_counter() - t0:.1f} s)")
+    console.print(f"results: {Path(out_dir) / runfiles.RESULTS}   counts: "
+                  f"{Path(out_dir) / runfiles.COUNTS}   ({time.perf_counter() - t0:.1f} s)",
+                  markup=False)

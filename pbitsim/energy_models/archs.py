@@ -11,6 +11,10 @@ An architecture file (see ``archs/*.toml`` and ``examples/archs/``)::
     type = "dense"            # also "conv2d", "pool", "batchnorm", "layernorm"
     units = 300
 
+A ``conv2d`` layer takes ``channels``, ``kernel`` (default 3), ``stride`` (1), ``padding``
+(0) and ``groups`` (1): with ``groups = G`` the input and output channels split into G
+groups and each output group sees only its own input group (G must divide both).
+
 Each ``dense``/``conv2d`` layer is followed by the network's activation (ReLU, or tiled
 logistic units for BSFF) and owns the ``pool``/``batchnorm``/``layernorm`` layers after
 it: together they form a *block*, the unit a forward-forward local loss trains. Every
@@ -28,16 +32,22 @@ from typing import Any, Mapping
 from ._toml import read_toml
 
 
-__all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "ARCH_DIR",
-           "DEFAULT_ARCH"]
+__all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "default_arch",
+           "ARCH_DIR", "DEFAULT_ARCH"]
 
 ARCH_DIR = Path(__file__).with_name("archs")
-DEFAULT_ARCH = "cwc-cifar10"
+#: The network ``pbitsim estimate`` prices without ``--arch``: the CwC-FF reference's CIFAR-10
+#: CFSE net.
+DEFAULT_ARCH = "cfse-cifar10"
+#: The built-in network ``pbitsim train`` trains without ``--arch``, per input shape: the CFSE
+#: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF.
+_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000"),
+                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10")}
 DEFAULT_TRAIN_SAMPLES = 60000
 LINEAR_TYPES = ("dense", "conv2d")
 LAYER_FIELDS = {
     "dense": {"units"},
-    "conv2d": {"channels", "kernel", "stride", "padding"},
+    "conv2d": {"channels", "kernel", "stride", "padding", "groups"},
     "pool": {"size"},
     "batchnorm": set(),
     "layernorm": set(),
@@ -62,6 +72,7 @@ class Layer:
     stride: int = 1
     padding: int = 0
     size: int = 1
+    groups: int = 1        # conv2d: channel groups (each output group reads its input group)
     taps: int = 0          # multiply-accumulate pairs per sample (dense, conv2d)
     weights: int = 0       # weight count (dense, conv2d)
 
@@ -93,7 +104,8 @@ class Layer:
     def describe(self) -> str:
         shape = "x".join(map(str, self.out_shape))
         if self.type == "conv2d":
-            return f"conv {self.kernel}x{self.kernel}/{self.stride} -> {shape}"
+            groups = f" groups {self.groups}" if self.groups > 1 else ""
+            return f"conv {self.kernel}x{self.kernel}/{self.stride}{groups} -> {shape}"
         if self.type == "dense":
             return f"dense -> {shape}"
         if self.type == "pool":
@@ -148,6 +160,19 @@ class Arch:
         """The linear layer that consumes block ``block_index``'s output."""
         nxt = block_index + 1
         return self.blocks[nxt].linear if nxt < len(self.blocks) else self.head
+
+
+def default_arch(input_shape, algo: str = "cwc") -> str:
+    """The built-in network ``pbitsim train --algo ALGO`` trains on data of ``input_shape``.
+
+    CFSE (the CwC-FF reference net) for every algorithm but ``ff``, whose label-in-the-input
+    rule needs an MLP (Hinton's 4 x 2000). ``ArchError`` for a shape with no built-in net.
+    """
+    nets = _DEFAULT_NETS.get(tuple(int(v) for v in input_shape))
+    if nets is None:
+        shape = "x".join(str(v) for v in input_shape)
+        raise ArchError(f"no built-in network for {shape} inputs; give --arch NAME|FILE.toml")
+    return nets[1] if algo == "ff" else nets[0]
 
 
 def list_archs() -> list[str]:
@@ -211,6 +236,7 @@ def arch_from_mapping(data: Mapping[str, Any], path: str | None = None) -> Arch:
                 raise ArchError(f"{where}: unknown key {key!r} for a {kind} layer")
         counts[kind] += 1
         name = f"{'conv' if kind == 'conv2d' else kind}{counts[kind]}"
+        where = f"{where} ({name})"
         if kind in LINEAR_TYPES:
             if linear is not None:
                 blocks.append(Block(len(blocks), linear, tuple(post)))
@@ -249,14 +275,21 @@ def _linear(kind, name, spec, shape, where) -> Layer:
     kernel = _field(spec, "kernel", where, 3)
     stride = _field(spec, "stride", where, 1)
     padding = _field(spec, "padding", where, 0, allow_zero=True)
+    groups = _field(spec, "groups", where, 1)
     c, h, w = shape
+    if c % groups or out_c % groups:
+        raise ArchError(f"{where}: groups = {groups} must divide the {c} input and {out_c} "
+                        "output channels")
     oh = (h + 2 * padding - kernel) // stride + 1
     ow = (w + 2 * padding - kernel) // stride + 1
     if oh < 1 or ow < 1:
         raise ArchError(f"{where}: a {kernel}x{kernel} kernel does not fit a {h}x{w} input")
-    taps = out_c * c * valid_taps(h, kernel, stride, padding) * valid_taps(w, kernel, stride, padding)
+    c_group = c // groups  # input channels each output channel reads
+    taps = (out_c * c_group * valid_taps(h, kernel, stride, padding)
+            * valid_taps(w, kernel, stride, padding))
     return Layer("conv2d", name, shape, (out_c, oh, ow), kernel=kernel, stride=stride,
-                 padding=padding, taps=taps, weights=out_c * c * kernel * kernel)
+                 padding=padding, groups=groups, taps=taps,
+                 weights=out_c * c_group * kernel * kernel)
 
 
 def _post(kind, name, spec, shape, where) -> Layer:
@@ -290,7 +323,7 @@ def _field(spec, key, where, default=None, allow_zero=False) -> int:
     ok = isinstance(value, int) and not isinstance(value, bool) and (
         value >= 0 if allow_zero else value > 0)
     if not ok:
-        raise ArchError(f"{where}.{key} must be a {'non-negative' if allow_zero else 'positive'}"
+        raise ArchError(f"{where}: {key} must be a {'non-negative' if allow_zero else 'positive'}"
                         f" integer, got {value!r}")
     return value
 

@@ -15,12 +15,13 @@ beside the analytic estimate.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
 
-__all__ = ["CountsFile", "CountsFileError", "load_counts_file"]
+from ..runfiles import read_counts
+
+__all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts"]
 
 
 class CountsFileError(ValueError):
@@ -41,6 +42,22 @@ class CountsFile:
     inference_counts: dict[str, int] | None
     dataset: str = ""
     device: str | None = None               # p-bit device spec of the run
+    model_params: dict | None = None        # the run's training choices and tile statistics
+
+    def estimate_options(self) -> dict:
+        """Keyword arguments of :func:`pbitsim.energy_models.estimate` describing this run."""
+        mp = self.model_params or {}
+        out = {k: mp[k] for k in ("grad_quant", "update", "eval_samples", "estimator")
+               if k in mp}
+        if "batch_size" in mp:
+            out["batch_size"] = mp["batch_size"]
+        if mp.get("input_stats"):
+            out["stats"] = [tuple(v) for v in mp["input_stats"]]
+        if mp.get("eval_input_stats"):
+            out["eval_stats"] = [tuple(v) for v in mp["eval_input_stats"]]
+        if mp.get("live"):
+            out["live"] = list(mp["live"])
+        return out
 
     def train_per_sample(self) -> dict[str, float]:
         """Measured training counts per training sample (total / samples / epochs)."""
@@ -56,13 +73,12 @@ class CountsFile:
 def load_counts_file(path: "str | os.PathLike") -> CountsFile:
     """Read and validate a counts file; every problem is one ``CountsFileError`` line."""
     where = os.fspath(path)
-    try:
-        with open(where, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise CountsFileError(f"cannot read counts file {where}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CountsFileError(f"counts file {where} is not JSON: {exc}") from None
+    data = read_counts(where, error=CountsFileError)
+    return parse_counts(data, where)
+
+
+def parse_counts(data: dict, where: str) -> CountsFile:
+    """Validate a parsed counts document; ``where`` names it in the one-line errors."""
     if not isinstance(data, dict) or data.get("format") != "pbitsim-counts":
         raise CountsFileError(f"counts file {where}: 'format' must be \"pbitsim-counts\"")
     if data.get("version") != 1:
@@ -114,10 +130,45 @@ def load_counts_file(path: "str | os.PathLike") -> CountsFile:
         densities = tuple(density(v, f"layer_density[{i}]") for i, v in enumerate(layers))
     elif data.get("activation_density") is not None:
         densities = (density(data["activation_density"], "activation_density"),)
+    model_params = _model_params(data.get("model_params"), where)
     return CountsFile(path=where, algo=need_str("algo"), arch=need_str("arch"),
                       tiles=need_int("tiles", required=False), densities=densities,
                       train_samples=need_int("train_samples"), epochs=need_int("epochs"),
                       test_samples=need_int("test_samples", required=False),
                       counts=count_map("counts"),
                       inference_counts=count_map("inference_counts", required=False),
-                      dataset=str(data.get("dataset", "")), device=device)
+                      dataset=str(data.get("dataset", "")), device=device,
+                      model_params=model_params)
+
+
+def _model_params(mp, where: str) -> dict | None:
+    """Validate the run's ``model_params`` (absent in files of older runs)."""
+    if mp is None:
+        return None
+    bad = CountsFileError(f"counts file {where}: 'model_params' is malformed")
+    if not isinstance(mp, dict):
+        raise bad
+    for key in ("batch_size", "eval_samples"):
+        v = mp.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise CountsFileError(f"counts file {where}: model_params.{key} must be an "
+                                  f"integer >= 1")
+    for key in ("grad_quant", "update", "estimator"):
+        if key in mp and not isinstance(mp[key], str):
+            raise CountsFileError(f"counts file {where}: model_params.{key} must be a string")
+    for key in ("input_stats", "eval_input_stats"):
+        stats = mp.get(key) or []
+        if not isinstance(stats, list) or not all(
+                isinstance(s, list) and len(s) == 2 and all(_finite(v) for v in s)
+                and s[0] >= 0 and 0 <= s[1] <= 1 for s in stats):
+            raise CountsFileError(f"counts file {where}: model_params.{key} must be "
+                                  "[mean count, nonzero fraction] pairs")
+    live = mp.get("live")
+    if live is not None and (not isinstance(live, list) or not all(
+            _finite(v) and 0 <= v <= 1 for v in live)):
+        raise CountsFileError(f"counts file {where}: model_params.live must be fractions")
+    return dict(mp)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -8,20 +8,24 @@ over tile counts and devices needs per configuration.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import check_tiles
-from .algorithms import DEFAULT_BATCH, Algorithm, LayerCounts, ModelParams, get_algorithm
+from ..costs import QUANTIZERS
+from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
+                         ESTIMATORS, UPDATES, Algorithm, LayerCounts, ModelParams, get_algorithm)
 from .archs import DEFAULT_ARCH, Arch, load_arch
 from .counts import PHASES, Counts
 from .devices import Device, pbits_per_block
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
-from .tiles import DEFAULT_DENSITY
+from .tiles import DEFAULT_DENSITY, TileStats
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "hardware_summary"]
 
-DEFAULT_ALGOS = ("bp", "ff", "bsff", "bgbsff")
+DEFAULT_ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff")
+#: The real-valued forward-forward rules the others are compared with, in order of preference.
+FF_BASELINES = ("cwc", "ff")
 SCOPES = ("train", "inference")
 
 
@@ -100,9 +104,15 @@ class Estimate:
     train_samples: int
     epochs: int
     algos: list[AlgoEstimate]
+    skipped: list[str] = field(default_factory=list)  # rules that cannot run on the arch
 
     def get(self, name: str) -> AlgoEstimate | None:
         return next((a for a in self.algos if a.name == name), None)
+
+    @property
+    def ff_baseline(self) -> str:
+        """The real-valued FF rule estimated here (CwC-FF if present, else Hinton's FF)."""
+        return next((n for n in FF_BASELINES if self.get(n) is not None), "ff")
 
     def ratio(self, name: str, ref: str, scope: str = "train") -> float | None:
         """Energy of ``name`` over energy of ``ref`` (None when ``ref`` is not run)."""
@@ -129,10 +139,15 @@ class Estimate:
                 target = (self.arch.blocks[i].name if i < len(self.arch.blocks) else "head")
                 lines.append(f"  counts into {target}: E[x] = {st.mean_count:.3g}, "
                              f"P(x>0) = {st.nonzero:.3g}")
+        if self.params.live is not None:
+            shares = ", ".join(f"{v:.0%}" for v in self.params.live)
+            lines.append(f"freezing schedule: CwC-family blocks learn on {shares} of the steps "
+                         "(frozen blocks run forward only; the head always learns)")
         lines.append(f"batch {self.params.batch_size}; epoch = {self.train_samples} "
                      f"training samples; {self.epochs} epoch(s); real values fp32")
         for algo in self.algos:
             lines.extend(algo.algorithm.assumptions(self.arch, self.params))
+        lines.extend(f"not estimated: {why}" for why in self.skipped)
         return lines
 
     def device_lines(self) -> list[str]:
@@ -175,9 +190,9 @@ class Estimate:
                 "inference_split_pj": {k: infer[f"{k}_pj"]
                                        for k in ("compute", "memory", "pbit")},
                 "ratio_to_bp": self.ratio(algo.name, "bp"),
-                "ratio_to_ff": self.ratio(algo.name, "ff"),
+                "ratio_to_ff": self.ratio(algo.name, self.ff_baseline),
                 "inference_ratio_to_bp": self.ratio(algo.name, "bp", "inference"),
-                "inference_ratio_to_ff": self.ratio(algo.name, "ff", "inference"),
+                "inference_ratio_to_ff": self.ratio(algo.name, self.ff_baseline, "inference"),
                 "n_pbits": algo.n_pbits,
                 "pbit_area_um2": algo.pbit_area_um2,
                 "pbit_area_mm2": algo.pbit_area_um2 * 1e-6,
@@ -245,13 +260,25 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              batch_size: int = DEFAULT_BATCH,
              train_samples: int | None = None,
              epochs: int = 1,
-             device: "str | Device | None" = None) -> Estimate:
+             device: "str | Device | None" = None,
+             *, grad_quant: str = DEFAULT_GRAD_QUANT, update: str = DEFAULT_UPDATE,
+             eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
+             stats=None, eval_stats=None, live=None, schedule: str = "none",
+             dataset: str | None = None, skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``density`` is the activation density of the tiled units (one value, or one per
     block; the last repeats). ``device`` (``"ideal"``, ``"smtj"``, ``"digital:..."``)
     prices the p-bit samples and sizes the p-bits; None keeps the table's device
-    (``ideal``). Raises ``ValueError`` (subclasses name the file or key) for bad input.
+    (``ideal``). The training choices that change the counts are ``pbitsim train``'s:
+    ``grad_quant`` and ``update`` (BGBSFF), ``eval_samples`` (sampled test passes of the
+    tiled rules), ``estimator`` (the tiles' backward), ``live`` (fraction of steps each block
+    learns under a freezing schedule; or ``schedule``, ``staggered``/``reference`` with the
+    ``dataset`` whose windows it takes, by default the one of the input shape). ``stats``: measured ``(mean count, nonzero fraction)`` of
+    the counts entering each index layer in training (replaces ``density``), ``eval_stats``
+    the same at inference. An algorithm whose rule
+    cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
+    default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
     net = arch if isinstance(arch, Arch) else load_arch(arch)
     tab = load_table(table)
@@ -265,13 +292,65 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     samples = net.train_samples if train_samples is None else train_samples
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"train size must be an integer >= 1, got {samples!r}")
+    if skip_incompatible is None:
+        skip_incompatible = algos is DEFAULT_ALGOS
     names = [algos] if isinstance(algos, str) else list(algos)
     if not names:
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
-    params = ModelParams(tiles=tiles, densities=_densities(density), batch_size=batch_size)
+    if grad_quant not in QUANTIZERS:
+        raise ValueError(f"gradient quantizer must be one of {', '.join(QUANTIZERS)}, "
+                         f"got {grad_quant!r}")
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {', '.join(UPDATES)}, got {update!r}")
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+    if isinstance(eval_samples, bool) or not isinstance(eval_samples, int) or eval_samples < 1:
+        raise ValueError(f"eval samples must be an integer >= 1, got {eval_samples!r}")
+    densities = _densities(density)
+    if len(densities) > len(net.blocks):
+        raise ValueError(f"density: {len(densities)} values given, but {net.name} has "
+                         f"{len(net.blocks)} block(s) (give one value, or one per block)")
+    def measured(pairs):
+        if pairs is None:
+            return None
+        return tuple(TileStats(tiles, float(m) / tiles, float(q)) for m, q in pairs)
+    if schedule != "none":
+        live = _schedule_live(net, schedule, dataset, epochs)
+    params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
+                         grad_quant=grad_quant, update=update, eval_samples=eval_samples,
+                         estimator=estimator, stats=measured(stats),
+                         eval_stats=measured(eval_stats),
+                         live=tuple(live) if live is not None else None)
+    skipped = []
+    for model in list(models):
+        try:
+            model.check(net)
+        except ValueError as exc:
+            if not skip_incompatible:
+                raise
+            skipped.append(str(exc))
+            models.remove(model)
+    if not models:
+        raise ValueError("no algorithm can run on this architecture: " + "; ".join(skipped))
     results = [_run(model, net, params, tab) for model in models]
-    return Estimate(net, tab, params, samples, epochs, results)
+    return Estimate(net, tab, params, samples, epochs, results, skipped)
+
+
+def _schedule_live(net: Arch, schedule: str, dataset: str | None, epochs: int) -> tuple:
+    """Fraction of the steps each block learns under ``schedule`` (``pbitsim train``'s)."""
+    from ..config import DATASET_INPUTS
+    from ..schedules import freeze_ends
+    if dataset is None:
+        dataset = next((name for name, (shape, _) in DATASET_INPUTS.items()
+                        if tuple(shape) == net.input_shape), None)
+        if dataset is None:
+            raise ValueError(f"--schedule {schedule}: give --dataset (its windows are per data "
+                             f"set; {net.name} takes no built-in data set's inputs)")
+    elif dataset not in DATASET_INPUTS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of "
+                         f"{', '.join(DATASET_INPUTS)}")
+    return freeze_ends(dataset, schedule, len(net.blocks), epochs)
 
 
 def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable) -> AlgoEstimate:

@@ -333,13 +333,18 @@ def load_table(name_or_path: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE) 
     else:
         raise TableError(f"unknown table {text!r} (shipped: {', '.join(list_tables())}; "
                          "or give a .toml file)")
-    return _load_path(path, seen=())
+    table = _load_path(path, seen=())
+    if path.resolve().parent != TABLE_DIR.resolve():
+        # a file of the user's (often an edited copy of a shipped table): labelled by the
+        # file, not by the inner name it was copied with
+        table = dataclasses.replace(table, name=text)
+    return table
 
 
 def _load_path(path: Path, seen: tuple[str, ...]) -> EnergyTable:
     data = read_toml(path, TableError, "table")
     if "derive" in data:
-        return _derive(data, str(path), seen)
+        return _derive(data, str(path), seen + (os.path.realpath(path),))
     return EnergyTable.from_mapping(data, str(path))
 
 
@@ -350,7 +355,7 @@ def _derive(data: Mapping[str, Any], path: str, seen: tuple[str, ...]) -> Energy
     if not isinstance(spec, Mapping):
         raise TableError(f"table {label}: [derive] must be a table")
     base_name = spec.get("base")
-    if not isinstance(base_name, str) or base_name in seen:
+    if not isinstance(base_name, str) or not base_name:
         raise TableError(f"table {label}: derive.base must name another table")
     factor = scaling_factor(spec, label)
     scale = spec.get("scale")
@@ -359,7 +364,10 @@ def _derive(data: Mapping[str, Any], path: str, seen: tuple[str, ...]) -> Energy
     base_path = TABLE_DIR / f"{base_name}.toml"
     if not base_path.is_file():
         base_path = Path(path).with_name(f"{base_name}.toml")
-    base = _load_path(base_path, seen + (str(label),)).as_mapping()
+    if os.path.realpath(base_path) in seen:  # a table derived from itself, or a cycle
+        raise TableError(f"table {label}: derive.base {base_name!r} leads back to {path} "
+                         "(a table cannot be derived from itself)")
+    base = _load_path(base_path, seen).as_mapping()
     for target in scale:
         section, _, entry = target.partition(".")
         if section not in SECTIONS or (entry and entry not in base.get(section, {})):

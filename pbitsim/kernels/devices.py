@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -247,9 +248,12 @@ def parse_device(spec: "str | Device | Any | None") -> Device:
                 options[key] = value.strip()
             else:
                 options[key] = type(default)(value)
+                if isinstance(default, float) and not math.isfinite(options[key]):
+                    raise ValueError("not finite")
         except ValueError:
+            kind_name = "finite number" if isinstance(default, float) else type(default).__name__
             raise ValueError(f"device {spec!r}: {key}={value!r} is not a valid "
-                             f"{type(default).__name__}") from None
+                             f"{kind_name}") from None
     try:
         return cls(**options)
     except (ValueError, TypeError) as exc:

@@ -1,31 +1,42 @@
 """The learning algorithms. They share the trainer loop and differ in their losses and updates.
 
-* ``cwc``: CwC-FF, real-valued: every block minimises cross-entropy over its class goodnesses
-  (channel groups, mean squared batch-norm output); inputs detached (no backprop between blocks).
-* ``bsff``: the same network and losses through the simulator: tiled logistic units (M tiles)
-  sampled by p-bits, index-and-accumulate convolutions; mean-field gradient estimator; block 1's
-  pre-activations batch-normalised onto the tiles (see ``models``); optionally the test
-  predictions summed over ``eval_samples`` sampled passes.
-* ``bgbsff``: BSFF whose local errors are quantized (``sign`` or ``ternary``) before the update.
-* ``ff``: Hinton's forward-forward on a 4x2000 MLP (label in the first pixels, positive/negative
-  passes, RMS-normalised layer inputs, prediction by the label with the largest goodness summed
-  over every layer but the first); the per-layer loss is the symmetric balanced one (see ``FF``).
-* ``bp``: backpropagation end to end through the same ConvNet (or the MLP) with a softmax head.
+Every algorithm trains the network of an architecture (:class:`~pbitsim.training.models.Net`
+built from a built-in name or a user TOML file, as ``pbitsim estimate --arch`` reads them) where
+its rule applies (:func:`pbitsim.arch_rules.arch_rule`):
 
-CwC-family blocks follow a staggered freezing schedule (see :func:`freeze_ends`); the head
-trains throughout.
+* ``cwc``: CwC-FF, real-valued: every block minimises cross-entropy over its class goodnesses
+  (channel or unit groups, mean squared block output); inputs detached (no backprop between
+  blocks). Every block's channels (units) must split into one group per class.
+* ``bsff``: the same network and losses through the simulator: tiled logistic units (M tiles)
+  sampled by p-bits, index-and-accumulate layers after the first; mean-field gradient
+  estimator; every block's pre-activations batch-normalised onto the tiles (see ``models``);
+  optionally the test predictions summed over ``eval_samples`` sampled passes.
+* ``bgbsff``: BSFF whose local errors are quantized (``sign`` or ``ternary``) before the update.
+* ``ff``: Hinton's forward-forward on an all-dense net (label in the first input values,
+  positive/negative passes, RMS-normalised input, prediction by the label with the largest
+  goodness summed over every layer but the first); the per-layer loss is the symmetric
+  balanced one (see ``FF``).
+* ``bp``: backpropagation end to end through the network with its softmax head.
+
+CwC-family blocks follow a freezing schedule (:mod:`pbitsim.schedules`); the head trains
+throughout.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import costs
+from ..arch_rules import resolve_arch
 from ..bridge import tally
 from ..bridge.modules import set_backend
 from ..counters import active_counter
-from .models import CwCNet, FFMLP, MLP, arch_name, class_goodness
+from ..schedules import freeze_ends
+from .models import Net, class_goodness, rms_normalize
 
 __all__ = ["ALGOS", "DEFAULT_LR", "make_algorithm", "freeze_ends"]
 
@@ -33,25 +44,6 @@ ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp")
 DEFAULT_LR = {"bsff": 0.01, "bgbsff": 0.01, "cwc": 0.01, "ff": 0.003, "bp": 0.001}
 HEAD_LR = 1e-4  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
 FF_ALPHA = 20.0  # FF: gain on the positive-minus-negative goodness gap (mean squares)
-
-# The CwC-FF reference's "Acc" windows (layer i trains in epochs [0, end_i)), per dataset.
-_REFERENCE_ENDS = {"mnist": (2, 3, 4, 5), "fashion-mnist": (10, 15, 19, 23),
-                   "cifar10": (11, 16, 21, 25)}
-
-
-def freeze_ends(dataset: str, schedule: str) -> tuple[float, ...]:
-    """Fraction of the training budget after which each block freezes.
-
-    ``staggered``: the reference windows scaled so the last block trains to the end of the
-    budget and earlier blocks freeze proportionally earlier (F-MNIST: 0.43, 0.65, 0.83, 1.0);
-    ``none``: every block trains throughout.
-    """
-    if schedule == "none":
-        return (1.0, 1.0, 1.0, 1.0)
-    if schedule != "staggered":
-        raise ValueError(f"unknown schedule {schedule!r}; choose staggered or none")
-    ends = _REFERENCE_ENDS[dataset]
-    return tuple(e / ends[-1] for e in ends)
 
 
 def _adam(params, lr):
@@ -62,8 +54,18 @@ def _count_adam(groups) -> None:
     tally.count_adam(active_counter(), sum(p.numel() for g in groups for p in g))
 
 
+def shift_lr(lr: float) -> float:
+    """The power of two nearest ``lr``: the step of a shift-and-add update."""
+    return 2.0 ** round(math.log2(lr))
+
+
+def _shift_sgd(params, lr):
+    """BGBSFF's hardware update ``w -= 2^-k g``: plain SGD at a power-of-two rate, no state."""
+    return torch.optim.SGD(params, lr=shift_lr(lr))
+
+
 def _ce(logits, y):
-    tally.count_softmax_ce(active_counter(), logits.shape[0], logits.shape[1])
+    tally.count_softmax_ce(active_counter(), logits.shape[0], logits.shape[1], train=True)
     return F.cross_entropy(logits, y)
 
 
@@ -76,7 +78,9 @@ class Algorithm:
     def __init__(self, cfg, input_shape, classes):
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes
         self.lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[self.name]
-        self.arch = arch_name(self.name, input_shape, cfg.arch)
+        self.net = resolve_arch(self.name, cfg.arch, input_shape, classes, cfg.dataset,
+                                cfg.schedule)
+        self.arch = self.net.name
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(),
@@ -100,13 +104,15 @@ class CwCFamily(Algorithm):
         super().__init__(cfg, input_shape, classes)
         tiles = None if self.name == "cwc" else cfg.tiles
         quant = cfg.grad_quant if self.name == "bgbsff" else None
-        self.model = CwCNet(input_shape, classes, tiles=tiles, estimator=cfg.estimator,
-                            grad_quant=quant, seed=cfg.seed, device=cfg.device)
+        self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
+                         seed=cfg.seed, device=cfg.device)
         set_backend(self.model, cfg.backend)
         self.groups = self.model.layer_groups()
-        self.optims = [_adam(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
-                                                                             HEAD_LR)]
-        self.ends = freeze_ends(cfg.dataset, cfg.schedule)
+        self.shift = self.name == "bgbsff" and cfg.update == "shift"
+        block_opt = _shift_sgd if self.shift else _adam
+        self.optims = [block_opt(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
+                                                                                 HEAD_LR)]
+        self.ends = freeze_ends(cfg.dataset, cfg.schedule, len(self.net.blocks), cfg.epochs)
 
     def train_step(self, x, y, seed_key, frac: float):
         frozen = {i for i, end in enumerate(self.ends) if frac >= end}
@@ -122,7 +128,13 @@ class CwCFamily(Algorithm):
         live = [i for i in range(len(self.optims)) if i not in frozen]
         for i in live:
             self.optims[i].step()
-        _count_adam([self.groups[i] for i in live])
+        head = len(self.optims) - 1
+        if self.shift:
+            tally.record(active_counter(), costs.shift_update(
+                sum(p.numel() for i in live if i != head for p in self.groups[i])))
+            _count_adam([self.groups[head]])
+        else:
+            _count_adam([self.groups[i] for i in live])
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     @torch.no_grad()
@@ -135,8 +147,9 @@ class CwCFamily(Algorithm):
             ys, out = self.model(x, seed_key if passes == 1 else (*seed_key, k))
             logits = logits + out
             goodness = goodness + class_goodness(ys[-1], self.classes)
-        tally.count_elementwise(active_counter(), (passes - 1) * 2 * out.numel(), add=1,
-                                writes=0)
+        counter = active_counter()
+        tally.record(counter, costs.sum_predictions((passes - 1) * 2 * out.numel()))
+        tally.record(counter, costs.argmax(2 * x.shape[0], self.classes))
         return {"sf": logits.argmax(1), "avg": goodness.argmax(1)}
 
     def layer_density(self) -> list[float]:
@@ -144,23 +157,18 @@ class CwCFamily(Algorithm):
 
 
 class BP(Algorithm):
-    """Backpropagation through the whole network (ConvNet by default, or ``arch='mlp'``)."""
+    """Backpropagation through the whole network and its softmax head."""
 
     name = "bp"
     predictors = ("sf",)
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        if self.arch == "ff-mlp-4x2000":
-            self.model = MLP(int(np.prod(input_shape)), classes)
-        else:
-            self.model = CwCNet(input_shape, classes)
+        self.model = Net(self.net, saved="stash")
         self.params = [list(self.model.parameters())]
         self.optims = [_adam(self.params[0], self.lr)]
 
     def _logits(self, x):
-        if isinstance(self.model, MLP):
-            return self.model(x)
         return self.model(x, local=False)[1]
 
     def train_step(self, x, y, seed_key, frac: float):
@@ -176,7 +184,9 @@ class BP(Algorithm):
     @torch.no_grad()
     def predict(self, x, seed_key):
         self.model.eval()
-        return {"sf": self._logits(x).argmax(1)}
+        logits = self._logits(x)
+        tally.record(active_counter(), costs.argmax(x.shape[0], self.classes))
+        return {"sf": logits.argmax(1)}
 
 
 class FF(Algorithm):
@@ -197,9 +207,16 @@ class FF(Algorithm):
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        self.model = FFMLP(int(np.prod(input_shape)))
-        self.groups = [list(layer.parameters()) for layer in self.model.layers]
+        # no softmax head (prediction by goodness); goodness of each layer's activity before
+        # its normalisation; the input is RMS-normalised too (Hinton: every layer reads a
+        # normalised vector)
+        self.model = Net(self.net, head=False, goodness="activation")
+        self.groups = self.model.layer_groups()
         self.optims = [_adam(g, self.lr) for g in self.groups]
+
+    def _layers(self, x):
+        """Every layer's activity for the (label-embedded) flat input ``x``."""
+        return self.model(rms_normalize(x))[0]
 
     def _embed(self, x, labels):
         """Flattened images whose first ``classes`` values are a one-hot label at the image's max."""
@@ -211,7 +228,10 @@ class FF(Algorithm):
 
     @staticmethod
     def _goodness(h):
-        tally.count_goodness(active_counter(), h.shape)
+        tally.count_goodness(active_counter(), h.shape, h.shape[0])
+        if h.requires_grad:
+            shape = tuple(h.shape)
+            h.register_hook(lambda g: tally.count_goodness_backward(active_counter(), shape))
         return h.pow(2).mean(1)
 
     def train_step(self, x, y, seed_key, frac: float):
@@ -219,13 +239,14 @@ class FF(Algorithm):
         rng = np.random.default_rng([self.cfg.seed, *seed_key])
         wrong = torch.from_numpy(rng.integers(1, self.classes, size=y.shape[0]))
         y_neg = (y + wrong) % self.classes  # a uniformly drawn wrong label
-        hs_pos = self.model(self._embed(x, y))
-        hs_neg = self.model(self._embed(x, y_neg))
+        hs_pos = self._layers(self._embed(x, y))
+        hs_neg = self._layers(self._embed(x, y_neg))
         loss = 0.0
         for hp, hn in zip(hs_pos, hs_neg):
-            gap = self._goodness(hp) - self._goodness(hn)
+            g_pos, g_neg = self._goodness(hp), self._goodness(hn)
+            gap = g_pos - g_neg
             loss = loss + F.softplus(-FF_ALPHA * gap).mean()
-            tally.count_elementwise(active_counter(), gap.numel(), add=3, mul=3)
+            tally.record(active_counter(), costs.ff_pair_loss(gap.numel()))
         for o in self.optims:
             o.zero_grad(set_to_none=True)
         loss.backward()
@@ -233,7 +254,7 @@ class FF(Algorithm):
             o.step()
         _count_adam(self.groups)
         # training "accuracy": the last layer puts the positive pass above the negative one
-        correct = int((self._goodness(hs_pos[-1]) > self._goodness(hs_neg[-1])).sum())
+        correct = int((g_pos > g_neg).sum())  # the last layer's, computed above
         return float(loss.detach()), correct
 
     @torch.no_grad()
@@ -241,9 +262,13 @@ class FF(Algorithm):
         self.model.eval()
         scores = torch.zeros(x.shape[0], self.classes)
         for c in range(self.classes):
-            hs = self.model(self._embed(x, torch.full((x.shape[0],), c, dtype=torch.long)))
+            hs = self._layers(self._embed(x, torch.full((x.shape[0],), c, dtype=torch.long)))
             for h in hs[1:]:  # Hinton: every layer but the first
                 scores[:, c] += self._goodness(h)
+        counter = active_counter()
+        tally.record(counter, costs.elementwise(x.shape[0] * self.classes * (len(hs) - 2),
+                                                add=1, writes=0))
+        tally.record(counter, costs.argmax(x.shape[0], self.classes))
         return {"goodness": scores.argmax(1)}
 
 

@@ -1,22 +1,32 @@
-"""Networks: the CwC-FF ConvNet (real-valued or through the p-bit simulator) and Hinton's FF MLP.
+"""The trained network, built from an architecture (:class:`~pbitsim.energy_models.archs.Arch`).
 
-CwC-FF ConvNet (Papachristodoulou et al. 2024, as used by the BSFF paper): 4 blocks of
-conv 3x3 s1 p1 -> activation -> 2x2 max-pool (blocks 1 and 3) -> BatchNorm2d, channels
-20/80/240/480, and a linear softmax head on the flattened last block.
+One torch network for every algorithm and every architecture the estimator reads (built-in
+names or user TOML files). Each block is a linear layer (dense, or conv2d with stride, padding
+and groups), an activation and the block's post layers (max-pool of any size, batch norm: 2d
+after a conv, 1d after a dense layer, layer norm: Hinton's RMS normalisation
+:func:`rms_normalize`); a linear softmax head reads the flattened last block output.
 
-* real (CwC-FF, BP): activation ReLU, everything in torch (counted).
-* simulated (BSFF/BGBSFF): activation = tiled logistic with M tiles sampled by p-bits; block 1's
-  conv reads the real image (torch, counted as MACs); blocks 2-4 and the head read the previous
-  block's integer tile counts by index-and-accumulate, with that block's batch norm folded into
-  their weights. The batch-norm output is still what the goodness is computed on.
-  Every block's conv output is batch-normalised before its tiles (``pres``, scale initialised to
-  ``PRE_SCALE``; folded into that conv's weights and bias at inference, so the hardware still
-  indexes and adds). A tiled unit, unlike a ReLU, depends on the scale and centre of its input: it
-  carries about one count of sampling noise, so its input must span the tiles' range 0..M.
-  Without this normalisation block 1's 9-weight filters, moved by Adam at a fixed step per
-  weight, stayed at a pre-activation std of 0.6-1.4 (noise limited every later block), and over
-  full F-MNIST epochs the later blocks drifted negative: tile densities fell to 3.5-6.5% and
-  accuracy stalled (60,000 x 2 epochs: 81.6% without, 86.2% with every block normalised).
+* real (CwC-FF, FF, BP): activation ReLU, everything in torch (counted).
+* simulated (BSFF/BGBSFF, ``tiles=M``): every block's linear output is batch-normalised
+  (``pres``, scale initialised to ``PRE_SCALE``; folded into that layer's weights and bias at
+  inference, so the hardware still indexes and adds) and feeds M tiled logistic units sampled
+  by p-bits. The first block's linear layer multiplies the real input (torch, counted as MACs);
+  later blocks and the head index-and-accumulate the previous block's integer tile counts
+  (max-pooled on the counts), with its batch norm folded into their weights (scale) and bias
+  (shift), and its layer norm applied as a per-sample factor on their outputs, so the counts
+  stay integers. The block output (after batch / layer norm) is still what the goodness is
+  computed on.
+
+Why the pre-activation batch norm: a tiled unit, unlike a ReLU, depends on the scale and centre
+of its input: it carries about one count of sampling noise, so its input must span the tiles'
+range 0..M. Without it block 1's 9-weight filters, moved by Adam at a fixed step per weight,
+stayed at a pre-activation std of 0.6-1.4 (noise limited every later block), and over full
+F-MNIST epochs the later blocks drifted negative: tile densities fell to 3.5-6.5% and accuracy
+stalled (60,000 x 2 epochs: 81.6% without, 86.2% with every block normalised).
+
+Modules are created block by block (linear layer, activation, pre-activation and post batch
+norms), then the head, so a seeded net draws its initial weights in layer order: the same
+draws as the earlier hard-coded ConvNet and MLPs on the same architectures.
 """
 
 from __future__ import annotations
@@ -24,152 +34,253 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
-                              counted_relu)
-from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm2d, QuantizeGrad,
-                              TiledLogistic, max_pool_counts)
-from ..counters import active_counter
 from .. import kernels as K
 from ..bridge import tally
+from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
+                              counted_relu)
+from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
+                              QuantizeGrad, TiledLogistic, max_pool_counts)
+from ..arch_rules import NORMS, simulated_rule
+from .. import costs
+from ..counters import active_counter, uint_dtype
 
-__all__ = ["CWC_CHANNELS", "CWC_POOL", "CwCNet", "FFMLP", "MLP", "arch_name", "class_goodness",
-           "rms_normalize"]
+__all__ = ["Net", "BN_EPS", "PRE_SCALE", "class_goodness", "rms_normalize"]
 
-CWC_CHANNELS = (20, 80, 240, 480)
-CWC_POOL = (True, False, True, False)  # 2x2 max-pool after blocks 1 and 3
 BN_EPS = 1e-4  # the CwC-FF reference's batch-norm epsilon
 PRE_SCALE = 3.0  # BSFF: initial std of every block's normalised pre-activations (spans the tiles)
-FF_HIDDEN = (2000, 2000, 2000, 2000)
-
-
-def arch_name(algo: str, input_shape, arch: str | None = None) -> str:
-    """The architecture name shared with the energy estimator."""
-    if algo == "ff" or arch == "mlp":
-        return "ff-mlp-4x2000"
-    return "cwc-cifar10" if tuple(input_shape) == (3, 32, 32) else "cwc-mnist"
+RMS_EPS = 1e-8
 
 
 def class_goodness(y: torch.Tensor, classes: int) -> torch.Tensor:
-    """``[B, classes]``: mean squared activation of each class's channel group."""
+    """``[B, classes]``: mean squared activation of each class's channel (or unit) group."""
     b, c = y.shape[0], y.shape[1]
     if c % classes:
         raise ValueError(f"{c} channels do not split into {classes} class groups")
-    tally.count_goodness(active_counter(), y.shape)
+    tally.count_goodness(active_counter(), y.shape, b * classes)
+    if y.requires_grad:
+        shape = tuple(y.shape)
+        y.register_hook(lambda g: tally.count_goodness_backward(active_counter(), shape))
     return y.pow(2).reshape(b, classes, -1).mean(2)
 
 
-class CwCNet(nn.Module):
-    """The CwC-FF ConvNet. ``tiles=None``: real-valued (ReLU); else simulated with M tiles.
+def _rms(h: torch.Tensor, eps: float) -> torch.Tensor:
+    dims = tuple(range(1, h.dim()))
+    return h.pow(2).mean(dims, keepdim=True).sqrt() + eps
 
-    ``forward(x, seed_key, local=True)`` returns ``(ys, logits)``: the batch-norm output of every
-    block (goodness is taken on these) and the head's logits. With ``local=True`` each block's input
-    and the head's input are detached (forward-forward); ``frozen`` block indices run without
-    autograd. ``seed_key`` (a tuple of ints) makes every p-bit draw reproducible.
+
+def rms_normalize(h: torch.Tensor, eps: float = RMS_EPS) -> torch.Tensor:
+    """Each sample scaled to a mean square of 1 per component (Hinton's ``ffnormrows``).
+
+    Not unit length: a unit-length row of 2,000 components has entries ~0.02, which keeps every
+    goodness near zero whatever the weights (the cause of FF predicting below chance). A
+    ``[B, C, H, W]`` sample is normalised over all its ``C * H * W`` values.
+    """
+    tally.record(active_counter(), costs.rms_norm(h.numel(), h.shape[0]))
+    if h.requires_grad:
+        n, rows = h.numel(), h.shape[0]
+        out = h / _rms(h, eps)
+        out.register_hook(lambda g: tally.record(active_counter(),
+                                                 costs.rms_norm_backward(n, rows)))
+        return out
+    return h / _rms(h, eps)
+
+
+class Net(nn.Module):
+    """The network of ``arch``: real-valued (``tiles=None``, ReLU) or simulated with M tiles.
+
+    Parameters
+    ----------
+    arch : Arch
+        The architecture (blocks and head), e.g. ``load_arch("cfse-mnist")``.
+    tiles : int or None
+        M tiles per unit (BSFF/BGBSFF), or None for the real-valued ReLU net.
+    estimator : str
+        Backward of the tiled units (simulated nets).
+    grad_quant : str or None
+        BGBSFF: quantize the local errors (``'ternary'`` or ``'sign'``).
+    seed : int
+        Base seed of the p-bit draws.
+    device : str or None
+        p-bit device spec; sMTJ blocks are separate arrays with their own variation.
+    head : bool
+        Build the softmax head (FF predicts by goodness and has none).
+    saved : str
+        Where the tensors kept for the backward pass live: ``'act'`` (local to a layer) or
+        ``'stash'`` (backprop keeps them across the network until its backward pass).
+    goodness : str
+        What each block reports: ``'block'`` its output (after pool and norms: CwC-FF), or
+        ``'activation'`` its activity before the first normalisation (Hinton's FF).
+
+    ``forward(x, seed_key, local=True, frozen=())`` returns ``(ys, logits)``: every block's
+    goodness tensor and the head's logits (None without a head). With ``local=True`` each
+    block's and the head's input is detached (forward-forward); ``frozen`` block indices run
+    without autograd. ``seed_key`` (a tuple of ints) makes every p-bit draw reproducible.
     """
 
-    def __init__(self, input_shape, classes: int = 10, *, tiles: int | None = None,
-                 estimator: str = "mean-field", grad_quant: str | None = None, seed: int = 0,
-                 device: str | None = None):
+    def __init__(self, arch, *, tiles: int | None = None, estimator: str = "mean-field",
+                 grad_quant: str | None = None, seed: int = 0, device: str | None = None,
+                 head: bool = True, goodness: str = "block", saved: str = "act"):
         super().__init__()
-        c_in, h, w = input_shape
-        self.classes, self.tiles, self.seed = classes, tiles, int(seed)
-        self.convs = nn.ModuleList()
-        self.bns = nn.ModuleList()
+        self.saved = saved
+        if goodness not in ("block", "activation"):
+            raise ValueError(f"goodness must be 'block' or 'activation', got {goodness!r}")
+        if tiles is not None:
+            rule = simulated_rule(arch)
+            if rule is not None or goodness != "block":
+                raise ValueError(rule or "a p-bit net reports the block outputs' goodness")
+        self.arch, self.classes, self.tiles, self.seed = arch, arch.classes, tiles, int(seed)
+        self.goodness = goodness
+        self.linears = nn.ModuleList()
         self.acts = nn.ModuleList()
-        for i, c_out in enumerate(CWC_CHANNELS):
-            if tiles is None or i == 0:
-                self.convs.append(CountedConv2d(c_in, c_out, 3, 1, 1,
-                                                grad_quant=grad_quant if tiles else None))
-            else:
-                self.convs.append(BSNConv2d(c_in, c_out, 3, 1, 1, tiles_in=tiles,
-                                            grad_quant=grad_quant, seed=seed))
+        self.pres = nn.ModuleList() if tiles is not None else None
+        self.norms = nn.ModuleList()  # per block, one module per post layer (batch norms)
+        for i, block in enumerate(arch.blocks):
+            self.linears.append(self._linear(block.linear, i, tiles, grad_quant))
             if tiles is not None:
                 self.acts.append(TiledLogistic(tiles, estimator, seed=seed,
                                                device=_block_device(device, i)))
-            self.bns.append(FoldableBatchNorm2d(c_out, eps=BN_EPS))
-            c_in = c_out
-            if CWC_POOL[i]:
-                h, w = h // 2, w // 2
-        self.quant0 = QuantizeGrad(grad_quant, seed) if (tiles is not None and grad_quant) else None
-        self.pres = None  # simulated: batch norm of each block's conv output, before its tiles
+            self.norms.append(nn.ModuleList(
+                _batchnorm(layer.in_shape) if layer.type == "batchnorm" else nn.Identity()
+                for layer in block.post))
         if tiles is not None:
-            self.pres = nn.ModuleList(FoldableBatchNorm2d(c, eps=BN_EPS) for c in CWC_CHANNELS)
-            for pre in self.pres:
+            for block in arch.blocks:
+                pre = _batchnorm(block.linear.out_shape)
                 nn.init.constant_(pre.weight, PRE_SCALE)
-        self.features = c_in * h * w
-        self.last_shape = (c_in, h, w)
-        if tiles is None:
-            self.head = CountedLinear(self.features, classes)
-        else:
-            self.head = BSNLinear(self.features, classes, tiles_in=tiles)
+                self.pres.append(pre)
+        self.quant0 = QuantizeGrad(grad_quant, seed) if (tiles is not None and grad_quant) else None
+        self.features = arch.head.n_in
+        self.head = None
+        if head:
+            self.head = (CountedLinear(self.features, arch.classes) if tiles is None
+                         else BSNLinear(self.features, arch.classes, tiles_in=tiles))
+        for mod in (*self.linears, self.head):
+            if isinstance(mod, (CountedConv2d, CountedLinear)):
+                mod.saved = saved
+        if tiles is not None:  # the post batch norms normalise tile counts
+            for norms in self.norms:
+                for mod in norms:
+                    if not isinstance(mod, nn.Identity):
+                        mod.in_dtype = uint_dtype(tiles)
         # activation density per BSN block: sum of counts and number of units seen (training)
-        self.register_buffer("count_sum", torch.zeros(len(CWC_CHANNELS), dtype=torch.float64))
-        self.register_buffer("unit_sum", torch.zeros(len(CWC_CHANNELS), dtype=torch.float64))
+        n = len(arch.blocks)
+        self.register_buffer("count_sum", torch.zeros(n, dtype=torch.float64))
+        self.register_buffer("unit_sum", torch.zeros(n, dtype=torch.float64))
+
+    def _linear(self, layer, i: int, tiles, grad_quant):
+        """Block ``i``'s linear layer: torch (real net, or the first layer of a p-bit net,
+        multiplying the real input) or an index-and-accumulate layer over tile counts."""
+        quant = grad_quant if tiles is not None else None
+        if layer.type == "dense":
+            if tiles is None or i == 0:
+                return CountedLinear(layer.n_in, layer.n_out, grad_quant=quant)
+            return BSNLinear(layer.n_in, layer.n_out, tiles_in=tiles, grad_quant=quant,
+                             seed=self.seed)
+        c_in, c_out = layer.in_shape[0], layer.out_shape[0]
+        conv = (layer.kernel, layer.stride, layer.padding)
+        if tiles is None or i == 0:
+            return CountedConv2d(c_in, c_out, *conv, groups=layer.groups, grad_quant=quant)
+        return BSNConv2d(c_in, c_out, *conv, groups=layer.groups, tiles_in=tiles,
+                         grad_quant=quant, seed=self.seed)
 
     @property
     def simulated(self) -> bool:
         return self.tiles is not None
 
     def layer_groups(self):
-        """Parameter groups trained by separate optimizers: the 4 blocks, then the head."""
-        groups = [list(self.convs[i].parameters()) + list(self.bns[i].parameters())
-                  for i in range(len(self.convs))]
+        """Parameter groups trained by separate optimizers: one per block, then the head's."""
+        groups = [list(self.linears[i].parameters()) + list(self.norms[i].parameters())
+                  for i in range(len(self.linears))]
         if self.pres is not None:
             for group, pre in zip(groups, self.pres):
                 group += list(pre.parameters())
-        return groups + [list(self.head.parameters())]
+        return groups + ([list(self.head.parameters())] if self.head is not None else [])
 
     def forward(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
         ys, head_in = self.blocks(x, seed_key, local=local, frozen=frozen)
-        return ys, self.head(*head_in)
+        return ys, (self.head(*head_in) if self.head is not None else None)
 
     def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
-        """The four blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
+        """The blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
 
         ``head_in`` is ``(features,)`` for the real net and ``(counts [B, F] uint8, scale [F],
-        shift [F])`` for the simulated one (the last block's tile counts and its batch norm).
+        shift [F], row_scale [B])`` for the simulated one (the last block's tile counts, its
+        batch norm and its layer norm; None where the block has none).
         """
         ys = []
-        inp = x
-        scale = shift = None
-        for i in range(len(self.convs)):
+        inp, fold = x, (None, None, None)
+        last = len(self.linears) - 1
+        for i in range(last + 1):
             with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
                 if self.simulated:
-                    y, inp, scale, shift = self._sim_block(i, inp, scale, shift, seed_key)
+                    y, inp, fold = self._sim_block(i, inp, fold, seed_key)
                 else:
-                    y = self._real_block(i, inp)
-                    inp = y.detach() if local else y
+                    y, out = self._real_block(i, inp, i < last or self.head is not None)
+                    inp = out.detach() if local and out is not None else out
             ys.append(y)
         if not self.simulated:
-            return ys, (inp.flatten(1),)
-        spatial = inp.shape[2] * inp.shape[3]
-        return ys, (inp.reshape(inp.shape[0], -1), scale.repeat_interleave(spatial),
-                    shift.repeat_interleave(spatial))
+            return ys, ((inp.flatten(1),) if inp is not None else None)
+        counts, (scale, shift, rows) = _flat_counts(inp, fold)
+        return ys, (counts, scale, shift, rows)
 
-    def _real_block(self, i, x):
-        z = counted_relu(self.convs[i](x))
-        if CWC_POOL[i]:
-            z = counted_max_pool(z)
-        y, _, _ = self.bns[i](z)
-        return counted_bn_backward(y)
+    def _real_block(self, i, x, need_output: bool):
+        """Goodness tensor and output of real block ``i`` (output None if nothing reads it)."""
+        block = self.arch.blocks[i]
+        if block.linear.type == "dense" and x.dim() > 2:
+            x = x.flatten(1)
+        z = counted_relu(self.linears[i](x), self.saved)
+        g = None
+        for layer, mod in zip(block.post, self.norms[i]):
+            if layer.type in NORMS and self.goodness == "activation" and g is None:
+                g = z
+                if not need_output:
+                    return g, None
+            if layer.type == "pool":
+                z = counted_max_pool(z, layer.size, self.saved)
+            elif layer.type == "batchnorm":
+                z = counted_bn_backward(mod(z)[0], self.saved)
+            else:
+                z = rms_normalize(z)
+        return (z if g is None else g), z
 
-    def _sim_block(self, i, x, scale, shift, seed_key):
+    def _sim_block(self, i, x, fold, seed_key):
+        """Goodness tensor, uint8 tile counts and folded norms of simulated block ``i``."""
+        block = self.arch.blocks[i]
         if i == 0:
-            z = self.convs[0](x)
+            if block.linear.type == "dense":
+                x = x.flatten(1)
+            z = self.linears[0](x)
             if self.quant0 is not None:
                 z = self.quant0(z, K.derive_seed(self.seed, 100, *seed_key))
         else:
-            z = self.convs[i](x, scale, shift, seed=K.derive_seed(self.seed, 200 + i, *seed_key))
+            scale, shift, rows = fold
+            if block.linear.type == "dense":
+                x, (scale, shift, rows) = _flat_counts(x, fold)
+                z = self.linears[i](x, scale, shift, row_scale=rows,
+                                    seed=K.derive_seed(self.seed, 200 + i, *seed_key))
+            else:
+                z = self.linears[i](x, scale, shift, seed=K.derive_seed(self.seed, 200 + i,
+                                                                       *seed_key),
+                                    row_scale=rows)
         z = counted_bn_backward(self.pres[i](z)[0])
         s, s_u8 = self.acts[i](z, seed=K.derive_seed(self.seed, i, *seed_key))
         if self.training:
             with torch.no_grad():
                 self.count_sum[i] += float(s.sum())
                 self.unit_sum[i] += s.numel()
-        if CWC_POOL[i]:
-            s, s_u8 = max_pool_counts(s, self.tiles)
-        y, scale, shift = self.bns[i](s)
-        return counted_bn_backward(y), s_u8, scale, shift
+        y, scale, shift, rows = s, None, None, None
+        for layer, mod in zip(block.post, self.norms[i]):  # order checked by simulated_rule
+            if layer.type == "pool":
+                s, s_u8 = max_pool_counts(s, self.tiles, layer.size)
+                y = s
+            elif layer.type == "batchnorm":
+                y, scale, shift = mod(y)
+                y = counted_bn_backward(y, dtype=mod.in_dtype)
+            else:
+                denom = _rms(y.detach(), RMS_EPS).flatten()
+                y = rms_normalize(y)
+                rows = 1.0 / denom  # the next layer's per-sample factor
+                tally.record(active_counter(), costs.scalar_fn(rows.numel()))
+        return y, s_u8, (scale, shift, rows)
 
     def layer_density(self) -> list[float]:
         """Mean fraction of p-bit samples that are 1, per BSN block (count / (units * M))."""
@@ -177,52 +288,24 @@ class CwCNet(nn.Module):
         return [float(v) for v in self.count_sum / (units * self.tiles)]
 
 
+def _flat_counts(counts, fold):
+    """Counts ``[B, C, H, W]`` flattened for a dense reader, the per-channel fold per feature."""
+    scale, shift, rows = fold
+    if counts.dim() == 2:
+        return counts, fold
+    spatial = counts.shape[2] * counts.shape[3]
+    expand = (lambda v: v.repeat_interleave(spatial) if v is not None else None)
+    return counts.reshape(counts.shape[0], -1), (expand(scale), expand(shift), rows)
+
+
+def _batchnorm(shape):
+    """Batch norm over the channels of a ``(C, H, W)`` map or the features of a ``(K,)`` vector."""
+    if len(shape) == 3:
+        return FoldableBatchNorm2d(shape[0], eps=BN_EPS)
+    return FoldableBatchNorm1d(shape[0], eps=BN_EPS)
+
+
 def _block_device(spec: str | None, block: int):
     """The p-bit device of one block: sMTJ blocks are separate arrays with their own variation."""
     device = K.parse_device(spec)
     return device.for_layer(block) if isinstance(device, K.Smtj) else device
-
-
-class MLP(nn.Module):
-    """A ReLU MLP (the 4x2000 FF architecture) with a softmax head, for BP."""
-
-    def __init__(self, in_features: int, classes: int = 10, hidden=FF_HIDDEN):
-        super().__init__()
-        dims = (in_features, *hidden)
-        self.layers = nn.ModuleList(CountedLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.head = CountedLinear(dims[-1], classes)
-
-    def forward(self, x):
-        h = x.flatten(1)
-        for layer in self.layers:
-            h = counted_relu(layer(h))
-        return self.head(h)
-
-
-def rms_normalize(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Rows scaled to a mean square of 1 per component (Hinton's ``ffnormrows``).
-
-    Not unit length: a unit-length row of 2,000 components has entries ~0.02, which keeps every
-    goodness near zero whatever the weights (the cause of FF predicting below chance).
-    """
-    tally.count_elementwise(active_counter(), h.numel(), add=1, mul=2)
-    return h / (h.pow(2).mean(1, keepdim=True).sqrt() + eps)
-
-
-class FFMLP(nn.Module):
-    """Hinton's forward-forward MLP: each layer sees the RMS-normalised previous activity."""
-
-    def __init__(self, in_features: int, hidden=FF_HIDDEN):
-        super().__init__()
-        dims = (in_features, *hidden)
-        self.layers = nn.ModuleList(CountedLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-
-    def forward(self, x, frozen=()):
-        """Per-layer activities; each layer's input is detached (local learning)."""
-        hs = []
-        h = x
-        for i, layer in enumerate(self.layers):
-            with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
-                h = counted_relu(layer(rms_normalize(h.detach())))
-            hs.append(h)
-        return hs

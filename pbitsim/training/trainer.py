@@ -6,17 +6,19 @@ gets ``derive_seed(seed, layer, epoch, step)``. Nothing depends on wall time or 
 split, so a run resumed from any checkpoint (end of epoch or a Ctrl-C mid-epoch) ends with the same
 weights, counts and accuracy as an uninterrupted one.
 
-Files in the output folder: ``checkpoint.pt`` (written atomically after every epoch and on
-interrupt), ``results.json`` and ``counts.json`` (the format ``pbitsim estimate --counts`` reads).
+Files in the output folder (:mod:`pbitsim.runfiles` names, writes and reads them):
+``checkpoint.pt`` (written atomically after every epoch and on interrupt; a failed write keeps
+the previous one), ``results.json`` and ``counts.json`` (the format ``pbitsim estimate --counts``
+reads). A run holds the folder's lock (:func:`~pbitsim.runfiles.out_lock`) while it writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import io
+import hashlib
 import json
 import math
-import os
 import resource
 import sys
 import time
@@ -27,25 +29,29 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..config import BACKENDS, DEFAULT_BACKEND, check_tiles
-from ..counters import OpCounter, atomic_write_text, counting
+from .. import runfiles
+from ..arch_rules import resolve_arch
+from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, check_tiles
+from ..counters import OpCounter, counting
 from ..datasets import Dataset
+from ..energy_models.archs import ARCH_DIR
 from ..kernels.devices import parse_device, spec_string
+from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
+from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
+from ..schedules import DEFAULT_SCHEDULE, SCHEDULES
 from .algorithms import ALGOS, make_algorithm
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
-           "COUNTS"]
+           "COUNTS", "thread_count"]
 
-CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
-CHECKPOINT_VERSION = 3  # 2: block 1's pre-activation batch norm, the device; 3: every block's
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
 
 # Fields that decide the result: a checkpoint resumes only under the same values. Not
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
 # re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "schedule", "arch", "device",
-                  "backend")
+                  "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
+                  "arch_sha256", "device", "threads", "backend")
 
 
 class TrainingError(ValueError):
@@ -64,12 +70,16 @@ class TrainConfig:
     limit_train: int | None = None  # a seeded random subset of this many training images
     limit_test: int | None = None  # the first N test images
     estimator: str = "mean-field"
-    grad_quant: str = "ternary"  # BGBSFF only (sign: biased, learns poorly at small budgets)
-    schedule: str = "staggered"  # CwC-family freezing: staggered | none
-    arch: str | None = None  # bp only: None (ConvNet) or "mlp"
+    grad_quant: str = DEFAULT_GRAD_QUANT  # BGBSFF only (sign: biased, learns poorly)
+    update: str = DEFAULT_UPDATE  # BGBSFF only: adam | shift (w -= 2^-k g, no optimizer state)
+    schedule: str = DEFAULT_SCHEDULE  # CwC-family freezing: staggered | reference | none
+    arch: str | None = None  # built-in name or TOML file; None: the default for the dataset
+    arch_sha256: str | None = None  # set by validate(): a user TOML file's content hash
     energy_table: str = "horowitz-45nm"
     device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
     eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
+    # torch and numba threads of this run (float reductions depend on it); None: as the process
+    threads: int | None = None
     backend: str = DEFAULT_BACKEND  # bsff/bgbsff index layers: dense (torch on counts) | index
 
     def validate(self) -> None:
@@ -92,20 +102,54 @@ class TrainConfig:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 2, got {v}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
-        if self.arch not in (None, "cwc", "mlp"):
-            raise TrainingError(f"unknown --arch {self.arch!r}; choose cwc or mlp")
+        if self.schedule not in SCHEDULES:
+            raise TrainingError(f"unknown --schedule {self.schedule!r}; choose one of "
+                                f"{', '.join(SCHEDULES)}")
+        self._check_arch()
         try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
             self.device = spec_string(parse_device(self.device))
         except ValueError as e:
             raise TrainingError(f"--device: {e}") from None
+        if self.update not in UPDATES:
+            raise TrainingError(f"--update must be one of {', '.join(UPDATES)}, got "
+                                f"{self.update!r}")
+        if self.update != DEFAULT_UPDATE and self.algo != "bgbsff":
+            raise TrainingError("--update applies to bgbsff (the other rules use Adam)")
+        if self.threads is not None and self.threads < 1:
+            raise TrainingError(f"--threads must be >= 1, got {self.threads}")
+        self._check_table()
         if self.backend not in BACKENDS:
             raise TrainingError(f"unknown --backend {self.backend!r}; choose "
                                 f"{' or '.join(BACKENDS)}")
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
-        if self.arch == "mlp" and self.algo != "bp":
-            raise TrainingError("--arch mlp applies to bp only (ff always uses its MLP, the CwC "
-                                "algorithms the ConvNet)")
+
+    def _check_arch(self) -> None:
+        """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and
+        the dataset, before any data is read; a user file's content hash is recorded."""
+        if self.dataset not in DATASET_INPUTS:  # data of its own: checked by the Trainer
+            return
+        shape, classes = DATASET_INPUTS[self.dataset]
+        try:
+            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
+        except ValueError as e:
+            msg = str(e)
+            if self.arch is not None and not msg.startswith("--"):
+                msg = f"--arch: {msg}"
+            raise TrainingError(msg) from None
+        if self.arch is None:
+            self.arch = net.name
+        builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
+        self.arch_sha256 = None if builtin else hashlib.sha256(
+            Path(net.path).read_bytes()).hexdigest()
+
+    def _check_table(self) -> None:
+        """The energy table exists and prices the device: known now, not after the run."""
+        from ..energy_models import load_table
+        try:
+            load_table(self.energy_table).with_device(self.device)
+        except ValueError as e:
+            raise TrainingError(f"--table: {e}") from None
 
     def result_fields(self) -> dict:
         return {k: getattr(self, k) for k in _RESULT_FIELDS}
@@ -143,43 +187,51 @@ class Trainer:
         self.steps = n // bs + (1 if n % bs >= 2 else 0)
         if self.steps == 0:
             raise TrainingError(f"{n} training images are too few for one batch")
+        self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         torch.manual_seed(cfg.seed)
-        self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
+        try:
+            self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
+        except TrainingError:
+            raise
+        except ValueError as e:  # the network does not fit the data
+            raise TrainingError(str(e)) from None
+        cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []
         self.epoch, self.step_in_epoch = 0, 0
         self.partial = {"loss_sum": 0.0, "correct": 0, "seen": 0, "wall_s": 0.0}
         self.wall_s = 0.0
+        self.saved_at: str | None = None  # where the last checkpoint written or read stands
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
-        return {"format": "pbitsim-train-checkpoint", "version": CHECKPOINT_VERSION,
+        return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                 "config": self.cfg.result_fields(), "epoch": self.epoch,
                 "step": self.step_in_epoch, "algo": self.algo.state_dict(),
                 "counts": self.counts.as_dict(), "history": self.history,
                 "partial": dict(self.partial), "wall_s": self.wall_s}
 
     def save_checkpoint(self) -> Path:
-        buf = io.BytesIO()
-        torch.save(self._state(), buf)
-        path = self.out / CHECKPOINT
-        _atomic_write_bytes(path, buf.getvalue())
+        """Write the checkpoint; a failed write (a full disk) keeps the previous one and stops."""
+        try:
+            runfiles.make_out_folder(self.out)  # fit() may run without run()
+            path = runfiles.save_checkpoint(self.out, self._state())
+        except runfiles.RunFileError as e:
+            kept = (f"the previous checkpoint ({self.saved_at}) is kept" if self.saved_at
+                    else "no checkpoint was saved before")
+            raise TrainingError(f"{e}; {kept}") from None
+        self.saved_at = self._position()
         return path
 
+    def _position(self) -> str:
+        return f"epoch {self.epoch + 1}, step {self.step_in_epoch}"
+
     def load_checkpoint(self) -> None:
-        path = self.out / CHECKPOINT
-        if not path.is_file():
-            raise TrainingError(f"{path}: no checkpoint to resume from")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # corrupt or foreign file
-            raise TrainingError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
-        if not isinstance(state, dict) or state.get("format") != "pbitsim-train-checkpoint":
-            raise TrainingError(f"{path}: not a pbitsim training checkpoint")
-        if state.get("version") != CHECKPOINT_VERSION:
-            raise TrainingError(f"{path}: checkpoint version {state.get('version')} was written by "
-                                f"another pbitsim (this one reads {CHECKPOINT_VERSION}); start a "
-                                "new run")
+            state = runfiles.load_checkpoint(self.out)
+        except runfiles.RunFileError as e:
+            raise TrainingError(str(e)) from None
+        path = self.out / CHECKPOINT
         theirs = state["config"]
         for k, v in self.cfg.result_fields().items():
             if theirs.get(k) != v:
@@ -191,6 +243,7 @@ class Trainer:
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step"])
         self.partial = dict(state["partial"])
         self.wall_s = float(state["wall_s"])
+        self.saved_at = self._position()
 
     # ---- the loop -------------------------------------------------------------------------
     def _batch(self, idx: np.ndarray):
@@ -256,6 +309,8 @@ class Trainer:
         batches = math.ceil(n / bs)
         correct = {k: 0 for k in self.algo.predictors}
         counts = OpCounter()
+        for layer in self._index_layers():
+            layer.reset_eval_stats()
         if self.reporter:
             self.reporter.start_eval(batches)
         for b in range(batches):
@@ -271,33 +326,72 @@ class Trainer:
         return {k: v / n for k, v in correct.items()}, counts
 
     def run(self, resume: bool = False) -> dict | None:
-        """Fit, evaluate and write the results; None if stopped early (checkpoint saved)."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        if resume:
-            self.load_checkpoint()
-        if not self.fit():
-            return None
-        t0 = time.perf_counter()
-        acc, inference_counts = self.evaluate()
-        eval_s = time.perf_counter() - t0
-        return self.write_results(acc, inference_counts, eval_s)
+        """Fit, evaluate and write the results; None if stopped early (checkpoint saved).
+
+        Holds the output folder's lock throughout (creating the folder): a second run into the
+        same folder fails at once with :class:`~pbitsim.runfiles.OutFolderBusy`.
+        """
+        try:
+            with runfiles.out_lock(self.out), thread_count(self.cfg.threads):
+                if resume:
+                    self.load_checkpoint()
+                if not self.fit():
+                    return None
+                t0 = time.perf_counter()
+                acc, inference_counts = self.evaluate()
+                eval_s = time.perf_counter() - t0
+                return self.write_results(acc, inference_counts, eval_s)
+        except runfiles.OutFolderBusy:
+            raise
+        except runfiles.RunFileError as e:
+            raise TrainingError(str(e)) from None
 
     # ---- results --------------------------------------------------------------------------
+    def model_params(self) -> dict:
+        """What the estimator needs to describe this run's step: the training choices that
+        change the counts and the tile statistics each index layer read (``pbitsim estimate
+        --counts`` uses them)."""
+        cfg = self.cfg
+        layers = self._index_layers()
+        stats = [m.input_stats() for m in layers]
+        eval_stats = [m.input_stats(training=False) for m in layers]
+        total = cfg.epochs * self.steps
+        ends = getattr(self.algo, "ends", None)  # the freezing schedule of the CwC family
+        live = (None if ends is None else
+                [min(total, math.ceil(e * total - 1e-9)) / total for e in ends])
+        return {"batch_size": cfg.batch_size, "grad_quant": cfg.grad_quant,
+                "update": cfg.update, "eval_samples": cfg.eval_samples,
+                "estimator": cfg.estimator,
+                "input_stats": [list(s) for s in stats if s is not None],
+                "eval_input_stats": [list(s) for s in eval_stats if s is not None],
+                "live": live}
+
+    def _index_layers(self) -> list:
+        from ..bridge.modules import BSNConv2d, BSNLinear
+        return [m for m in self.algo.model.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
+
+    def _arch_file(self) -> dict:
+        """A user architecture file's path and content hash (nothing for a built-in name)."""
+        cfg = self.cfg
+        return {"arch_file": cfg.arch, "arch_sha256": cfg.arch_sha256} if cfg.arch_sha256 else {}
+
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
-        train_samples = len(self.train_idx)
+        train_samples = self.samples_per_epoch
         simulated = cfg.algo in ("bsff", "bgbsff")
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,
-                "arch": algo.arch, "dataset": cfg.dataset, "activation_density": density,
+                "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
+                "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
                 "epochs": cfg.epochs, "test_samples": self.n_test}
         doc = json.loads(self.counts.to_json(**meta))
         doc["inference_counts"] = inference_counts.as_dict()
-        atomic_write_text(self.out / COUNTS, json.dumps(doc, indent=2) + "\n")
+        doc["model_params"] = self.model_params()
+        runfiles.write_counts(self.out, doc)
 
         energy = _price(self.counts, inference_counts, cfg.energy_table, meta["device"],
                         cfg.epochs * train_samples, self.n_test)
@@ -316,7 +410,7 @@ class Trainer:
             "python": sys.version.split()[0], "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         }
-        atomic_write_text(self.out / RESULTS, json.dumps(results, indent=2) + "\n")
+        runfiles.write_results(self.out, results)
         return results
 
 
@@ -343,20 +437,21 @@ def _peak_memory_mib() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` through a temporary file in the same folder and a rename."""
-    import tempfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+@contextlib.contextmanager
+def thread_count(n: int | None):
+    """Torch and numba use ``n`` threads in the block (None: unchanged), then as before.
+
+    Float reductions split over threads, so a run's numbers depend on its thread count.
+    """
+    if n is None:
+        yield
+        return
+    import numba
+    before = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])

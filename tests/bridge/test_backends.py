@@ -9,7 +9,8 @@ import torch
 
 from pbitsim import OpCounter, counting
 from pbitsim.bridge.modules import BSNConv2d, BSNLinear, set_backend
-from pbitsim.training.models import CwCNet
+from pbitsim.energy_models.archs import load_arch
+from pbitsim.training.models import Net
 
 
 def _counts(shape, tiles, seed, density=0.3):
@@ -23,7 +24,7 @@ def _run(layer, backend, x, g, args, seed):
     layer.zero_grad(set_to_none=True)
     c = OpCounter()
     with counting(c):
-        out = layer(x, *args, seed=seed) if isinstance(layer, BSNConv2d) else layer(x, *args)
+        out = layer(x, *args, seed=seed)
         out.backward(g)
     grads = [p.grad.clone() for p in layer.parameters()]
     return out.detach(), grads, c
@@ -95,6 +96,14 @@ def test_dense_linear_equals_index_linear(folded, tiles):
     _compare(lin, x, args)
 
 
+@pytest.mark.parametrize("how", ["ternary", "sign"])
+def test_dense_bgbsff_linear_equals_index_linear(how):
+    torch.manual_seed(4)
+    lin = BSNLinear(30, 6, tiles_in=7, grad_quant=how)
+    x = _counts((8, 30), 7, seed=5)
+    _compare(lin, x, (torch.rand(30) + 0.5, torch.randn(30)), exact_grads=True)
+
+
 def test_dense_rejects_counts_above_the_tiles():
     conv = BSNConv2d(1, 2, 3, 1, 1, tiles_in=7, backend="dense")
     with pytest.raises(ValueError, match="more than tiles=3"):
@@ -105,7 +114,7 @@ def test_dense_rejects_counts_above_the_tiles():
 
 
 def test_set_backend_reaches_every_index_layer():
-    net = CwCNet((1, 28, 28), tiles=7)
+    net = Net(load_arch("cwc-mnist"), tiles=7)
     layers = [m for m in net.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
     assert len(layers) == 4
     assert set_backend(net, "dense") is net
@@ -121,7 +130,7 @@ def test_cwcnet_layers_have_identical_counts_on_both_backends():
     a pre-activation flip a p-bit whose uniform falls between the two sigmoids, ~1e-7 per draw,
     and the next layers then read other counts.)"""
     torch.manual_seed(0)
-    net = set_backend(CwCNet((1, 28, 28), tiles=7), "dense")
+    net = set_backend(Net(load_arch("cwc-mnist"), tiles=7), "dense")
     calls = []
     hooks = [m.register_forward_hook(lambda mod, args, out: calls.append((mod, args)))
              for m in net.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
@@ -130,15 +139,15 @@ def test_cwcnet_layers_have_identical_counts_on_both_backends():
     for h in hooks:
         h.remove()
     assert len(calls) == 4
-    for layer, (x, scale, shift) in calls:
-        _compare(layer, x, (scale, shift))
+    for layer, args in calls:
+        _compare(layer, args[0], args[1:3])
 
     step = {}
     for backend in ("index", "dense"):  # the whole step: counts within a tiny tolerance
         torch.manual_seed(0)
         c = OpCounter()
         with counting(c):
-            ys, logits = set_backend(CwCNet((1, 28, 28), tiles=7), backend)(
+            ys, logits = set_backend(Net(load_arch("cwc-mnist"), tiles=7), backend)(
                 torch.randn(8, 1, 28, 28), (0, 1))
             (logits.sum() + sum(v.pow(2).mean() for v in ys)).backward()
         step[backend] = c.as_dict()

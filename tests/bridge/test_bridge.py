@@ -14,7 +14,8 @@ from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.estimators import quantize_grad
 from pbitsim.bridge.modules import (BinaryStochastic, BSNConv2d, BSNLinear, FoldableBatchNorm2d,
                                     QuantizeGrad, TiledLogistic)
-from pbitsim.training.models import CWC_POOL, CwCNet
+from pbitsim.energy_models.archs import arch_from_mapping
+from pbitsim.training.models import Net
 
 
 def _counts(shape, tiles, seed=0, density=0.4):
@@ -23,18 +24,19 @@ def _counts(shape, tiles, seed=0, density=0.4):
     return torch.from_numpy(x)
 
 
-@pytest.mark.parametrize("h, w, stride, tiles", [(6, 5, 1, 7), (7, 7, 2, 1), (4, 9, 1, 3)])
-def test_index_conv_folded_equals_torch(h, w, stride, tiles):
+@pytest.mark.parametrize("h, w, stride, tiles, groups", [
+    (6, 5, 1, 7, 1), (7, 7, 2, 1, 1), (4, 9, 1, 3, 1), (6, 6, 1, 3, 2), (5, 7, 2, 7, 2)])
+def test_index_conv_folded_equals_torch(h, w, stride, tiles, groups):
     torch.manual_seed(0)
     x = _counts((3, 4, h, w), tiles)
-    conv = BSNConv2d(4, 6, 3, stride, 1, tiles_in=tiles)
+    conv = BSNConv2d(4, 6, 3, stride, 1, groups=groups, tiles_in=tiles)
     scale, shift = torch.rand(4) + 0.5, torch.randn(4)
     out = conv(x, scale, shift)
     # reference: the batch-norm affine applied to the counts, then an ordinary zero-padded conv
     w_ref = conv.weight.detach().clone().requires_grad_(True)
     b_ref = conv.bias.detach().clone().requires_grad_(True)
     xa = x.float() * scale.view(1, 4, 1, 1) + shift.view(1, 4, 1, 1)
-    ref = F.conv2d(xa, w_ref, b_ref, stride, 1)
+    ref = F.conv2d(xa, w_ref, b_ref, stride, 1, groups=groups)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-4)
     g = torch.randn_like(ref)
     out.backward(g)
@@ -43,15 +45,19 @@ def test_index_conv_folded_equals_torch(h, w, stride, tiles):
     torch.testing.assert_close(conv.bias.grad, b_ref.grad, rtol=1e-5, atol=1e-4)
 
 
-def test_index_linear_folded_equals_torch():
+@pytest.mark.parametrize("row_scaled", [False, True])
+def test_index_linear_folded_equals_torch(row_scaled):
+    """Batch norm folded in; with ``row_scale`` also a layer norm (a factor per sample)."""
     torch.manual_seed(1)
     x = _counts((5, 12), 7)
     lin = BSNLinear(12, 4, tiles_in=7)
     scale, shift = torch.rand(12) + 0.5, torch.randn(12)
-    out = lin(x, scale, shift)
+    rows = torch.rand(5) + 0.5 if row_scaled else None
+    out = lin(x, scale, shift, row_scale=rows)
     w_ref = lin.weight.detach().clone().requires_grad_(True)
     b_ref = lin.bias.detach().clone().requires_grad_(True)
-    ref = (x.float() * scale + shift) @ w_ref + b_ref
+    xa = x.float() * scale + shift
+    ref = (xa * rows.reshape(-1, 1) if row_scaled else xa) @ w_ref + b_ref
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-4)
     g = torch.randn_like(ref)
     out.backward(g)
@@ -192,11 +198,12 @@ def test_real_conv_counts_skip_the_padding(h, w, k, stride, padding):
     taps = int(F.conv2d(torch.ones(1, 1, h, w), torch.ones(1, 1, k, k), None, stride,
                         padding).sum())
     macs = 2 * 3 * 2 * taps
-    assert fwd["mul:fp32"] == fwd["weight_read:fp32"] == macs
+    # a weight fetched per MAC, and the 3 biases read once per call
+    assert fwd["mul:fp32"] == macs and fwd["weight_read:fp32"] == macs + 3
     back = c.as_dict()
     # weight gradient (reads the output gradient per use) and input gradient (weights per use)
     assert back["mul:fp32"] == 3 * macs and back["grad_read:fp32"] == macs + out.numel()
-    assert back["weight_read:fp32"] == 2 * macs
+    assert back["weight_read:fp32"] == 2 * macs + 3
 
 
 def test_counts_in_context():
@@ -209,9 +216,14 @@ def test_counts_in_context():
     assert c["pbit_sample"] == 3 * z.numel()
     assert c["add:fp32"] >= 4 * int(x.sum())  # the index-and-accumulate adds, and the biases
     assert c["act_read:u2"] == x.numel()
-    outside = OpCounter()
-    lin(x)  # no context: nothing counted anywhere
-    assert not outside
+    before = c.copy()
+    lin(x)  # outside the context: the closed counter gets nothing, and no counter is active
+    assert c == before
+    from pbitsim.counters import active_counter
+    assert active_counter() is None
+    with counting() as fresh:
+        pass
+    assert not fresh
 
 
 def test_foldable_batchnorm_reports_its_affine():
@@ -242,31 +254,72 @@ def test_foldable_batchnorm_running_stats_average_evenly_then_exponentially():
     torch.testing.assert_close(bn.running_mean, ref)
 
 
-@pytest.mark.parametrize("shape", [(1, 12, 12), (3, 8, 8)])
-def test_simulated_cwcnet_equals_plain_torch_with_the_same_samples(shape):
-    """Every block's pre-activation and the logits equal the unfolded torch math."""
+def _conv(channels, groups=1, stride=1):
+    return {"type": "conv2d", "channels": channels, "kernel": 3, "stride": stride, "padding": 1,
+            "groups": groups}
+
+
+# small nets covering every fold: grouped convs and pools on counts (CFSE-like), a conv block
+# read by a dense layer (flattened counts), batch norm then layer norm on dense and conv blocks
+SIM_NETS = {
+    "cfse-like": ([1, 12, 12], [_conv(20), {"type": "batchnorm"}, _conv(40, groups=10),
+                                {"type": "pool", "size": 2}, {"type": "batchnorm"},
+                                _conv(20, stride=2), {"type": "batchnorm"}]),
+    "rgb-pool3": ([3, 9, 9], [_conv(10), {"type": "pool", "size": 3}, {"type": "batchnorm"},
+                              _conv(20, groups=5), {"type": "batchnorm"}]),
+    "mlp-bn-ln": ([1, 6, 6], [{"type": "dense", "units": 30}, {"type": "batchnorm"},
+                              {"type": "layernorm"}, {"type": "dense", "units": 20},
+                              {"type": "layernorm"}, {"type": "dense", "units": 10}]),
+    "conv-ln-dense": ([2, 6, 6], [_conv(10), {"type": "batchnorm"}, {"type": "layernorm"},
+                                  {"type": "dense", "units": 20}, {"type": "batchnorm"}]),
+}
+
+
+@pytest.mark.parametrize("name", list(SIM_NETS))
+def test_simulated_net_equals_plain_torch_with_the_same_samples(name):
+    """Every block's pre-activation, goodness tensor and the logits equal the unfolded torch
+    math of the architecture, given the same p-bit samples."""
+    shape, layers = SIM_NETS[name]
+    arch = arch_from_mapping({"name": name, "input": shape, "classes": 10, "layers": layers})
     torch.manual_seed(3)
-    net = CwCNet(shape, tiles=7, seed=11)
+    net = Net(arch, tiles=7, seed=11)
     x = torch.randn(3, *shape)
     seen = {}
     for i, act in enumerate(net.acts):
         act.register_forward_hook(lambda m, inp, out, i=i: seen.__setitem__(i, (inp[0], out[1])))
     ys, logits = net(x, (0, 0))
     with torch.no_grad():
-        prev = None
-        for i in range(4):
-            z = F.conv2d(x if i == 0 else prev, net.convs[i].weight, net.convs[i].bias, 1, 1)
-            # every conv output is batch-normalised onto the tiles
-            z = F.batch_norm(z, None, None, net.pres[i].weight, net.pres[i].bias, True, 0.0, 1e-4)
+        prev = x
+        for i, block in enumerate(arch.blocks):
+            lin, w = block.linear, net.linears[i].weight
+            if lin.type == "conv2d":
+                z = F.conv2d(prev, w, net.linears[i].bias, lin.stride, lin.padding,
+                             groups=lin.groups)
+            else:
+                w = w if i > 0 else w.t()  # BSNLinear stores [K, N], nn.Linear [N, K]
+                z = prev.flatten(1) @ w + net.linears[i].bias
+            # every linear output is batch-normalised onto the tiles
+            z = F.batch_norm(z, None, None, net.pres[i].weight, net.pres[i].bias, True, 0.0,
+                             1e-4)
             z_sim, s_u8 = seen[i]
             torch.testing.assert_close(z_sim, z, rtol=1e-4, atol=1e-4)
-            p = s_u8.float()
-            if CWC_POOL[i]:
-                p = F.max_pool2d(p, 2)
-            prev = F.batch_norm(p, None, None, net.bns[i].weight, net.bns[i].bias, True, 0.0, 1e-4)
-            torch.testing.assert_close(ys[i], prev, rtol=1e-4, atol=1e-4)
+            y = s_u8.float()
+            for layer, mod in zip(block.post, net.norms[i]):
+                if layer.type == "pool":
+                    y = F.max_pool2d(y, layer.size)
+                elif layer.type == "batchnorm":
+                    y = F.batch_norm(y, None, None, mod.weight, mod.bias, True, 0.0, 1e-4)
+                else:
+                    y = y / y.flatten(1).pow(2).mean(1).sqrt().reshape(-1, *[1] * (y.dim() - 1))
+            torch.testing.assert_close(ys[i], y, rtol=1e-4, atol=1e-4)
+            prev = y
         ref_logits = prev.flatten(1) @ net.head.weight + net.head.bias
         torch.testing.assert_close(logits, ref_logits, rtol=1e-4, atol=1e-4)
+    # the weights learn through the folded layers as through the unfolded math
+    ys, logits = net(x, (0, 1))
+    (logits.sum() + sum(y.pow(2).sum() for y in ys)).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all()
+               for p in net.linears[-1].parameters())
 
 
 def test_quantized_real_conv_weight_gradient_is_adds():

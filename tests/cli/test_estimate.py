@@ -22,10 +22,13 @@ def test_default_run():
     result = run()
     assert result.exit_code == 0, result.output
     out = result.output
-    for text in ("cwc-cifar10", "horowitz-45nm", "BP", "FF", "BSFF M=7", "BGBSFF M=7",
-                 "Largest terms", "Assumptions", "density 0.15", "vs BP", "vs FF",
-                 "p-bit hardware, device ideal", "931,840", "0.745 mm^2",
-                 "priced as the table's smtj", "133,120 units x M = 931,840 p-bits"):
+    # the default: the CwC-FF reference's CFSE net for CIFAR-10; units (before pooling)
+    # 20x32x32 + 80x32x32 + 240x16x16 + 480x16x16 = 286,720, x 7 tiles, 0.8 um^2 each
+    for text in ("cfse-cifar10", "horowitz-45nm", "BP", "CwC-FF", "BSFF M=7", "BGBSFF M=7",
+                 "Largest terms", "Assumptions", "density 0.15", "vs BP", "vs CwC-FF",
+                 "not estimated: ff on cfse-cifar10",
+                 "p-bit hardware, device ideal", "2,007,040", "1.61 mm^2",
+                 "priced as the table's smtj", "286,720 units x M = 2,007,040 p-bits"):
         assert text in out
 
 
@@ -33,33 +36,33 @@ def test_json_to_stdout():
     result = run("--json", "-")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["format"] == "pbitsim-estimate" and doc["arch"] == "cwc-cifar10"
+    assert doc["format"] == "pbitsim-estimate" and doc["arch"] == "cfse-cifar10"
     algos = doc["algorithms"]
-    assert list(algos) == ["bp", "ff", "bsff", "bgbsff"]
+    assert list(algos) == ["bp", "cwc", "bsff", "bgbsff"]  # Hinton's FF needs an MLP
     for name, numbers in algos.items():
         assert numbers["train_per_epoch_pj"] == pytest.approx(
             numbers["train_per_sample_pj"] * 45000)
         split = numbers["train_split_pj"]
         assert sum(split.values()) == pytest.approx(numbers["train_per_sample_pj"])
         assert numbers["ratio_to_ff"] == pytest.approx(
-            numbers["train_per_sample_pj"] / algos["ff"]["train_per_sample_pj"])
+            numbers["train_per_sample_pj"] / algos["cwc"]["train_per_sample_pj"])
         layers = sum(layer["train_pj"] for layer in numbers["layers"])
         assert layers == pytest.approx(numbers["train_per_sample_pj"])
     assert algos["bsff"]["train_split_pj"]["pbit"] > 0
     assert algos["bp"]["train_split_pj"]["pbit"] == 0
-    # The expected ordering of the model: BGBSFF < BSFF < FF < BP for training.
-    energy = [algos[a]["train_per_sample_pj"] for a in ("bgbsff", "bsff", "ff", "bp")]
+    # The expected ordering of the model: BGBSFF < BSFF < CwC-FF < BP for training.
+    energy = [algos[a]["train_per_sample_pj"] for a in ("bgbsff", "bsff", "cwc", "bp")]
     assert energy == sorted(energy)
 
 
 def test_csv_matches_json(tmp_path):
     json_path = tmp_path / "e.json"
-    result = run("--algo", "ff,bsff", "--tiles", "3", "--csv", "-", "--json", str(json_path))
+    result = run("--algo", "cwc,bsff", "--tiles", "3", "--csv", "-", "--json", str(json_path))
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.output)))
     assert rows[0] == ["algo", "scope", "layer", "phase", "key", "count", "energy_pj"]
     doc = json.loads(json_path.read_text())
-    for algo in ("ff", "bsff"):
+    for algo in ("cwc", "bsff"):
         detail = sum(float(r[6]) for r in rows[1:]
                      if r[0] == algo and r[1] == "train" and r[2] != "all")
         total = next(float(r[6]) for r in rows[1:]
@@ -84,8 +87,8 @@ def test_options_change_the_numbers():
     per_layer = total("--density", "0.15,0.15,0.15,0.15")
     assert per_layer == pytest.approx(base)
     doc = json.loads(run("--json", "-", "--epochs", "3", "--train-size", "1000").output)
-    ff = doc["algorithms"]["ff"]
-    assert ff["train_run_pj"] == pytest.approx(ff["train_per_sample_pj"] * 3000)
+    cwc = doc["algorithms"]["cwc"]
+    assert cwc["train_run_pj"] == pytest.approx(cwc["train_per_sample_pj"] * 3000)
 
 
 def test_per_layer_and_archs(tmp_path):
@@ -116,10 +119,10 @@ def test_device_choice(tmp_path):
     assert digital["device"]["area_um2"] == pytest.approx(1918.506)
     for name in ("bsff", "bgbsff"):
         a, d = ideal["algorithms"][name], digital["algorithms"][name]
-        assert a["n_pbits"] == d["n_pbits"] == 931840
-        assert sum(layer["n_pbits"] for layer in d["layers"]) == 931840
-        assert a["pbit_area_mm2"] == pytest.approx(931840 * 0.8e-6)
-        assert d["pbit_area_mm2"] == pytest.approx(931840 * 1918.506e-6)
+        assert a["n_pbits"] == d["n_pbits"] == 2007040
+        assert sum(layer["n_pbits"] for layer in d["layers"]) == 2007040
+        assert a["pbit_area_mm2"] == pytest.approx(2007040 * 0.8e-6)
+        assert d["pbit_area_mm2"] == pytest.approx(2007040 * 1918.506e-6)
         assert d["train_split_pj"]["pbit"] == pytest.approx(
             a["train_split_pj"]["pbit"] / 0.002 * 1.115415)
         assert d["train_split_pj"]["compute"] == pytest.approx(a["train_split_pj"]["compute"])
@@ -132,16 +135,16 @@ def test_device_choice(tmp_path):
     result = run("--device", "digital:lut_width=8", "--algo", "bsff", "--tiles", "3",
                  "--per-layer", "--csv", str(tmp_path / "e.csv"))
     assert result.exit_code == 0, result.output
-    for text in ("device digital:lut_width=8", "399,360", "p-bits", "61,440",
+    for text in ("device digital:lut_width=8", "860,160", "p-bits", "61,440",
                  "p-bit device: digital (s4.3 input, 256 x 8-bit LUT", "its parts: register"):
         assert text in result.output
     rows = list(csv.reader(io.StringIO((tmp_path / "e.csv").read_text())))
     hardware = {(r[2], r[4]): float(r[5]) for r in rows if r[1] == "hardware"}
-    assert hardware[("all", "n_pbits")] == 133120 * 3
+    assert hardware[("all", "n_pbits")] == 286720 * 3
     assert hardware[("conv3", "n_pbits")] == 240 * 16 * 16 * 3
     assert hardware[("head", "n_pbits")] == 0
     area = load_table().with_device("digital:lut_width=8").device_cost().area_um2
-    assert hardware[("all", "pbit_area_mm2")] == pytest.approx(133120 * 3 * area * 1e-6)
+    assert hardware[("all", "pbit_area_mm2")] == pytest.approx(286720 * 3 * area * 1e-6)
 
 
 def write_counts(tmp_path, **change):
@@ -165,7 +168,7 @@ def test_counts_file(tmp_path):
     doc = json.loads(result.output)
     assert doc["arch"] == "cwc-mnist" and doc["tiles"] == 7
     assert doc["densities"] == [0.2, 0.25, 0.2, 0.1]
-    assert list(doc["algorithms"]) == ["bp", "ff", "bsff"]
+    assert list(doc["algorithms"]) == ["bp", "cwc", "bsff"]  # ff skipped: the net has convs
     measured = doc["measured"]
     per_sample = (10 ** 12 * 0.9 + 10 ** 9 * 0.002 + 10 ** 8 * 10 * 3 / 64
                   + 10 ** 11 * 5) / 120000

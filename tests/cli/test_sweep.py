@@ -40,7 +40,7 @@ def test_estimate_only_outputs(tmp_path):
     doc = json.loads((tmp_path / "sweep.json").read_text())
     assert doc["format"] == "pbitsim-sweep" and doc["mode"] == "estimate"
     for r in doc["rows"]:
-        ref = hardware_summary("cwc-cifar10", "bsff", r["tiles"], device=r["device"],
+        ref = hardware_summary("cfse-cifar10", "bsff", r["tiles"], device=r["device"],
                                density=0.1)
         assert r["n_pbits"] == ref["n_pbits"]
         assert r["energy_train_pj_per_sample"] == pytest.approx(
@@ -51,6 +51,15 @@ def test_estimate_only_outputs(tmp_path):
     assert by[("ideal", 7)]["n_pbits"] == 7 * by[("ideal", 1)]["n_pbits"]
     assert by[("digital:lut_width=8", 7)]["pbit_area_mm2"] > 100 * by[("ideal", 7)][
         "pbit_area_mm2"]
+
+
+def test_estimate_only_arch(tmp_path):
+    result = run("--estimate-only", "--tiles", "2", "--arch", "cwc-mnist", "--out",
+                 str(tmp_path), "--no-plots")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert row["arch"] == "cwc-mnist"
+    assert row["n_pbits"] == hardware_summary("cwc-mnist", "bsff", 2)["n_pbits"]
 
 
 def test_estimate_only_plot(tmp_path):
@@ -80,6 +89,9 @@ def test_estimate_only_does_not_import_torch(tmp_path):
     (["--estimate-only", "--density", "1.5"], "--density must be in (0, 1]"),
     (["--jobs", "0"], "--jobs must be >= 1"),
     (["--epochs", "x"], "Invalid value for '--epochs'"),
+    (["--arch", "nope"], "--arch: unknown architecture 'nope'"),
+    (["--estimate-only", "--dataset", "cifar10", "--arch", "cwc-mnist"],
+     "cwc-mnist takes 1x28x28 inputs, the cifar10 images are 3x32x32"),
 ])
 def test_bad_input_is_one_line(args, message, tmp_path):
     result = run(*args, "--out", str(tmp_path))
@@ -96,11 +108,13 @@ needs_mnist = pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").exis
 def test_trained_sweep_and_resume(tmp_path):
     args = ["--tiles", "1,3", "--device", "smtj:offset_sd=0.3", "--seeds", "0,1", "--dataset",
             "mnist", "--data-dir", str(MNIST), "--limit-train", "128", "--limit-test", "64",
-            "--batch-size", "64", "--epochs", "1", "--out", str(tmp_path), "--no-plots"]
+            "--batch-size", "64", "--epochs", "1", "--out", str(tmp_path), "--no-plots",
+            "--arch", "cwc-mnist"]
     result = run(*args)
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "sweep.json").read_text())
     assert doc["mode"] == "train" and len(doc["runs"]) == 4 and len(doc["rows"]) == 2
+    assert {r["arch"] for r in doc["runs"]} == {"cwc-mnist"}
     for row in doc["rows"]:
         assert row["seeds"] == [0, 1] and 0 <= row["accuracy_mean"] <= 1
         assert row["energy_train_pj_per_sample"] > 0 and row["n_pbits"] > 0
@@ -110,6 +124,7 @@ def test_trained_sweep_and_resume(tmp_path):
     for r in doc["runs"]:
         res = json.loads((tmp_path / r["run"] / "results.json").read_text())
         assert res["device"] == r["device"] and res["tiles"] == r["tiles"]
+        assert res["arch"] == res["config"]["arch"] == "cwc-mnist"
     # a second run reads every finished configuration back instead of training it
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/results.json")}
     again = run(*args)

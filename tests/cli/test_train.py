@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 MNIST_DIR = Path(os.environ.get("PBITSIM_TEST_DATA")
                  or Path(__file__).resolve().parents[2].parent / "shared" / "data") / "mnist"
 
@@ -55,7 +56,13 @@ def test_train_writes_results_and_counts(mnist_dir, tmp_path):
     (["--epochs", "0"], "--epochs must be >= 1"),
     (["--limit-train", "1"], "--limit-train must be >= 2"),
     (["--data-dir", "/nonexistent/pbitsim-data"], "does not exist"),
-    (["--algo", "ff", "--arch", "mlp"], "--arch mlp applies to bp only"),
+    (["--algo", "ff", "--arch", "cfse-mnist"], "conv1 is conv2d; Hinton's FF"),
+    (["--algo", "bp", "--arch", "mlp"], "--arch: unknown architecture 'mlp'"),
+    (["--arch", "/nonexistent/net.toml"], "cannot read architecture"),
+    (["--arch", str(EXAMPLES / "small-convnet.toml")], "takes 3x32x32 inputs"),
+    (["--algo", "cwc", "--arch", str(EXAMPLES / "my-mlp.toml"), "--schedule", "reference"],
+     "--schedule reference needs a net of 4 blocks"),
+    (["--schedule", "weekly"], "Invalid value for '--schedule'"),
     (["--device", "bogus"], "unknown p-bit device 'bogus'"),
     (["--algo", "cwc", "--eval-samples", "4"], "--eval-samples applies to bsff/bgbsff"),
     (["--eval-samples", "0"], "--eval-samples must be >= 1"),
@@ -67,11 +74,25 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, msg):
     assert len(lines) == 1 and lines[0].startswith("Error:") and msg in lines[0]
 
 
+def test_class_groups_rule_names_the_layer(tmp_path):
+    net = tmp_path / "net.toml"
+    net.write_text('name = "net"\ninput = [1, 28, 28]\nclasses = 10\n'
+                   '[[layers]]\ntype = "conv2d"\nchannels = 30\n'
+                   '[[layers]]\ntype = "conv2d"\nchannels = 32\n')
+    r = _invoke("--algo", "bgbsff", "--arch", str(net), "--out", str(tmp_path / "x"))
+    assert r.exit_code == 2 and r.output.count("\n") == 1
+    assert r.output.startswith("Error: --arch: bgbsff on net: conv2 has 32 channels, not "
+                               "divisible by the 10 classes")
+    r = _invoke("--algo", "bp", "--arch", str(net), "--data-dir", "/nonexistent/pbitsim-data",
+                "--out", str(tmp_path / "x"))
+    assert r.exit_code == 2 and "does not exist" in r.output  # bp has no class groups
+
+
 def test_ctrl_c_saves_and_resume_finishes(mnist_dir, tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, "-m", "pbitsim", "train", "--algo", "cwc", "--data-dir", mnist_dir,
             "--limit-train", "64", "--limit-test", "32", "--batch-size", "32", "--epochs", "6",
-            "--out", str(out)]
+            "--arch", "cwc-mnist", "--out", str(out)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ckpt = out / "checkpoint.pt"
     deadline = time.time() + 120

@@ -5,14 +5,47 @@ from pathlib import Path
 import pytest
 
 from pbitsim.energy_models import ArchError, list_archs, load_arch
-from pbitsim.energy_models.archs import arch_from_mapping, valid_taps
+from pbitsim.energy_models.archs import DEFAULT_ARCH, arch_from_mapping, default_arch, valid_taps
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 
 
 def test_builtin_names():
-    assert set(list_archs()) >= {"cwc-mnist", "cwc-cifar10", "ff-mlp-4x2000",
-                                 "mf-mlp-2x1000", "mf-mlp-3x2000"}
+    assert set(list_archs()) >= {"cfse-mnist", "cfse-cifar10", "cwc-mnist", "cwc-cifar10",
+                                 "ff-mlp-4x2000", "ff-mlp-4x2000-cifar10", "mf-mlp-2x1000",
+                                 "mf-mlp-3x2000"}
+
+
+def test_defaults():
+    assert DEFAULT_ARCH == "cfse-cifar10"
+    assert default_arch((1, 28, 28), "bsff") == default_arch((1, 28, 28), "bp") == "cfse-mnist"
+    assert default_arch((3, 32, 32), "cwc") == "cfse-cifar10"
+    assert default_arch((1, 28, 28), "ff") == "ff-mlp-4x2000"
+    assert load_arch(default_arch((3, 32, 32), "ff")).input_shape == (3, 32, 32)
+    with pytest.raises(ArchError, match="no built-in network for 2x5x5 inputs"):
+        default_arch((2, 5, 5), "cwc")
+
+
+@pytest.mark.parametrize("name, side, samples", [("cfse-cifar10", 32, 45000),
+                                                 ("cfse-mnist", 28, 60000)])
+def test_cfse_nets(name, side, samples):
+    """The CwC-FF reference's CFSE net: convs 2 and 4 grouped (10), pooled after them."""
+    arch = load_arch(name)
+    assert arch.ff_variant == "cwc" and arch.train_samples == samples
+    assert [b.linear.channels_out for b in arch.blocks] == [20, 80, 240, 480]
+    assert [b.linear.groups for b in arch.blocks] == [1, 10, 1, 10]
+    assert [[l.type for l in b.post] for b in arch.blocks] == [
+        ["batchnorm"], ["pool", "batchnorm"], ["batchnorm"], ["pool", "batchnorm"]]
+    assert [b.out_shape[1] for b in arch.blocks] == [side, side // 2, side // 2, side // 4]
+    features = 480 * (side // 4) ** 2
+    assert arch.head.in_shape == (features,)
+    c_in = arch.input_shape[0]
+    # a grouped conv's output channel reads C_in / 10 input channels
+    weights = 9 * (c_in * 20 + 80 * 2 + 240 * 80 + 480 * 24) + features * 10
+    assert arch.params == weights + 20 + 80 + 240 + 480 + 10
+    conv2 = arch.blocks[1].linear
+    assert conv2.taps == 80 * 2 * valid_taps(side, 3, 1, 1) ** 2
+    assert conv2.describe() == f"conv 3x3/1 groups 10 -> 80x{side}x{side}"
 
 
 @pytest.mark.parametrize("name, side, features, samples", [
@@ -77,6 +110,11 @@ BASE = {"name": "x", "input": [1, 8, 8], "classes": 10,
     ({"ff_variant": "both"}, "ff_variant"),
     ({"layers": []}, "at least one"),
     ({"depth": 3}, "unknown key 'depth'"),
+    ({"layers": [{"type": "conv2d", "channels": 4, "groups": 3}]},
+     r"layers\[0\] \(conv1\): groups = 3 must divide the 1 input and 4 output channels"),
+    ({"input": [6, 8, 8], "layers": [{"type": "conv2d", "channels": 4, "groups": 3}]},
+     "groups = 3 must divide the 6 input and 4 output"),
+    ({"layers": [{"type": "conv2d", "channels": 4, "groups": 0}]}, "groups must be a positive"),
 ])
 def test_errors(change, message):
     with pytest.raises(ArchError, match=message):

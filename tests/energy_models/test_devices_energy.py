@@ -169,15 +169,15 @@ def test_missing_parts_and_devices(tmp_path):
 # --- p-bit counts ------------------------------------------------------------------------
 
 def test_pbit_counts_of_small_nets_by_hand():
-    # conv 2ch 3x3 pad 1 on 4x4 -> 2x4x4 units; conv 3ch -> 3x4x4 units; the head has none.
-    assert pbits_per_block(convnet(), 3) == [2 * 16 * 3, 3 * 16 * 3]
+    # conv 2ch 3x3 pad 1 on 4x4 -> 2x4x4 units; conv 4ch -> 4x4x4 units; the head has none.
+    assert pbits_per_block(convnet(), 3) == [2 * 16 * 3, 4 * 16 * 3]
     assert pbits_per_block(mlp(), 7) == [3 * 7, 2 * 7]
     result = estimate(convnet(), ["bp", "bsff", "bgbsff"], tiles=3, device="smtj")
     assert result.get("bp").n_pbits == 0
     for name in ("bsff", "bgbsff"):
         algo = result.get(name)
-        assert [l.n_pbits for l in algo.layers] == [96, 144, 0]
-        assert algo.n_pbits == 240 and algo.pbit_area_um2 == approx(240 * 0.8)
+        assert [l.n_pbits for l in algo.layers] == [96, 192, 0]
+        assert algo.n_pbits == 288 and algo.pbit_area_um2 == approx(288 * 0.8)
         # every p-bit draws once per inference
         for layer in algo.layers:
             assert layer.phases["inference"]["forward"].get("pbit_sample", 0) == layer.n_pbits
@@ -186,9 +186,12 @@ def test_pbit_counts_of_small_nets_by_hand():
 @pytest.mark.parametrize("arch, units", [
     ("cwc-cifar10", 20 * 32 * 32 + 80 * 16 * 16 + 240 * 16 * 16 + 480 * 8 * 8),
     ("cwc-mnist", 20 * 28 * 28 + 80 * 14 * 14 + 240 * 14 * 14 + 480 * 7 * 7),
+    # CFSE pools after the 2nd and 4th convs: p-bits sit on the units before the pool
+    ("cfse-cifar10", 20 * 32 * 32 + 80 * 32 * 32 + 240 * 16 * 16 + 480 * 16 * 16),
+    ("cfse-mnist", 20 * 28 * 28 + 80 * 28 * 28 + 240 * 14 * 14 + 480 * 14 * 14),
 ])
 def test_pbit_counts_of_the_cwc_nets(arch, units):
-    assert units in (133120, 101920)
+    assert units in (133120, 101920, 286720, 219520)
     for tiles in (1, 7):
         assert sum(pbits_per_block(load_arch(arch), tiles)) == units * tiles
         assert hardware_summary(arch, "bsff", tiles)["n_pbits"] == units * tiles
@@ -210,7 +213,7 @@ def test_hardware_summary():
     smtj = hardware_summary(arch, "bgbsff", 3, device="smtj", density=0.1, table=tab)
     assert smtj["pbit_energy_share"] < row["pbit_energy_share"]
     assert smtj["energy_train_pj_per_sample"] < row["energy_train_pj_per_sample"]
-    ff = hardware_summary(arch, "ff", 3, table=tab)
+    ff = hardware_summary(arch, "cwc", 3, table=tab)
     assert (ff["n_pbits"], ff["pbit_area_um2"], ff["pbit_energy_share"]) == (0, 0.0, 0.0)
     # energy and p-bits grow with M for a sweep
     rows = [hardware_summary(arch, "bsff", m, table=tab) for m in (1, 2, 4, 7, 10)]

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pbitsim.cli.main import cli
 from pbitsim.kernels import Digital, Smtj
 from pbitsim.training import TrainConfig, TrainingError
-from pbitsim.training.models import CwCNet
+from pbitsim.energy_models import load_arch
+from pbitsim.training.models import Net
 
 MNIST_DIR = Path(os.environ.get("PBITSIM_TEST_DATA")
                  or Path(__file__).resolve().parents[2].parent / "shared" / "data") / "mnist"
@@ -29,17 +30,18 @@ def test_device_spec_is_validated_and_canonical():
 
 
 def test_blocks_sample_with_the_device():
-    net = CwCNet((1, 28, 28), tiles=3, device="smtj:stuck_rate=0.5,stuck_high=1")
+    arch = load_arch("cwc-mnist")
+    net = Net(arch, tiles=3, device="smtj:stuck_rate=0.5,stuck_high=1")
     devices = [act.device for act in net.acts]
     assert all(isinstance(d, Smtj) and d.stuck_rate == 0.5 for d in devices)
     # every block is its own array of devices
     assert len({d.device_seed for d in devices}) == len(devices)
-    assert isinstance(CwCNet((1, 28, 28), tiles=3, device="digital").acts[0].device, Digital)
+    assert isinstance(Net(arch, tiles=3, device="digital").acts[0].device, Digital)
     # half the p-bits stuck at 1: a very negative input still fires about half the tiles
     z = torch.full((4, 20, 28, 28), -50.0)
     s, _ = net.acts[0](z, seed=1)
     assert abs(float(s.mean()) / 3 - 0.5) < 0.05
-    s_ideal, _ = CwCNet((1, 28, 28), tiles=3).acts[0](z, seed=1)
+    s_ideal, _ = Net(arch, tiles=3).acts[0](z, seed=1)
     assert float(s_ideal.sum()) == 0
 
 

@@ -9,6 +9,7 @@ from pbitsim.training import TrainConfig, Trainer
 
 def test_last_batch_stops_at_limit_test(mnist_small, tmp_path):
     cfg = TrainConfig(algo="cwc", dataset="mnist", batch_size=32, limit_train=64, limit_test=50)
+    (tmp_path / "run").mkdir()  # fit() alone: run() would make the folder and take its lock
     trainer = Trainer(cfg, mnist_small, tmp_path / "run")
     trainer.fit()
     acc, _ = trainer.evaluate()

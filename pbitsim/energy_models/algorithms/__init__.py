@@ -9,29 +9,46 @@ expected counts per training sample (or per inference) split by phase.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
 
 from ..archs import Arch, Block
-from ..counts import PHASES, Counts
+from ...costs import Counts
+from ..counts import PHASES
 from ..tiles import DEFAULT_DENSITY, TileStats, tile_stats
 
 __all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm",
-           "algorithm_names", "DEFAULT_BATCH"]
+           "algorithm_names", "DEFAULT_BATCH", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
+           "DEFAULT_ESTIMATOR", "ESTIMATORS"]
 
 # Mini-batch size: amortizes per-step work (optimizer, batch-norm folding) over samples.
 # 128 is the CwC-FF reference configuration.
 DEFAULT_BATCH = 128
+DEFAULT_GRAD_QUANT = "ternary"   # BGBSFF's error quantizer (sign: biased, learns poorly)
+DEFAULT_UPDATE = "adam"          # BGBSFF's weight update: adam | shift (w -= 2^-k g, no state)
+UPDATES = ("adam", "shift")
+DEFAULT_ESTIMATOR = "mean-field"
+ESTIMATORS = ("mean-field", "straight-through")
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    """What the counts depend on besides the network: tiles, densities, batch size."""
+    """What the counts depend on besides the network: the training choices ``pbitsim train``
+    takes (tiles, batch, BGBSFF's quantizer and update, sampled test passes, estimator) and the
+    tile statistics (a density per block, or the statistics a run measured)."""
 
     tiles: int = 7
     densities: tuple[float, ...] = (DEFAULT_DENSITY,)
     batch_size: int = DEFAULT_BATCH
+    grad_quant: str = DEFAULT_GRAD_QUANT
+    update: str = DEFAULT_UPDATE
+    eval_samples: int = 1
+    estimator: str = DEFAULT_ESTIMATOR
+    stats: tuple[TileStats, ...] | None = None
+    eval_stats: tuple[TileStats, ...] | None = None
+    live: tuple[float, ...] | None = None
 
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""
@@ -39,15 +56,25 @@ class ModelParams:
 
     def input_stats(self, arch: Arch, index: int) -> TileStats | None:
         """Tile-count statistics entering block ``index`` (``len(blocks)``: the head);
-        None for the first block, whose input is the real-valued data."""
+        None for the first block, whose input is the real-valued data. ``stats`` (measured:
+        one per block after the first, then the head's) replaces the model."""
         if index == 0:
             return None
+        if self.stats is not None:
+            return self.stats[min(index - 1, len(self.stats) - 1)]
         prev = arch.blocks[index - 1]
         window = 1
         for layer in prev.post:
             if layer.type == "pool":
                 window *= layer.size * layer.size
         return tile_stats(self.tiles, self.density(index - 1), window)
+
+    def live_fraction(self, block_index: int) -> float:
+        """Fraction of training steps in which block ``block_index`` learns (a schedule's
+        frozen blocks still run forward); 1 without a schedule."""
+        if self.live is None:
+            return 1.0
+        return self.live[min(block_index, len(self.live) - 1)]
 
 
 @dataclass
@@ -61,22 +88,47 @@ class LayerCounts:
     def total(self) -> Counts:
         return Counts.total(self.phases.values())
 
+    def scaled(self, factor: float) -> "LayerCounts":
+        return LayerCounts(self.name, self.description,
+                           {p: c.scaled(factor) for p, c in self.phases.items()})
+
 
 class Algorithm:
-    """Base of the algorithm models: name, title, and the two count walks."""
+    """Base of the algorithm models.
+
+    A model walks one training step (and one inference pass) over a batch of
+    ``params.batch_size`` samples, calling the functions of :mod:`pbitsim.costs` in the order
+    and with the shapes the trainer's network calls them, so that the estimate and a measured
+    step describe the same computation. :meth:`training` and :meth:`inference` divide by the
+    batch: the counts per sample.
+    """
 
     name: str = ""
     title: str = ""
     uses_tiles: bool = False
     order: int = 100          # position in listings
 
-    def training(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        """Expected counts per training sample, one entry per block and the head."""
+    def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Counts of one training step over ``params.batch_size`` samples, per block and head."""
         raise NotImplementedError
 
-    def inference(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        """Expected counts per inference (one test sample)."""
+    def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Counts of inferring a batch of ``params.batch_size`` samples."""
         raise NotImplementedError
+
+    def training(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Expected counts per training sample, one entry per block and the head."""
+        return [r.scaled(1.0 / params.batch_size) for r in self.training_step(arch, params)]
+
+    def inference(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Expected counts per inference (one test sample), at the evaluation statistics."""
+        if params.eval_stats is not None:
+            params = dataclasses.replace(params, stats=params.eval_stats)
+        return [r.scaled(1.0 / params.batch_size) for r in self.inference_step(arch, params)]
+
+    def check(self, arch: Arch) -> None:
+        """Raise ``ValueError`` (one line naming the layer and the rule) if the rule cannot
+        run on ``arch``."""
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         """One-line statements printed under the estimate."""

@@ -2,154 +2,255 @@
 
 Each block learns from its own loss; nothing is kept across blocks for a backward pass.
 
-* ``cwc`` (CwC-FF, the BSFF paper's base): one pass per sample; the goodness of a
-  class is the mean square of its channel group on the block output (after batch
-  norm); cross-entropy over the class goodnesses; the gradient flows back through the
-  block's pool and batch norm.
-* ``hinton``: a positive and a negative pass per sample (label embedded in the input);
-  goodness = sum of squares of the block's activity before normalization; a logistic
-  loss; the gradient flows back through pooling only.
+Both train as ``pbitsim train`` trains them, on the architectures whose rule they fit
+(:func:`pbitsim.arch_rules.arch_rule`):
 
-A linear softmax head on the last block's output learns alongside (one pass). The
-walk here is shared by BSFF and BGBSFF, which override the per-layer hooks.
+* ``cwc`` (CwC-FF, the BSFF paper's base): one pass per sample; the goodness of a class is the
+  mean square of its channel group on the block output (after batch norm); cross-entropy over
+  the class goodnesses; the gradient flows back through the block's pool and batch norm. A
+  linear softmax head on the last block's (detached) output learns alongside. Inference: one
+  pass, the head's and the last block's goodness predictions.
+* ``ff`` (Hinton's FF, on all-dense networks): a positive and a negative pass per sample (label embedded in the input), every
+  layer's input RMS-normalised; goodness = mean square of the layer's activity; the symmetric
+  pairwise loss; no head. Inference runs one pass per class and sums the goodness of every
+  layer but the first.
+
+The walk here is the trainer's step (``pbitsim.training``) in :mod:`pbitsim.costs` terms;
+:class:`LocalRule` also carries the tiled p-bit form that BSFF and BGBSFF use.
 """
 
 from __future__ import annotations
 
+from ... import costs
+from ...costs import FP, Counts
 from .. import ops
-from ..archs import Arch, Block, Layer
-from ..counts import Counts
-from ..tiles import TileStats
-from . import Algorithm, LayerCounts, ModelParams, block_params, register
-
-NORMS = ("batchnorm", "layernorm")
+from ...arch_rules import arch_rule
+from ..archs import Arch, Block
+from . import Algorithm, LayerCounts, ModelParams, register
+from . import _steps as S
 
 
-@register
-class FF(Algorithm):
-    name = "ff"
-    title = "FF (real-valued forward-forward)"
-    order = 10
+class LocalRule(Algorithm):
+    """A forward-forward-style rule: per-block local losses, per-block Adam (the head's too).
 
-    # --- the walk -------------------------------------------------------------------
-    def training(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        passes = 2 if arch.ff_variant == "hinton" else 1
+    Class attributes pick the form: ``variant`` (``cwc`` or ``hinton``),
+    ``tiled`` (blocks as tiled p-bit units; later layers index-and-accumulate their counts),
+    ``quantized`` (BGBSFF: errors quantized before the weight gradients).
+    """
+
+    variant = "cwc"
+    tiled = False
+    quantized = False
+    scheduled = True  # the CwC family follows the freezing schedule; Hinton's FF does not
+
+    def _variant(self, arch: Arch) -> str:
+        return self.variant
+
+    def check(self, arch: Arch) -> None:
+        rule = arch_rule(self.name, arch)  # the trainer's rules: one definition
+        if rule is not None:
+            raise ValueError(rule)
+
+    # --- one block -------------------------------------------------------------------------
+    def _quant(self, params: ModelParams) -> str | None:
+        return params.grad_quant if self.quantized else None
+
+    def block_forward(self, arch: Arch, block: Block, params: ModelParams, train: bool,
+                      b: int, batch_stats: bool | None = None) -> Counts:
+        """Linear layer, activation and post layers of one pass of ``b`` samples.
+
+        ``train``: the block learns (ReLU masks and pool indices kept); ``batch_stats``: batch
+        norms use batch statistics (training mode, also for frozen blocks; default ``train``).
+        """
+        batch_stats = train if batch_stats is None else batch_stats
+        lin = block.linear
+        xin = params.input_stats(arch, block.index) if self.tiled else None
+        if xin is None:
+            c = S.real_forward(lin, b, train=train)
+        else:
+            fold, rows = S.reader_of(arch.blocks[block.index - 1])
+            c = S.index_forward(lin, xin, b, fold, rows)
+        if not self.tiled:
+            c.merge(costs.relu(b * lin.n_out, train))
+            for layer in self._post_run(arch, block):
+                c.merge(S.post_forward(layer, b, train=train, batch_stats=batch_stats))
+            return c
+        pre = costs.batchnorm if batch_stats else costs.batchnorm_eval
+        c.merge(pre(b * lin.n_out, S.channels(lin)))
+        c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
+        for layer in block.post:
+            c.merge(S.post_forward(layer, b, train=train, batch_stats=batch_stats,
+                                   dtype=S.count_dtype(params.tiles)))
+            if layer.type == "layernorm":  # the per-sample factor the next layer applies
+                c.merge(costs.scalar_fn(b))
+        return c
+
+    def _post_run(self, arch: Arch, block: Block):
+        """The post layers the network runs: Hinton's FF takes the goodness before the first
+        normalisation, and the last block (no head reads it) stops there."""
+        if self._variant(arch) != "hinton" or block.index < len(arch.blocks) - 1:
+            return block.post
+        out = []
+        for layer in block.post:
+            if layer.type in ("batchnorm", "layernorm"):
+                break
+            out.append(layer)
+        return tuple(out)
+
+    def block_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        """The local gradient from the goodness back to the weights (one pass)."""
+        lin = block.linear
+        n_at = b * _numel(block.out_shape) if self._variant(arch) == "cwc" else b * lin.n_out
+        c = costs.goodness_backward(n_at)
+        dtype = S.count_dtype(params.tiles) if self.tiled else FP
+        if self._variant(arch) == "cwc":
+            for layer in reversed(block.post):
+                c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm"
+                                        else FP))
+        if not self.tiled:
+            c.merge(costs.relu_backward(b * lin.n_out))
+            return c
+        if params.estimator == "mean-field":
+            c.merge(costs.tiled_backward(b * lin.n_out, params.tiles))
+        else:
+            c.merge(costs.straight_through_backward(b * lin.n_out))
+        c.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin)))
+        return c
+
+    def block_weight_grad(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        lin, quant = block.linear, self._quant(params)
+        xin = params.input_stats(arch, block.index) if self.tiled else None
+        if xin is not None:
+            fold, rows = S.reader_of(arch.blocks[block.index - 1])
+            return S.index_weight_grad(lin, xin, b, quant, fold, rows)
+        c = Counts()
+        if quant is not None:
+            c.merge(costs.quantize(b * lin.n_out, quant))
+        return c.merge(S.real_weight_grad(lin, b, quant=quant))
+
+    def block_update(self, block: Block, params: ModelParams) -> Counts:
+        n = S.block_params(block, pre_norm=self.tiled)
+        if self.quantized and params.update == "shift":
+            return costs.shift_update(n)
+        return costs.adam(n)
+
+    def goodness(self, arch: Arch, block: Block, b: int) -> Counts:
+        if self._variant(arch) == "cwc":
+            return costs.goodness(b * _numel(block.out_shape), b * arch.classes)
+        return costs.goodness(b * block.linear.n_out, b)
+
+    # --- the step --------------------------------------------------------------------------
+    def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        self.check(arch)
+        b = params.batch_size
+        hinton = self._variant(arch) == "hinton"
+        passes = 2 if hinton else 1
         rows = []
         for block in arch.blocks:
             row = LayerCounts(block.name, block.describe())
             ph = row.phases
-            xin = self.block_input(arch, params, block.index)
-            ph["forward"].merge(self.linear_forward(block.linear, xin))
-            ph["forward"].merge(self.activation(block.linear, params, train=True))
-            through, at = self.loss_point(block, arch.ff_variant)
-            for layer in block.post:
-                shared = layer.type == "layernorm" and arch.ff_variant == "hinton"
-                ph["forward"].merge(self.post_forward(arch, block, layer, params, True, shared))
-            ph["loss"].merge(self.goodness(arch, block, at, params))
-            ph["backward"].merge(self.local_grad(at.n_out if at else block.linear.n_out,
-                                                 params))
-            for layer in reversed(through):
-                ph["backward"].merge(self.post_backward(layer, params))
-            ph["backward"].merge(self.activation_backward(block.linear, params))
-            ph["weight_grad"].merge(self.weight_grad(block.linear, xin, params))
-            for phase in ("forward", "loss", "backward", "weight_grad"):
-                ph[phase] = ph[phase].scaled(passes)
-            ph["update"].merge(self.update(block, xin, params))
+            live = params.live_fraction(block.index) if self.scheduled else 1.0
+            fwd = Counts()
+            if hinton and block.index == 0:  # FF normalises its (label-carrying) input
+                fwd.merge(costs.rms_norm(b * block.linear.n_in, b))
+            fwd.merge(self.block_forward(arch, block, params, train=live > 0, b=b))
+            if live < 1:  # frozen steps: no ReLU masks or pool indices kept
+                frozen = self.block_forward(arch, block, params, train=False, b=b,
+                                            batch_stats=True)
+                fwd = fwd.scaled(live).merge(frozen.scaled(1 - live))
+            ph["forward"].merge(fwd.scaled(passes))
+            loss = self.goodness(arch, block, b).scaled(passes)
+            loss.merge(costs.ff_pair_loss(b) if hinton else costs.softmax_ce(b, arch.classes, True))
+            ph["loss"].merge(loss.scaled(live))
+            ph["backward"].merge(self.block_backward(arch, block, params, b).scaled(passes * live))
+            ph["weight_grad"].merge(
+                self.block_weight_grad(arch, block, params, b).scaled(passes * live))
+            ph["update"].merge(self.block_update(block, params).scaled(live))
             rows.append(row)
-        rows.append(self.head_training(arch, params))
-        return rows
-
-    def inference(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        rows = []
-        for block in arch.blocks:
-            row = LayerCounts(block.name, block.describe())
-            fwd = row.phases["forward"]
-            fwd.merge(self.linear_forward(block.linear, self.block_input(arch, params,
-                                                                          block.index)))
-            fwd.merge(self.activation(block.linear, params, train=False))
-            for layer in block.post:
-                fwd.merge(self.post_forward(arch, block, layer, params, False, False))
-            rows.append(row)
-        head = LayerCounts("head", arch.head.describe())
-        head.phases["forward"].merge(
-            self.linear_forward(arch.head, self.block_input(arch, params, len(arch.blocks))))
-        head.phases["forward"].merge(ops.argmax(arch.classes))
-        rows.append(head)
+        if not hinton:
+            rows.append(self.head_training(arch, params))
         return rows
 
     def head_training(self, arch: Arch, params: ModelParams) -> LayerCounts:
         """The softmax classifier: learns on the (detached) last block output."""
-        head = arch.head
-        xin = self.block_input(arch, params, len(arch.blocks))
+        head, b = arch.head, params.batch_size
+        xin = params.input_stats(arch, len(arch.blocks)) if self.tiled else None
         row = LayerCounts("head", head.describe())
-        row.phases["forward"].merge(self.linear_forward(head, xin))
-        row.phases["loss"].merge(ops.softmax_ce(arch.classes, train=True))
-        row.phases["weight_grad"].merge(self.head_weight_grad(head, xin, params))
-        row.phases["update"].merge(ops.adam(head.params, params.batch_size))
+        ph = row.phases
+        if xin is None:
+            ph["forward"].merge(S.real_forward(head, b, train=True))
+            ph["weight_grad"].merge(S.real_weight_grad(head, b))
+        else:
+            fold, rows = S.reader_of(arch.blocks[-1])
+            ph["forward"].merge(S.index_forward(head, xin, b, fold, rows))
+            ph["weight_grad"].merge(S.index_weight_grad(head, xin, b, None, fold, rows))
+        ph["loss"].merge(costs.softmax_ce(b, arch.classes, True))
+        ph["update"].merge(costs.adam(head.params))
         return row
 
-    @staticmethod
-    def loss_point(block: Block, variant: str) -> tuple[tuple[Layer, ...], Layer | None]:
-        """Post layers the local gradient flows back through, and the layer whose
-        output the goodness is taken on (None: the linear layer's activation)."""
-        if variant == "cwc":
-            through = block.post
-        else:
-            through = tuple(l for l in block.post if l.type not in NORMS)
-        return through, (through[-1] if through else None)
+    def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        self.check(arch)
+        b = params.batch_size
+        if self._variant(arch) == "hinton":
+            return self._hinton_inference(arch, params, b)
+        passes = params.eval_samples if self.tiled else 1
+        rows = []
+        for block in arch.blocks:
+            row = LayerCounts(block.name, block.describe())
+            fwd = self.block_forward(arch, block, params, train=False, b=b)
+            if block.index == len(arch.blocks) - 1:  # the goodness predictor ("avg")
+                fwd.merge(self.goodness(arch, block, b))
+            row.phases["forward"].merge(fwd.scaled(passes))
+            rows.append(row)
+        head = arch.head
+        row = LayerCounts("head", head.describe())
+        xin = params.input_stats(arch, len(arch.blocks)) if self.tiled else None
+        fwd = (S.real_forward(head, b, train=False) if xin is None
+               else S.index_forward(head, xin, b, *S.reader_of(arch.blocks[-1])))
+        row.phases["forward"].merge(fwd.scaled(passes))
+        row.phases["forward"].merge(costs.sum_predictions((passes - 1) * 2 * b * arch.classes))
+        row.phases["forward"].merge(costs.argmax(2 * b, arch.classes))
+        rows.append(row)
+        return rows
 
-    # --- hooks: what the numbers are made of (real fp32 here) -------------------------
-    def block_input(self, arch: Arch, params: ModelParams, index: int) -> TileStats | None:
-        """Statistics of binary inputs, or None for real-valued inputs (always, here)."""
-        return None
-
-    def linear_forward(self, layer: Layer, xin: TileStats | None) -> Counts:
-        return ops.linear_real(layer)
-
-    def activation(self, layer: Layer, params: ModelParams, train: bool) -> Counts:
-        """The nonlinearity on ``layer``'s output."""
-        return ops.relu(layer.n_out, train)
-
-    def activation_backward(self, layer: Layer, params: ModelParams) -> Counts:
-        return ops.relu_backward(layer.n_out)
-
-    def post_forward(self, arch: Arch, block: Block, layer: Layer, params: ModelParams,
-                     train: bool, sum_sq_known: bool) -> Counts:
-        if layer.type == "pool":
-            return ops.pool(layer, ops.FP, train)
-        if layer.type == "batchnorm":
-            # At inference batch norm is folded into the next layer's weights.
-            return ops.batchnorm_real(layer, params.batch_size) if train else Counts()
-        return ops.layernorm_real(layer, sum_sq_known)
-
-    def post_backward(self, layer: Layer, params: ModelParams) -> Counts:
-        if layer.type == "pool":
-            return ops.pool_backward(layer)
-        if layer.type == "batchnorm":
-            return ops.batchnorm_backward(layer)
-        return ops.layernorm_backward(layer)
-
-    def goodness(self, arch: Arch, block: Block, at: Layer | None,
-                 params: ModelParams) -> Counts:
-        n = at.n_out if at else block.linear.n_out
-        return ops.goodness_real(n, arch.classes, arch.ff_variant)
-
-    def local_grad(self, n: int, params: ModelParams) -> Counts:
-        return ops.local_grad_real(n)
-
-    def weight_grad(self, layer: Layer, xin: TileStats | None, params: ModelParams) -> Counts:
-        return ops.weight_grad_real(layer, params.batch_size)
-
-    def head_weight_grad(self, layer: Layer, xin: TileStats | None,
-                         params: ModelParams) -> Counts:
-        return self.weight_grad(layer, xin, params)
-
-    def update(self, block: Block, xin: TileStats | None, params: ModelParams) -> Counts:
-        return ops.adam(block_params(block), params.batch_size)
+    def _hinton_inference(self, arch: Arch, params: ModelParams, b: int) -> list[LayerCounts]:
+        """One pass per candidate label; the goodness of every layer but the first summed."""
+        rows = []
+        last = len(arch.blocks) - 1
+        for block in arch.blocks:
+            row = LayerCounts(block.name, block.describe())
+            fwd = costs.rms_norm(b * block.linear.n_in, b) if block.index == 0 else Counts()
+            fwd.merge(self.block_forward(arch, block, params, train=False, b=b))
+            if block.index > 0:
+                fwd.merge(self.goodness(arch, block, b))
+            row.phases["forward"].merge(fwd.scaled(arch.classes))
+            if block.index == last:
+                row.phases["forward"].merge(
+                    costs.elementwise(b * arch.classes * max(0, last - 1), add=1, writes=0))
+                row.phases["forward"].merge(costs.argmax(b, arch.classes))
+            rows.append(row)
+        return rows
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
-        if arch.ff_variant == "cwc":
+        if self._variant(arch) == "cwc":
             how = "CwC-FF: one pass per sample, class-group goodness on the batch-norm output"
         else:
-            how = "Hinton FF: positive + negative pass per sample, goodness = sum of squares"
+            how = ("Hinton FF: positive + negative pass per sample, RMS-normalised layer inputs, "
+                   "one pass per class at inference")
         return [f"{self.name}: {how}; fp32, ReLU, Adam; no activations kept across blocks"]
+
+
+def _numel(shape) -> int:
+    n = 1
+    for v in shape:
+        n *= v
+    return n
+
+
+@register
+class FF(LocalRule):
+    name = "ff"
+    title = "FF (Hinton's forward-forward)"
+    order = 10
+    variant = "hinton"
+    scheduled = False

@@ -1,0 +1,92 @@
+"""Which algorithm can train which architecture, checked before any data is read (pure Python).
+
+One line per refusal, naming the layer and the rule: ``pbitsim train``, ``pbitsim sweep`` and
+the estimator check architectures here, without loading torch.
+"""
+
+from __future__ import annotations
+
+from .schedules import check_schedule
+
+__all__ = ["CWC_FAMILY", "NORMS", "arch_rule", "resolve_arch", "simulated_rule"]
+
+#: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
+CWC_FAMILY = ("cwc", "bsff", "bgbsff")
+NORMS = ("batchnorm", "layernorm")
+
+
+def simulated_rule(arch) -> str | None:
+    """Why ``arch`` cannot run as a p-bit network (one line naming the layer), or None.
+
+    The next index layer reads the block's integer tile counts: pools act on the counts, then
+    at most one batch norm (folded into the next layer's weights) and one layer norm (a
+    per-sample factor on the next layer's outputs), in that order.
+    """
+    for block in arch.blocks:
+        seen: list[str] = []
+        for layer in block.post:
+            if layer.type == "pool" and any(t in NORMS for t in seen):
+                return (f"{layer.name} pools after a normalisation in block {block.name}; a p-bit "
+                        "net pools the tile counts, before batch norm / layer norm")
+            if layer.type in NORMS and layer.type in seen:
+                return f"block {block.name} has two {layer.type} layers ({layer.name})"
+            if layer.type == "batchnorm" and "layernorm" in seen:
+                return (f"{layer.name} follows a layernorm in block {block.name}; a p-bit net "
+                        "folds batch norm, then layer norm, into the next layer")
+            seen.append(layer.type)
+    return None
+
+
+def arch_rule(algo: str, arch) -> str | None:
+    """Why ``algo`` cannot train ``arch`` (one line naming the layer and the rule), or None."""
+    if algo in CWC_FAMILY:
+        for block in arch.blocks:
+            n = block.linear.out_shape[0]
+            if n % arch.classes:
+                what = "channels" if block.linear.type == "conv2d" else "units"
+                return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
+                        f"the {arch.classes} classes (CwC-FF splits every block into one group "
+                        "per class)")
+    if algo in ("bsff", "bgbsff"):
+        rule = simulated_rule(arch)
+        if rule is not None:
+            return f"{algo} on {arch.name}: {rule}"
+    if algo == "ff":
+        for block in arch.blocks:
+            if block.linear.type != "dense":
+                return (f"ff on {arch.name}: {block.name} is {block.linear.type}; Hinton's FF "
+                        "(label in the input) needs an all-dense net")
+        n_in = arch.blocks[0].linear.n_in
+        if n_in < arch.classes:
+            return (f"ff on {arch.name}: the input has {n_in} values, fewer than the "
+                    f"{arch.classes} classes whose label it carries")
+        if arch.ff_variant != "hinton":
+            return (f"ff on {arch.name}: the architecture sets ff_variant = "
+                    f"\"{arch.ff_variant}\"; ff trains Hinton's FF (train CwC-FF with --algo cwc)")
+    return None
+
+
+def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset: str,
+                 schedule: str):
+    """The :class:`Arch` ``algo`` trains on data of ``input_shape`` with ``classes`` classes.
+
+    ``arch``: a built-in name or a TOML file, or None for the default of the input shape
+    (:func:`~pbitsim.energy_models.archs.default_arch`). ``ValueError`` (one line) if it
+    cannot be read, does not fit the data, or the algorithm's rule (:func:`arch_rule`) or the
+    CwC-family ``schedule`` does not apply to it.
+    """
+    from .energy_models.archs import default_arch, load_arch
+    net = load_arch(arch if arch is not None else default_arch(input_shape, algo))
+    shape = tuple(int(v) for v in input_shape)
+    if net.input_shape != shape:
+        raise ValueError(f"architecture {net.name} takes {'x'.join(map(str, net.input_shape))} "
+                         f"inputs, the {dataset} images are {'x'.join(map(str, shape))}")
+    if net.classes != classes:
+        raise ValueError(f"architecture {net.name} has {net.classes} classes, {dataset} has "
+                         f"{classes}")
+    rule = arch_rule(algo, net)
+    if rule is not None:
+        raise ValueError(rule)
+    if algo in CWC_FAMILY:
+        check_schedule(schedule, dataset, len(net.blocks))
+    return net

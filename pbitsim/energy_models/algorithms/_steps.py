@@ -1,0 +1,117 @@
+"""Building blocks of the algorithm walks: one layer's work over a batch, in :mod:`pbitsim.costs`.
+
+Each helper mirrors one module of the trainer's network (``pbitsim.bridge``): a real linear
+layer (``CountedConv2d``/``CountedLinear``), an index layer (``BSNConv2d``/``BSNLinear``),
+the pooling and normalisation layers and the tiled units. Sizes are for a batch of ``b``.
+"""
+
+from __future__ import annotations
+
+from ... import costs
+from ...costs import FP, Counts
+from ...counters import uint_dtype
+from .. import ops
+from ..archs import Block, Layer
+from ..tiles import TileStats
+
+
+def channels(layer: Layer) -> int:
+    return layer.out_shape[0]
+
+
+def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act") -> Counts:
+    """A real-valued dense/conv layer with its bias; under backprop its input is stashed."""
+    c = costs.product("forward", b * layer.taps, b * layer.n_in, b * layer.n_out)
+    if saved == "stash" and train:
+        c.merge(costs.stash(b * layer.n_in))
+    return c.merge(costs.bias(b * layer.n_out, channels(layer)))
+
+
+def real_weight_grad(layer: Layer, b: int, *, quant: str | None = None,
+                     saved: str = "act") -> Counts:
+    return (costs.product("weight_grad", b * layer.taps, b * layer.n_in, b * layer.n_out,
+                          weights=layer.weights, quant=quant, saved=saved)
+            .merge(costs.bias_grad(b * layer.n_out, channels(layer))))
+
+
+def real_input_grad(layer: Layer, b: int) -> Counts:
+    return costs.product("input_grad", b * layer.taps, b * layer.n_in, b * layer.n_out)
+
+
+def reader_of(prev: Block) -> tuple[bool, bool]:
+    """How a layer reads ``prev``'s tile counts: ``(fold, rows)`` = the previous batch norm
+    folded into its weights, the previous layer norm applied as a per-sample factor."""
+    types = {l.type for l in prev.post}
+    return "batchnorm" in types, "layernorm" in types
+
+
+def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
+                  rows: bool = False) -> Counts:
+    """An index-and-accumulate layer reading tile counts: the previous batch norm folded into
+    the weights (once per call), the product, the bias map added (or, behind a layer norm, the
+    per-sample factor and then the bias)."""
+    c = costs.fold_input_affine(layer.weights, 0, 0) if fold else Counts()
+    c.merge(ops.index_product(layer, stats).scaled(b))
+    n = b * layer.n_out
+    if rows:
+        return c.merge(costs.row_scale(n, channels(layer), True))
+    return c.merge(costs.bias(n, channels(layer)))
+
+
+def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
+                      fold: bool = True, rows: bool = False) -> Counts:
+    """Its weight gradient: the transposed index product, back through the folded affine, the
+    bias gradient; BGBSFF quantizes the error first and accumulates integers."""
+    prod = ops.index_weight_grad_product(layer, stats, b).scaled(b)
+    n = b * layer.n_out
+    c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
+    if quant is not None:
+        c.merge(costs.quantize(n, quant))
+        prod = ops.quantized_relabel(prod, costs.grad_dtype(quant))
+    c.merge(prod)
+    if fold:
+        c.merge(costs.fold_input_affine_backward(layer.weights, n))
+    if not rows:
+        c.merge(costs.bias_grad(n, channels(layer)))
+    if quant is not None:
+        c.merge(costs.dequantize(layer.weights + (0 if rows else layer.biases)))
+    return c
+
+
+def pool_window(layer: Layer) -> int:
+    return layer.size * layer.size
+
+
+def post_forward(layer: Layer, b: int, *, train: bool, batch_stats: bool | None = None,
+                 dtype: str = FP, saved: str = "act") -> Counts:
+    """A pool or batch-norm layer after the activation (``dtype``: the activation's width).
+
+    ``train``: indices kept for a backward pass; ``batch_stats``: batch norm in training mode
+    (default ``train``)."""
+    batch_stats = train if batch_stats is None else batch_stats
+    if layer.type == "pool":
+        return costs.maxpool(b * layer.n_out, pool_window(layer), dtype, train, saved)
+    if layer.type == "batchnorm":
+        fn = costs.batchnorm if batch_stats else costs.batchnorm_eval
+        return fn(b * layer.n_in, channels(layer), dtype)
+    return costs.rms_norm(b * layer.n_in, b)  # layer norm (Hinton's RMS normalisation)
+
+
+def post_backward(layer: Layer, b: int, *, dtype: str = FP, saved: str = "act") -> Counts:
+    if layer.type == "pool":
+        return costs.maxpool_backward(b * layer.n_out, b * layer.n_in, pool_window(layer), FP,
+                                      saved)
+    if layer.type == "batchnorm":
+        return costs.batchnorm_backward(b * layer.n_in, channels(layer), saved, dtype)
+    return costs.rms_norm_backward(b * layer.n_in, b)
+
+
+def block_params(block: Block, pre_norm: bool = False) -> int:
+    """Trainable parameters of a block: the linear layer, its batch-norm affines and (BSFF) the
+    pre-activation batch norm."""
+    n = block.linear.params + sum(2 * channels(l) for l in block.post if l.type == "batchnorm")
+    return n + (2 * channels(block.linear) if pre_norm else 0)
+
+
+def count_dtype(tiles: int) -> str:
+    return uint_dtype(tiles)

@@ -1,0 +1,98 @@
+"""Training any architecture: user TOML files (an MLP, a grouped ConvNet), their recorded
+name, path and content hash, and the default CFSE net of the CwC-FF reference."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from pbitsim.training import TrainConfig, Trainer, TrainingError
+from pbitsim.training.models import Net
+
+from .conftest import SHARED_DATA
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
+
+
+def _train(ds, out, **kw):
+    cfg = TrainConfig(**{"epochs": 1, "batch_size": 32, "limit_train": 64, "limit_test": 32,
+                         "tiles": 3, **kw})
+    return Trainer(cfg, ds, out)
+
+
+@pytest.mark.parametrize("algo", ["cwc", "bsff", "bgbsff", "ff", "bp"])
+def test_user_mlp_trains_with_every_algorithm(mnist_small, tmp_path, algo):
+    path = tmp_path / "my-mlp.toml"
+    shutil.copy(EXAMPLES / "my-mlp.toml", path)
+    t = _train(mnist_small, tmp_path / "run", algo=algo, arch=str(path))
+    res = t.run()
+    model = t.algo.model
+    assert [layer.weight.numel() for layer in model.linears] == [784 * 300, 300 * 100]
+    assert res["arch"] == "my-mlp" and res["config"]["arch"] == str(path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    counts = json.loads((tmp_path / "run" / "counts.json").read_text())
+    for doc in (res, counts):
+        assert doc["arch_file"] == str(path) and doc["arch_sha256"] == sha
+    assert all(0 <= a <= 1 for a in res["test_accuracy"].values())
+    if algo in ("bsff", "bgbsff"):
+        assert len(res["layer_density"]) == 2
+        # p-bits: M per unit of both blocks, every training image
+        assert counts["counts"]["pbit_sample"] == 3 * (300 + 100) * 64
+    # the checkpoint records the file's hash: an edited file does not resume it
+    path.write_text(path.read_text().replace("units = 100", "units = 200"))
+    with pytest.raises(TrainingError, match="arch_sha256"):
+        _train(mnist_small, tmp_path / "run", algo=algo, arch=str(path)).run(resume=True)
+
+
+@pytest.fixture(scope="module")
+def cifar_small():
+    path = SHARED_DATA / "cifar10"
+    if not path.exists():
+        pytest.skip(f"CIFAR-10 not available at {path}")
+    from pbitsim.datasets import load_dataset
+    ds = load_dataset("cifar10", path)
+    return dataclasses.replace(ds, train_x=ds.train_x[:200], train_y=ds.train_y[:200],
+                               test_x=ds.test_x[:64], test_y=ds.test_y[:64])
+
+
+@pytest.mark.parametrize("algo", ["bsff", "bp"])
+def test_user_convnet_trains(cifar_small, tmp_path, algo):
+    """examples/archs/small-convnet.toml: a grouped, strided conv and a dense block."""
+    t = _train(cifar_small, tmp_path / algo, algo=algo, dataset="cifar10",
+               arch=str(EXAMPLES / "small-convnet.toml"))
+    res = t.run()
+    assert res["arch"] == "small-convnet"
+    conv2 = t.algo.model.linears[1]
+    assert tuple(conv2.weight.shape) == (80, 4, 3, 3)  # 40 input channels in 10 groups
+    if algo == "bsff":
+        units = 40 * 32 * 32 + 80 * 8 * 8 + 200
+        assert res["train_counts_by_op"]["pbit_sample"] == 3 * units * 64
+
+
+def test_cfse_is_the_default_and_grouped(mnist_small):
+    cfg = TrainConfig(algo="cwc")
+    cfg.validate()
+    assert cfg.arch == "cfse-mnist" and cfg.arch_sha256 is None
+    torch.manual_seed(0)
+    net = Net(__import__("pbitsim.energy_models", fromlist=["load_arch"]).load_arch(cfg.arch))
+    assert [m.groups for m in net.linears] == [1, 10, 1, 10]
+    x = torch.randn(2, 1, 28, 28)
+    ys, logits = net(x)
+    assert [tuple(y.shape[1:]) for y in ys] == [(20, 28, 28), (80, 14, 14), (240, 14, 14),
+                                               (480, 7, 7)]
+    assert logits.shape == (2, 10)
+    # a class's channel group of a grouped conv reads only its own group below: a change in
+    # group 0 of block 1 leaves every other group of block 2 unchanged
+    with torch.no_grad():
+        h = torch.randn(2, 20, 28, 28)
+        out = net.linears[1](h)
+        h2 = h.clone()
+        h2[:, 0:2] += 1.0
+        diff = (net.linears[1](h2) - out).abs().sum((0, 2, 3))
+    assert diff[:8].gt(0).all() and diff[8:].eq(0).all()

@@ -1,0 +1,38 @@
+"""The networks built from an architecture train exactly as the hard-coded ones they replaced.
+
+Pinned values: a tiny run (64 MNIST images, batch 32, 32 test images) recorded with pbitsim
+before ``training.models.Net`` (commit 4d96b1b, hard-coded ``CwCNet``/``FFMLP``/``MLP``), on
+``cwc-mnist`` (CwC-FF, BSFF and BGBSFF M=3, BP) and ``ff-mlp-4x2000`` (FF). The new code gives the same
+initial weights (modules created in the same order), spikes, losses, accuracies and counts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pbitsim.training import TrainConfig, Trainer
+
+# (algo, training loss, test accuracy, counts). Only the p-bit draws are pinned among the counts:
+# every other total follows the shared cost vocabulary (pbitsim.costs), which may be refined
+# without changing the network (the 2-bit reads now include batch norm and pooling reading the
+# counts at their width).
+PINNED = [
+    ("cwc", 10.28360366821289, {"avg": 0.0625, "sf": 0.21875}, {}),
+    ("bsff", 10.60715913772583, {"avg": 0.125, "sf": 0.15625},
+     {"pbit_sample": 19568640}),
+    ("bgbsff", 10.649111270904541, {"avg": 0.125, "sf": 0.0625}, {"pbit_sample": 19568640}),
+    ("ff", 3.0817317962646484, {"goodness": 0.0}, {}),
+    ("bp", 5.174814581871033, {"sf": 0.4375}, {}),
+]
+
+
+@pytest.mark.parametrize("algo, loss, acc, counts", PINNED)
+def test_same_run_as_the_hard_coded_nets(mnist_small, tmp_path, algo, loss, acc, counts):
+    arch = "ff-mlp-4x2000" if algo == "ff" else "cwc-mnist"
+    cfg = TrainConfig(algo=algo, dataset="mnist", arch=arch, epochs=1, batch_size=32,
+                      limit_train=64, limit_test=32, tiles=3)
+    trainer = Trainer(cfg, mnist_small, tmp_path / algo)
+    res = trainer.run()
+    assert res["history"][0]["loss"] == pytest.approx(loss, rel=1e-6)
+    assert res["test_accuracy"] == acc
+    assert {k: trainer.counts[k] for k in counts} == counts
