@@ -4,6 +4,10 @@
   returning ``(counts_float, counts_uint8)``.
 * :class:`BSNConv2d` and :class:`BSNLinear`: index-and-accumulate layers reading uint8 tile counts,
   with an optional folded input affine (the previous batch norm) and BGBSFF gradient quantization.
+  ``backend='index'`` runs the index-and-accumulate kernels, ``'dense'`` torch's float product on
+  the counts with the kernels' counts from their closed forms (same results up to float
+  reassociation, identical counts; see :class:`pbitsim.bridge.functions.IndexConv2dFn`);
+  :func:`set_backend` sets it for every index layer of a network.
 * :class:`FoldableBatchNorm2d` / :class:`FoldableBatchNorm1d`: batch norm that also reports the
   per-channel (per-feature) scale and shift it applied, so the next index layer can fold them
   into its weights.
@@ -27,10 +31,11 @@ from ..counters import active_counter, uint_dtype
 from .. import costs
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
-from .functions import BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn
+from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn,
+                        check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
-           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts"]
+           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "set_backend"]
 
 
 class _Seeded(nn.Module):
@@ -142,12 +147,14 @@ class BSNConv2d(_CountStats, _Seeded):
     ``row_scale[b] * conv2d(in_scale[c] * x + in_shift[c], weight) + bias`` (the previous
     layer's batch norm folded in, its layer norm applied to the outputs). ``groups``: grouped
     convolution, as ``nn.Conv2d``. ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
+    ``backend``: 'index' or 'dense' (same semantics and counts).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
                  padding: int = 0, *, groups: int = 1, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0):
+                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
+        self.backend = check_backend(backend)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.stride, self.padding, self.tiles_in = int(stride), int(padding), int(tiles_in)
@@ -165,14 +172,15 @@ class BSNConv2d(_CountStats, _Seeded):
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
         bias = self.bias if row_scale is None else None
         out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
-                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups)
+                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups,
+                                  self.backend)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         o, c, kh, kw = self.weight.shape
         return (f"{c * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, "
                 f"padding={self.padding}, groups={self.groups}, tiles_in={self.tiles_in}, "
-                f"grad_quant={self.grad_quant!r}")
+                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
 
 
 class BSNLinear(_CountStats, _Seeded):
@@ -180,12 +188,13 @@ class BSNLinear(_CountStats, _Seeded):
 
     ``forward(x, in_scale=None, in_shift=None, row_scale=None, seed=None)``: as
     :class:`BSNConv2d` (``grad_quant`` makes it a BGBSFF layer; ``seed`` drives its ternary
-    rounding).
+    rounding). ``backend``: 'index' or 'dense', as for :class:`BSNConv2d`.
     """
 
     def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0):
+                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
+        self.backend = check_backend(backend)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.grad_quant = grad_quant
@@ -201,12 +210,23 @@ class BSNLinear(_CountStats, _Seeded):
         bias = self.bias if row_scale is None else None
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
         out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
-                                  self.grad_quant, qseed)
+                                  self.grad_quant, qseed, self.backend)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         return (f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}, "
-                f"grad_quant={self.grad_quant!r}")
+                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
+
+
+def set_backend(module: nn.Module, backend: str) -> nn.Module:
+    """Run every index layer (:class:`BSNConv2d`, :class:`BSNLinear`) in ``module`` on
+    ``backend`` ('index' or 'dense'); returns ``module``. An execution choice, like a device:
+    results agree up to float reassociation and the counts are identical."""
+    check_backend(backend)
+    for m in module.modules():
+        if isinstance(m, (BSNConv2d, BSNLinear)):
+            m.backend = backend
+    return module
 
 
 def _scale_rows(out: torch.Tensor, row_scale: torch.Tensor, bias) -> torch.Tensor:
@@ -237,17 +257,25 @@ class _Foldable:
     in_dtype = "fp32"  # width of the input words (``uN`` when it normalises tile counts)
 
     def forward(self, x):
-        if self.training and self.track_running_stats:
+        if not (self.training and self.track_running_stats):
+            y = super().forward(x)
+            with torch.no_grad():
+                if self.training:
+                    dims = (0,) + tuple(range(2, x.dim()))
+                    var, mean = torch.var_mean(x, dim=dims, correction=0)
+                else:
+                    var, mean = self.running_var, self.running_mean
+                scale = self.weight.detach() / torch.sqrt(var + self.eps)
+                shift = self.bias.detach() - mean * scale
+        else:  # the batch statistics come out of the normalisation itself: no second pass
             self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
-        y = super().forward(x)
-        with torch.no_grad():
-            if self.training:
-                dims = (0,) + tuple(range(2, x.dim()))
-                var, mean = torch.var_mean(x, dim=dims, correction=0)
-            else:
-                var, mean = self.running_var, self.running_mean
-            scale = self.weight.detach() / torch.sqrt(var + self.eps)
-            shift = self.bias.detach() - mean * scale
+            self.num_batches_tracked.add_(1)
+            y, mean, invstd = torch.native_batch_norm(x, self.weight, self.bias,
+                                                      self.running_mean, self.running_var, True,
+                                                      self.momentum, self.eps)
+            with torch.no_grad():
+                scale = self.weight.detach() * invstd
+                shift = self.bias.detach() - mean * scale
         tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
 

@@ -3,7 +3,8 @@
 * sampling: :func:`bsn_sample`, :func:`tiled_logistic` (counter-based, seeded), with the
   mean-field helpers :func:`tiled_mean`, :func:`tiled_dmean` and :func:`tile_offsets`;
 * index-and-accumulate: :func:`index_matmul`, :func:`index_matmul_xt`,
-  :func:`index_conv2d`, :func:`index_conv2d_weight_grad`;
+  :func:`index_conv2d`, :func:`index_conv2d_weight_grad`, and their counts in closed form
+  (:func:`matmul_tap_stats`, :func:`conv2d_tap_stats`, :func:`add_index_counts`);
 * seeds: :func:`derive_seed`;
 * p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.devices` (re-exported).
 
@@ -19,7 +20,9 @@ _EXPORTS = {
     "bsn_sample": ".sampling", "tiled_logistic": ".sampling", "tile_offsets": ".sampling",
     "tiled_mean": ".sampling", "tiled_dmean": ".sampling",
     "index_matmul": ".index_ops", "index_matmul_xt": ".index_ops", "index_conv2d": ".index_ops",
-    "index_conv2d_weight_grad": ".index_ops",
+    "index_conv2d_weight_grad": ".index_ops", "TapStats": ".index_ops",
+    "matmul_tap_stats": ".index_ops", "conv2d_tap_stats": ".index_ops",
+    "add_index_counts": ".index_ops",
     "derive_seed": ".rng",
     "Ideal": "..devices", "Digital": "..devices", "Smtj": "..devices",
     "parse_device": "..devices",

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from .. import costs
 from ..arch_rules import resolve_arch
 from ..bridge import tally
+from ..bridge.modules import set_backend
 from ..counters import active_counter
 from ..schedules import freeze_ends
 from .models import Net, class_goodness, rms_normalize
@@ -105,6 +106,7 @@ class CwCFamily(Algorithm):
         quant = cfg.grad_quant if self.name == "bgbsff" else None
         self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
                          seed=cfg.seed, device=cfg.device)
+        set_backend(self.model, cfg.backend)
         self.groups = self.model.layer_groups()
         self.shift = self.name == "bgbsff" and cfg.update == "shift"
         block_opt = _shift_sgd if self.shift else _adam

@@ -31,7 +31,7 @@ import torch
 
 from .. import runfiles
 from ..arch_rules import resolve_arch
-from ..config import DATASET_INPUTS, check_tiles
+from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, check_tiles
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..energy_models.archs import ARCH_DIR
@@ -51,7 +51,7 @@ EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, ste
 # re-evaluated without retraining.
 _RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
                   "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
-                  "arch_sha256", "device", "threads")
+                  "arch_sha256", "device", "threads", "backend")
 
 
 class TrainingError(ValueError):
@@ -80,6 +80,7 @@ class TrainConfig:
     eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
     # torch and numba threads of this run (float reductions depend on it); None: as the process
     threads: int | None = None
+    backend: str = DEFAULT_BACKEND  # bsff/bgbsff index layers: dense (torch on counts) | index
 
     def validate(self) -> None:
         if self.algo not in ALGOS:
@@ -117,6 +118,9 @@ class TrainConfig:
         if self.threads is not None and self.threads < 1:
             raise TrainingError(f"--threads must be >= 1, got {self.threads}")
         self._check_table()
+        if self.backend not in BACKENDS:
+            raise TrainingError(f"unknown --backend {self.backend!r}; choose "
+                                f"{' or '.join(BACKENDS)}")
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
 
