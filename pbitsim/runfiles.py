@@ -236,6 +236,9 @@ def read_results(folder: "str | os.PathLike") -> dict:
     if (not isinstance(doc.get("config"), dict) or isinstance(acc, bool)
             or not isinstance(acc, (int, float)) or not 0.0 <= acc <= 1.0):
         raise RunFileError(f"results file {path}: missing or invalid config or accuracy")
+    per_predictor = doc.get("test_accuracy")
+    if not isinstance(per_predictor, dict) or per_predictor.get(doc.get("predictor")) != acc:
+        raise RunFileError(f"results file {path}: accuracy disagrees with test_accuracy")
     return doc
 
 

@@ -56,7 +56,7 @@ class _Seeded(nn.Module):
 class TiledLogistic(_Seeded):
     """M binary units sharing a pre-activation, offsets ``i - 1/2``; output the count 0..M.
 
-    ``device``: the p-bit model that samples them (a :mod:`pbitsim.kernels.devices` device or
+    ``device``: the p-bit model that samples them (a :mod:`pbitsim.devices` device or
     spec string; default ideal). The backward assumes ideal p-bits, as training that does not
     know its devices would.
     """

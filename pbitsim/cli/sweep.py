@@ -46,8 +46,7 @@ def _int_list(text: str, name: str, lo: int, hi: int) -> tuple[int, ...]:
 
 def _devices(texts) -> tuple[str, ...]:
     """Canonical device specs from --device values (each a comma list of specs)."""
-    from ..energy_models.devices import parse_device, spec_string
-    from ..sweep import split_devices
+    from ..devices import parse_device, spec_string, split_devices
     specs = []
     for text in texts:
         for spec in split_devices(text):

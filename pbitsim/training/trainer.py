@@ -35,7 +35,7 @@ from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, check_tiles
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..energy_models.archs import ARCH_DIR
-from ..kernels.devices import parse_device, spec_string
+from ..devices import parse_device, spec_string
 from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
 from ..schedules import DEFAULT_SCHEDULE, SCHEDULES

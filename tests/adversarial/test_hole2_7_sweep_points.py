@@ -32,6 +32,10 @@ def test_stale_point_is_refused_then_recomputed(mnist_dir, tmp_path):
     res = json.loads((tmp_path / POINT / "results.json").read_text())
     assert res["epochs"] == 2 and len(res["history"]) == 2
     assert json.loads((tmp_path / "sweep.json").read_text())["config"]["epochs"] == 2
+    # a forged accuracy in an otherwise genuine results.json is refused
+    res["accuracy"] = 0.999
+    (tmp_path / POINT / "results.json").write_text(json.dumps(res))
+    one_error_line(_sweep(mnist_dir, tmp_path, "--epochs", "2"), "disagrees", "--recompute")
 
 
 @pytest.mark.parametrize("content, needle", [

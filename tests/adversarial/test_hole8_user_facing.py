@@ -59,7 +59,7 @@ def test_readme_devices_table_agrees_with_the_tool():
     from pbitsim.cli.units import format_energy
     from pbitsim.energy_models import estimate
     readme = (ROOT / "README.md").read_text()
-    rows = re.findall(r"^\| `(ideal|smtj|digital)`.*\| ([\d.]+ mJ) \|$", readme, re.M)
+    rows = re.findall(r"^\| `(ideal|smtj|digital)`.*\| ([\d.]+ [um]J) \|$", readme, re.M)
     assert [kind for kind, _ in rows] == ["ideal", "smtj", "digital"]
     for kind, printed in rows:
         pj = estimate(algos=["bsff"], device=kind).get("bsff").total_pj("train")
