@@ -40,6 +40,14 @@ class CountedConv2d(_Counted, nn.Conv2d):
     Only taps that land inside the image are counted (zero padding contributes nothing), as the
     index kernels and the energy model count them. Numeric padding only (not ``'same'``).
     ``grad_quant`` and ``saved``: see :class:`_Counted`.
+
+    Counts
+    ------
+    Forward: :func:`pbitsim.costs.product` ``("forward", macs, ...)`` with ``macs`` the in-image
+    taps (:func:`pbitsim.bridge.tally.conv_macs`), the bias (:func:`pbitsim.costs.bias`) and,
+    under backprop, the stashed input (:func:`pbitsim.costs.stash`). Backward, when a gradient
+    flows: the weight gradient (``"weight_grad"``, quantized under BGBSFF), the bias gradient,
+    and the input gradient (``"input_grad"``) when the input requires one.
     """
 
     def forward(self, x):
@@ -72,6 +80,10 @@ class CountedLinear(_Counted, nn.Linear):
     """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
 
     ``grad_quant`` and ``saved``: see :class:`_Counted` (BGBSFF's first layer; BP).
+
+    Counts
+    ------
+    As :class:`CountedConv2d`, with ``macs`` = batch x in_features x out_features.
     """
 
     def forward(self, x):

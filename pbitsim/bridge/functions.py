@@ -230,7 +230,7 @@ class IndexConv2dFn(torch.autograd.Function):
             _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
             counter += sub
-        o, c = gw.shape[0], gw.shape[1]
+        o = gw.shape[0]
         if in_scale is not None:
             gw *= _per_input(in_scale, per_input)
         if in_shift is not None:

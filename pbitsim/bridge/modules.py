@@ -56,9 +56,28 @@ class _Seeded(nn.Module):
 class TiledLogistic(_Seeded):
     """M binary units sharing a pre-activation, offsets ``i - 1/2``; output the count 0..M.
 
-    ``device``: the p-bit model that samples them (a :mod:`pbitsim.devices` device or
-    spec string; default ideal). The backward assumes ideal p-bits, as training that does not
-    know its devices would.
+    Parameters
+    ----------
+    tiles : int
+        M, p-bits per unit (``1..pbitsim.config.MAX_TILES``).
+    estimator : {"mean-field", "straight-through"}
+        The backward (see :mod:`pbitsim.bridge.estimators`).
+    seed : int
+        Base seed of calls made without an explicit ``seed``.
+    device : device or str, optional
+        The p-bit model that samples them (:mod:`pbitsim.devices`, or a spec string; default
+        ideal). The backward assumes ideal p-bits, as training that does not know its devices
+        would.
+
+    Returns
+    -------
+    ``forward(z, seed=None)`` gives ``(counts as float32, counts as uint8)``.
+
+    Counts
+    ------
+    Forward (the kernel's): ``pbit_sample`` = M x z.numel(), ``act_read:fp32`` and
+    ``act_write:u<bits(M)>`` = z.numel(). Backward: :func:`pbitsim.costs.tiled_backward`
+    (mean-field) or :func:`pbitsim.costs.straight_through_backward` of z.numel() units.
     """
 
     def __init__(self, tiles: int, estimator: str = "mean-field", seed: int = 0, device=None):
@@ -151,6 +170,19 @@ class BSNConv2d(_CountStats, _Seeded):
     layer's batch norm folded in, its layer norm applied to the outputs). ``groups``: grouped
     convolution, as ``nn.Conv2d``. ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
     ``backend``: 'index' or 'dense' (same semantics and counts).
+
+    Counts
+    ------
+    Forward: :func:`pbitsim.costs.fold_input_affine` of the weights when ``in_scale`` is given
+    (once per call); the product as :func:`pbitsim.kernels.index_conv2d` counts it (``add:fp32``
+    = adds of weight rows, one per tap per unit of count; ``weight_read:fp32`` one per nonzero
+    tap; ``act_read:uN`` = x.numel(); ``act_write:fp32`` = the output); the bias map
+    (:func:`pbitsim.costs.bias`), or with ``row_scale`` :func:`pbitsim.costs.row_scale`.
+    Backward: BGBSFF's :func:`pbitsim.costs.quantize`, the transposed product as
+    :func:`pbitsim.kernels.index_conv2d_weight_grad` counts it (relabelled to int32 sums and
+    ``u2``/``u1`` error words when quantized), :func:`pbitsim.costs.fold_input_affine_backward`,
+    the bias gradient and :func:`pbitsim.costs.dequantize`. The training-mode statistics of
+    ``x`` are kept (:meth:`input_stats`) for ``pbitsim estimate --counts``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
@@ -192,6 +224,11 @@ class BSNLinear(_CountStats, _Seeded):
     ``forward(x, in_scale=None, in_shift=None, row_scale=None, seed=None)``: as
     :class:`BSNConv2d` (``grad_quant`` makes it a BGBSFF layer; ``seed`` drives its ternary
     rounding). ``backend``: 'index' or 'dense', as for :class:`BSNConv2d`.
+
+    Counts
+    ------
+    As :class:`BSNConv2d`, with :func:`pbitsim.kernels.index_matmul` and
+    :func:`pbitsim.kernels.index_matmul_xt` for the products.
     """
 
     def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
@@ -255,6 +292,13 @@ class _Foldable:
     The running statistics average the first batches evenly (momentum 1/t) and then
     exponentially (momentum 0.1): a plain exponential average keeps 0.9^t of its initial
     (0, 1) for t steps, which skews the test pass of short runs.
+
+    Counts
+    ------
+    :func:`pbitsim.costs.batchnorm` in training, :func:`pbitsim.costs.batchnorm_eval` in
+    evaluation, with the input read at ``in_dtype`` (``uN`` for tile counts, which the hardware
+    sums in integers). The backward is counted by
+    :func:`pbitsim.bridge.counted.counted_bn_backward` on the output.
     """
 
     in_dtype = "fp32"  # width of the input words (``uN`` when it normalises tile counts)

@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import uint_dtype
-from ._checks import MAX_TILES, as_array, check_tiles
+from ..config import MAX_TILES
+from ._checks import as_array, check_tiles
 from ..devices import Digital, Ideal, Smtj
 from .rng import UNIFORM24_SCALE, draw64, seed_key
 
