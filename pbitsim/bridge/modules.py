@@ -143,10 +143,13 @@ class _CountStats:
         self.register_buffer("in_stats", torch.zeros(2, 3, dtype=torch.float64))
 
     def _observe(self, x: torch.Tensor) -> None:
+        total = nonzero = 0
+        if x.numel():  # one pass over the uint8 counts (the sum and the non-zeros together)
+            rows = x.detach().contiguous().numpy().reshape(x.shape[0], -1)
+            total, nonzero, _ = K.matmul_tap_stats(rows)
         with torch.no_grad():
             self.in_stats[0 if self.training else 1] += torch.tensor(
-                [float(x.sum(dtype=torch.int64)), float(torch.count_nonzero(x)),
-                 float(x.numel())], dtype=torch.float64)
+                [float(total), float(nonzero), float(x.numel())], dtype=torch.float64)
 
     def input_stats(self, training: bool = True) -> tuple[float, float] | None:
         """``(mean count, nonzero fraction)`` of the counts read in training (or evaluation),

@@ -154,3 +154,17 @@ def test_cwcnet_layers_have_identical_counts_on_both_backends():
     assert step["dense"].keys() == step["index"].keys()
     for k, v in step["index"].items():
         assert abs(step["dense"][k] - v) <= 1e-4 * v, k
+
+
+@pytest.mark.parametrize("backend", ["index", "dense"])
+def test_index_layers_record_the_counts_they_read(backend):
+    conv = BSNConv2d(3, 4, 3, 1, 1, tiles_in=7, backend=backend)
+    xs = [_counts((5, 3, 6, 6), 7, seed=s) for s in (1, 2)]
+    for x in xs:
+        conv(x)
+    conv.eval()
+    conv(torch.zeros((0, 3, 6, 6), dtype=torch.uint8))  # an empty batch adds nothing
+    allx = torch.cat(xs).numpy()
+    mean, nonzero = conv.input_stats(training=True)
+    assert mean == pytest.approx(allx.mean()) and nonzero == pytest.approx((allx != 0).mean())
+    assert conv.input_stats(training=False) is None
