@@ -271,8 +271,27 @@ def _dense(x_rows: np.ndarray, src: np.ndarray, tiles, name: str):
 def index_matmul(x, w, counter=None, *, tiles=None) -> np.ndarray:
     """``x @ w`` for uint8 activations x [B, K] (0/1 or tile counts 0..M) and float32 w [K, N].
 
-    Adds weight row k to output row b x[b, k] times; never multiplies. ``tiles`` (M), when
-    given, bounds x and sets the activation width counted; otherwise x's maximum does.
+    Adds weight row k to output row b x[b, k] times; never multiplies.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, [B, K]
+        Binary activations or tile counts.
+    w : ndarray of float32, [K, N]
+        Weights, one row per input.
+    counter : OpCounter, optional
+        Receives the counts.
+    tiles : int, optional
+        M: bounds x and sets the activation width counted; otherwise x's maximum does.
+
+    Returns
+    -------
+    ndarray of float32, [B, N]
+
+    Counts
+    ------
+    ``add:fp32`` = N x sum(x); ``weight_read:fp32`` = N x nnz(x) (a row fetched once per nonzero
+    input); ``act_read:u<bits(M)>`` = x.size; ``act_write:fp32`` = B x N. No ``mul``.
     """
     x = as_array("x", x, np.uint8, 2)
     w = as_array("w", w, np.float32, 2)
@@ -286,8 +305,27 @@ def index_matmul(x, w, counter=None, *, tiles=None) -> np.ndarray:
 def index_matmul_xt(x, g, counter=None, *, tiles=None) -> np.ndarray:
     """``x.T @ g``: the weight gradient of a dense layer whose input x [B, K] is uint8.
 
-    g [B, N] is float32 (the gradient at the layer's output). Adds gradient row b to
-    weight-gradient row k x[b, k] times; never multiplies.
+    Adds gradient row b to weight-gradient row k x[b, k] times; never multiplies.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, [B, K]
+        The layer's input counts.
+    g : ndarray of float32, [B, N]
+        The gradient at the layer's output.
+    counter : OpCounter, optional
+        Receives the counts.
+    tiles : int, optional
+        M, as for :func:`index_matmul`.
+
+    Returns
+    -------
+    ndarray of float32, [K, N]
+
+    Counts
+    ------
+    ``add:fp32`` = N x sum(x); ``grad_read:fp32`` = N x nnz(x); ``act_read:u<bits(M)>`` =
+    x.size; ``grad_write:fp32`` = K x N (once per call). No ``mul``.
     """
     x = as_array("x", x, np.uint8, 2)
     g = as_array("g", g, np.float32, 2)
@@ -413,7 +451,33 @@ def index_conv2d(x, w, stride=1, padding=0, counter=None, *, groups=1, tiles=Non
 
     Zero padding, integer or pair stride/padding, grouped convolutions. For every output
     position it adds, per non-zero input tap (c, i, j) of value v, the O weights w[:, c, i, j]
-    v times; no im2col, no multiply. Returns float32 [B, O, H', W'].
+    v times; no im2col, no multiply.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, [B, C, H, W]
+        Binary activations or tile counts.
+    w : ndarray of float32, [O, C/groups, kh, kw]
+        Weights.
+    stride, padding : int or (int, int)
+    counter : OpCounter, optional
+        Receives the counts.
+    groups : int
+        Grouped convolution, as ``torch.nn.Conv2d``.
+    tiles : int, optional
+        M, as for :func:`index_matmul`.
+
+    Returns
+    -------
+    ndarray of float32, [B, O, H', W']
+
+    Counts
+    ------
+    Over the (output position, tap) pairs that land inside the image (padding taps read zeros
+    and are skipped): ``add:fp32`` = O/groups x the sum of their input values;
+    ``weight_read:fp32`` = O/groups x the number of them with a nonzero input;
+    ``act_read:u<bits(M)>`` = x.size; ``act_write:fp32`` = the output size. No ``mul``.
+    :func:`conv2d_tap_stats` gives the same numbers in closed form.
     """
     x = as_array("x", x, np.uint8, 4)
     w = as_array("w", w, np.float32, 4)
@@ -534,6 +598,11 @@ def index_conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0, counter=Non
     input x[b, c, y, x] = v and every tap (i, j) that reads it, adds the O/groups gradients
     at the output position it feeds to dW[:, c, i, j], v times. Equals
     ``torch.nn.grad.conv2d_weight``; returns float32 [O, C/groups, kh, kw].
+
+    Counts
+    ------
+    As :func:`index_conv2d`, with ``grad_read:fp32`` in place of ``weight_read`` and
+    ``grad_write:fp32`` = the weight-gradient size (once per call) in place of ``act_write``.
     """
     x = as_array("x", x, np.uint8, 4)
     g = as_array("g", g, np.float32, 4)

@@ -263,7 +263,11 @@ def bsn_sample(z, seed, counter=None, *, device=None) -> np.ndarray:
 
     ``z`` is float32 of any shape; ``seed`` an integer (same seed, same bits, on any
     number of threads); ``device`` a p-bit model from ``pbitsim.devices``
-    (default: ideal). Counts one ``pbit_sample`` per element.
+    (default: ideal).
+
+    Counts
+    ------
+    ``pbit_sample`` = z.size; ``act_read:fp32`` = z.size; ``act_write:u1`` = z.size.
     """
     return _run_sampler(z, np.zeros(1, np.float32), seed, counter, device)
 
