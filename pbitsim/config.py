@@ -7,7 +7,8 @@ import these instead of repeating them.
 from __future__ import annotations
 
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
-           "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES"]
+           "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
+           "DEFAULT_BACKEND"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -39,3 +40,11 @@ def check_tiles(tiles) -> int:
     if not 1 <= m <= MAX_TILES:
         raise ValueError(f"tiles must be in 1..{MAX_TILES}, got {m}")
     return m
+
+
+#: How the index layers (BSNConv2d, BSNLinear) run: ``index`` the index-and-accumulate kernels
+#: (the reference), ``dense`` torch's float product on the tile counts (same sums up to float
+#: reassociation, the kernels' counts from their closed forms).
+BACKENDS = ("dense", "index")
+#: Training's default: dense (measured faster; see the README's speed paragraph).
+DEFAULT_BACKEND = "dense"

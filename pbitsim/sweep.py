@@ -31,12 +31,12 @@ from pathlib import Path
 
 from . import runfiles
 from .counters import OpCounter
+from .devices import split_devices
 
 __all__ = ["SweepConfig", "SweepError", "StalePoint", "SweepRun", "Point", "split_devices", "arch_for",
            "estimate_rows", "point_status", "train_point", "point_row", "aggregate",
            "write_outputs", "plot"]
 
-_KINDS = ("ideal", "digital", "smtj")
 RUNS = "runs"
 
 
@@ -46,24 +46,6 @@ class SweepError(ValueError):
 
 class StalePoint(SweepError):
     """A point's files were made with another configuration, or cannot be read back."""
-
-
-def split_devices(text: str) -> list[str]:
-    """Device specs from a comma list, where options of a spec also use commas.
-
-    ``"ideal,smtj:offset_sd=0.2,stuck_rate=0.01,digital"`` -> ``["ideal",
-    "smtj:offset_sd=0.2,stuck_rate=0.01", "digital"]``: a piece that does not start with a
-    device kind continues the spec before it.
-    """
-    specs: list[str] = []
-    for piece in (p.strip() for p in text.split(",")):
-        if not piece:
-            continue
-        if piece.partition(":")[0] in _KINDS or not specs:
-            specs.append(piece)
-        else:
-            specs[-1] += "," + piece
-    return specs
 
 
 def arch_for(cfg: "SweepConfig") -> str:

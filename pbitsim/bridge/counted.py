@@ -19,20 +19,36 @@ from . import tally
 __all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool", "counted_bn_backward"]
 
 
-class CountedConv2d(nn.Conv2d):
-    """``nn.Conv2d`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
+class _Counted:
+    """What the counted real layers share: BGBSFF's quantized errors and where the input lives.
 
-    Only taps that land inside the image are counted (zero padding contributes nothing), as the
-    index kernels and the energy model count them. Numeric padding only (not ``'same'``).
     ``grad_quant`` ('ternary' or 'sign'): the gradient reaching the output is quantized (BGBSFF),
-    so the weight gradient adds the inputs and then scales each weight's sum once.
+    so the weight gradient adds the inputs and then scales each weight's sum once. ``saved``:
+    where the input kept for the weight gradient lives (``act``, or ``stash`` under backprop).
     """
+
+    saved = "act"
 
     def __init__(self, *args, grad_quant: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.grad_quant = grad_quant
 
-    saved = "act"  # where the input kept for the weight gradient lives ("stash" under BP)
+
+class CountedConv2d(_Counted, nn.Conv2d):
+    """``nn.Conv2d`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
+
+    Only taps that land inside the image are counted (zero padding contributes nothing), as the
+    index kernels and the energy model count them. Numeric padding only (not ``'same'``).
+    ``grad_quant`` and ``saved``: see :class:`_Counted`.
+
+    Counts
+    ------
+    Forward: :func:`pbitsim.costs.product` ``("forward", macs, ...)`` with ``macs`` the in-image
+    taps (:func:`pbitsim.bridge.tally.conv_macs`), the bias (:func:`pbitsim.costs.bias`) and,
+    under backprop, the stashed input (:func:`pbitsim.costs.stash`). Backward, when a gradient
+    flows: the weight gradient (``"weight_grad"``, quantized under BGBSFF), the bias gradient,
+    and the input gradient (``"input_grad"``) when the input requires one.
+    """
 
     def forward(self, x):
         out = super().forward(x)
@@ -60,17 +76,15 @@ class CountedConv2d(nn.Conv2d):
         return out
 
 
-class CountedLinear(nn.Linear):
+class CountedLinear(_Counted, nn.Linear):
     """``nn.Linear`` counting forward MACs, and weight- (and input-) gradient MACs in backward.
 
-    ``grad_quant`` ('ternary' or 'sign'): as :class:`CountedConv2d` (BGBSFF's first layer).
+    ``grad_quant`` and ``saved``: see :class:`_Counted` (BGBSFF's first layer; BP).
+
+    Counts
+    ------
+    As :class:`CountedConv2d`, with ``macs`` = batch x in_features x out_features.
     """
-
-    def __init__(self, *args, grad_quant: str | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.grad_quant = grad_quant
-
-    saved = "act"  # where the input kept for the weight gradient lives ("stash" under BP)
 
     def forward(self, x):
         out = super().forward(x)

@@ -16,12 +16,14 @@ import torch.nn.functional as F
 from torch.nn.grad import conv2d_weight
 
 from .. import kernels as K
+from ..config import BACKENDS
 from ..counters import OpCounter, active_counter
 from .. import costs
 from . import tally
 from .estimators import quantize_grad
 
-__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn"]
+__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn",
+           "BACKENDS", "check_backend"]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -57,25 +59,38 @@ class TiledSampleFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, tiles: int, seed: int, estimator: str, device=None):
         counter = active_counter()
-        s = torch.from_numpy(K.tiled_logistic(_np(z), int(tiles), int(seed), counter,
-                                              device=device))
-        ctx.save_for_backward(z)
+        s_f = torch.empty(z.shape, dtype=torch.float32)
+        # the ideal sampler also returns the float counts and, when a mean-field gradient will
+        # be needed, the slope from the sigmoids it computes anyway (no second pass over z)
+        fused = device is None or isinstance(device, K.Ideal)
+        slope = (torch.empty(z.shape, dtype=torch.float32)
+                 if fused and estimator == "mean-field" and z.requires_grad else None)
+        s = torch.from_numpy(K.tiled_logistic(
+            _np(z), int(tiles), int(seed), counter, device=device,
+            out_float=s_f.numpy() if fused else None,
+            slope=None if slope is None else slope.numpy()))
+        if not fused:
+            s_f = s.to(torch.float32)
+        ctx.save_for_backward(z if slope is None else slope)
         ctx.tiles = int(tiles)
         ctx.estimator = estimator
+        ctx.has_slope = slope is not None
         ctx.mark_non_differentiable(s)
-        return s.to(torch.float32), s
+        return s_f, s
 
     @staticmethod
     def backward(ctx, g, _g_u8):
-        (z,) = ctx.saved_tensors
+        (saved,) = ctx.saved_tensors
         counter = active_counter()
         if ctx.estimator == "mean-field":
-            d = torch.from_numpy(K.tiled_dmean(_np(z), ctx.tiles))
-            tally.count_dmean(counter, z.numel(), ctx.tiles)
+            tally.count_dmean(counter, saved.numel(), ctx.tiles)
+            if ctx.has_slope:  # the slope is this call's own buffer: scaled in place
+                return saved.mul_(g), None, None, None, None
+            d = torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles))
             return g * d, None, None, None, None
         # straight-through: identity inside the unit's range (-inf, M + 1/2]
-        tally.record(counter, costs.straight_through_backward(z.numel()))
-        return g * (z <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
+        tally.record(counter, costs.straight_through_backward(saved.numel()))
+        return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
 
 
 class BSNSampleFn(torch.autograd.Function):
@@ -114,6 +129,13 @@ class QuantizeGradFn(torch.autograd.Function):
         return q * scale.reshape((1, -1) + (1,) * (g.dim() - 2)), None, None
 
 
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`pbitsim.config.BACKENDS`, else ValueError."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return backend
+
+
 def _fold_weight(weight, in_scale, view_shape):
     """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
     if in_scale is None:
@@ -145,36 +167,49 @@ class IndexConv2dFn(torch.autograd.Function):
     a constant only at the borders, where zero padding cuts the kernel. ``grad_quant`` (BGBSFF)
     quantizes the incoming gradient so the weight-gradient accumulation runs on integers.
     ``groups``: grouped convolution (``weight`` is ``[O, C/groups, kh, kw]``).
+
+    ``backend``: ``'index'`` runs the index-and-accumulate kernels (the reference: adds the
+    weight rows of every non-zero count, in a fixed order); ``'dense'`` runs torch's float
+    convolution on the counts as float32, which returns the same sums up to float reassociation,
+    and records the counts the kernels would report from their closed forms
+    (:func:`pbitsim.kernels.conv2d_tap_stats`), so the counts are identical.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
-                grad_quant, quant_seed: int, groups: int = 1):
+                grad_quant, quant_seed: int, groups: int = 1, backend: str = "index"):
         counter = active_counter()
         o, c, kh, kw = weight.shape
         per_input = (1, c, 1, 1) if groups == 1 else (o, c, 1, 1)  # c: channels per group
         w_eff = _fold_weight(weight, in_scale, per_input)
-        out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
-                                              groups=groups, tiles=tiles))
+        stats = x_saved = None
+        if backend == "dense":
+            stats = K.conv2d_tap_stats(_np(x), (kh, kw), stride, padding, tiles=tiles)
+            x_saved = x.to(torch.float32)  # the float counts, kept for the weight gradient
+            out = F.conv2d(x_saved, w_eff, None, stride, padding, 1, groups)
+            K.add_index_counts(counter, stats, "forward", o // groups, x.numel(), out.numel())
+        else:
+            out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
+                                                  groups=groups, tiles=tiles))
         h, w = x.shape[2], x.shape[3]
+        offset = bias.detach().reshape(1, o, 1, 1) if bias is not None else None
         if in_shift is not None:
             w_shift = (weight.detach() * _per_input(in_shift, per_input)).sum(1, keepdim=True)
             bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
-            out += bias_map
-        if bias is not None:
-            out += bias.detach().reshape(1, o, 1, 1)
-        if in_shift is not None or bias is not None:  # one bias map, built once per step
+            offset = bias_map if offset is None else bias_map + offset
+        if offset is not None:  # one bias map, built once per step, added in one pass
+            out += offset
             tally.count_bias(counter, out.shape)
-        ctx.save_for_backward(x, in_scale, in_shift)
+        ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
-                    bias is not None, groups, per_input)
+                    bias is not None, groups, per_input, backend, stats)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
         (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
-         per_input) = ctx.conf
+         per_input, backend, stats) = ctx.conf
         counter = active_counter()
         scale = None  # BGBSFF: the quantized error's per-output-channel scale
         if grad_quant is not None:
@@ -182,13 +217,20 @@ class IndexConv2dFn(torch.autograd.Function):
             tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
         sub = OpCounter() if counter is not None else None
-        gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride, padding,
-                                                         sub, groups=groups, tiles=tiles))
+        if backend == "dense":  # x holds the float counts
+            o = g.shape[1]
+            gw = conv2d_weight(x, (o, x.shape[1] // groups, *ksize), g, stride, padding, 1,
+                               groups)
+            K.add_index_counts(sub, stats, "weight_grad", o // groups, x.numel(), gw.numel())
+        else:
+            gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
+                                                             padding, sub, groups=groups,
+                                                             tiles=tiles))
         if grad_quant is not None:
             _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
             counter += sub
-        o, c = gw.shape[0], gw.shape[1]
+        o = gw.shape[0]
         if in_scale is not None:
             gw *= _per_input(in_scale, per_input)
         if in_shift is not None:
@@ -197,15 +239,16 @@ class IndexConv2dFn(torch.autograd.Function):
             gw += g_ones * _per_input(in_shift, per_input)
         if in_scale is not None or in_shift is not None:
             tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
-        gb = g.sum((0, 2, 3)) if has_bias else None
-        if has_bias:
+        gb = None
+        if has_bias:  # from the per-position sums when they exist
+            gb = g_sum.sum((0, 2, 3)) if in_shift is not None else g.sum((0, 2, 3))
             tally.count_bias(counter, g.shape, backward=True)
         if scale is not None:
             gw *= scale.reshape(o, 1, 1, 1)
             if gb is not None:
                 gb *= scale
             tally.record(counter, costs.dequantize(gw.numel() + (o if gb is not None else 0)))
-        return None, gw, gb, None, None, None, None, None, None, None, None
+        return None, gw, gb, None, None, None, None, None, None, None, None, None
 
 
 class IndexLinearFn(torch.autograd.Function):
@@ -213,30 +256,39 @@ class IndexLinearFn(torch.autograd.Function):
 
     ``weight`` is ``[K, N]`` (the kernel's layout). The folded shift becomes a bias
     ``in_shift @ weight``. ``grad_quant`` (BGBSFF) quantizes the incoming error per output
-    feature, so the weight-gradient accumulation runs on integers.
+    feature, so the weight-gradient accumulation runs on integers. ``backend`` as for
+    :class:`IndexConv2dFn` (dense: a float product on the counts, the counts from
+    :func:`pbitsim.kernels.matmul_tap_stats`).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, grad_quant=None,
-                quant_seed: int = 0):
+                quant_seed: int = 0, backend: str = "index"):
         counter = active_counter()
         k, n = weight.shape
         w_eff = _fold_weight(weight, in_scale, (k, 1))
-        out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
+        stats = x_saved = None
+        if backend == "dense":
+            stats = K.matmul_tap_stats(_np(x), tiles=tiles)
+            x_saved = x.to(torch.float32)
+            out = F.linear(x_saved, w_eff.T.contiguous())  # MKL's fast layout for N << K
+            K.add_index_counts(counter, stats, "forward", n, x.numel(), out.numel())
+        else:
+            out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
         b_eff = bias.detach().clone() if bias is not None else torch.zeros(n)
         if in_shift is not None:
             b_eff += in_shift @ weight.detach()
         if in_shift is not None or bias is not None:
             out += b_eff
             tally.count_bias(counter, out.shape)
-        ctx.save_for_backward(x, in_scale, in_shift)
-        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed)
+        ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
+        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed, backend, stats)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        tiles, has_bias, grad_quant, quant_seed = ctx.conf
+        tiles, has_bias, grad_quant, quant_seed, backend, stats = ctx.conf
         counter = active_counter()
         scale = None  # BGBSFF: the quantized error's per-feature scale
         if grad_quant is not None:
@@ -244,7 +296,11 @@ class IndexLinearFn(torch.autograd.Function):
             tally.count_quantize(counter, g.numel(), grad_quant)
         g = g.contiguous()
         sub = OpCounter() if counter is not None else None
-        gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
+        if backend == "dense":  # x holds the float counts
+            gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest
+            K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
+        else:
+            gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
         if grad_quant is not None:
             _int_update_counts(counter, sub, grad_quant)
         elif counter is not None:
@@ -262,4 +318,4 @@ class IndexLinearFn(torch.autograd.Function):
             gw *= scale.reshape(1, -1)
             g_sum *= scale
             tally.record(counter, costs.dequantize(gw.numel() + (g_sum.numel() if has_bias else 0)))
-        return None, gw, (g_sum if has_bias else None), None, None, None, None, None
+        return None, gw, (g_sum if has_bias else None), None, None, None, None, None, None

@@ -4,6 +4,10 @@
   returning ``(counts_float, counts_uint8)``.
 * :class:`BSNConv2d` and :class:`BSNLinear`: index-and-accumulate layers reading uint8 tile counts,
   with an optional folded input affine (the previous batch norm) and BGBSFF gradient quantization.
+  ``backend='index'`` runs the index-and-accumulate kernels, ``'dense'`` torch's float product on
+  the counts with the kernels' counts from their closed forms (same results up to float
+  reassociation, identical counts; see :class:`pbitsim.bridge.functions.IndexConv2dFn`);
+  :func:`set_backend` sets it for every index layer of a network.
 * :class:`FoldableBatchNorm2d` / :class:`FoldableBatchNorm1d`: batch norm that also reports the
   per-channel (per-feature) scale and shift it applied, so the next index layer can fold them
   into its weights.
@@ -27,10 +31,11 @@ from ..counters import active_counter, uint_dtype
 from .. import costs
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
-from .functions import BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn
+from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn,
+                        check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
-           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts"]
+           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "set_backend"]
 
 
 class _Seeded(nn.Module):
@@ -51,9 +56,28 @@ class _Seeded(nn.Module):
 class TiledLogistic(_Seeded):
     """M binary units sharing a pre-activation, offsets ``i - 1/2``; output the count 0..M.
 
-    ``device``: the p-bit model that samples them (a :mod:`pbitsim.kernels.devices` device or
-    spec string; default ideal). The backward assumes ideal p-bits, as training that does not
-    know its devices would.
+    Parameters
+    ----------
+    tiles : int
+        M, p-bits per unit (``1..pbitsim.config.MAX_TILES``).
+    estimator : {"mean-field", "straight-through"}
+        The backward (see :mod:`pbitsim.bridge.estimators`).
+    seed : int
+        Base seed of calls made without an explicit ``seed``.
+    device : device or str, optional
+        The p-bit model that samples them (:mod:`pbitsim.devices`, or a spec string; default
+        ideal). The backward assumes ideal p-bits, as training that does not know its devices
+        would.
+
+    Returns
+    -------
+    ``forward(z, seed=None)`` gives ``(counts as float32, counts as uint8)``.
+
+    Counts
+    ------
+    Forward (the kernel's): ``pbit_sample`` = M x z.numel(), ``act_read:fp32`` and
+    ``act_write:u<bits(M)>`` = z.numel(). Backward: :func:`pbitsim.costs.tiled_backward`
+    (mean-field) or :func:`pbitsim.costs.straight_through_backward` of z.numel() units.
     """
 
     def __init__(self, tiles: int, estimator: str = "mean-field", seed: int = 0, device=None):
@@ -119,10 +143,13 @@ class _CountStats:
         self.register_buffer("in_stats", torch.zeros(2, 3, dtype=torch.float64))
 
     def _observe(self, x: torch.Tensor) -> None:
+        total = nonzero = 0
+        if x.numel():  # one pass over the uint8 counts (the sum and the non-zeros together)
+            rows = x.detach().contiguous().numpy().reshape(x.shape[0], -1)
+            total, nonzero, _ = K.matmul_tap_stats(rows)
         with torch.no_grad():
             self.in_stats[0 if self.training else 1] += torch.tensor(
-                [float(x.sum(dtype=torch.int64)), float(torch.count_nonzero(x)),
-                 float(x.numel())], dtype=torch.float64)
+                [float(total), float(nonzero), float(x.numel())], dtype=torch.float64)
 
     def input_stats(self, training: bool = True) -> tuple[float, float] | None:
         """``(mean count, nonzero fraction)`` of the counts read in training (or evaluation),
@@ -142,12 +169,27 @@ class BSNConv2d(_CountStats, _Seeded):
     ``row_scale[b] * conv2d(in_scale[c] * x + in_shift[c], weight) + bias`` (the previous
     layer's batch norm folded in, its layer norm applied to the outputs). ``groups``: grouped
     convolution, as ``nn.Conv2d``. ``grad_quant`` ('sign' or 'ternary') makes it a BGBSFF layer.
+    ``backend``: 'index' or 'dense' (same semantics and counts).
+
+    Counts
+    ------
+    Forward: :func:`pbitsim.costs.fold_input_affine` of the weights when ``in_scale`` is given
+    (once per call); the product as :func:`pbitsim.kernels.index_conv2d` counts it (``add:fp32``
+    = adds of weight rows, one per tap per unit of count; ``weight_read:fp32`` one per nonzero
+    tap; ``act_read:uN`` = x.numel(); ``act_write:fp32`` = the output); the bias map
+    (:func:`pbitsim.costs.bias`), or with ``row_scale`` :func:`pbitsim.costs.row_scale`.
+    Backward: BGBSFF's :func:`pbitsim.costs.quantize`, the transposed product as
+    :func:`pbitsim.kernels.index_conv2d_weight_grad` counts it (relabelled to int32 sums and
+    ``u2``/``u1`` error words when quantized), :func:`pbitsim.costs.fold_input_affine_backward`,
+    the bias gradient and :func:`pbitsim.costs.dequantize`. The training-mode statistics of
+    ``x`` are kept (:meth:`input_stats`) for ``pbitsim estimate --counts``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
                  padding: int = 0, *, groups: int = 1, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0):
+                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
+        self.backend = check_backend(backend)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.stride, self.padding, self.tiles_in = int(stride), int(padding), int(tiles_in)
@@ -165,14 +207,15 @@ class BSNConv2d(_CountStats, _Seeded):
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
         bias = self.bias if row_scale is None else None
         out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
-                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups)
+                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups,
+                                  self.backend)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         o, c, kh, kw = self.weight.shape
         return (f"{c * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, "
                 f"padding={self.padding}, groups={self.groups}, tiles_in={self.tiles_in}, "
-                f"grad_quant={self.grad_quant!r}")
+                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
 
 
 class BSNLinear(_CountStats, _Seeded):
@@ -180,12 +223,18 @@ class BSNLinear(_CountStats, _Seeded):
 
     ``forward(x, in_scale=None, in_shift=None, row_scale=None, seed=None)``: as
     :class:`BSNConv2d` (``grad_quant`` makes it a BGBSFF layer; ``seed`` drives its ternary
-    rounding).
+    rounding). ``backend``: 'index' or 'dense', as for :class:`BSNConv2d`.
+
+    Counts
+    ------
+    As :class:`BSNConv2d`, with :func:`pbitsim.kernels.index_matmul` and
+    :func:`pbitsim.kernels.index_matmul_xt` for the products.
     """
 
     def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0):
+                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
+        self.backend = check_backend(backend)
         if grad_quant is not None and grad_quant not in QUANTIZERS:
             raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.grad_quant = grad_quant
@@ -201,12 +250,23 @@ class BSNLinear(_CountStats, _Seeded):
         bias = self.bias if row_scale is None else None
         qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
         out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
-                                  self.grad_quant, qseed)
+                                  self.grad_quant, qseed, self.backend)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         return (f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}, "
-                f"grad_quant={self.grad_quant!r}")
+                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
+
+
+def set_backend(module: nn.Module, backend: str) -> nn.Module:
+    """Run every index layer (:class:`BSNConv2d`, :class:`BSNLinear`) in ``module`` on
+    ``backend`` ('index' or 'dense'); returns ``module``. An execution choice, like a device:
+    results agree up to float reassociation and the counts are identical."""
+    check_backend(backend)
+    for m in module.modules():
+        if isinstance(m, (BSNConv2d, BSNLinear)):
+            m.backend = backend
+    return module
 
 
 def _scale_rows(out: torch.Tensor, row_scale: torch.Tensor, bias) -> torch.Tensor:
@@ -232,22 +292,37 @@ class _Foldable:
     The running statistics average the first batches evenly (momentum 1/t) and then
     exponentially (momentum 0.1): a plain exponential average keeps 0.9^t of its initial
     (0, 1) for t steps, which skews the test pass of short runs.
+
+    Counts
+    ------
+    :func:`pbitsim.costs.batchnorm` in training, :func:`pbitsim.costs.batchnorm_eval` in
+    evaluation, with the input read at ``in_dtype`` (``uN`` for tile counts, which the hardware
+    sums in integers). The backward is counted by
+    :func:`pbitsim.bridge.counted.counted_bn_backward` on the output.
     """
 
     in_dtype = "fp32"  # width of the input words (``uN`` when it normalises tile counts)
 
     def forward(self, x):
-        if self.training and self.track_running_stats:
+        if not (self.training and self.track_running_stats):
+            y = super().forward(x)
+            with torch.no_grad():
+                if self.training:
+                    dims = (0,) + tuple(range(2, x.dim()))
+                    var, mean = torch.var_mean(x, dim=dims, correction=0)
+                else:
+                    var, mean = self.running_var, self.running_mean
+                scale = self.weight.detach() / torch.sqrt(var + self.eps)
+                shift = self.bias.detach() - mean * scale
+        else:  # the batch statistics come out of the normalisation itself: no second pass
             self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
-        y = super().forward(x)
-        with torch.no_grad():
-            if self.training:
-                dims = (0,) + tuple(range(2, x.dim()))
-                var, mean = torch.var_mean(x, dim=dims, correction=0)
-            else:
-                var, mean = self.running_var, self.running_mean
-            scale = self.weight.detach() / torch.sqrt(var + self.eps)
-            shift = self.bias.detach() - mean * scale
+            self.num_batches_tracked.add_(1)
+            y, mean, invstd = torch.native_batch_norm(x, self.weight, self.bias,
+                                                      self.running_mean, self.running_var, True,
+                                                      self.momentum, self.eps)
+            with torch.no_grad():
+                scale = self.weight.detach() * invstd
+                shift = self.bias.detach() - mean * scale
         tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
 

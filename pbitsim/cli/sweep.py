@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..config import MAX_TILES
+from ..config import BACKENDS, DEFAULT_BACKEND, MAX_TILES
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
@@ -46,8 +46,7 @@ def _int_list(text: str, name: str, lo: int, hi: int) -> tuple[int, ...]:
 
 def _devices(texts) -> tuple[str, ...]:
     """Canonical device specs from --device values (each a comma list of specs)."""
-    from ..energy_models.devices import parse_device, spec_string
-    from ..sweep import split_devices
+    from ..devices import parse_device, spec_string, split_devices
     specs = []
     for text in texts:
         for spec in split_devices(text):
@@ -100,9 +99,11 @@ def _devices(texts) -> tuple[str, ...]:
               help="--estimate-only: activation density (fraction of p-bit samples that are 1; "
                    "default: the estimator's 0.15).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
+              show_default=True, help="How the index layers run (as for pbitsim train).")
 def sweep(tiles_text, device_texts, algo, dataset, arch, seeds_text, epochs, batch_size, lr,
           limit_train, limit_test, data_dir, table, out_dir, jobs, threads, recompute,
-          estimate_only, density, no_plots):
+          estimate_only, density, no_plots, backend):
     """Sweep tile count M and p-bit device: accuracy, energy, number of p-bits and area.
 
     Every configuration (device x M x seed) trains BSFF through the simulator for the same
@@ -129,7 +130,8 @@ def sweep(tiles_text, device_texts, algo, dataset, arch, seeds_text, epochs, bat
                       seeds=_int_list(seeds_text, "seeds", 0, 2 ** 31 - 1), algo=algo,
                       dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
                       limit_train=limit_train, limit_test=limit_test, table=table,
-                      data_dir=data_dir, threads=threads, arch=arch)
+                      data_dir=data_dir, threads=threads, arch=arch,
+                      train_options={"backend": backend})
     _check_arch(cfg)
     out = Path(out_dir)
     if estimate_only:
@@ -207,7 +209,8 @@ def _train_sweep(console, cfg, out, jobs, recompute, no_plots):
 
 def _config_meta(cfg) -> dict:
     import dataclasses
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "train_options"}
+    meta = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "train_options"}
+    return {**meta, **cfg.train_options}  # e.g. the backend
 
 
 def _finish(console, out, rows, files, trained, no_plots):

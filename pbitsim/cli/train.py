@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config import BACKENDS, DEFAULT_BACKEND
 from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import list_archs
 from .console import make_console
@@ -104,13 +105,21 @@ def _summary_table(results: dict):
               help="p-bit device sampling the tiles (bsff/bgbsff/bsmf): ideal, digital, smtj, with "
                    "options as kind:key=value,... e.g. digital:lut_width=8 or "
                    "smtj:offset_sd=0.2,stuck_rate=0.01.")
+@click.option("--threads", type=int, default=None,
+              help="torch and numba threads of the run (float sums depend on it, so a resume "
+                   "must use the same) [default: as the process].")
 @click.option("--eval-samples", type=int, default=1, show_default=True,
               help="bsff/bgbsff: sampled forward passes per test image, their logits and class "
                    "goodnesses summed (costs K times the inference counts). A finished run "
                    "resumed with another K is re-evaluated, not retrained.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
+              show_default=True,
+              help="bsff/bgbsff: how the index layers run. dense: torch's float convolution on "
+                   "the tile counts (fast); index: the index-and-accumulate kernels (the "
+                   "reference). Same results up to float rounding, identical counts.")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
           download, out_dir, resume, estimator, grad_quant, update, schedule, arch, energy_table,
-          device, eval_samples):
+          device, threads, eval_samples, backend):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -135,7 +144,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
                       update=update,
                       schedule=schedule, arch=arch, energy_table=energy_table, device=device,
-                      eval_samples=eval_samples)
+                      eval_samples=eval_samples, threads=threads, backend=backend)
     try:
         cfg.validate()
     except TrainingError as e:

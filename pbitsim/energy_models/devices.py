@@ -1,9 +1,9 @@
 """p-bit devices as the energy model sees them: what one p-bit costs under a table.
 
 The devices themselves (their options, checks and spec strings such as
-``"digital:lut_width=8,rng=xoshiro128"``, the same strings ``pbitsim train`` takes) are the
-kernels' models in :mod:`pbitsim.kernels.devices`, a module that loads neither numba nor
-numpy, so ``pbitsim estimate`` stays light.
+``"digital:lut_width=8,rng=xoshiro128"``, the same strings ``pbitsim train`` takes) are
+:mod:`pbitsim.devices`, one definition that the kernels sample with and that loads neither numba
+nor numpy, so ``pbitsim estimate`` stays light. This module prices them under a table.
 
 What a device costs comes from the table's ``[pbit.*]`` entries (energy per sample in
 pJ, area per p-bit in um^2):
@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..kernels.devices import DEVICE_KINDS, Device, Digital, Ideal, Smtj, parse_device, spec_string
+from ..devices import DEVICE_KINDS, Device, Digital, Ideal, Smtj, parse_device, spec_string
 
 if TYPE_CHECKING:  # pragma: no cover - typing only (tables imports this module)
     from .archs import Arch

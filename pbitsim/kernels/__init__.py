@@ -3,26 +3,29 @@
 * sampling: :func:`bsn_sample`, :func:`tiled_logistic` (counter-based, seeded), with the
   mean-field helpers :func:`tiled_mean`, :func:`tiled_dmean` and :func:`tile_offsets`;
 * index-and-accumulate: :func:`index_matmul`, :func:`index_matmul_xt`,
-  :func:`index_conv2d`, :func:`index_conv2d_weight_grad`;
+  :func:`index_conv2d`, :func:`index_conv2d_weight_grad`, and their counts in closed form
+  (:func:`matmul_tap_stats`, :func:`conv2d_tap_stats`, :func:`add_index_counts`);
 * seeds: :func:`derive_seed`;
-* p-bit device models (``device=`` of the samplers): :mod:`pbitsim.kernels.devices`.
+* p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.devices` (re-exported).
 
 Every kernel takes ``counter=`` (an :class:`pbitsim.OpCounter`) and adds the operations
 the hardware would perform; see each module's docstring for the exact counts.
 
-Names load on first use (PEP 562), so ``pbitsim.kernels.devices`` can be imported, by the
-energy model for one, without loading numba.
+Names load on first use (PEP 562): importing the package does not load numba.
 """
 
 import importlib
 
 _EXPORTS = {
-    "bsn_sample": "sampling", "tiled_logistic": "sampling", "tile_offsets": "sampling",
-    "tiled_mean": "sampling", "tiled_dmean": "sampling",
-    "index_matmul": "index_ops", "index_matmul_xt": "index_ops", "index_conv2d": "index_ops",
-    "index_conv2d_weight_grad": "index_ops",
-    "derive_seed": "rng",
-    "Ideal": "devices", "Digital": "devices", "Smtj": "devices", "parse_device": "devices",
+    "bsn_sample": ".sampling", "tiled_logistic": ".sampling", "tile_offsets": ".sampling",
+    "tiled_mean": ".sampling", "tiled_dmean": ".sampling",
+    "index_matmul": ".index_ops", "index_matmul_xt": ".index_ops", "index_conv2d": ".index_ops",
+    "index_conv2d_weight_grad": ".index_ops", "TapStats": ".index_ops",
+    "matmul_tap_stats": ".index_ops", "conv2d_tap_stats": ".index_ops",
+    "add_index_counts": ".index_ops",
+    "derive_seed": ".rng",
+    "Ideal": "..devices", "Digital": "..devices", "Smtj": "..devices",
+    "parse_device": "..devices",
 }
 __all__ = list(_EXPORTS)
 
@@ -30,7 +33,7 @@ __all__ = list(_EXPORTS)
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     globals()[name] = value
     return value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import MAX_TILES, check_tiles as _check_tiles
+from ..config import check_tiles as _check_tiles
 
 
 def as_array(name: str, a, dtype, ndim: int | None = None) -> np.ndarray:

@@ -14,6 +14,13 @@ results are the hardware's results and their counts are its work:
 The dataflow behind these counts: each activation word is read once, each fetched row is
 added straight into accumulators that stay local until the result is written.
 
+The counts have closed forms in the activations alone (per output row, the sum and the
+number of non-zero activations it reads; for a convolution each input pixel is read by
+``cover_h(y) * cover_w(x)`` (output, tap) pairs): :func:`matmul_tap_stats` and
+:func:`conv2d_tap_stats` compute them without running a kernel, and
+:func:`add_index_counts` records them, for the kernels here and for the dense execution
+path of the torch bridge (which gets the same counts from the same functions).
+
 Every kernel first lists, per output row, the weight rows it adds (repeated ``v`` times),
 then sums those rows in blocks of output columns small enough to stay in cache, four
 rows at a time. Each output element is summed by one task in a fixed order, so results
@@ -23,13 +30,16 @@ per-add bookkeeping.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 from ..counters import uint_dtype
 from ._checks import as_array, check_levels, pair
 
-__all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad"]
+__all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad",
+           "TapStats", "matmul_tap_stats", "conv2d_tap_stats", "add_index_counts"]
 
 _COL_BLOCK = 2048  # output columns per task (8 KB of accumulators: they stay in L1)
 _ROW_BLOCK = 8     # output rows per task
@@ -53,6 +63,152 @@ def _accumulate_rows(d, rows, n_rows, src, c0, c1):
         for j in range(n):
             d[j] += s0[j]
         p += 1
+
+
+# ------------------------------------------------------------------------------- counts
+class TapStats(NamedTuple):
+    """What an index-and-accumulate product reads, per element of a fetched row.
+
+    ``adds``: the activation values summed over every (output, input) pair the product
+    uses (a row is added once per unit of value); ``reads``: the number of those pairs whose
+    activation is non-zero (a row is fetched once per non-zero activation); ``act``: the
+    activation width (``uN``).
+    """
+
+    adds: int
+    reads: int
+    act: str
+
+
+_PRODUCT_KINDS = {"forward": ("weight_read", "act_write"),
+                  "weight_grad": ("grad_read", "grad_write")}
+
+
+def add_index_counts(counter, stats: TapStats, kind: str, row_len: int, n_act: int,
+                     n_out: int) -> None:
+    """Record the work of an index-and-accumulate product with these ``stats``.
+
+    Parameters
+    ----------
+    counter : OpCounter or None
+        Where the counts go (nothing is recorded when None).
+    stats : TapStats
+        From :func:`matmul_tap_stats` / :func:`conv2d_tap_stats`, or a kernel's own lists.
+    kind : {'forward', 'weight_grad'}
+        Weight rows (forward) or gradient rows (weight gradient) are fetched and added.
+    row_len : int
+        Length of one fetched row (output columns, or output channels per group).
+    n_act : int
+        Activations read (each once).
+    n_out : int
+        Results written (each once).
+
+    Counts
+    ------
+    ``add:fp32`` = row_len x stats.adds; ``weight_read:fp32`` (forward) or ``grad_read:fp32``
+    (weight_grad) = row_len x stats.reads; ``act_read:<stats.act>`` = n_act;
+    ``act_write:fp32`` (forward) or ``grad_write:fp32`` (weight_grad) = n_out. No ``mul``.
+    """
+    if counter is None:
+        return
+    read, write = _PRODUCT_KINDS[kind]
+    counter.add("add", int(row_len) * int(stats.adds), "fp32")
+    counter.add(read, int(row_len) * int(stats.reads), "fp32")
+    counter.add("act_read", int(n_act), stats.act)
+    counter.add(write, int(n_out), "fp32")
+
+
+_STATS_PLANES = 16  # planes per task of _weighted_stats (fixed: results never depend on threads)
+
+
+@njit(parallel=True, cache=True)
+def _weighted_stats(x2, cover):
+    """Over planes x2 [P, L]: sum of x * cover, of (x != 0) * cover, and max(x), cover [L].
+
+    The planes are summed per position first (a vectorised pass in tasks of a fixed number
+    of planes), then weighted. Integer sums: the same on any thread count.
+    """
+    n_p, n = x2.shape
+    n_t = (n_p + _STATS_PLANES - 1) // _STATS_PLANES
+    part = np.zeros((n_t, 3), np.int64)
+    for t in prange(n_t):
+        s = np.zeros(n, np.int32)
+        z = np.zeros(n, np.int32)
+        m = np.zeros(n, np.uint8)
+        for q in range(t * _STATS_PLANES, min(n_p, (t + 1) * _STATS_PLANES)):
+            row = x2[q]
+            for j in range(n):
+                v = row[j]
+                s[j] += v
+                z[j] += v != 0
+                m[j] = max(m[j], v)
+        a = 0
+        r = 0
+        for j in range(n):
+            a += cover[j] * s[j]
+            r += cover[j] * z[j]
+        part[t, 0] = a
+        part[t, 1] = r
+        part[t, 2] = m.max() if n else 0
+    return part[:, 0].sum(), part[:, 1].sum(), part[:, 2].max() if n_t else 0
+
+
+def _cover(size: int, out: int, k: int, stride: int, padding: int) -> np.ndarray:
+    """Per input position along one axis: how many (output, tap) pairs read it."""
+    cover = np.zeros(size, np.int64)
+    for t in range(k):
+        pos = np.arange(out) * stride - padding + t
+        np.add.at(cover, pos[(pos >= 0) & (pos < size)], 1)
+    return cover
+
+
+def matmul_tap_stats(x, *, tiles=None) -> TapStats:
+    """The :class:`TapStats` of ``index_matmul(x, w)`` (and of ``index_matmul_xt(x, g)``).
+
+    Parameters
+    ----------
+    x : ndarray of uint8, shape (B, K)
+        Activations (0/1 or tile counts 0..M).
+    tiles : int, optional
+        M: bounds x (ValueError beyond it) and sets the activation width; else x's maximum.
+
+    Returns
+    -------
+    TapStats
+        ``adds`` = sum of x, ``reads`` = number of non-zero entries, ``act`` the width.
+    """
+    x = as_array("x", x, np.uint8, 2)
+    adds, reads, vmax = _weighted_stats(x, np.ones(x.shape[1], np.int64))
+    return TapStats(int(adds), int(reads), uint_dtype(check_levels("x", vmax, tiles)))
+
+
+def conv2d_tap_stats(x, kernel_size, stride=1, padding=0, *, tiles=None) -> TapStats:
+    """The :class:`TapStats` of ``index_conv2d(x, w)`` and ``index_conv2d_weight_grad(x, g)``.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, shape (B, C, H, W)
+        Activations.
+    kernel_size, stride, padding : int or pair of ints
+        The convolution's geometry (zero padding contributes nothing). Groups do not change
+        the stats: every channel is read by the O/groups outputs of its group (the row length).
+    tiles : int, optional
+        As for :func:`matmul_tap_stats`.
+
+    Returns
+    -------
+    TapStats
+        ``adds`` = sum over output positions and taps of the input value read, ``reads`` = the
+        same over non-zero inputs; one pass over x with per-axis cover counts, no kernel run.
+    """
+    x = as_array("x", x, np.uint8, 4)
+    kh, kw = pair("kernel_size", kernel_size)
+    (sh, sw), (ph, pw) = pair("stride", stride), pair("padding", padding)
+    ho, wo = _conv_shapes(x.shape, 1, x.shape[1], kh, kw, (sh, sw), (ph, pw), 1)
+    n_b, c, h, w = x.shape
+    cover = np.outer(_cover(h, ho, kh, sh, ph), _cover(w, wo, kw, sw, pw)).ravel()
+    adds, reads, vmax = _weighted_stats(x.reshape(n_b * c, h * w), cover)
+    return TapStats(int(adds), int(reads), uint_dtype(check_levels("x", vmax, tiles)))
 
 
 # ------------------------------------------------------------------------ dense products
@@ -115,40 +271,69 @@ def _dense(x_rows: np.ndarray, src: np.ndarray, tiles, name: str):
 def index_matmul(x, w, counter=None, *, tiles=None) -> np.ndarray:
     """``x @ w`` for uint8 activations x [B, K] (0/1 or tile counts 0..M) and float32 w [K, N].
 
-    Adds weight row k to output row b x[b, k] times; never multiplies. ``tiles`` (M), when
-    given, bounds x and sets the activation width counted; otherwise x's maximum does.
+    Adds weight row k to output row b x[b, k] times; never multiplies.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, [B, K]
+        Binary activations or tile counts.
+    w : ndarray of float32, [K, N]
+        Weights, one row per input.
+    counter : OpCounter, optional
+        Receives the counts.
+    tiles : int, optional
+        M: bounds x and sets the activation width counted; otherwise x's maximum does.
+
+    Returns
+    -------
+    ndarray of float32, [B, N]
+
+    Counts
+    ------
+    ``add:fp32`` = N x sum(x); ``weight_read:fp32`` = N x nnz(x) (a row fetched once per nonzero
+    input); ``act_read:u<bits(M)>`` = x.size; ``act_write:fp32`` = B x N. No ``mul``.
     """
     x = as_array("x", x, np.uint8, 2)
     w = as_array("w", w, np.float32, 2)
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x.shape[1]} columns but w has {w.shape[0]} rows")
     out, total, nnz, act = _dense(x, w, tiles, "x")
-    if counter is not None:
-        n = w.shape[1]
-        counter.add("add", n * total, "fp32")
-        counter.add("weight_read", n * nnz, "fp32")
-        counter.add("act_read", x.size, act)
-        counter.add("act_write", out.size, "fp32")
+    add_index_counts(counter, TapStats(total, nnz, act), "forward", w.shape[1], x.size, out.size)
     return out
 
 
 def index_matmul_xt(x, g, counter=None, *, tiles=None) -> np.ndarray:
     """``x.T @ g``: the weight gradient of a dense layer whose input x [B, K] is uint8.
 
-    g [B, N] is float32 (the gradient at the layer's output). Adds gradient row b to
-    weight-gradient row k x[b, k] times; never multiplies.
+    Adds gradient row b to weight-gradient row k x[b, k] times; never multiplies.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, [B, K]
+        The layer's input counts.
+    g : ndarray of float32, [B, N]
+        The gradient at the layer's output.
+    counter : OpCounter, optional
+        Receives the counts.
+    tiles : int, optional
+        M, as for :func:`index_matmul`.
+
+    Returns
+    -------
+    ndarray of float32, [K, N]
+
+    Counts
+    ------
+    ``add:fp32`` = N x sum(x); ``grad_read:fp32`` = N x nnz(x); ``act_read:u<bits(M)>`` =
+    x.size; ``grad_write:fp32`` = K x N (once per call). No ``mul``.
     """
     x = as_array("x", x, np.uint8, 2)
     g = as_array("g", g, np.float32, 2)
     if x.shape[0] != g.shape[0]:
         raise ValueError(f"x has {x.shape[0]} rows but g has {g.shape[0]}")
     out, total, nnz, act = _dense(np.ascontiguousarray(x.T), g, tiles, "x")
-    if counter is not None:
-        n = g.shape[1]
-        counter.add("add", n * total, "fp32")
-        counter.add("grad_read", n * nnz, "fp32")
-        counter.add("act_read", x.size, act)
-        counter.add("grad_write", out.size, "fp32")
+    add_index_counts(counter, TapStats(total, nnz, act), "weight_grad", g.shape[1], x.size,
+                     out.size)
     return out
 
 
@@ -266,7 +451,33 @@ def index_conv2d(x, w, stride=1, padding=0, counter=None, *, groups=1, tiles=Non
 
     Zero padding, integer or pair stride/padding, grouped convolutions. For every output
     position it adds, per non-zero input tap (c, i, j) of value v, the O weights w[:, c, i, j]
-    v times; no im2col, no multiply. Returns float32 [B, O, H', W'].
+    v times; no im2col, no multiply.
+
+    Parameters
+    ----------
+    x : ndarray of uint8, [B, C, H, W]
+        Binary activations or tile counts.
+    w : ndarray of float32, [O, C/groups, kh, kw]
+        Weights.
+    stride, padding : int or (int, int)
+    counter : OpCounter, optional
+        Receives the counts.
+    groups : int
+        Grouped convolution, as ``torch.nn.Conv2d``.
+    tiles : int, optional
+        M, as for :func:`index_matmul`.
+
+    Returns
+    -------
+    ndarray of float32, [B, O, H', W']
+
+    Counts
+    ------
+    Over the (output position, tap) pairs that land inside the image (padding taps read zeros
+    and are skipped): ``add:fp32`` = O/groups x the sum of their input values;
+    ``weight_read:fp32`` = O/groups x the number of them with a nonzero input;
+    ``act_read:u<bits(M)>`` = x.size; ``act_write:fp32`` = the output size. No ``mul``.
+    :func:`conv2d_tap_stats` gives the same numbers in closed form.
     """
     x = as_array("x", x, np.uint8, 4)
     w = as_array("w", w, np.float32, 4)
@@ -280,11 +491,8 @@ def index_conv2d(x, w, stride=1, padding=0, counter=None, *, groups=1, tiles=Non
     out_t = np.zeros((x.shape[0], ho, wo, o), np.float32)
     n_add, n_read = _conv_gather(ptr, chan, val, vmax, hp, wp, groups, kh, kw, sh, sw,
                                  w_rows, out_t) if out_t.size else (0, 0)
-    if counter is not None:
-        counter.add("add", og * int(n_add), "fp32")
-        counter.add("weight_read", og * int(n_read), "fp32")
-        counter.add("act_read", x.size, act)
-        counter.add("act_write", out_t.size, "fp32")
+    add_index_counts(counter, TapStats(int(n_add), int(n_read), act), "forward", og, x.size,
+                     out_t.size)
     return np.ascontiguousarray(out_t.transpose(0, 3, 1, 2))
 
 
@@ -390,6 +598,11 @@ def index_conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0, counter=Non
     input x[b, c, y, x] = v and every tap (i, j) that reads it, adds the O/groups gradients
     at the output position it feeds to dW[:, c, i, j], v times. Equals
     ``torch.nn.grad.conv2d_weight``; returns float32 [O, C/groups, kh, kw].
+
+    Counts
+    ------
+    As :func:`index_conv2d`, with ``grad_read:fp32`` in place of ``weight_read`` and
+    ``grad_write:fp32`` = the weight-gradient size (once per call) in place of ``act_write``.
     """
     x = as_array("x", x, np.uint8, 4)
     g = as_array("g", g, np.float32, 4)
@@ -412,10 +625,7 @@ def index_conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0, counter=Non
     images = max(1, _GRAD_CACHE_BYTES // max(1, 4 * ho * wo * o))
     n_add, n_read = _conv_weight_grad(ptr, prow, pcol, val, vmax, n_b, images, groups, kh, kw,
                                       stride[0], stride[1], ho, wo, g_rows, dw_rows)
-    if counter is not None:
-        counter.add("add", og * int(n_add), "fp32")
-        counter.add("grad_read", og * int(n_read), "fp32")
-        counter.add("act_read", x.size, uint_dtype(levels))
-        counter.add("grad_write", dw_rows.size, "fp32")
+    add_index_counts(counter, TapStats(int(n_add), int(n_read), uint_dtype(levels)),
+                     "weight_grad", og, x.size, dw_rows.size)
     return np.ascontiguousarray(
         dw_rows.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)).reshape(o, cg, kh, kw)

@@ -19,8 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import uint_dtype
-from ._checks import MAX_TILES, as_array, check_tiles
-from .devices import Digital, Ideal, Smtj
+from ..config import MAX_TILES
+from ._checks import as_array, check_tiles
+from ..devices import Digital, Ideal, Smtj
 from .rng import UNIFORM24_SCALE, draw64, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
@@ -50,17 +51,33 @@ def _exp_f32(x):
     return e * scale
 
 
+@njit(inline="always", cache=True)
+def _fire_pair(r, e, c0, c1):
+    """Tiles fired by one 64-bit draw r (bits 40..63 vs tile c0, 16..39 vs c1) and their
+    probabilities 1 / (1 + e * c)."""
+    p0 = np.float32(1.0) / (np.float32(1.0) + e * c0)
+    p1 = np.float32(1.0) / (np.float32(1.0) + e * c1)
+    u0 = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
+    u1 = np.float32((r >> np.uint64(16)) & np.uint64(0xFFFFFF)) * UNIFORM24_SCALE
+    return (u0 < p0) + (u1 < p1), p0, p1
+
+
 @njit(parallel=True, cache=True)
-def _sample_units(z, exp_offsets, z_lo, z_hi, key, out):
+def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope):
     """out[i] = number of tiles t with u < 1 / (1 + exp(-z[i]) * exp_offsets[t]).
 
     Tile draws come two per 64-bit draw (bits 40..63 and 16..39) from stream position
-    i * ceil(M / 2) + t // 2. Loops run over elements innermost so they vectorise.
+    i * ceil(M / 2) + t // 2, both halves used by one loop (one mix per two tiles). Loops
+    run over elements innermost so they vectorise. When ``out_f`` / ``slope`` are not
+    empty they receive the counts as float32 and sum_t p_t (1 - p_t) (the mean-field slope,
+    from the same p_t, summed in tile order as ``_tiled_moments`` does: the same bits).
     Returns the number of non-finite inputs seen.
     """
     n = z.size
     m = exp_offsets.size
     draws = (m + 1) // 2
+    want_f = out_f.size > 0
+    want_slope = slope.size > 0
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     bad = np.zeros(n_chunks, np.int64)
     for c in prange(n_chunks):
@@ -68,6 +85,7 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out):
         hi = min(n, lo + _CHUNK)
         e = np.empty(hi - lo, np.float32)
         fired = np.zeros(hi - lo, np.uint8)
+        acc = np.zeros(hi - lo if want_slope else 0, np.float32)
         nbad = 0
         for i in range(hi - lo):
             zi = z[lo + i]
@@ -75,17 +93,34 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out):
             e[i] = _exp_f32(-min(max(zi, z_lo), z_hi))
         for d in range(draws):
             c0 = exp_offsets[2 * d]
-            for i in range(hi - lo):
-                r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
-                u = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
-                fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c0)
+            base = np.uint64(lo) * np.uint64(draws) + np.uint64(d)
             if 2 * d + 1 < m:
                 c1 = exp_offsets[2 * d + 1]
+                if want_slope:
+                    for i in range(hi - lo):
+                        r = draw64(key, base + np.uint64(i) * np.uint64(draws))
+                        k, p0, p1 = _fire_pair(r, e[i], c0, c1)
+                        fired[i] += k
+                        acc[i] += p0 * (np.float32(1.0) - p0)
+                        acc[i] += p1 * (np.float32(1.0) - p1)
+                else:
+                    for i in range(hi - lo):
+                        r = draw64(key, base + np.uint64(i) * np.uint64(draws))
+                        fired[i] += _fire_pair(r, e[i], c0, c1)[0]
+            else:
                 for i in range(hi - lo):
-                    r = draw64(key, np.uint64(lo + i) * np.uint64(draws) + np.uint64(d))
-                    u = np.float32((r >> np.uint64(16)) & np.uint64(0xFFFFFF)) * UNIFORM24_SCALE
-                    fired[i] += u < np.float32(1.0) / (np.float32(1.0) + e[i] * c1)
+                    r = draw64(key, base + np.uint64(i) * np.uint64(draws))
+                    u = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
+                    p0 = np.float32(1.0) / (np.float32(1.0) + e[i] * c0)
+                    fired[i] += u < p0
+                    if want_slope:
+                        acc[i] += p0 * (np.float32(1.0) - p0)
         out[lo:hi] = fired
+        if want_f:
+            for i in range(hi - lo):
+                out_f[lo + i] = fired[i]
+        if want_slope:
+            slope[lo:hi] = acc
         bad[c] = nbad
     return bad.sum()
 
@@ -179,15 +214,27 @@ def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
     return bad.sum()
 
 
-def _run_sampler(z, offsets: np.ndarray, seed, counter, device) -> np.ndarray:
+def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
+                 slope=None) -> np.ndarray:
     z = as_array("z", z, np.float32)
     out = np.zeros(z.shape, np.uint8)
     key = seed_key(seed)
     device = Ideal() if device is None else device
+    if (out_float is not None or slope is not None) and not isinstance(device, Ideal):
+        raise ValueError("out_float / slope are given by the ideal device's sampler only")
+    extras = []
+    for name, a in (("out_float", out_float), ("slope", slope)):
+        if a is None:
+            extras.append(np.zeros(0, np.float32))
+            continue
+        if not (isinstance(a, np.ndarray) and a.dtype == np.float32 and a.shape == z.shape
+                and a.flags.c_contiguous):
+            raise ValueError(f"{name} must be a C-contiguous float32 array of z's shape")
+        extras.append(a.reshape(-1))
     if isinstance(device, Ideal):
         bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
                             np.float32(offsets.min() - _Z_MARGIN),
-                            np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1))
+                            np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1), *extras)
     else:
         z2 = z.reshape(1, -1) if z.ndim < 2 else z.reshape(z.shape[0], -1)
         out2 = out.reshape(z2.shape)
@@ -215,19 +262,47 @@ def bsn_sample(z, seed, counter=None, *, device=None) -> np.ndarray:
     """Binary stochastic neurons: uint8 of z's shape, 1 with probability sigmoid(z).
 
     ``z`` is float32 of any shape; ``seed`` an integer (same seed, same bits, on any
-    number of threads); ``device`` a p-bit model from ``pbitsim.kernels.devices``
-    (default: ideal). Counts one ``pbit_sample`` per element.
+    number of threads); ``device`` a p-bit model from ``pbitsim.devices``
+    (default: ideal).
+
+    Counts
+    ------
+    ``pbit_sample`` = z.size; ``act_read:fp32`` = z.size; ``act_write:u1`` = z.size.
     """
     return _run_sampler(z, np.zeros(1, np.float32), seed, counter, device)
 
 
-def tiled_logistic(z, tiles, seed, counter=None, *, device=None) -> np.ndarray:
+def tiled_logistic(z, tiles, seed, counter=None, *, device=None, out_float=None,
+                   slope=None) -> np.ndarray:
     """Tiled logistic units: uint8 of z's shape, the number (0..tiles) of tiles that fired.
 
     Tile i is a p-bit fed z - (i - 1/2) (with the ideal device it fires with probability
     sigmoid(z - (i - 1/2))); counts ``tiles`` p-bit samples per element.
+
+    Parameters
+    ----------
+    z : ndarray of float32
+        Pre-activations, any shape.
+    tiles : int
+        M, tiles per unit.
+    seed : int
+        Stream seed: the same seed gives the same bits on any number of threads.
+    counter : OpCounter, optional
+        Receives the counts.
+    device : p-bit device, optional
+        From :mod:`pbitsim.devices`; default ideal.
+    out_float, slope : ndarray of float32 of z's shape, optional
+        Ideal device only: filled in the same pass with the counts as float32 and with
+        ``tiled_dmean(z, tiles)`` (bit for bit: the same sigmoids, summed in the same order),
+        so a training step needs no second pass for either.
+
+    Counts
+    ------
+    ``pbit_sample`` = tiles x z.size; ``act_read:fp32`` = z.size; ``act_write:u<bits(M)>`` =
+    z.size. The extra outputs are the simulator's (the training's), not the hardware's, and
+    are not counted.
     """
-    return _run_sampler(z, tile_offsets(tiles), seed, counter, device)
+    return _run_sampler(z, tile_offsets(tiles), seed, counter, device, out_float, slope)
 
 
 @njit(parallel=True, cache=True)

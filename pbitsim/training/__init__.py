@@ -1,7 +1,8 @@
 """Training through the simulator: algorithms (CwC-FF, BSFF, BGBSFF, FF, BP), models, trainer."""
 
 from .algorithms import ALGOS, DEFAULT_LR, freeze_ends, make_algorithm
-from .trainer import TrainConfig, Trainer, TrainingError
+from .config import TrainConfig, TrainingError
+from .trainer import Trainer
 
 __all__ = ["ALGOS", "DEFAULT_LR", "TrainConfig", "Trainer", "TrainingError", "freeze_ends",
            "make_algorithm"]

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from .. import costs
 from ..arch_rules import resolve_arch
 from ..bridge import tally
+from ..bridge.modules import set_backend
 from ..counters import active_counter
 from ..counters import OpCounter, counting
 from ..schedules import MF_MIN_DELTA, MF_PATIENCE, default_schedule, freeze_ends
@@ -116,6 +117,7 @@ class CwCFamily(Algorithm):
         quant = cfg.grad_quant if self.name == "bgbsff" else None
         self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
                          seed=cfg.seed, device=cfg.device)
+        set_backend(self.model, cfg.backend)
         self.groups = self.model.layer_groups()
         self.shift = self.name == "bgbsff" and cfg.update == "shift"
         block_opt = _shift_sgd if self.shift else _adam
@@ -310,6 +312,8 @@ class MF(Algorithm):
             self.projs = torch.nn.ModuleList(
                 BSNLinear(b.linear.n_out, classes, tiles_in=cfg.tiles, bias=False,
                           seed=cfg.seed) for b in self.net.blocks)
+            set_backend(self.model, cfg.backend)
+            set_backend(self.projs, cfg.backend)
         else:
             self.model = Net(self.net, head=False)
             self.projs = torch.nn.ModuleList(

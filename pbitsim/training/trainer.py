@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import resource
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,131 +28,17 @@ import numpy as np
 import torch
 
 from .. import runfiles
-from ..arch_rules import resolve_arch
-from ..config import DATASET_INPUTS, check_tiles
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
-from ..energy_models.archs import ARCH_DIR
-from ..kernels.devices import parse_device, spec_string
-from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
-from ..schedules import MF_VALIDATION, check_algo_schedule, default_schedule
-from .algorithms import ALGOS, make_algorithm
+from ..schedules import MF_VALIDATION
+from .algorithms import make_algorithm
+from .config import TrainConfig, TrainingError
 
 __all__ = ["TrainConfig", "Trainer", "Reporter", "TrainingError", "CHECKPOINT", "RESULTS",
            "COUNTS", "thread_count"]
 
 EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, step))
-
-# Fields that decide the result: a checkpoint resumes only under the same values. Not
-# eval_samples, which only changes the test pass: a finished run resumed with another value is
-# re-evaluated without retraining.
-_RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
-                  "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
-                  "arch_sha256", "device", "threads")
-
-
-class TrainingError(ValueError):
-    """Bad configuration or an unusable checkpoint (one-line message)."""
-
-
-@dataclass
-class TrainConfig:
-    algo: str = "bsff"
-    dataset: str = "mnist"
-    tiles: int = 7
-    epochs: int = 1
-    batch_size: int = 128
-    lr: float | None = None  # None: the algorithm's default (DEFAULT_LR)
-    seed: int = 0
-    limit_train: int | None = None  # a seeded random subset of this many training images
-    limit_test: int | None = None  # the first N test images
-    estimator: str = "mean-field"
-    grad_quant: str = DEFAULT_GRAD_QUANT  # BGBSFF only (sign: biased, learns poorly)
-    update: str = DEFAULT_UPDATE  # BGBSFF only: adam | shift (w -= 2^-k g, no optimizer state)
-    # CwC-family freezing: staggered | reference | none; mf: greedy | online; None: the
-    # algorithm's default (default_schedule)
-    schedule: str | None = None
-    arch: str | None = None  # built-in name or TOML file; None: the default for the dataset
-    arch_sha256: str | None = None  # set by validate(): a user TOML file's content hash
-    energy_table: str = "horowitz-45nm"
-    device: str = "ideal"  # p-bit device spec (bsff/bgbsff), e.g. "smtj:offset_sd=0.2"
-    eval_samples: int = 1  # bsff/bgbsff: sampled passes averaged per test image (K x the counts)
-    # torch and numba threads of this run (float reductions depend on it); None: as the process
-    threads: int | None = None
-
-    def validate(self) -> None:
-        if self.algo not in ALGOS:
-            raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
-        for name in ("tiles", "epochs", "batch_size", "eval_samples"):
-            if getattr(self, name) < 1:
-                raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise TrainingError(f"--seed must be >= 0, got {self.seed}")
-        if self.batch_size < 2:
-            raise TrainingError("--batch-size must be >= 2 (batch norm needs two samples)")
-        try:
-            check_tiles(self.tiles)
-        except ValueError as e:
-            raise TrainingError(f"--tiles: {e}") from None
-        for name in ("limit_train", "limit_test"):
-            v = getattr(self, name)
-            if v is not None and v < 2:
-                raise TrainingError(f"--{name.replace('_', '-')} must be >= 2, got {v}")
-        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise TrainingError(f"--lr must be a positive number, got {self.lr}")
-        if self.schedule is None:
-            self.schedule = default_schedule(self.algo)
-        try:
-            check_algo_schedule(self.algo, self.schedule)
-        except ValueError as e:
-            raise TrainingError(str(e)) from None
-        self._check_arch()
-        try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
-            self.device = spec_string(parse_device(self.device))
-        except ValueError as e:
-            raise TrainingError(f"--device: {e}") from None
-        if self.update not in UPDATES:
-            raise TrainingError(f"--update must be one of {', '.join(UPDATES)}, got "
-                                f"{self.update!r}")
-        if self.update != DEFAULT_UPDATE and self.algo != "bgbsff":
-            raise TrainingError("--update applies to bgbsff (the other rules use Adam)")
-        if self.threads is not None and self.threads < 1:
-            raise TrainingError(f"--threads must be >= 1, got {self.threads}")
-        self._check_table()
-        if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):  # not bsmf (yet)
-            raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
-
-    def _check_arch(self) -> None:
-        """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and
-        the dataset, before any data is read; a user file's content hash is recorded."""
-        if self.dataset not in DATASET_INPUTS:  # data of its own: checked by the Trainer
-            return
-        shape, classes = DATASET_INPUTS[self.dataset]
-        try:
-            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
-        except ValueError as e:
-            msg = str(e)
-            if self.arch is not None and not msg.startswith("--"):
-                msg = f"--arch: {msg}"
-            raise TrainingError(msg) from None
-        if self.arch is None:
-            self.arch = net.name
-        builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
-        self.arch_sha256 = None if builtin else hashlib.sha256(
-            Path(net.path).read_bytes()).hexdigest()
-
-    def _check_table(self) -> None:
-        """The energy table exists and prices the device: known now, not after the run."""
-        from ..energy_models import load_table
-        try:
-            load_table(self.energy_table).with_device(self.device)
-        except ValueError as e:
-            raise TrainingError(f"--table: {e}") from None
-
-    def result_fields(self) -> dict:
-        return {k: getattr(self, k) for k in _RESULT_FIELDS}
-
 
 class Reporter(Protocol):
     """Progress callbacks (the CLI draws a rich progress bar with them)."""

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
 from pbitsim.energy_models import hardware_summary
-from pbitsim.sweep import Point, split_devices
+from pbitsim.devices import split_devices
+from pbitsim.sweep import Point
 
 MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 

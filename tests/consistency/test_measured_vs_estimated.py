@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from pbitsim import counting
-from pbitsim import kernels as K
 from pbitsim.arch_rules import arch_rule
 from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
 from pbitsim.energy_models.archs import list_archs, load_arch
@@ -38,18 +37,21 @@ CASES = [(algo, arch) for arch in ARCHS for algo in ALGOS
          if arch_rule(algo, load_arch(arch)) is None]
 
 
-def _record_stats(monkeypatch):
-    """Wrap the forward index kernels: the statistics of every count tensor they read."""
-    seen = []
-    for name in ("index_conv2d", "index_matmul"):
-        orig = getattr(K, name)
+def _index_layers(alg):
+    """The index layers in the estimator's order: the network's, then (bsmf) the last
+    projection, in the head's place (projection i reads what layer i + 1 reads)."""
+    from pbitsim.bridge.modules import BSNConv2d, BSNLinear
+    own = [m for m in alg.model.modules() if isinstance(m, (BSNConv2d, BSNLinear))]
+    return own + list(getattr(alg, "extra_index_layers", list)())
 
-        def wrapped(x, *a, _orig=orig, **kw):
-            seen.append(TileStats(TILES, float(x.mean()) / TILES,
-                                  float(np.count_nonzero(x)) / x.size))
-            return _orig(x, *a, **kw)
-        monkeypatch.setattr(K, name, wrapped)
-    return seen
+
+def _read_stats(alg, training: bool, layers=None):
+    """The mean count and nonzero fraction every index layer read (its own statistics)."""
+    out = []
+    for m in (_index_layers(alg) if layers is None else layers):
+        mean, nonzero = m.input_stats(training)
+        out.append(TileStats(TILES, mean / TILES, nonzero))
+    return tuple(out)
 
 
 def _estimated(algo, arch, params, scope):
@@ -70,31 +72,36 @@ def _compare(measured, estimated: dict, tiled: bool):
         assert value == pytest.approx(estimated[key], rel=0.01 if data_dependent else 1e-9), key
 
 
-@pytest.mark.parametrize("algo, arch", CASES, ids=[f"{a}-{Path(n).stem}" for a, n in CASES])
-def test_one_training_step_and_inference(algo, arch, monkeypatch):
+# The tiled rules on both backends (the kernels, and torch on the counts with the kernels'
+# closed-form counts); the real-valued rules do not use them.
+RUNS = [(algo, arch, backend) for algo, arch in CASES
+        for backend in (("dense", "index") if algo in TILED else ("dense",))]
+
+
+@pytest.mark.parametrize("algo, arch, backend", RUNS,
+                         ids=[f"{a}-{Path(n).stem}-{b}" for a, n, b in RUNS])
+def test_one_training_step_and_inference(algo, arch, backend):
     net = load_arch(arch)
     torch.manual_seed(0)
     cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
                       batch_size=BATCH, tiles=TILES,
-                      schedule="online" if algo in ("mf", "bsmf") else "none", arch=arch)
+                      schedule="online" if algo in ("mf", "bsmf") else "none", arch=arch,
+                      backend=backend)
     alg = make_algorithm(cfg, net.input_shape, net.classes)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
     tiled = algo in TILED
-    stats = _record_stats(monkeypatch)
     with counting() as measured:
         alg.train_step(x, y, (0, 0), 0.0)
-    if algo == "bsmf":  # layers 2..L, then projections 1..L (projection i reads what layer
-        # i + 1 reads): the statistics into layers 2..L and the last projection's
-        stats[:] = stats[:len(net.blocks) - 1] + stats[-1:]
-    params = ModelParams(tiles=TILES, batch_size=BATCH, stats=tuple(stats) if tiled else None)
+    params = ModelParams(tiles=TILES, batch_size=BATCH,
+                         stats=_read_stats(alg, True) if tiled else None)
     _compare(measured, _estimated(algo, net, params, "train"), tiled)
 
-    stats.clear()
     with counting() as measured:
         alg.predict(x, (1, 0))
-    params = ModelParams(tiles=TILES, batch_size=BATCH, stats=tuple(stats) if tiled else None)
+    params = ModelParams(tiles=TILES, batch_size=BATCH,
+                         stats=_read_stats(alg, False) if tiled else None)
     _compare(measured, _estimated(algo, net, params, "inference"), tiled)
 
 
@@ -111,26 +118,31 @@ MF_ARCHS = [a for a in ARCHS if arch_rule("mf", load_arch(a)) is None]
 
 @pytest.mark.parametrize("algo, arch", [(a, n) for a in ("mf", "bsmf") for n in MF_ARCHS],
                          ids=[f"{a}-{Path(n).stem}" for a in ("mf", "bsmf") for n in MF_ARCHS])
-def test_mf_greedy_stages(algo, arch, monkeypatch):
+def test_mf_greedy_stages(algo, arch):
     """A greedy MF step of every stage (layer k learns, the layers below recomputed without
     masks, none above run) equals the estimator's stage step."""
     net = load_arch(arch)
     torch.manual_seed(0)
     cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
                       batch_size=BATCH, schedule="greedy", epochs=2, arch=arch, tiles=TILES)
-    alg = make_algorithm(cfg, net.input_shape, net.classes)
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
     model = get_algorithm(algo)
     tiled = algo == "bsmf"
-    stats = _record_stats(monkeypatch)
     for k in range(len(net.blocks)):
-        stats.clear()  # stage k: layers 2..k+1 read counts 1..k, projection k reads counts k
+        torch.manual_seed(0)  # a fresh net per stage: each index layer's statistics its own
+        alg = make_algorithm(cfg, net.input_shape, net.classes)
         with counting() as measured:
             alg.train_step(x, y, (k * cfg.epochs, 0), 0.0)
+        # stage k: layers 2..k+1 read counts 1..k, projection k reads counts k
+        layers = None
+        if tiled:
+            own = _index_layers(alg)[:len(net.blocks) - 1]
+            layers = own[:k] + [alg.projs[k]]
         rows = model.stage_step(net, ModelParams(batch_size=BATCH, tiles=TILES,
-                                                 stats=tuple(stats) if tiled else None), k)
+                                                 stats=_read_stats(alg, True, layers)
+                                                 if tiled else None), k)
         est = {}
         for row in rows:
             for key, v in row.total().items():

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from pbitsim import OpCounter
 from pbitsim.counters import uint_dtype
-from pbitsim.kernels import (index_conv2d, index_conv2d_weight_grad, index_matmul,
-                             index_matmul_xt)
+from pbitsim.kernels import (add_index_counts, conv2d_tap_stats, index_conv2d,
+                             index_conv2d_weight_grad, index_matmul, index_matmul_xt,
+                             matmul_tap_stats)
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -195,3 +196,56 @@ print(hashlib.sha256(b"".join(p.tobytes() for p in parts)).hexdigest())
 
 def test_identical_on_one_and_two_threads(digests_on_threads):
     assert len(digests_on_threads(_THREAD_SCRIPT)) == 1
+
+
+@SETTINGS
+@given(case=conv_cases())
+def test_conv2d_tap_stats_give_the_kernels_counts(case):
+    """The closed-form counts (no kernel run) equal both conv kernels' own, every key."""
+    rng = np.random.default_rng(case["seed"])
+    x = activations(rng, (case["b"], case["c"], case["h"], case["w"]), case["density"],
+                    case["tiles"])
+    w = rng.standard_normal((case["o"], case["c"] // case["groups"], *case["kernel"])
+                            ).astype(np.float32)
+    kw = dict(stride=case["stride"], padding=case["padding"], groups=case["groups"])
+    tiles = case["tiles"] if case["seed"] % 2 else None  # also the width taken from the data
+    fwd, grad = OpCounter(), OpCounter()
+    y = index_conv2d(x, w, counter=fwd, tiles=tiles, **kw)
+    dw = index_conv2d_weight_grad(x, np.ones_like(y), case["kernel"], counter=grad, tiles=tiles,
+                                  **kw)
+    stats = conv2d_tap_stats(x, case["kernel"], case["stride"], case["padding"], tiles=tiles)
+    assert (stats.adds, stats.reads) == (_tap_sum(x, case), _nonzero_taps(x, case))
+    og = case["o"] // case["groups"]
+    for kind, kernel_counts, n_out in (("forward", fwd, y.size), ("weight_grad", grad, dw.size)):
+        c = OpCounter()
+        add_index_counts(c, stats, kind, og, x.size, n_out)
+        assert c.as_dict() == kernel_counts.as_dict()
+
+
+@SETTINGS
+@given(b=st.integers(0, 9), k=st.integers(1, 70), density=st.sampled_from([0.0, 0.3, 1.0]),
+       tiles=st.sampled_from([1, 3, 7, None]), seed=st.integers(0, 2 ** 32 - 1))
+def test_matmul_tap_stats_give_the_kernels_counts(b, k, density, tiles, seed):
+    rng = np.random.default_rng(seed)
+    x = activations(rng, (b, k), density, tiles or 5)
+    n = 1 + seed % 17
+    fwd, grad = OpCounter(), OpCounter()
+    y = index_matmul(x, rng.standard_normal((k, n)).astype(np.float32), fwd, tiles=tiles)
+    dw = index_matmul_xt(x, rng.standard_normal((b, n)).astype(np.float32), grad, tiles=tiles)
+    stats = matmul_tap_stats(x, tiles=tiles)
+    assert (stats.adds, stats.reads) == (int(x.sum()), np.count_nonzero(x))
+    for kind, kernel_counts, n_out in (("forward", fwd, y.size), ("weight_grad", grad, dw.size)):
+        c = OpCounter()
+        add_index_counts(c, stats, kind, n, x.size, n_out)
+        assert c.as_dict() == kernel_counts.as_dict()
+
+
+def test_tap_stats_reject_what_the_kernels_reject():
+    with pytest.raises(ValueError, match="more than tiles=1"):
+        conv2d_tap_stats(np.full((1, 1, 4, 4), 2, np.uint8), 3, tiles=1)
+    with pytest.raises(ValueError, match="more than tiles=7"):
+        matmul_tap_stats(np.full((1, 2), 8, np.uint8), tiles=7)
+    with pytest.raises(ValueError, match="does not fit"):
+        conv2d_tap_stats(np.zeros((1, 1, 2, 2), np.uint8), 3)
+    with pytest.raises(ValueError, match="dtype uint8"):
+        conv2d_tap_stats(np.zeros((1, 1, 4, 4), np.float32), 3)

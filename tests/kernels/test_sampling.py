@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from pbitsim import OpCounter
+from pbitsim.kernels import parse_device
 from pbitsim.kernels import (bsn_sample, derive_seed, tile_offsets, tiled_dmean, tiled_logistic,
                              tiled_mean)
 
@@ -159,3 +160,26 @@ def test_empty_input():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("tiles", [1, 2, 7, 10, 64])
+def test_fused_float_and_slope_outputs_are_the_separate_results(tiles):
+    """out_float / slope come from the sampling pass: the same counts, and tiled_dmean's slope
+    bit for bit (the same sigmoids summed in the same order)."""
+    z = (np.random.default_rng(tiles).standard_normal((37, 301)) * 4).astype(np.float32)
+    f, slope = np.empty_like(z), np.empty_like(z)
+    s = tiled_logistic(z, tiles, 9, out_float=f, slope=slope)
+    assert np.array_equal(s, tiled_logistic(z, tiles, 9))
+    assert np.array_equal(f, s.astype(np.float32))
+    assert np.array_equal(slope, tiled_dmean(z, tiles))
+    f2 = np.empty_like(z)
+    assert np.array_equal(tiled_logistic(z, tiles, 9, out_float=f2), s)
+    assert np.array_equal(f2, f)
+
+
+def test_fused_outputs_checked():
+    z = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match="out_float must be a C-contiguous float32"):
+        tiled_logistic(z, 2, 0, out_float=np.zeros(12, np.float32))
+    with pytest.raises(ValueError, match="ideal device's sampler only"):
+        tiled_logistic(z, 2, 0, slope=np.zeros_like(z), device=parse_device("smtj"))

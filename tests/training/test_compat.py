@@ -29,10 +29,20 @@ PINNED = [
 @pytest.mark.parametrize("algo, loss, acc, counts", PINNED)
 def test_same_run_as_the_hard_coded_nets(mnist_small, tmp_path, algo, loss, acc, counts):
     arch = "ff-mlp-4x2000" if algo == "ff" else "cwc-mnist"
+    # the index kernels: the reference backend, bit for bit the earlier code's sums
     cfg = TrainConfig(algo=algo, dataset="mnist", arch=arch, epochs=1, batch_size=32,
-                      limit_train=64, limit_test=32, tiles=3)
+                      limit_train=64, limit_test=32, tiles=3, backend="index")
     trainer = Trainer(cfg, mnist_small, tmp_path / algo)
     res = trainer.run()
+    assert {k: trainer.counts[k] for k in counts} == counts
+    if algo in ("bsff", "bgbsff"):
+        # Equal to these values bit for bit when the Net replaced the hard-coded nets; since
+        # then batch norm takes its batch statistics from the normalisation itself (one pass,
+        # other float rounding of the folded scales), so a tiled unit near a threshold may
+        # fire differently: the same run within rounding, not bit for bit.
+        assert res["history"][0]["loss"] == pytest.approx(loss, rel=1e-3)
+        for k, v in acc.items():
+            assert abs(res["test_accuracy"][k] - v) <= 2 / 32, k
+        return
     assert res["history"][0]["loss"] == pytest.approx(loss, rel=1e-6)
     assert res["test_accuracy"] == acc
-    assert {k: trainer.counts[k] for k in counts} == counts

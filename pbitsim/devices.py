@@ -1,4 +1,7 @@
-"""p-bit device models: how a p-bit turns its input into a random bit.
+"""p-bit device models: how a p-bit turns its input into a random bit. One definition for every
+command: the kernels sample with these devices (``device=``), the energy model prices them under
+a table (:mod:`pbitsim.energy_models.devices`), and ``--device`` strings of train, estimate and
+sweep parse here.
 
 * :class:`Ideal` -- P(1) = sigmoid(input) exactly (float32, 2**-24 resolution). The default.
 * :class:`Digital` -- a bit-true CMOS p-bit as FPGA p-computers build it: the input is
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = ["Ideal", "Digital", "Smtj", "Device", "DEVICE_KINDS", "RNGS", "parse_device",
-           "spec_string", "lfsr_mask", "lfsr_is_maximal", "lfsr_step"]
+           "split_devices", "spec_string", "lfsr_mask", "lfsr_is_maximal", "lfsr_step"]
 
 RNGS = ("lfsr32", "xoshiro128")
 
@@ -166,7 +169,7 @@ class Smtj:
 
     def for_layer(self, index: int) -> "Smtj":
         """The same kind of device with its own variation (another array of devices)."""
-        from .rng import derive_seed
+        from .kernels.rng import derive_seed
         return dataclasses.replace(self, device_seed=derive_seed(self.device_seed, index))
 
     @functools.lru_cache(maxsize=32)
@@ -318,3 +321,21 @@ def lfsr_is_maximal(taps, bits: int = 32) -> bool:
         return result
 
     return x_power(order) == 1 and all(x_power(order // q) != 1 for q in _prime_factors(order))
+
+
+def split_devices(text: str) -> list[str]:
+    """Device specs from a comma list, where options of a spec also use commas.
+
+    ``"ideal,smtj:offset_sd=0.2,stuck_rate=0.01,digital"`` -> ``["ideal",
+    "smtj:offset_sd=0.2,stuck_rate=0.01", "digital"]``: a piece that does not start with a
+    device kind continues the spec before it.
+    """
+    specs: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if piece.partition(":")[0] in DEVICE_KINDS or not specs:
+            specs.append(piece)
+        else:
+            specs[-1] += "," + piece
+    return specs
