@@ -15,7 +15,7 @@ from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
 from .signals import stop_on_signals
 
-ALGOS = ("bsff", "bgbsff", "cwc", "ff", "bp", "mf", "bsmf")
+from ..rules import RULES as ALGOS
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 

@@ -1,8 +1,8 @@
 """Operation-count models of learning algorithms: one module per algorithm.
 
-A module in this package defines an :class:`Algorithm` subclass decorated with
-:func:`register`; modules are discovered on first use, so adding an algorithm (MF,
-CaFo, SFF) is one new file. A model returns, for an architecture, one
+Each rule's walk is an :class:`Algorithm` subclass decorated with :func:`register` in its own
+package, ``pbitsim/rules/<name>/cost.py``, discovered on first use (see :mod:`pbitsim.rules`);
+this package holds the registry, the shared parameters and the step helpers. A model returns, for an architecture, one
 :class:`LayerCounts` per block plus one for the softmax head, each holding the
 expected counts per training sample (or per inference) split by phase.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import pkgutil
 from dataclasses import dataclass, field
 
 from ..archs import Arch, Block
@@ -157,11 +156,12 @@ def register(cls: type[Algorithm]) -> type[Algorithm]:
 
 
 def _discover() -> None:
+    """Import every rule's estimator walk (``pbitsim/rules/<name>/cost.py``)."""
     global _DISCOVERED
     if not _DISCOVERED:
-        for info in pkgutil.iter_modules(__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
+        from ...rules import RULES
+        for name in RULES:
+            importlib.import_module(f"pbitsim.rules.{name}.cost")
         _DISCOVERED = True
 
 

@@ -17,10 +17,10 @@ The CwC-FF walk of :mod:`.ff` with every block's units tiled (M p-bits each):
 
 from __future__ import annotations
 
-from ... import counters
-from ..archs import Arch
-from . import ModelParams, register
-from .ff import LocalRule
+from pbitsim import counters
+from pbitsim.energy_models.algorithms import ModelParams, register
+from pbitsim.energy_models.algorithms._local import LocalRule
+from pbitsim.energy_models.archs import Arch
 
 
 @register

@@ -11,9 +11,9 @@ keeps BSFF's real gradient and Adam.
 
 from __future__ import annotations
 
-from ..archs import Arch
-from . import ModelParams, register
-from .bsff import BSFF
+from pbitsim.energy_models.algorithms import ModelParams, register
+from pbitsim.energy_models.archs import Arch
+from pbitsim.rules.bsff.cost import BSFF
 
 
 @register

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import register
-from .ff import LocalRule
+from pbitsim.energy_models.algorithms import register
+from pbitsim.energy_models.algorithms._local import LocalRule
 
 
 @register

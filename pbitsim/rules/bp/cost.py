@@ -9,10 +9,11 @@ one Adam step over all parameters. Inference: the forward pass and the head's ar
 
 from __future__ import annotations
 
-from ... import costs
-from ..archs import Arch
-from . import Algorithm, LayerCounts, ModelParams, register
-from . import _steps as S
+from pbitsim import costs
+from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.energy_models.algorithms import _steps as S
+from pbitsim.energy_models.archs import Arch
+
 
 SAVED = "stash"
 

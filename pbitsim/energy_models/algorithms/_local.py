@@ -1,4 +1,5 @@
-"""Forward-forward, real-valued: Hinton's FF and the channel-wise competitive CwC-FF.
+"""The forward-forward family's step walk (:class:`LocalRule`), shared by the rules in
+:mod:`pbitsim.rules` that train block-local losses. Forward-forward, real-valued: Hinton's FF and the channel-wise competitive CwC-FF.
 
 Each block learns from its own loss; nothing is kept across blocks for a backward pass.
 
@@ -26,7 +27,7 @@ from ...costs import FP, Counts
 from .. import ops
 from ...arch_rules import arch_rule
 from ..archs import Arch, Block
-from . import Algorithm, LayerCounts, ModelParams, register
+from . import Algorithm, LayerCounts, ModelParams
 from . import _steps as S
 
 
@@ -245,12 +246,3 @@ def _numel(shape) -> int:
     for v in shape:
         n *= v
     return n
-
-
-@register
-class FF(LocalRule):
-    name = "ff"
-    title = "FF (Hinton's forward-forward)"
-    order = 10
-    variant = "hinton"
-    scheduled = False

@@ -1,0 +1,36 @@
+"""The learning rules, one small package each: ``pbitsim/rules/<name>/``.
+
+A rule's package holds everything that is the rule's own:
+
+* ``cost.py`` -- its estimator walk (torch-free): a class registered with
+  :func:`pbitsim.energy_models.algorithms.register` whose ``training_step`` and
+  ``inference_step`` walk one step of a batch in :mod:`pbitsim.costs` terms, in the order the
+  training step runs;
+* ``train.py`` -- its training step (torch): a class registered with
+  :func:`pbitsim.training.algorithms.register` (model, optimizers, ``train_step``, ``predict``);
+* ``__init__.py`` -- a line of description and ``ORDER``, its place in listings.
+
+Adding a rule is adding a package here (and, where it needs one, its architecture rule in
+:mod:`pbitsim.arch_rules`); ``tests/consistency`` then holds its two halves to each other.
+This module imports neither torch nor numba: :data:`RULES` lists the packages by ``ORDER``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+__all__ = ["RULES"]
+
+
+def _rules() -> tuple[str, ...]:
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.ispkg and not info.name.startswith("_"):
+            pkg = importlib.import_module(f"{__name__}.{info.name}")
+            found.append((getattr(pkg, "ORDER", 100), info.name))
+    return tuple(name for _, name in sorted(found))
+
+
+#: The rule names (``--algo``), in listing order.
+RULES = _rules()

@@ -1,0 +1,62 @@
+"""BSMF: the estimator walk of Mono-Forward on tiled p-bit units."""
+
+from __future__ import annotations
+
+from pbitsim import costs
+from pbitsim.costs import Counts
+from pbitsim.energy_models import ops
+from pbitsim.energy_models.algorithms import ModelParams, register
+from pbitsim.energy_models.algorithms import _steps as S
+from pbitsim.energy_models.archs import Arch, Block
+from pbitsim.rules.mf.cost import MF, projection
+
+
+@register
+class BSMF(MF):
+    """MF on tiled p-bit units (``bsmf``): BSFF's hardware form applied to Mono-Forward.
+
+    The network of BSFF (``Net(arch, tiles=M)``): every layer's linear output batch-normalised
+    onto M tiles sampled by p-bits; the first layer multiplies the data, later layers
+    index-and-accumulate the previous layer's counts. Projection ``M_i`` index-and-accumulates
+    layer ``i``'s counts too; its input gradient ``g M_i^T`` (fp32) enters the counts, then the
+    mean-field (or straight-through) gradient through the tiles and the batch norm.
+    """
+
+    name = "bsmf"
+    title = "BSMF (Mono-Forward on p-bits, M tiles)"
+    order = 41
+    tiled = True
+    uses_tiles = True
+
+    def layer_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,
+                      learns: bool, train: bool = True) -> Counts:
+        lin = block.linear
+        xin = params.input_stats(arch, block.index)
+        c = (S.real_forward(lin, b, train=learns) if xin is None
+             else S.index_forward(lin, xin, b, *S.reader_of(arch.blocks[block.index - 1])))
+        pre = costs.batchnorm if train else costs.batchnorm_eval
+        c.merge(pre(b * lin.n_out, S.channels(lin)))
+        return c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
+
+    def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        stats = params.input_stats(arch, block.index + 1)
+        return ops.index_product(projection(block, arch.classes), stats).scaled(b)
+
+    def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        p, n = projection(block, arch.classes), b * block.linear.n_out
+        c = costs.product("input_grad", b * p.taps, b * p.n_in, b * p.n_out)
+        if params.estimator == "mean-field":
+            c.merge(costs.tiled_backward(n, params.tiles))
+        else:
+            c.merge(costs.straight_through_backward(n))
+        return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
+
+    def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        p, lin = projection(block, arch.classes), block.linear
+        c = ops.index_weight_grad_product(p, params.input_stats(arch, block.index + 1),
+                                          b).scaled(b)
+        xin = params.input_stats(arch, block.index)
+        if xin is None:
+            return c.merge(S.real_weight_grad(lin, b))
+        return c.merge(S.index_weight_grad(lin, xin, b, None,
+                                           *S.reader_of(arch.blocks[block.index - 1])))

@@ -1,0 +1,12 @@
+"""BSMF's training step: Mono-Forward on tiled p-bit units."""
+
+from __future__ import annotations
+
+from pbitsim.training.algorithms import register
+from pbitsim.rules.mf.train import MF
+
+
+@register
+class BSMF(MF):
+    name = "bsmf"
+    default_lr = 0.01
