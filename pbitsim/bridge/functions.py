@@ -136,6 +136,17 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+def _error_for_weight_grad(g, grad_quant, quant_seed: int, counter):
+    """The output error an index layer's weight gradient accumulates: BGBSFF quantizes it (one
+    scale per output channel or feature, returned; None otherwise). Also a fresh counter for
+    the product's counts (None when nothing counts), relabelled by the caller when quantized."""
+    scale = None
+    if grad_quant is not None:
+        g, scale = quantize_grad(g, grad_quant, quant_seed)
+        tally.count_quantize(counter, g.numel(), grad_quant)
+    return g.contiguous(), scale, (OpCounter() if counter is not None else None)
+
+
 def _fold_weight(weight, in_scale, view_shape):
     """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
     if in_scale is None:
@@ -211,12 +222,7 @@ class IndexConv2dFn(torch.autograd.Function):
         (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
          per_input, backend, stats) = ctx.conf
         counter = active_counter()
-        scale = None  # BGBSFF: the quantized error's per-output-channel scale
-        if grad_quant is not None:
-            g, scale = quantize_grad(g, grad_quant, quant_seed)
-            tally.count_quantize(counter, g.numel(), grad_quant)
-        g = g.contiguous()
-        sub = OpCounter() if counter is not None else None
+        g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
         if backend == "dense":  # x holds the float counts
             o = g.shape[1]
             gw = conv2d_weight(x, (o, x.shape[1] // groups, *ksize), g, stride, padding, 1,
@@ -290,12 +296,7 @@ class IndexLinearFn(torch.autograd.Function):
         x, in_scale, in_shift = ctx.saved_tensors
         tiles, has_bias, grad_quant, quant_seed, backend, stats = ctx.conf
         counter = active_counter()
-        scale = None  # BGBSFF: the quantized error's per-feature scale
-        if grad_quant is not None:
-            g, scale = quantize_grad(g, grad_quant, quant_seed)
-            tally.count_quantize(counter, g.numel(), grad_quant)
-        g = g.contiguous()
-        sub = OpCounter() if counter is not None else None
+        g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
         if backend == "dense":  # x holds the float counts
             gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest
             K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # train_helpers
 
 SHARED_DATA = Path(os.environ.get("PBITSIM_TEST_DATA")
                    or Path(__file__).resolve().parents[2].parent / "shared" / "data")

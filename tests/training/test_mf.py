@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from pbitsim.training import TrainConfig, Trainer
+from train_helpers import StopAfter
 
 MY_MLP = str(Path(__file__).resolve().parents[2] / "examples" / "archs" / "my-mlp.toml")
 
@@ -45,26 +46,6 @@ def test_greedy_early_stopping_skips_the_rest_of_a_layers_cap(mnist_small, tmp_p
     assert len(tr.val_idx) == 20 and len(set(tr.val_idx) & set(tr.train_idx)) == 0
 
 
-class _StopAfter:
-    def __init__(self, n):
-        self.n, self.trainer = n, None
-
-    def start_epoch(self, *a):
-        pass
-
-    def step(self, *a):
-        self.n -= 1
-        if self.n == 0:
-            self.trainer.stop_requested = True
-
-    def end_epoch(self, record):
-        pass
-
-    def start_eval(self, batches):
-        pass
-
-    def eval_step(self):
-        pass
 
 
 def test_bsmf_learns_well_above_chance(mnist_small, tmp_path):
@@ -84,7 +65,7 @@ def test_greedy_resume_mid_layer_is_bit_identical(mnist_small, tmp_path, algo, s
     res_full = full.run()  # 180 training images: 4 steps per epoch, 16 steps in all
 
     first = _mf(mnist_small, tmp_path, "split", **kw)
-    stopper = _StopAfter(stop_after)
+    stopper = StopAfter(stop_after)
     first.reporter, stopper.trainer = stopper, first
     assert first.run() is None
     second = _mf(mnist_small, tmp_path, "split", **kw)

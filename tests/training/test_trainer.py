@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from pbitsim.training import TrainConfig, Trainer, TrainingError, freeze_ends
+from train_helpers import StopAfter
 
 
 def _train(ds, tmp_path, name="run", **kw):
@@ -44,28 +45,6 @@ def _weights(trainer):
     return {k: v.clone() for k, v in trainer.algo.model.state_dict().items()}
 
 
-class _StopAfter:
-    """A reporter that asks the trainer to stop after ``n`` steps."""
-
-    def __init__(self, n):
-        self.n, self.trainer = n, None
-
-    def start_epoch(self, *a):
-        pass
-
-    def step(self, *a):
-        self.n -= 1
-        if self.n == 0:
-            self.trainer.stop_requested = True
-
-    def end_epoch(self, record):
-        pass
-
-    def start_eval(self, batches):
-        pass
-
-    def eval_step(self):
-        pass
 
 
 @pytest.mark.parametrize("stop_after", [2, 3])  # mid-epoch (Ctrl-C) and at an epoch boundary
@@ -76,7 +55,7 @@ def test_resume_equals_uninterrupted(mnist_small, tmp_path, stop_after):
     res_full = full.run()
 
     first = _train(mnist_small, tmp_path, "split", **kw)
-    stopper = _StopAfter(stop_after)
+    stopper = StopAfter(stop_after)
     first.reporter, stopper.trainer = stopper, first
     assert first.run() is None  # stopped; checkpoint written
     assert (tmp_path / "split" / "checkpoint.pt").is_file()
@@ -207,7 +186,7 @@ def test_reference_schedule_freezes_blocks_at_whole_epochs(mnist_small, tmp_path
                epochs=3, batch_size=32, limit_train=64, limit_test=32)
     snapshots = []
 
-    class Snapshots(_StopAfter):
+    class Snapshots(StopAfter):
         def end_epoch(self, record):
             snapshots.append({k: v.detach().clone()
                               for k, v in t.algo.model.named_parameters()})
