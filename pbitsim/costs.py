@@ -32,16 +32,17 @@ This module is pure Python (no numpy, numba or torch): ``pbitsim estimate`` impo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 __all__ = [
-    "Counts", "FP", "SCALAR_FN", "ADAM_OPS", "QUANTIZERS", "grad_dtype", "index_dtype",
-    "scalar_fn", "elementwise", "product", "bias", "bias_grad", "relu", "relu_backward",
-    "maxpool", "maxpool_backward", "batchnorm", "batchnorm_eval", "batchnorm_backward",
-    "rms_norm", "rms_norm_backward", "goodness", "goodness_backward", "softmax_ce", "argmax", "tiled_backward",
-    "straight_through_backward", "quantize", "adam", "shift_update", "fold_input_affine",
-    "sum_predictions", "ff_pair_loss", "stash", "fold_input_affine_backward", "row_scale", "row_scale_backward", "dequantize", "accumulator_dtype",
+    "Counts", "FP", "SCALAR_FN", "ADAM_OPS", "QUANTIZERS", "ESTIMATORS", "grad_dtype",
+    "index_dtype", "scalar_fn", "elementwise", "product", "bias", "bias_grad", "relu",
+    "relu_backward", "maxpool", "maxpool_backward", "batchnorm", "batchnorm_eval",
+    "batchnorm_backward", "rms_norm", "rms_norm_backward", "goodness", "goodness_backward",
+    "softmax_ce", "argmax", "tiled_backward", "straight_through_backward", "quantize", "adam",
+    "shift_update", "fold_input_affine", "fold_input_affine_backward", "sum_predictions",
+    "ff_pair_loss", "stash", "row_scale", "row_scale_backward", "quantized_accumulation",
+    "dequantize",
 ]
 
 FP = "fp32"
@@ -51,7 +52,9 @@ SCALAR_FN = {"mul": 4, "add": 4}
 #: lr * m / (sqrt(v) + eps) (an rsqrt as SCALAR_FN, 1 mul, 1 add) and the update (1 add).
 ADAM_OPS = {"mul": 5 + SCALAR_FN["mul"] + 1, "add": 2 + SCALAR_FN["add"] + 1 + 1}
 #: BGBSFF gradient quantizers and the width of one quantized gradient word.
-QUANTIZERS = {"ternary": "u2", "sign": "u1"}
+QUANTIZERS = {"sign": "u1", "ternary": "u2"}
+#: Backwards of the tiled units (:func:`tiled_backward`, :func:`straight_through_backward`).
+ESTIMATORS = ("mean-field", "straight-through")
 
 
 class Counts(dict):
@@ -332,11 +335,10 @@ def shift_update(params: float) -> Counts:
             .add(f"weight_read:{FP}", params).add(f"weight_write:{FP}", params))
 
 
-def fold_input_affine(weights: float, out_channels: float, in_channels: float) -> Counts:
+def fold_input_affine(weights: float) -> Counts:
     """Fold the previous batch norm (``a x + b`` per input channel) into a layer that reads tile
     counts, once per step: ``w * a`` per weight, and ``b`` folded into the bias
     (``sum_c b_c w_oc``: a multiply-add per weight)."""
-    del out_channels, in_channels  # the per-weight work dominates; kept for the call's clarity
     return (Counts().add(f"mul:{FP}", 2 * weights).add(f"add:{FP}", weights)
             .add(f"weight_read:{FP}", weights).add(f"weight_write:{FP}", weights))
 
@@ -361,11 +363,18 @@ def row_scale_backward(n: float, channels: float, with_bias: bool) -> Counts:
     return c.merge(bias_grad(n, channels)) if with_bias else c
 
 
+def quantized_accumulation(counts: Mapping[str, float], quant: str) -> Counts:
+    """A weight-gradient product's counts on quantized errors (BGBSFF): the hardware reads each
+    error word at its width (``u2``/``u1``) and accumulates and writes int32 sums, where a float
+    product (a kernel's counts, or their expectation) adds and writes fp32."""
+    relabel = {"add": "int32", "grad_write": "int32", "grad_read": grad_dtype(quant)}
+    out = Counts()
+    for key, n in counts.items():
+        op, _, dtype = key.partition(":")
+        out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
+    return out
+
+
 def dequantize(n: float) -> Counts:
     """BGBSFF: ``n`` integer gradient sums scaled once by their channel's error scale."""
     return Counts().add(f"mul:{FP}", n)
-
-
-def accumulator_dtype(bound: float) -> str:
-    """The signed integer width that holds sums of magnitude up to ``bound``."""
-    return f"int{(math.ceil(math.log2(bound + 1)) if bound > 0 else 0) + 1}"

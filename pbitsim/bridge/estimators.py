@@ -35,10 +35,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ESTIMATORS", "QUANTIZERS", "quantize_grad"]
+from ..costs import ESTIMATORS, QUANTIZERS  # the names, defined once with their costs
 
-ESTIMATORS = ("mean-field", "straight-through")
-QUANTIZERS = ("sign", "ternary")
+__all__ = ["ESTIMATORS", "QUANTIZERS", "quantize_grad"]
 
 
 def quantize_grad(g: torch.Tensor, how: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,24 +31,6 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-def _int_update_counts(counter: OpCounter | None, sub: OpCounter, quant: str) -> None:
-    """Forward a weight-gradient kernel's counts at the widths of quantized gradients.
-
-    With quantized gradients (+-1, 0) the accumulated terms are integers times integer tile
-    counts: the hardware reads each gradient word at its width (ternary ``u2``, sign ``u1``)
-    and accumulates and writes int32 sums; the kernel itself only knows float32.
-    """
-    if counter is None:
-        return
-    relabel = {"add": "int32", "grad_write": "int32", "grad_read": tally.grad_dtype(quant)}
-    for key, n in sub.items():
-        op, _, dtype = key.partition(":")
-        if op in relabel and dtype == "fp32":
-            counter.add(op, n, relabel[op])
-        else:
-            counter.add(op, n, dtype or None)
-
-
 class TiledSampleFn(torch.autograd.Function):
     """Tiled logistic unit: forward samples counts 0..M with p-bits; backward is the estimator.
 
@@ -232,10 +214,10 @@ class IndexConv2dFn(torch.autograd.Function):
             gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
                                                              padding, sub, groups=groups,
                                                              tiles=tiles))
-        if grad_quant is not None:
-            _int_update_counts(counter, sub, grad_quant)
-        elif counter is not None:
-            counter += sub
+        if counter is not None:  # quantized errors accumulate as integers
+            product = sub.as_dict()
+            tally.record(counter, product if grad_quant is None
+                         else costs.quantized_accumulation(product, grad_quant))
         o = gw.shape[0]
         if in_scale is not None:
             gw *= _per_input(in_scale, per_input)
@@ -302,10 +284,10 @@ class IndexLinearFn(torch.autograd.Function):
             K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
         else:
             gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
-        if grad_quant is not None:
-            _int_update_counts(counter, sub, grad_quant)
-        elif counter is not None:
-            counter += sub
+        if counter is not None:  # quantized errors accumulate as integers
+            product = sub.as_dict()
+            tally.record(counter, product if grad_quant is None
+                         else costs.quantized_accumulation(product, grad_quant))
         g_sum = g.sum(0)
         if has_bias:
             tally.count_bias(counter, g.shape, backward=True)

@@ -19,7 +19,7 @@ from ..counters import OpCounter
 
 __all__ = [
     "PRODUCTS", "record", "conv_macs", "count_product", "grad_dtype", "count_conv",
-    "count_dense", "count_bias", "count_quantize", "count_elementwise", "count_relu",
+    "count_dense", "count_bias", "count_quantize", "count_relu",
     "count_relu_backward", "count_bn", "count_bn_backward", "count_pool", "count_pool_backward",
     "count_goodness", "count_goodness_backward", "count_softmax_ce", "count_adam",
     "count_dmean", "count_fold", "numel",
@@ -110,13 +110,6 @@ def count_quantize(counter, n: int, how: str) -> None:
         record(counter, costs.quantize(int(n), how))
 
 
-def count_elementwise(counter, n: int, *, add: int = 0, mul: int = 0, cmp: int = 0,
-                      reads: int = 1, writes: int = 1) -> None:
-    if counter is not None and n:
-        record(counter, costs.elementwise(int(n), add=add, mul=mul, cmp=cmp, reads=reads,
-                                          writes=writes))
-
-
 def count_relu(counter, n: int, train: bool, saved: str = "act") -> None:
     if counter is not None and n:
         record(counter, costs.relu(int(n), train, saved))
@@ -184,4 +177,4 @@ def count_adam(counter, params: int) -> None:
 def count_fold(counter, w_shape) -> None:
     """The previous batch norm folded into an index layer's weights ``[O, C, ...]``/``[K, N]``."""
     if counter is not None:
-        record(counter, costs.fold_input_affine(numel(w_shape), 0, 0))
+        record(counter, costs.fold_input_affine(numel(w_shape)))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._toml import read_toml
+from ..runfiles import read_toml
 
 
 __all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "default_arch",
@@ -191,7 +191,7 @@ def load_arch(name_or_path: "str | os.PathLike") -> Arch:
     else:
         raise ArchError(f"unknown architecture {text!r} (built in: {', '.join(list_archs())}; "
                         "or give a .toml file)")
-    data = read_toml(path, ArchError, "architecture")
+    data = read_toml(path, "architecture", error=ArchError)
     return arch_from_mapping(data, str(path))
 
 

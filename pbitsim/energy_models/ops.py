@@ -18,7 +18,7 @@ from ..counters import uint_dtype
 from .archs import Layer
 from .tiles import TileStats
 
-__all__ = ["FP", "index_product", "index_weight_grad_product", "tiled", "quantized_relabel"]
+__all__ = ["FP", "index_product", "index_weight_grad_product", "tiled"]
 
 
 def index_product(layer: Layer, stats: TileStats) -> Counts:
@@ -48,15 +48,3 @@ def tiled(n: int, tiles: int) -> Counts:
     """
     return (Counts().add("pbit_sample", tiles * n).add(f"act_read:{FP}", n)
             .add(f"act_write:{uint_dtype(tiles)}", n))
-
-
-def quantized_relabel(counts: Counts, gdtype: str) -> Counts:
-    """A weight-gradient product on quantized errors (BGBSFF): the hardware reads each error
-    word at its width and accumulates and writes int32 sums (the bridge relabels the kernel's
-    fp32 counts the same way)."""
-    relabel = {"add": "int32", "grad_write": "int32", "grad_read": gdtype}
-    out = Counts()
-    for key, n in counts.items():
-        op, _, dtype = key.partition(":")
-        out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
-    return out

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._toml import read_toml
+from ..runfiles import read_toml
 
 
 from ..counters import dtype_bits
@@ -342,7 +342,7 @@ def load_table(name_or_path: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE) 
 
 
 def _load_path(path: Path, seen: tuple[str, ...]) -> EnergyTable:
-    data = read_toml(path, TableError, "table")
+    data = read_toml(path, "table", error=TableError)
     if "derive" in data:
         return _derive(data, str(path), seen + (os.path.realpath(path),))
     return EnergyTable.from_mapping(data, str(path))

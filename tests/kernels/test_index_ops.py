@@ -96,15 +96,20 @@ def _nonzero_taps(x, case):
                         groups=case["groups"]).sum().round().item())
 
 
-@SETTINGS
-@given(case=conv_cases())
-def test_index_conv2d_equals_torch(case):
+def conv_operands(case):
+    """A drawn case's counts x, weights w and the conv's keyword arguments."""
     rng = np.random.default_rng(case["seed"])
     x = activations(rng, (case["b"], case["c"], case["h"], case["w"]), case["density"],
                     case["tiles"])
     w = rng.standard_normal((case["o"], case["c"] // case["groups"], *case["kernel"])
                             ).astype(np.float32)
-    kw = dict(stride=case["stride"], padding=case["padding"], groups=case["groups"])
+    return x, w, dict(stride=case["stride"], padding=case["padding"], groups=case["groups"])
+
+
+@SETTINGS
+@given(case=conv_cases())
+def test_index_conv2d_equals_torch(case):
+    x, w, kw = conv_operands(case)
     c = OpCounter()
     y = index_conv2d(x, w, counter=c, tiles=case["tiles"], **kw)
     ref = F.conv2d(_torch(x), _torch(w), **kw).numpy()
@@ -202,12 +207,7 @@ def test_identical_on_one_and_two_threads(digests_on_threads):
 @given(case=conv_cases())
 def test_conv2d_tap_stats_give_the_kernels_counts(case):
     """The closed-form counts (no kernel run) equal both conv kernels' own, every key."""
-    rng = np.random.default_rng(case["seed"])
-    x = activations(rng, (case["b"], case["c"], case["h"], case["w"]), case["density"],
-                    case["tiles"])
-    w = rng.standard_normal((case["o"], case["c"] // case["groups"], *case["kernel"])
-                            ).astype(np.float32)
-    kw = dict(stride=case["stride"], padding=case["padding"], groups=case["groups"])
+    x, w, kw = conv_operands(case)
     tiles = case["tiles"] if case["seed"] % 2 else None  # also the width taken from the data
     fwd, grad = OpCounter(), OpCounter()
     y = index_conv2d(x, w, counter=fwd, tiles=tiles, **kw)

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 
 from ..archs import Arch, Block
-from ...costs import Counts
+from ...costs import ESTIMATORS, Counts
 from ..counts import PHASES
 from ..tiles import DEFAULT_DENSITY, TileStats, tile_stats
 
@@ -29,7 +29,6 @@ DEFAULT_GRAD_QUANT = "ternary"   # BGBSFF's error quantizer (sign: biased, learn
 DEFAULT_UPDATE = "adam"          # BGBSFF's weight update: adam | shift (w -= 2^-k g, no state)
 UPDATES = ("adam", "shift")
 DEFAULT_ESTIMATOR = "mean-field"
-ESTIMATORS = ("mean-field", "straight-through")
 
 
 @dataclass(frozen=True)

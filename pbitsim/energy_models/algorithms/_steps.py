@@ -50,7 +50,7 @@ def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
     """An index-and-accumulate layer reading tile counts: the previous batch norm folded into
     the weights (once per call), the product, the bias map added (or, behind a layer norm, the
     per-sample factor and then the bias)."""
-    c = costs.fold_input_affine(layer.weights, 0, 0) if fold else Counts()
+    c = costs.fold_input_affine(layer.weights) if fold else Counts()
     c.merge(ops.index_product(layer, stats).scaled(b))
     n = b * layer.n_out
     if rows:
@@ -67,7 +67,7 @@ def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
     c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
     if quant is not None:
         c.merge(costs.quantize(n, quant))
-        prod = ops.quantized_relabel(prod, costs.grad_dtype(quant))
+        prod = costs.quantized_accumulation(prod, quant)
     c.merge(prod)
     if fold:
         c.merge(costs.fold_input_affine_backward(layer.weights, n))
