@@ -115,6 +115,14 @@ fmnist_full_cfse() {  # all 60,000 Fashion-MNIST images, 2 epochs, on the CFSE n
   cfse_pair cfse-fmnist-full --dataset fashion-mnist --epochs 2 --batch-size 64 --seed 0
 }
 
+fmnist_full10_cfse() {  # all 60,000 Fashion-MNIST images x 10 epochs on the CFSE net: CwC-FF vs BSFF M=7
+  # vs BGBSFF M=7 (issue 13's budget; one thread each, so two can share the 2 cores)
+  local o=(--arch cfse-mnist --dataset fashion-mnist --epochs 10 --batch-size 64 --seed 0 --threads 1)
+  run cfse-fmnist-full10-cwc     --algo cwc "${o[@]}"
+  run cfse-fmnist-full10-bsff7   --algo bsff --tiles 7 "${o[@]}"
+  run cfse-fmnist-full10-bgbsff7 --algo bgbsff --tiles 7 "${o[@]}"
+}
+
 for part in ${@:-fmnist fmnist_long mnist cifar10}; do
   "$part"
 done
