@@ -18,3 +18,9 @@ for ds in mnist fashion-mnist; do
   train --algo cafo-dfa --tiles 7 --dataset $ds --data-dir $dir --limit-train 5000 --epochs 2 \
         --dfa-epochs 1 --out $OUT/$ds-dfa-m7
 done
+# One epoch of every stage on the full training set (54,000 after the held-out 10%), full test
+# set: the wall time per epoch from which the seeds' budgets are extrapolated.
+if [ "${FULL:-0}" = 1 ]; then
+  nice -n 5 python -m pbitsim.cli.main train --threads 2 --algo cafo-dfa --dataset mnist \
+    --data-dir $MNIST --epochs 1 --dfa-epochs 1 --out $OUT/mnist-dfa-full1
+fi

@@ -20,7 +20,7 @@ from __future__ import annotations
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "default_schedule",
            "check_algo_schedule", "CAFO_FAMILY", "CAFO_PATIENCE", "CAFO_DFA_EPOCHS",
-           "GREEDY_FAMILY", "dfa_epochs"]
+           "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs"]
 
 SCHEDULES = ("staggered", "reference", "none")
 DEFAULT_SCHEDULE = "staggered"
@@ -49,6 +49,8 @@ CAFO_PATIENCE = 10
 #: Epochs the CaFo-DFA blocks learn by direct feedback alignment before the predictors (the
 #: seeds' ``block_training_epochs`` per data set).
 CAFO_DFA_EPOCHS = {"mnist": 5, "fashion-mnist": 15, "cifar10": 250, "cifar100": 200}
+#: The stage of a CaFo-DFA run in which the blocks learn (before its predictor stages).
+DFA_STAGE = "dfa"
 #: The rules with the greedy / online schedules.
 GREEDY_FAMILY = MF_FAMILY + CAFO_FAMILY
 

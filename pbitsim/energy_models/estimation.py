@@ -20,6 +20,7 @@ from .devices import Device, pbits_per_block
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 from .tiles import DEFAULT_DENSITY, TileStats
+from ..schedules import DFA_STAGE
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "hardware_summary"]
 
@@ -198,7 +199,8 @@ class Estimate:
         stages = [per_sample(model.stage_step(self.arch, self.params, k))
                   for k in range(len(self.arch.blocks))]
         block_epochs = model.dfa_epochs(self.params) if hasattr(model, "dfa_epochs") else 0
-        block = per_sample(model.stage_step(self.arch, self.params, "dfa")) if block_epochs else 0.0
+        block = (per_sample(model.stage_step(self.arch, self.params, DFA_STAGE)) if block_epochs
+                 else 0.0)
         block_run = block * n * block_epochs
         greedy_run = block_run + sum(e * p * n for e, p in zip(epochs, stages))
         online_run = block_run + online * n * self.epochs

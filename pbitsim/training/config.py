@@ -66,6 +66,10 @@ class TrainConfig:
     # the seeds' value for the data set (schedules.CAFO_DFA_EPOCHS)
     dfa_epochs: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.tiles is None and self.algo in TILED_RULES:
+            self.tiles = DEFAULT_TILES
+
     def validate(self) -> None:
         if self.algo not in ALGOS:
             raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")

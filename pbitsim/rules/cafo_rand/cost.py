@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from pbitsim import costs
 from pbitsim.arch_rules import arch_rule
-from pbitsim.costs import FP, Counts
+from pbitsim.costs import Counts
 from pbitsim.energy_models import ops
 from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
 from pbitsim.energy_models.algorithms import _steps as S
 from pbitsim.energy_models.archs import Arch, Block, Layer
+from pbitsim.schedules import DFA_STAGE
 
-#: The stage of CaFo-DFA's block epochs (the trainer's name for it too).
-DFA_STAGE = "dfa"
 
 
 def predictor(block: Block, classes: int) -> Layer:
@@ -219,4 +218,4 @@ class TiledCafoRand(CafoRand):
 #: The tiled form of each CaFo rule (not registered: ``--tiles`` selects it).
 _TILED: dict[str, Algorithm] = {"cafo-rand": TiledCafoRand()}
 
-__all__ = ["CafoRand", "TiledCafoRand", "predictor", "DFA_STAGE", "FP"]
+__all__ = ["CafoRand", "TiledCafoRand", "predictor", "DFA_STAGE"]

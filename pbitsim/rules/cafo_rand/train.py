@@ -11,12 +11,10 @@ from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedLinear
 from pbitsim.bridge.modules import BSNLinear, set_backend
 from pbitsim.counters import OpCounter, active_counter, counting
-from pbitsim.schedules import CAFO_PATIENCE, MF_MIN_DELTA, dfa_epochs
+from pbitsim.schedules import CAFO_PATIENCE, DFA_STAGE, MF_MIN_DELTA, dfa_epochs
 from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register
 from pbitsim.training.models import Net
 
-#: The stage of CaFo-DFA's block epochs (direct feedback alignment), before the predictors'.
-DFA_STAGE = "dfa"
 
 
 def _numel(shape) -> int:
