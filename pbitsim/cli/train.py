@@ -138,6 +138,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
       pbitsim train --algo bsff --out runs/cwc --resume      # continue after Ctrl-C
       pbitsim train --algo bp --arch ff-mlp-4x2000 --limit-train 5000
       pbitsim train --algo cwc --arch examples/archs/my-mlp.toml --out runs/my-mlp
+      pbitsim train --algo cafo-dfa --tiles 7 --dataset mnist --epochs 12   # CaFo on p-bits
 
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
     OUT/checkpoint.pt (every epoch, and on Ctrl-C or SIGTERM). The summary goes to standard
