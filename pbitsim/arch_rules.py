@@ -6,13 +6,24 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .schedules import MF_FAMILY, check_algo_schedule, check_schedule
+from .schedules import CAFO_FAMILY, GREEDY_FAMILY, MF_FAMILY, check_algo_schedule, check_schedule
 
-__all__ = ["CWC_FAMILY", "NORMS", "arch_rule", "resolve_arch", "simulated_rule"]
+__all__ = ["CWC_FAMILY", "NORMS", "TILED_RULES", "TILEABLE_RULES", "arch_rule", "is_tiled",
+           "resolve_arch", "simulated_rule"]
 
 #: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
 CWC_FAMILY = ("cwc", "bsff", "bgbsff")
 NORMS = ("batchnorm", "layernorm")
+#: Rules that always run tiled p-bit units (``--tiles M``, default 7).
+TILED_RULES = ("bsff", "bgbsff", "bsmf")
+#: Local rules that run tiled p-bit units when ``--tiles M`` is given and real-valued ReLU units
+#: without it (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF).
+TILEABLE_RULES = CAFO_FAMILY
+
+
+def is_tiled(algo: str, tiles: int | None) -> bool:
+    """Whether ``algo`` with ``--tiles`` ``tiles`` (None: not given) runs tiled p-bit units."""
+    return algo in TILED_RULES or (algo in TILEABLE_RULES and tiles is not None)
 
 
 def simulated_rule(arch) -> str | None:
@@ -37,8 +48,10 @@ def simulated_rule(arch) -> str | None:
     return None
 
 
-def arch_rule(algo: str, arch) -> str | None:
-    """Why ``algo`` cannot train ``arch`` (one line naming the layer and the rule), or None."""
+def arch_rule(algo: str, arch, tiled: bool = False) -> str | None:
+    """Why ``algo`` cannot train ``arch`` (one line naming the layer and the rule), or None.
+
+    ``tiled``: a rule of :data:`TILEABLE_RULES` given ``--tiles`` (its p-bit form)."""
     if algo in CWC_FAMILY:
         for block in arch.blocks:
             n = block.linear.out_shape[0]
@@ -47,10 +60,11 @@ def arch_rule(algo: str, arch) -> str | None:
                 return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
                         f"the {arch.classes} classes (CwC-FF splits every block into one group "
                         "per class)")
-    if algo in ("bsff", "bgbsff", "bsmf"):
+    if algo in TILED_RULES or (tiled and algo in TILEABLE_RULES):
         rule = simulated_rule(arch)
         if rule is not None:
-            return f"{algo} on {arch.name}: {rule}"
+            how = f"{algo} --tiles" if algo in TILEABLE_RULES else algo
+            return f"{how} on {arch.name}: {rule}"
     if algo == "ff":
         for block in arch.blocks:
             if block.linear.type != "dense":
@@ -74,13 +88,13 @@ def arch_rule(algo: str, arch) -> str | None:
 
 
 def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset: str,
-                 schedule: str):
+                 schedule: str, tiled: bool = False):
     """The :class:`Arch` ``algo`` trains on data of ``input_shape`` with ``classes`` classes.
 
     ``arch``: a built-in name or a TOML file, or None for the default of the input shape
     (:func:`~pbitsim.energy_models.archs.default_arch`). ``ValueError`` (one line) if it
     cannot be read, does not fit the data, or the algorithm's rule (:func:`arch_rule`) or the
-    CwC-family ``schedule`` does not apply to it.
+    CwC-family ``schedule`` does not apply to it. ``tiled``: as for :func:`arch_rule`.
     """
     from .energy_models.archs import default_arch, load_arch
     net = load_arch(arch if arch is not None else default_arch(input_shape, algo))
@@ -91,11 +105,11 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
     if net.classes != classes:
         raise ValueError(f"architecture {net.name} has {net.classes} classes, {dataset} has "
                          f"{classes}")
-    rule = arch_rule(algo, net)
+    rule = arch_rule(algo, net, tiled)
     if rule is not None:
         raise ValueError(rule)
     if algo in CWC_FAMILY:
         check_schedule(schedule, dataset, len(net.blocks))
-    elif algo in MF_FAMILY:
+    elif algo in GREEDY_FAMILY:
         check_algo_schedule(algo, schedule)
     return net

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "default_schedule",
-           "check_algo_schedule"]
+           "check_algo_schedule", "CAFO_FAMILY", "CAFO_PATIENCE", "CAFO_DFA_EPOCHS",
+           "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs"]
 
 SCHEDULES = ("staggered", "reference", "none")
 DEFAULT_SCHEDULE = "staggered"
@@ -37,22 +38,50 @@ MF_MIN_DELTA = 1e-4
 #: Fraction of the training images greedy MF holds out for early stopping (a seeded split).
 MF_VALIDATION = 0.1
 
+#: The Cascaded-Forward rules: random frozen blocks (Rand-CE) and blocks learned by direct
+#: feedback alignment first (DFA-CE); one linear predictor per block, CE loss. Their schedules
+#: are MF's (``greedy``: one predictor at a time, as the seeds ran them; ``online``: every
+#: predictor on every batch), with the same held-out split and minimum improvement.
+CAFO_FAMILY = ("cafo-rand", "cafo-dfa")
+#: Early-stopping patience of a greedy CaFo predictor stage (the seeds' ``configs/cafo``:
+#: ``early_stopping_patience: 10`` on every data set).
+CAFO_PATIENCE = 10
+#: Epochs the CaFo-DFA blocks learn by direct feedback alignment before the predictors (the
+#: seeds' ``block_training_epochs`` per data set).
+CAFO_DFA_EPOCHS = {"mnist": 5, "fashion-mnist": 15, "cifar10": 250, "cifar100": 200}
+#: The stage of a CaFo-DFA run in which the blocks learn (before its predictor stages).
+DFA_STAGE = "dfa"
+#: The rules with the greedy / online schedules.
+GREEDY_FAMILY = MF_FAMILY + CAFO_FAMILY
+
+
+def dfa_epochs(algo: str, dataset: str | None, given: int | None = None) -> int:
+    """Epochs of CaFo-DFA's block stage: ``given``, else the seeds' value for ``dataset``
+    (MNIST's for a data set they did not run); 0 for every other rule."""
+    if algo != "cafo-dfa":
+        return 0
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, int) or given < 0:
+            raise ValueError(f"--dfa-epochs must be an integer >= 0, got {given!r}")
+        return given
+    return CAFO_DFA_EPOCHS.get(dataset, CAFO_DFA_EPOCHS["mnist"])
+
 
 def default_schedule(algo: str) -> str:
-    """The schedule ``pbitsim train`` uses when none is given: greedy for MF (as the seeds ran
-    it), the staggered freezing of the CwC family otherwise."""
-    return "greedy" if algo in MF_FAMILY else DEFAULT_SCHEDULE
+    """The schedule ``pbitsim train`` uses when none is given: greedy for MF and CaFo (as the
+    seeds ran them), the staggered freezing of the CwC family otherwise."""
+    return "greedy" if algo in GREEDY_FAMILY else DEFAULT_SCHEDULE
 
 
 def check_algo_schedule(algo: str, schedule: str) -> None:
     """``ValueError`` (one line) when ``algo`` has no schedule named ``schedule``."""
-    if algo in MF_FAMILY:
+    if algo in GREEDY_FAMILY:
         if schedule not in MF_SCHEDULES:
             raise ValueError(f"--schedule {schedule}: {algo} has the schedules "
                              f"{', '.join(MF_SCHEDULES)}")
     elif schedule not in SCHEDULES:
         raise ValueError(f"unknown --schedule {schedule!r} for {algo}; choose one of "
-                         f"{', '.join(SCHEDULES)} (greedy and online are mf's)")
+                         f"{', '.join(SCHEDULES)} (greedy and online are mf's and cafo's)")
 
 #: The CwC-FF reference's "Acc" windows: block i trains in epochs [0, end_i) (its classifier
 #: to the end of the run, 50 epochs for F-MNIST and CIFAR-10), per data set.

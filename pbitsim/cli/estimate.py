@@ -77,7 +77,9 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--algo", metavar="LIST",
               help=f"Comma-separated algorithms [default: {','.join(DEFAULT_ALGOS)}].")
 @click.option("--tiles", metavar="M", type=int,
-              help="Tiles (p-bits) per tiled logistic unit [default: 7].")
+              help="Tiles (p-bits) per tiled logistic unit [default: 7]. Given to a local rule "
+                   "with a p-bit form (cafo-rand, cafo-dfa), it estimates that form; without it "
+                   "they are real-valued.")
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
@@ -103,6 +105,10 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--layer-epochs", metavar="E1,E2,...",
               help="mf --schedule greedy: epochs each layer trained (e.g. the seeds' caps "
                    "14,14 on MNIST) [default: --epochs each; or the --counts run's].")
+@click.option("--dfa-epochs", metavar="E", type=int, default=None,
+              help="cafo-dfa: epochs of its block stage (direct feedback alignment) before the "
+                   "predictors [default: the seeds', by the data set of the input shape: "
+                   "MNIST 5, CIFAR-10 250; or the --counts run's].")
 @click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
               help="The data set whose layer windows --schedule takes [default: by the "
                    "architecture's input shape, mnist or cifar10].")
@@ -120,7 +126,7 @@ def _parse_density(text: str) -> list[float]:
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
 def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
-             schedule, layer_epochs, dataset, eval_samples, epochs, train_size, per_layer, json_out,
+             schedule, layer_epochs, dfa_epochs, dataset, eval_samples, epochs, train_size, per_layer, json_out,
              csv_out, counts_path):
     """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF and BSMF (pJ).
 
@@ -165,11 +171,14 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                                ("eval_samples", eval_samples), ("batch_size", batch_size)):
                 if given is None and key in run:
                     options[key] = run[key]
-            for key in ("estimator", "stats", "eval_stats", "live", "layer_epochs"):
+            for key in ("estimator", "stats", "eval_stats", "live", "layer_epochs",
+                        "dfa_epochs"):
                 if key in run and not (key.endswith("stats") and stats_given):
                     options[key] = run[key]
         if layer_epochs is not None:
             options["layer_epochs"] = _int_list(layer_epochs)
+        if dfa_epochs is not None:
+            options["dfa_epochs"] = dfa_epochs
         if schedule is not None:  # the user's schedule replaces the run's
             options.pop("live", None)
             if layer_epochs is None:
@@ -183,6 +192,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
                               device="ideal" if device is None else device,
+                              local_tiles=tiles is not None,
                               skip_incompatible=not algo_given, **options)
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
@@ -330,8 +340,8 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                           if m["inference_pj"] else "-", "", "", "")
         console.print(table)
 
-    for name in ("mf", "bsmf"):
-        _schedules_table(console, result, name)
+    for algo in result.algos:
+        _schedules_table(console, result, algo.name)
 
     console.print("Assumptions:", style="bold")
     for line in result.assumptions():
@@ -339,22 +349,34 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
 
 
 def _schedules_table(console, result, name: str) -> None:
-    """Mono-Forward's schedules side by side: online, greedy per stage, greedy's run."""
+    """A rule's greedy and online schedules side by side (MF, CaFo): its block stage (CaFo-DFA),
+    online, greedy per stage, each schedule's run."""
     from rich.table import Table
     sched = result.schedules(name)
     if sched is not None:
+        noun = sched["stage_noun"]
         table = Table(title=f"{name.upper()} schedules (per sample / per epoch / run); the seeds "
                             "measured greedy", title_justify="left")
         for col in ("Schedule", "Stage", "Train / sample", "Train / epoch", "Epochs", "Run"):
             table.add_column(col, justify="left" if col in ("Schedule", "Stage") else "right")
-        table.add_row("online", "every layer", _si(sched["online_per_sample_pj"]),
+        if sched["block_stage_epochs"]:
+            table.add_row("both", "blocks (DFA)", _si(sched["block_stage_per_sample_pj"]),
+                          _si(sched["block_stage_per_epoch_pj"]),
+                          str(sched["block_stage_epochs"]),
+                          _si(sched["block_stage_per_epoch_pj"] * sched["block_stage_epochs"]))
+        table.add_row("online", f"every {noun}", _si(sched["online_per_sample_pj"]),
                       _si(sched["online_per_epoch_pj"]), str(sched["online_epochs"]),
-                      _si(sched["online_run_pj"]))
+                      _si(sched["online_per_epoch_pj"] * sched["online_epochs"]))
         for k, (ps, pe, e) in enumerate(zip(sched["greedy_stage_per_sample_pj"],
                                             sched["greedy_stage_per_epoch_pj"],
                                             sched["greedy_layer_epochs"])):
-            table.add_row("greedy" if k == 0 else "", f"layer {k + 1} (+{k} recomputed)",
+            below = f"+{k} recomputed" if noun == "layer" else f"{k + 1} block(s) recomputed"
+            table.add_row("greedy" if k == 0 else "", f"{noun} {k + 1} ({below})",
                           _si(ps), _si(pe), str(e), _si(ps * result.train_samples * e))
-        table.add_row("greedy", "run", "", "", str(sum(sched["greedy_layer_epochs"])),
+        extra = sched["block_stage_epochs"]
+        if extra:
+            table.add_row("online", "run", "", "", str(extra + sched["online_epochs"]),
+                          _si(sched["online_run_pj"]))
+        table.add_row("greedy", "run", "", "", str(extra + sum(sched["greedy_layer_epochs"])),
                       _si(sched["greedy_run_pj"]))
         console.print(table)

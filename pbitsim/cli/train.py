@@ -58,14 +58,18 @@ def _summary_table(results: dict):
 @click.option("--algo", type=click.Choice(ALGOS), default="bsff", show_default=True,
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
-@click.option("--tiles", "-M", type=int, default=7, show_default=True,
-              help="Tiles per tiled logistic unit (bsff/bgbsff/bsmf).")
+@click.option("--tiles", "-M", type=int, default=None,
+              help="Tiles per tiled logistic unit: bsff/bgbsff/bsmf [default: 7]; given to "
+                   "cafo-rand/cafo-dfa it runs their hidden units as tiled p-bit units "
+                   "(without it they are real-valued ReLU units).")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=None,
               help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
                    "CwC-FF reference, 0.003 for ff, 0.001 for bp, 0.00157 for mf (the seeds' MNIST "
-                   "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf).")
+                   "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf; cafo-rand / "
+                   "cafo-dfa: the predictors' rate, the seeds' 0.001 / 2.539e-4 (F-MNIST "
+                   "3.304e-4)).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
               help="Train on a seeded random subset of N training images.")
@@ -93,12 +97,16 @@ def _summary_table(results: dict):
                    "blocks), reference (its windows in whole epochs, e.g. MNIST blocks freeze "
                    "after epochs 2, 3, 4, 5; the head trains on) or none. mf: greedy (the "
                    "default, as the seeds ran it: one layer at a time, --epochs per layer, early "
-                   "stopping on a held-out 10%) or online (every layer every step).")
+                   "stopping on a held-out 10%) or online (every layer every step); cafo-rand "
+                   "and cafo-dfa the same, over their predictors.")
+@click.option("--dfa-epochs", type=int, default=None,
+              help="cafo-dfa: epochs its blocks learn by direct feedback alignment before the "
+                   "predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, CIFAR-10 250].")
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
                    "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
                    "CFSE net of the dataset (cfse-mnist, cfse-cifar10); ff: Hinton's 4 x 2000 "
-                   "MLP].")
+                   "MLP; cafo-rand/cafo-dfa: the seeds' CaFo CNN].")
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,
@@ -118,7 +126,8 @@ def _summary_table(results: dict):
                    "the tile counts (fast); index: the index-and-accumulate kernels (the "
                    "reference). Same results up to float rounding, identical counts.")
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
-          download, out_dir, resume, estimator, grad_quant, update, schedule, arch, energy_table,
+          download, out_dir, resume, estimator, grad_quant, update, schedule, dfa_epochs, arch,
+          energy_table,
           device, threads, eval_samples, backend):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
@@ -129,12 +138,14 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
       pbitsim train --algo bsff --out runs/cwc --resume      # continue after Ctrl-C
       pbitsim train --algo bp --arch ff-mlp-4x2000 --limit-train 5000
       pbitsim train --algo cwc --arch examples/archs/my-mlp.toml --out runs/my-mlp
+      pbitsim train --algo cafo-dfa --tiles 7 --dataset mnist --epochs 12   # CaFo on p-bits
 
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
     OUT/checkpoint.pt (every epoch, and on Ctrl-C or SIGTERM). The summary goes to standard
     output, progress to standard error (one line per epoch when that is not a terminal).
     """
     from .. import runfiles
+    from ..arch_rules import is_tiled
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 
@@ -144,13 +155,14 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
                       update=update,
                       schedule=schedule, arch=arch, energy_table=energy_table, device=device,
-                      eval_samples=eval_samples, threads=threads, backend=backend)
+                      eval_samples=eval_samples, threads=threads, backend=backend,
+                      dfa_epochs=dfa_epochs)
     try:
         cfg.validate()
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
     if out_dir is None:
-        suffix = f"-m{tiles}" if algo in ("bsff", "bgbsff", "bsmf") else ""
+        suffix = f"-m{cfg.tiles}" if is_tiled(algo, cfg.tiles) else ""
         out_dir = str(Path("runs") / f"{algo}-{dataset}{suffix}")
     try:
         # the folder's lock first: a second run into it stops here, before loading anything

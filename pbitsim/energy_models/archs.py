@@ -41,8 +41,8 @@ ARCH_DIR = Path(__file__).with_name("archs")
 DEFAULT_ARCH = "cfse-cifar10"
 #: The built-in network ``pbitsim train`` trains without ``--arch``, per input shape: the CFSE
 #: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF.
-_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000"),
-                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10")}
+_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000", "cafo-cnn-mnist"),
+                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10", "cafo-cnn-cifar10")}
 DEFAULT_TRAIN_SAMPLES = 60000
 LINEAR_TYPES = ("dense", "conv2d")
 LAYER_FIELDS = {
@@ -166,12 +166,15 @@ def default_arch(input_shape, algo: str = "cwc") -> str:
     """The built-in network ``pbitsim train --algo ALGO`` trains on data of ``input_shape``.
 
     CFSE (the CwC-FF reference net) for every algorithm but ``ff``, whose label-in-the-input
-    rule needs an MLP (Hinton's 4 x 2000). ``ArchError`` for a shape with no built-in net.
+    rule needs an MLP (Hinton's 4 x 2000), and the CaFo rules, whose default is the seeds' CaFo
+    CNN. ``ArchError`` for a shape with no built-in net.
     """
     nets = _DEFAULT_NETS.get(tuple(int(v) for v in input_shape))
     if nets is None:
         shape = "x".join(str(v) for v in input_shape)
         raise ArchError(f"no built-in network for {shape} inputs; give --arch NAME|FILE.toml")
+    if algo.startswith("cafo-"):
+        return nets[2]
     return nets[1] if algo == "ff" else nets[0]
 
 

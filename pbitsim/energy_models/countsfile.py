@@ -59,6 +59,8 @@ class CountsFile:
             out["live"] = list(mp["live"])
         if mp.get("layer_epochs"):
             out["layer_epochs"] = [int(v) for v in mp["layer_epochs"]]
+        if mp.get("dfa_epochs") is not None:
+            out["dfa_epochs"] = int(mp["dfa_epochs"])
         return out
 
     def train_per_sample(self) -> dict[str, float]:

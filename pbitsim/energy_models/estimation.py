@@ -20,6 +20,7 @@ from .devices import Device, pbits_per_block
 from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 from .tiles import DEFAULT_DENSITY, TileStats
+from ..schedules import DFA_STAGE
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "hardware_summary"]
 
@@ -176,11 +177,14 @@ class Estimate:
         return lines
 
     def schedules(self, name: str = "mf") -> dict | None:
-        """Mono-Forward's two schedules side by side, in pJ (None without ``name``).
+        """The greedy and online schedules side by side, in pJ (None without ``name``, or
+        for a rule without them: MF's layers, CaFo's predictors).
 
         ``online``: one step trains every layer (per sample, per epoch, and a run of
         ``epochs``); ``greedy``: per stage (layer k learning, the layers below recomputed) per
         sample and per epoch, and the run over ``layer_epochs`` (default ``epochs`` each).
+        A block stage before either (CaFo-DFA's ``dfa_epochs``) is priced per sample and per
+        epoch, and is part of both runs.
         """
         algo = self.get(name)
         if algo is None or not hasattr(algo.algorithm, "stage_step"):
@@ -194,15 +198,23 @@ class Estimate:
         epochs = self.params.layer_epochs or (self.epochs,) * len(self.arch.blocks)
         stages = [per_sample(model.stage_step(self.arch, self.params, k))
                   for k in range(len(self.arch.blocks))]
-        greedy_run = sum(e * p * n for e, p in zip(epochs, stages))
-        online_run = online * n * self.epochs
+        block_epochs = model.dfa_epochs(self.params) if hasattr(model, "dfa_epochs") else 0
+        block = (per_sample(model.stage_step(self.arch, self.params, DFA_STAGE)) if block_epochs
+                 else 0.0)
+        block_run = block * n * block_epochs
+        greedy_run = block_run + sum(e * p * n for e, p in zip(epochs, stages))
+        online_run = block_run + online * n * self.epochs
         return {"online_per_sample_pj": online, "online_per_epoch_pj": online * n,
                 "online_epochs": self.epochs, "online_run_pj": online_run,
                 "greedy_stage_per_sample_pj": stages,
                 "greedy_stage_per_epoch_pj": [p * n for p in stages],
                 "greedy_layer_epochs": list(epochs), "greedy_run_pj": greedy_run,
+                "block_stage_per_sample_pj": block, "block_stage_per_epoch_pj": block * n,
+                "block_stage_epochs": block_epochs,
+                "stage_noun": getattr(model, "stage_noun", "layer"),
                 "greedy_over_online_same_layer_epochs":
-                    greedy_run / (online * n * max(epochs)) if max(epochs) else None}
+                    (greedy_run - block_run) / (online * n * max(epochs)) if max(epochs)
+                    else None}
 
     def to_dict(self) -> dict:
         """JSON-ready numbers (energies in pJ, counts per sample, areas in um^2 and mm^2)."""
@@ -301,7 +313,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              *, grad_quant: str = DEFAULT_GRAD_QUANT, update: str = DEFAULT_UPDATE,
              eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
              stats=None, eval_stats=None, live=None, schedule: str = "none",
-             dataset: str | None = None, layer_epochs=None,
+             dataset: str | None = None, layer_epochs=None, dfa_epochs: int | None = None,
+             local_tiles: bool = False,
              skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
@@ -316,7 +329,11 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     the counts entering each index layer in training (replaces ``density``), ``eval_stats``
     the same at inference. ``schedule`` ``greedy`` or ``online`` is MF's (the other rules
     train every block every step): greedy with ``layer_epochs`` (epochs each layer trained;
-    default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs.
+    default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs; CaFo's
+    greedy stages are its predictors, and CaFo-DFA's run starts with ``dfa_epochs`` block
+    epochs (default: the seeds' for ``dataset``, or for the data set of the input shape).
+    ``local_tiles``: ``--tiles`` was given, so the local rules that have a tiled p-bit form
+    (:meth:`Algorithm.tiled_form`, e.g. ``cafo-dfa``) are estimated in it.
     An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
@@ -338,6 +355,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     if not names:
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
+    if local_tiles:
+        models = [m.tiled_form() or m for m in models]
     if grad_quant not in QUANTIZERS:
         raise ValueError(f"gradient quantizer must be one of {', '.join(QUANTIZERS)}, "
                          f"got {grad_quant!r}")
@@ -361,12 +380,14 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         layer_epochs = _layer_epochs(net, layer_epochs, epochs)
     elif schedule not in ("none", "online"):
         live = _schedule_live(net, schedule, dataset, epochs)
+    from ..schedules import dfa_epochs as _dfa_epochs
+    dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
     params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                          estimator=estimator, stats=measured(stats),
                          eval_stats=measured(eval_stats),
                          live=tuple(live) if live is not None else None,
-                         layer_epochs=layer_epochs)
+                         layer_epochs=layer_epochs, dfa_epochs=dfa_epochs, epochs=epochs)
     skipped = []
     for model in list(models):
         try:
@@ -396,6 +417,13 @@ def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:
     if not sum(out):
         raise ValueError("--layer-epochs: at least one layer must train")
     return out
+
+
+def _dataset_of(net: Arch) -> str | None:
+    """The built-in data set whose inputs ``net`` takes (the first of that shape), or None."""
+    from ..config import DATASET_INPUTS
+    return next((name for name, (shape, _) in DATASET_INPUTS.items()
+                 if tuple(shape) == net.input_shape), None)
 
 
 def _schedule_live(net: Arch, schedule: str, dataset: str | None, epochs: int) -> tuple:

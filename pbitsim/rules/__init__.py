@@ -8,7 +8,8 @@ A rule's package holds everything that is the rule's own:
   training step runs;
 * ``train.py`` -- its training step (torch): a class registered with
   :func:`pbitsim.training.algorithms.register` (model, optimizers, ``train_step``, ``predict``);
-* ``__init__.py`` -- a line of description and ``ORDER``, its place in listings.
+* ``__init__.py`` -- a line of description, ``ORDER`` (its place in listings) and, where the
+  ``--algo`` name is not a Python name (``cafo-rand``), ``NAME``.
 
 Adding a rule is adding a package here (and, where it needs one, its architecture rule in
 :mod:`pbitsim.arch_rules`); ``tests/consistency`` then holds its two halves to each other.
@@ -20,17 +21,20 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-__all__ = ["RULES"]
+__all__ = ["RULES", "RULE_MODULES"]
 
 
-def _rules() -> tuple[str, ...]:
+def _rules() -> dict[str, str]:
     found = []
     for info in pkgutil.iter_modules(__path__):
         if info.ispkg and not info.name.startswith("_"):
             pkg = importlib.import_module(f"{__name__}.{info.name}")
-            found.append((getattr(pkg, "ORDER", 100), info.name))
-    return tuple(name for _, name in sorted(found))
+            found.append((getattr(pkg, "ORDER", 100), getattr(pkg, "NAME", info.name),
+                          f"{__name__}.{info.name}"))
+    return {name: module for _, name, module in sorted(found)}
 
 
+#: The package of each rule: ``--algo`` name -> module path (``pbitsim.rules.cafo_rand``).
+RULE_MODULES = _rules()
 #: The rule names (``--algo``), in listing order.
-RULES = _rules()
+RULES = tuple(RULE_MODULES)

@@ -17,8 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..rules import RULES
-from ..arch_rules import resolve_arch
+from ..rules import RULE_MODULES, RULES
+from ..arch_rules import is_tiled, resolve_arch
 from ..bridge import tally
 from ..counters import active_counter
 from ..schedules import default_schedule, freeze_ends
@@ -65,8 +65,9 @@ class Algorithm:
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes
         self.lr = cfg.lr if cfg.lr is not None else self.default_lr
         self.schedule = cfg.schedule or default_schedule(self.name)
+        self.tiles = cfg.tiles if is_tiled(self.name, cfg.tiles) else None
         self.net = resolve_arch(self.name, cfg.arch, input_shape, classes, cfg.dataset,
-                                self.schedule)
+                                self.schedule, self.tiles is not None)
         self.arch = self.net.name
 
     def state_dict(self) -> dict:
@@ -92,8 +93,8 @@ def register(cls: type) -> type:
 
 
 def _discover() -> None:
-    for name in RULES:
-        importlib.import_module(f"pbitsim.rules.{name}.train")
+    for module in RULE_MODULES.values():
+        importlib.import_module(f"{module}.train")
 
 
 def default_lr(algo: str) -> float:

@@ -13,12 +13,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..arch_rules import resolve_arch
-from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, check_tiles
+from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
+from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
 from ..devices import parse_device, spec_string
 from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import ARCH_DIR
-from ..schedules import check_algo_schedule, default_schedule
+from ..schedules import check_algo_schedule, default_schedule, dfa_epochs
 from .algorithms import ALGOS
 
 __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
@@ -28,7 +28,7 @@ __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
 # re-evaluated without retraining.
 RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
                   "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
-                  "arch_sha256", "device", "threads", "backend")
+                  "arch_sha256", "device", "threads", "backend", "dfa_epochs")
 
 
 class TrainingError(ValueError):
@@ -39,7 +39,9 @@ class TrainingError(ValueError):
 class TrainConfig:
     algo: str = "bsff"
     dataset: str = "mnist"
-    tiles: int = 7
+    # tiles per tiled unit: None = not given (bsff/bgbsff/bsmf then take DEFAULT_TILES; the
+    # local rules of TILEABLE_RULES, e.g. cafo-dfa, run real-valued ReLU units)
+    tiles: int | None = None
     epochs: int = 1
     batch_size: int = 128
     lr: float | None = None  # None: the algorithm's default (DEFAULT_LR)
@@ -60,21 +62,35 @@ class TrainConfig:
     # torch and numba threads of this run (float reductions depend on it); None: as the process
     threads: int | None = None
     backend: str = DEFAULT_BACKEND  # bsff/bgbsff index layers: dense (torch on counts) | index
+    # cafo-dfa: epochs of direct-feedback-alignment block training before the predictors; None:
+    # the seeds' value for the data set (schedules.CAFO_DFA_EPOCHS)
+    dfa_epochs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.tiles is None and self.algo in TILED_RULES:
+            self.tiles = DEFAULT_TILES
 
     def validate(self) -> None:
         if self.algo not in ALGOS:
             raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
+        if self.tiles is None and self.algo in TILED_RULES:
+            self.tiles = DEFAULT_TILES
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise TrainingError(f"--seed must be >= 0, got {self.seed}")
         if self.batch_size < 2:
             raise TrainingError("--batch-size must be >= 2 (batch norm needs two samples)")
         try:
-            check_tiles(self.tiles)
+            if self.tiles is not None:
+                check_tiles(self.tiles)
+            if self.dfa_epochs is not None and self.algo != "cafo-dfa":
+                raise ValueError("--dfa-epochs applies to cafo-dfa (its block stage)")
+            if self.algo == "cafo-dfa":
+                self.dfa_epochs = dfa_epochs(self.algo, self.dataset, self.dfa_epochs)
         except ValueError as e:
-            raise TrainingError(f"--tiles: {e}") from None
+            raise TrainingError(str(e) if str(e).startswith("--") else f"--tiles: {e}") from None
         for name in ("limit_train", "limit_test"):
             v = getattr(self, name)
             if v is not None and v < 2:
@@ -113,7 +129,8 @@ class TrainConfig:
             return
         shape, classes = DATASET_INPUTS[self.dataset]
         try:
-            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
+            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule,
+                               is_tiled(self.algo, self.tiles))
         except ValueError as e:
             msg = str(e)
             if self.arch is not None and not msg.startswith("--"):

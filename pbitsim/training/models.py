@@ -199,14 +199,17 @@ class Net(nn.Module):
         ys, head_in = self.blocks(x, seed_key, local=local, frozen=frozen)
         return ys, (self.head(*head_in) if self.head is not None else None)
 
-    def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=(), upto: int | None = None):
+    def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=(), upto: int | None = None,
+               counts: list | None = None):
         """The blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
 
         ``upto``: run blocks ``0..upto`` only (a greedy stage); ``head_in`` is then None.
 
         ``head_in`` is ``(features,)`` for the real net and ``(counts [B, F] uint8, scale [F],
         shift [F], row_scale [B])`` for the simulated one (the last block's tile counts, its
-        batch norm and its layer norm; None where the block has none).
+        batch norm and its layer norm; None where the block has none). ``counts`` (a list,
+        simulated net): every block's ``head_in``-like tuple is appended to it (readers of
+        every block's counts, such as CaFo's predictors).
         """
         ys = []
         inp, fold = x, (None, None, None)
@@ -216,6 +219,9 @@ class Net(nn.Module):
             with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
                 if self.simulated:
                     y, inp, fold = self._sim_block(i, inp, fold, seed_key)
+                    if counts is not None:
+                        flat, (scale, shift, rows) = _flat_counts(inp, fold)
+                        counts.append((flat, scale, shift, rows))
                 else:
                     y, out = self._real_block(i, inp, i < stop or (self.head is not None
                                                                    and upto is None))

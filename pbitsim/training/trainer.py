@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .. import runfiles
+from ..arch_rules import is_tiled
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
@@ -273,11 +274,12 @@ class Trainer:
                 "input_stats": [list(s) for s in stats if s is not None],
                 "eval_input_stats": [list(s) for s in eval_stats if s is not None],
                 "live": live, "layer_epochs": (self.algo.layer_epochs()
-                                               if hasattr(self.algo, "layer_epochs") else None)}
+                                               if hasattr(self.algo, "layer_epochs") else None),
+                "dfa_epochs": getattr(self.algo, "dfa_epochs", None)}
 
     def _index_layers(self) -> list:
         from ..bridge.modules import BSNConv2d, BSNLinear
-        extra = getattr(self.algo, "extra_index_layers", list)()  # bsmf's last projection
+        extra = getattr(self.algo, "extra_index_layers", list)()  # projections, predictors
         return [m for m in self.algo.model.modules()
                 if isinstance(m, (BSNConv2d, BSNLinear))] + list(extra)
 
@@ -291,7 +293,7 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
-        simulated = cfg.algo in ("bsff", "bgbsff", "bsmf")
+        simulated = is_tiled(cfg.algo, cfg.tiles)
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,

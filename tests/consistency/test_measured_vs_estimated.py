@@ -148,3 +148,79 @@ def test_mf_greedy_stages(algo, arch):
             for key, v in row.total().items():
                 est[key] = est.get(key, 0.0) + v
         _compare(measured, {k_: v for k_, v in est.items() if abs(v) > 1e-9}, tiled)
+
+
+# CaFo: every stage of a run (DFA-CE's block stage, each greedy predictor stage, online) and
+# inference, real-valued and (``--tiles``) on tiled p-bit units, measured == estimated.
+CAFO = ("cafo-rand", "cafo-dfa")
+CAFO_ARCHS = ["cafo-cnn-mnist", str(EXAMPLES / "small-convnet.toml"),
+              str(EXAMPLES / "my-mlp.toml")]
+CAFO_CASES = [(algo, arch, tiles) for algo in CAFO for arch in CAFO_ARCHS
+              for tiles in (None, TILES)
+              if arch_rule(algo, load_arch(arch), tiles is not None) is None]
+
+
+@pytest.mark.parametrize("algo, arch, tiles", CAFO_CASES,
+                         ids=[f"{a}-{Path(n).stem}-{'m' + str(t) if t else 'real'}"
+                              for a, n, t in CAFO_CASES])
+def test_cafo_stages_and_inference(algo, arch, tiles):
+    net = load_arch(arch)
+    model = get_algorithm(algo)
+    if tiles is not None:
+        model = model.tiled_form()
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
+    dfa = 1 if algo == "cafo-dfa" else 0
+    blocks = len(net.blocks)
+    stages = (["dfa"] if dfa else []) + list(range(blocks)) + [None]
+    for stage in stages:
+        torch.manual_seed(0)  # a fresh net per stage: each index layer's statistics its own
+        cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
+                          batch_size=BATCH, tiles=tiles, arch=arch, epochs=1,
+                          schedule="online" if stage is None else "greedy",
+                          dfa_epochs=dfa or None)
+        alg = make_algorithm(cfg, net.input_shape, net.classes)
+        epoch = dfa + (0 if stage in ("dfa", None) else stage) if stage != "dfa" else 0
+        with counting() as measured:
+            alg.train_step(x, y, (epoch, 0), 0.0)
+        layers = None
+        if tiles is not None:  # what read each block's counts in this stage
+            own = _index_layers(alg)[:blocks - 1]
+            reader = {"dfa": alg.aux if dfa else None, None: alg.preds[-1]}.get(stage)
+            layers = own + [reader] if stage in ("dfa", None) else own[:stage] + [alg.preds[stage]]
+        params = ModelParams(tiles=TILES, batch_size=BATCH,
+                             stats=_read_stats(alg, True, layers) if tiles else None)
+        est = {}
+        for row in model.stage_step(net, params, stage):
+            for key, v in row.total().items():
+                est[key] = est.get(key, 0.0) + v
+        _compare(measured, {k: v for k, v in est.items() if abs(v) > 1e-9}, tiles is not None)
+    with counting() as measured:  # inference of the last (online) net
+        alg.predict(x, (1, 0))
+    params = ModelParams(tiles=TILES, batch_size=BATCH,
+                         stats=_read_stats(alg, False) if tiles else None)
+    _compare(measured, _estimated_model(model, net, params), tiles is not None)
+
+
+def _estimated_model(model, arch, params):
+    total = {}
+    for row in model.inference_step(arch, params):
+        for k, v in row.total().items():
+            total[k] = total.get(k, 0.0) + v
+    return {k: v for k, v in total.items() if abs(v) > 1e-9}
+
+
+def test_cafo_online_run_step_is_its_stages_weighted():
+    """The estimator's mean step of a CaFo-DFA run: block epochs and online epochs weighted."""
+    net = load_arch("cafo-cnn-mnist")
+    model = get_algorithm("cafo-dfa")
+    params = ModelParams(batch_size=BATCH, dfa_epochs=2, epochs=3)
+    parts = [model.stage_step(net, params, "dfa"), model.stage_step(net, params, None)]
+    mean = model.training_step(net, params)
+    for i, row in enumerate(mean):
+        want = parts[0][i].total().scaled(2 / 5) + parts[1][i].total().scaled(3 / 5)
+        got = row.total()
+        assert set(got) == set(want)
+        for k in got:
+            assert got[k] == pytest.approx(want[k], rel=1e-12)

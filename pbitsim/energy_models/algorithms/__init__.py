@@ -50,6 +50,12 @@ class ModelParams:
     #: Mono-Forward's greedy schedule: the epochs each layer trained (None: online, every
     #: layer every step).
     layer_epochs: tuple[int, ...] | None = None
+    #: CaFo-DFA: epochs its blocks learn by direct feedback alignment before the predictors
+    #: (None: the seeds' MNIST value).
+    dfa_epochs: int | None = None
+    #: Epochs of an online run (a rule with a stage before its online epochs, CaFo-DFA, weighs
+    #: its step by them).
+    epochs: int = 1
 
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""
@@ -135,6 +141,11 @@ class Algorithm:
         """One-line statements printed under the estimate."""
         return []
 
+    def tiled_form(self) -> "Algorithm | None":
+        """The rule's tiled p-bit form, for a local rule that runs one when ``--tiles`` is
+        given (:data:`pbitsim.arch_rules.TILEABLE_RULES`); None otherwise."""
+        return None
+
 
 def block_params(block: Block) -> int:
     """Trainable parameters of a block: the linear layer and batch-norm affines."""
@@ -158,9 +169,9 @@ def _discover() -> None:
     """Import every rule's estimator walk (``pbitsim/rules/<name>/cost.py``)."""
     global _DISCOVERED
     if not _DISCOVERED:
-        from ...rules import RULES
-        for name in RULES:
-            importlib.import_module(f"pbitsim.rules.{name}.cost")
+        from ...rules import RULE_MODULES
+        for module in RULE_MODULES.values():
+            importlib.import_module(f"{module}.cost")
         _DISCOVERED = True
 
 

@@ -1,0 +1,221 @@
+"""CaFo's training step: Rand-CE here, DFA-CE (:mod:`pbitsim.rules.cafo_dfa.train`) on top."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from pbitsim import costs
+from pbitsim.bridge import tally
+from pbitsim.bridge.counted import CountedLinear
+from pbitsim.bridge.modules import BSNLinear, set_backend
+from pbitsim.counters import OpCounter, active_counter, counting
+from pbitsim.schedules import CAFO_PATIENCE, DFA_STAGE, MF_MIN_DELTA, dfa_epochs
+from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register
+from pbitsim.training.models import Net
+
+
+
+def _numel(shape) -> int:
+    return math.prod(int(v) for v in shape)
+
+
+def _frozen_norms(module: torch.nn.Module) -> None:
+    """Every batch norm of ``module`` in evaluation mode (its running statistics), the rest as
+    it is: CaFo's frozen blocks normalise with the statistics they have (Rand-CE: the initial
+    ones, mean 0 and variance 1; DFA-CE: those its block epochs ended with)."""
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+@register
+class CafoRand(Algorithm):
+    """CaFo Rand-CE: blocks at their random init; predictor ``i`` = ``Linear(flat_i, C)`` + bias.
+
+    The blocks are the architecture's (``Net`` without a head); they never learn and their batch
+    norms keep their initial statistics. Predictor ``i`` reads block ``i``'s flattened output
+    and learns by softmax cross-entropy with its own Adam. Prediction: the sum of the
+    predictors' logits, argmax.
+
+    With ``--tiles M`` the blocks are tiled p-bit units (BSFF's network: every block's
+    pre-activation batch-normalised into M tiles) and each predictor index-and-accumulates its
+    block's tile counts (the block's batch norm folded into its weights).
+
+    Schedules (``cfg.schedule``), after DFA-CE's block epochs: ``greedy`` (the seeds'): predictor
+    ``k`` trains in epochs ``[k E, (k + 1) E)`` (``E = cfg.epochs``, the per-predictor cap),
+    recomputing blocks ``0..k`` without gradients on every step, and stops early when its
+    validation loss (the trainer's held-out split) has not improved by ``MF_MIN_DELTA`` for
+    ``CAFO_PATIENCE`` epochs; ``online``: every predictor on every step for ``cfg.epochs``.
+    The early-stopping state is part of :meth:`state_dict` (bit-identical resume mid-stage).
+    """
+
+    name = "cafo-rand"
+    #: The seeds' predictor Adam rate per data set (``configs/cafo/*_cnn_3block.yaml``: 0.001
+    #: on MNIST and Fashion-MNIST; CIFAR-10 takes the same).
+    LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
+    default_lr = LRS["mnist"]
+    predictors = ("sum",)
+
+    def __init__(self, cfg, input_shape, classes):
+        super().__init__(cfg, input_shape, classes)
+        self.lr = cfg.lr if cfg.lr is not None else self.LRS.get(cfg.dataset, self.default_lr)
+        self.tiled = self.tiles is not None
+        if self.tiled:
+            self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
+                             device=cfg.device, head=False)
+        else:
+            self.model = Net(self.net, head=False)
+        self.flat = [_numel(b.out_shape) for b in self.net.blocks]
+        self.preds = torch.nn.ModuleList(self._reader(f, classes, cfg) for f in self.flat)
+        if self.tiled:
+            set_backend(self.model, cfg.backend)
+            set_backend(self.preds, cfg.backend)
+        self.optims = [_adam(p.parameters(), self.lr) for p in self.preds]
+        self.dfa_epochs = dfa_epochs(self.name, cfg.dataset, cfg.dfa_epochs) or None
+        self.greedy = self.schedule == "greedy"
+        self.validation = self.greedy  # the trainer holds out a split for early stopping
+        self.cap = cfg.epochs
+        self.patience = CAFO_PATIENCE
+        n = len(self.preds)
+        self.stop = {"best": [math.inf] * n, "bad": [0] * n, "done": [False] * n,
+                     "epochs": [0] * n}
+
+    def _reader(self, features: int, classes: int, cfg):
+        """A linear layer over a block's flattened output (real) or tile counts (tiled)."""
+        if self.tiled:
+            return BSNLinear(features, classes, tiles_in=self.tiles, seed=cfg.seed)
+        return CountedLinear(features, classes)
+
+    # --- the run's layout: [DFA block epochs] + predictor stages --------------------------
+    def total_epochs(self) -> int:
+        stages = self.cap * len(self.preds) if self.greedy else self.cap
+        return (self.dfa_epochs or 0) + stages
+
+    def stage(self, epoch: int):
+        """``DFA_STAGE``, the greedy predictor index, or None (online predictors)."""
+        e = epoch - (self.dfa_epochs or 0)
+        if e < 0:
+            return DFA_STAGE
+        return e // self.cap if self.greedy else None
+
+    def skip_epoch(self, epoch: int) -> bool:
+        """Greedy: the epoch belongs to a predictor that stopped early."""
+        stage = self.stage(epoch)
+        return isinstance(stage, int) and self.stop["done"][stage]
+
+    # --- forward pieces --------------------------------------------------------------------
+    def _blocks(self, x, seed_key, upto=None):
+        """Every block's output (``upto``: blocks ``0..upto``) and, tiled, its counts."""
+        counts = [] if self.tiled else None
+        ys, _ = self.model.blocks(x, seed_key, local=True, upto=upto, counts=counts)
+        return ys, counts
+
+    def _read(self, layer, i, ys, counts):
+        """``layer`` (a predictor, or DFA's auxiliary head) on block ``i``'s output."""
+        if not self.tiled:
+            return layer(ys[i].flatten(1))
+        flat, scale, shift, rows = counts[i]
+        return layer(flat, scale, shift, row_scale=rows)
+
+    def _predictor_loss(self, x, y, stage, seed_key):
+        last = len(self.preds) - 1
+        upto = last if stage is None else stage
+        with torch.no_grad():
+            ys, counts = self._blocks(x, seed_key, upto)
+        which = range(upto + 1) if stage is None else (stage,)
+        loss, total = 0.0, None
+        for i in which:
+            logits = self._read(self.preds[i], i, ys, counts)
+            loss = loss + _ce(logits, y)
+            total = logits.detach() if total is None else total + logits.detach()
+        return loss, total, which
+
+    def _mode(self) -> None:
+        """Predictor stages: the blocks run frozen (batch norms on their running statistics)."""
+        self.model.train(True)
+        _frozen_norms(self.model)
+        self.preds.train(True)
+
+    # --- training --------------------------------------------------------------------------
+    def train_step(self, x, y, seed_key, frac: float):
+        stage = self.stage(seed_key[0])
+        if stage == DFA_STAGE:
+            return self.dfa_step(x, y, seed_key)
+        self._mode()
+        loss, logits, which = self._predictor_loss(x, y, stage, seed_key)
+        for i in which:
+            self.optims[i].zero_grad(set_to_none=True)
+        loss.backward()
+        for i in which:
+            self.optims[i].step()
+        _count_adam([list(self.preds[i].parameters()) for i in which])
+        return float(loss.detach()), int((logits.argmax(1) == y).sum())
+
+    def dfa_step(self, x, y, seed_key):
+        raise NotImplementedError("Rand-CE has no block stage")  # DFA-CE overrides it
+
+    @torch.no_grad()
+    def end_epoch(self, epoch: int, batches) -> dict:
+        """Count the epoch for its predictor(s); greedy: validation loss and early stopping."""
+        stage = self.stage(epoch)
+        if stage == DFA_STAGE:
+            return {"stage": "blocks (DFA)"}
+        for i in (range(len(self.preds)) if stage is None else (stage,)):
+            self.stop["epochs"][i] += 1
+        if stage is None:
+            return {}
+        self._mode()
+        self.model.train(False)
+        total, n = 0.0, 0
+        with counting(OpCounter()):  # validation is not part of the training counts
+            for xb, yb in batches:
+                loss, _, _ = self._predictor_loss(xb, yb, stage, (VAL_KEY, epoch, n))
+                total += float(loss) * len(yb)
+                n += len(yb)
+        val = total / max(n, 1)
+        st = self.stop
+        if val < st["best"][stage] - MF_MIN_DELTA:
+            st["best"][stage], st["bad"][stage] = val, 0
+        else:
+            st["bad"][stage] += 1
+            if st["bad"][stage] >= self.patience:
+                st["done"][stage] = True
+        return {"predictor": stage + 1, "val_loss": val}
+
+    def layer_epochs(self) -> list[int] | None:
+        """Epochs each predictor trained (greedy), None online."""
+        return list(self.stop["epochs"]) if self.greedy else None
+
+    def extra_index_layers(self) -> list:
+        """Tiled: the last predictor reads the last block's counts (the head's place in the
+        statistics the estimator takes)."""
+        return [self.preds[-1]] if self.tiled else []
+
+    def layer_density(self) -> list[float]:
+        return self.model.layer_density() if self.tiled else []
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "preds": self.preds.state_dict(),
+                "stop": {k: list(v) for k, v in self.stop.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.preds.load_state_dict(state["preds"])
+        self.stop = {k: list(v) for k, v in state["stop"].items()}
+
+    @torch.no_grad()
+    def predict(self, x, seed_key):
+        self.model.train(False)
+        self.preds.train(False)
+        ys, counts = self._blocks(x, seed_key)
+        logits = None
+        for i, p in enumerate(self.preds):
+            out = self._read(p, i, ys, counts)
+            logits = out if logits is None else logits + out
+        b = x.shape[0]
+        tally.record(active_counter(), costs.sum_predictions((len(self.preds) - 1) * b
+                                                             * self.classes))
+        tally.record(active_counter(), costs.argmax(b, self.classes))
+        return {"sum": logits.argmax(1)}
