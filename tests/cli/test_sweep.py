@@ -25,7 +25,7 @@ def test_split_devices():
     assert split_devices("ideal,smtj:offset_sd=0.2,stuck_rate=0.01,digital") == [
         "ideal", "smtj:offset_sd=0.2,stuck_rate=0.01", "digital"]
     assert split_devices(" digital:lut_width=8 ,, ideal") == ["digital:lut_width=8", "ideal"]
-    assert Point("smtj:offset_sd=0.2,stuck_rate=0.01", 7, 1).key == \
+    assert Point.of(device="smtj:offset_sd=0.2,stuck_rate=0.01", tiles=7, seed=1).key == \
         "smtj_offset_sd_0.2_stuck_rate_0.01-m7-s1"
 
 
