@@ -566,7 +566,7 @@ class SweepRun:
                 raise SweepError(str(e)) from None
             except TrainingError as e:
                 raise SweepError(str(e)) from None
-        if results is None or self.stop_requested:
+        if results is None:
             return None
         return {p: results[p] for p in points if p in results}
 

@@ -164,7 +164,7 @@ class _Client:
                     state = now
                     run.on_state(*now)
                 if pending:
-                    time.sleep(0.1)
+                    time.sleep(0.2)
         finally:
             for rep in reporters.values():
                 if rep is not None:
