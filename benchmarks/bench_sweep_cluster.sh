@@ -18,7 +18,7 @@ for mode in jobs1 "local$N"; do
   rm -rf "${OUT:?}/$mode"
   if [ "$mode" = jobs1 ]; then extra=(--jobs 1); else extra=(--scheduler "local:$N"); fi
   start=$(date +%s.%N)
-  pbitsim sweep "${GRID[@]}" --out "$OUT/$mode" "${extra[@]}" > "$OUT/$mode.log" 2>&1
+  python3 -m pbitsim sweep "${GRID[@]}" --out "$OUT/$mode" "${extra[@]}" > "$OUT/$mode.log" 2>&1
   WALL[$mode]=$(python3 -c "print(round($(date +%s.%N) - $start, 1))")
   echo "$mode: ${WALL[$mode]} s (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 done

@@ -298,11 +298,7 @@ def _table(rows, trained: bool, title: str):
             "train / sample", "inference", "p-bit share", "density"):
         t.add_column(col, justify="right", no_wrap=True)
 
-    def order(r):
-        return tuple((r[a.name] is not None, str(r[a.name]) if a.name != "tiles"
-                      else r[a.name] or 0) for a in shown)
-
-    for r in sorted(rows, key=order):
+    for r in rows:  # in grid order
         cells = ["-" if r[a.name] is None else str(r[a.name]) for a in shown]
         cells += [f"{r['n_pbits']:,}", format_area(r["pbit_area_mm2"] * 1e6)]
         if trained:
