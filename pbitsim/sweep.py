@@ -227,7 +227,8 @@ class Point:
 
     @classmethod
     def of(cls, **values) -> "Point":
-        """A point from axis values by name; axes not named take their default."""
+        """A point from axis values by name; an axis not named takes the first value of its
+        default (no :attr:`Axis.applies` check: :meth:`SweepConfig.points` makes the grid)."""
         unknown = set(values) - set(_BY_NAME)
         if unknown:
             raise TypeError(f"no sweep axis {sorted(unknown)[0]!r}")
