@@ -518,6 +518,7 @@ class SweepRun:
         self.on_state = on_state or (lambda done, running, queued: None)
         self.on_failed = on_failed or (lambda point, message: None)
         self.failed: dict[Point, str] = {}
+        self.already_done = 0  # points read back before anything trained
         self.stop_requested = False
         self._trainer = None
         self._stop_event = None
@@ -555,21 +556,33 @@ class SweepRun:
         """
         from .training import TrainingError
         with runfiles.out_lock(self.out):
-            self.check()
+            status = self.check()
             points = self.cfg.points()
+            finished = {p: res for p, (state, res) in status.items() if state == "done"}
+            for point, res in finished.items():  # read back, never sent to be trained
+                self.on_done(point, res)
+            todo = [p for p in points if p not in finished]
+            self.already_done = len(finished)
             try:
-                if self.scheduler is not None:
+                if not todo:
+                    results = {}
+                elif self.scheduler is not None:
                     from .sweep_cluster import run_on_cluster
-                    results = run_on_cluster(self, points)
+                    results = run_on_cluster(self, todo)
                 else:
-                    results = (self._parallel if self.jobs > 1 else self._serial)(points)
+                    results = (self._parallel if self.jobs > 1 else self._serial)(todo)
             except runfiles.RunFileError as e:
                 raise SweepError(str(e)) from None
             except TrainingError as e:
                 raise SweepError(str(e)) from None
         if results is None:
             return None
+        results.update(finished)
         return {p: results[p] for p in points if p in results}
+
+    def state(self, done: int, running: int, queued: int) -> None:
+        """Report the points done (counting those read back), running and queued."""
+        self.on_state(done + self.already_done, running, queued)
 
     def _finished(self, point, results, done: dict) -> None:
         done[point] = results
@@ -580,7 +593,7 @@ class SweepRun:
         for i, point in enumerate(points):
             if self.stop_requested:
                 return None
-            self.on_state(len(results), 1, len(points) - i - 1)
+            self.state(len(results), 1, len(points) - i - 1)
             reporter = self.reporter_for(point)
             try:
                 res = train_point(self.cfg, point, self.out, reporter,
@@ -592,7 +605,7 @@ class SweepRun:
             if res is None:
                 return None
             self._finished(point, res, results)
-        self.on_state(len(results), 0, 0)
+        self.state(len(results), 0, 0)
         return results
 
     def _set_trainer(self, trainer) -> None:
@@ -629,7 +642,7 @@ class SweepRun:
                         if res is not None:
                             self._finished(point, res, results)
                     running = min(len(reporters), len(pending))
-                    self.on_state(len(results), running, len(pending) - running)
+                    self.state(len(results), running, len(pending) - running)
                     if self._stop_event.is_set():
                         for fut in pending:
                             fut.cancel()

@@ -170,7 +170,7 @@ class _Client:
                 now = (len(results) + len(run.failed), running, len(pending) - running)
                 if now != state:
                     state = now
-                    run.on_state(*now)
+                    run.state(*now)
                 if pending:
                     time.sleep(0.2)
         finally:
