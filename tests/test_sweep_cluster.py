@@ -109,6 +109,10 @@ def test_second_run_skips_finished_points(both, scheduler):
     assert again.exit_code == 0, again.output
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((cluster / "sweep.json").read_text())["rows"] == rows
+    # finished points are read back here, not sent anywhere: no scheduler is even contacted
+    offline = sweep(*GRID, *TINY, "--out", cluster, "--scheduler", "tcp://127.0.0.1:9")
+    assert offline.exit_code == 0, offline.output
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
 def _cfg(**grid):
