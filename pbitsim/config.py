@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
-           "DEFAULT_BACKEND"]
+           "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -48,3 +48,11 @@ def check_tiles(tiles) -> int:
 BACKENDS = ("dense", "index")
 #: Training's default: dense (measured faster; see the README's speed paragraph).
 DEFAULT_BACKEND = "dense"
+
+#: ``pbitsim sweep --scheduler tcp://...``: how long the client tries to reach the scheduler
+#: before giving up (one error line, nothing trained).
+SCHEDULER_CONNECT_TIMEOUT_S = 10
+#: A cluster point rescheduled after its worker was lost waits this long for the lost process's
+#: lock on the point's folder (a dead process's lock goes at once; on a network file system,
+#: or from a worker only cut off from the scheduler, it can take a while), then fails.
+POINT_LOCK_WAIT_S = 120

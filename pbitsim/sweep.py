@@ -1,41 +1,53 @@
-"""Hardware design sweeps: accuracy, energy, p-bit count and area over tile count M and device.
+"""Hardware design sweeps: accuracy, energy, p-bit count and area over a grid of choices.
 
-A sweep is the grid devices x tiles x seeds. Every point trains through the simulator (the
-same :class:`~pbitsim.training.Trainer` as ``pbitsim train``) into its own folder
-``OUT/runs/<device>-m<M>-s<seed>/``. A point whose ``results.json`` exists is finished and
-is read back, a point with only a checkpoint resumes from it, so an interrupted sweep goes
-on where it stopped; either is reused only when its recorded configuration equals the one
-asked for (else :class:`SweepError` says which value differs, before anything trains, and
-``recompute=True`` trains the point afresh). The measured counts are priced with the point's
-device; the p-bit count and their area come from the energy model at the measured activation
-density.
+A sweep is a grid over *axes* (:data:`AXES`): data set x learning rule x p-bit device x tile
+count M x seed today. Each axis is declared once, as an :class:`Axis` (its name, CLI option,
+parser, the :class:`~pbitsim.training.TrainConfig` field it sets and how it labels a point's
+folder and a column); the CLI's options, the grid, the point folders, the rows of ``sweep.csv``
+and the table all come from that one declaration. Adding an axis (e.g. a precision) is adding
+one ``Axis(...)`` to :data:`AXES`.
 
-:class:`SweepRun` trains the points one after the other or ``jobs`` at a time in spawned
-processes. Every point runs with the same torch/numba thread count (``SweepConfig.threads``,
-recorded in the point's configuration), so ``jobs`` never changes a result. The sweep holds
-the lock of ``OUT`` (:func:`pbitsim.runfiles.out_lock`), each point that of its folder.
+Every point trains through the simulator (the same :class:`~pbitsim.training.Trainer` as
+``pbitsim train``) into its own folder ``OUT/runs/<key>/`` (e.g. ``ideal-m7-s0``,
+``cifar10-bgbsff-ideal-m7-s0``). A point whose ``results.json`` exists is finished and is read
+back, a point with only a checkpoint resumes from it, so an interrupted sweep goes on where it
+stopped; either is reused only when its recorded configuration equals the one asked for (else
+:class:`SweepError` says which value differs, before anything trains, and ``recompute=True``
+trains the point afresh). The measured counts are priced with the point's device; the p-bit
+count and their area come from the energy model at the measured activation density.
+
+:class:`SweepRun` trains the points one after the other, ``jobs`` at a time in spawned
+processes, or as tasks of a Dask cluster (:mod:`pbitsim.sweep_cluster`, the ``cluster``
+extra). Every point runs with the same torch/numba thread count (``SweepConfig.threads``,
+recorded in the point's configuration), so neither ``jobs`` nor the cluster changes a result.
+The sweep holds the lock of ``OUT`` (:func:`pbitsim.runfiles.out_lock`), each point that of its
+own folder (taken by whichever process trains it).
 
 ``estimate_rows`` is the instant variant: no training, the analytic model at an assumed
-density. This module imports torch only when a point is trained.
+density. This module imports torch only when a point is trained, and Dask only for a cluster.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import runfiles
+from .config import MAX_TILES
 from .counters import OpCounter
 from .devices import split_devices
 
-__all__ = ["SweepConfig", "SweepError", "StalePoint", "SweepRun", "Point", "split_devices", "arch_for",
-           "estimate_rows", "point_status", "train_point", "point_row", "aggregate",
-           "write_outputs", "plot"]
+__all__ = ["Axis", "AXES", "axis", "SweepConfig", "SweepError", "StalePoint", "SweepRun",
+           "Point", "split_devices", "arch_for", "check_grid", "estimate_rows", "point_status",
+           "train_point", "point_row", "aggregate", "write_outputs", "plot"]
 
 RUNS = "runs"
 
@@ -48,40 +60,212 @@ class StalePoint(SweepError):
     """A point's files were made with another configuration, or cannot be read back."""
 
 
-def arch_for(cfg: "SweepConfig") -> str:
-    """The architecture a sweep trains and prices: ``cfg.arch`` (a built-in name or a TOML
+# ------------------------------------------------------------------------------------ axes
+def _int_values(option: str, lo: int, hi: int) -> Callable[[tuple[str, ...]], tuple]:
+    """Parser of comma-separated integers in ``lo..hi`` (repeats dropped, order kept)."""
+    def parse(texts):
+        values = []
+        for text in texts:
+            try:
+                values += [int(v) for v in text.split(",") if v.strip()]
+            except ValueError:
+                raise ValueError(f"{option} must be comma-separated integers, got "
+                                 f"{text!r}") from None
+        if not values:
+            raise ValueError(f"{option} is empty")
+        bad = [v for v in values if not lo <= v <= hi]
+        if bad:
+            raise ValueError(f"{option} values must be in {lo}..{hi}, got {bad[0]}")
+        return tuple(dict.fromkeys(values))
+    return parse
+
+
+def _choice_values(option: str, choices: Callable[[], tuple[str, ...]]):
+    """Parser of comma-separated names, each one of ``choices()``."""
+    def parse(texts):
+        known = choices()
+        values = [v.strip() for text in texts for v in text.split(",") if v.strip()]
+        if not values:
+            raise ValueError(f"{option} is empty (choose from {', '.join(known)})")
+        for v in values:
+            if v not in known:
+                raise ValueError(f"{option}: unknown value {v!r} (choose from "
+                                 f"{', '.join(known)})")
+        return tuple(dict.fromkeys(values))
+    return parse
+
+
+def _device_values(texts) -> tuple[str, ...]:
+    """Canonical device specs from ``--device`` values (each a comma list of specs)."""
+    from .devices import parse_device, spec_string
+    specs = [spec_string(parse_device(spec)) for text in texts for spec in split_devices(text)]
+    if not specs:
+        raise ValueError("--device is empty (give ideal, digital or smtj, with options as "
+                         "kind:key=value,...)")
+    return tuple(dict.fromkeys(specs))
+
+
+def _rules() -> tuple[str, ...]:
+    from .rules import RULES
+    return RULES
+
+
+def _datasets() -> tuple[str, ...]:
+    from .config import DATASET_INPUTS
+    return tuple(DATASET_INPUTS)
+
+
+def _uses_pbits(values: dict) -> bool:
+    """Whether the point's rule samples tiled p-bits (tiles and device apply to it)."""
+    from .energy_models.algorithms import get_algorithm
+    return get_algorithm(values["algo"]).uses_tiles
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One dimension of the sweep grid, declared once for the CLI, the grid, the folders and
+    the outputs.
+
+    Parameters
+    ----------
+    name
+        The key of the axis in a :class:`SweepConfig`'s grid, a :class:`Point` (``point.name``)
+        and the rows of ``sweep.csv``/``sweep.json``.
+    option
+        The ``pbitsim sweep`` option (repeatable; each value a comma list).
+    field
+        The :class:`~pbitsim.training.TrainConfig` field the value sets.
+    parse
+        ``parse(texts) -> values``: the option's texts to a tuple of canonical values
+        (``ValueError`` with one line if one is bad).
+    default
+        The option's default text.
+    label
+        A value's part of a point's folder name (file-name safe).
+    help
+        The option's help text.
+    short
+        A short option (``-M``), or empty.
+    column
+        The table's column header.
+    label_default
+        False: the default value is left out of folder names (so an axis added later does not
+        rename the folders of earlier sweeps).
+    applies
+        ``applies(values) -> bool`` from the point's values of the axes before this one; where
+        False the axis does not apply to the point (value None, e.g. tiles for a rule without
+        p-bits), and the grid holds the point once.
+    estimate_arg
+        The keyword of :func:`~pbitsim.energy_models.hardware_summary` the value sets in
+        ``--estimate-only`` (None: it does not set one).
+    averaged
+        The rows of the outputs average over this axis (the seeds).
+    """
+
+    name: str
+    option: str
+    field: str
+    parse: Callable[[tuple[str, ...]], tuple]
+    default: str
+    label: Callable[[Any], str]
+    help: str
+    short: str = ""
+    column: str = ""
+    label_default: bool = True
+    applies: Callable[[dict], bool] | None = None
+    estimate_arg: str | None = None
+    averaged: bool = False
+
+    @property
+    def default_values(self) -> tuple:
+        return self.parse((self.default,))
+
+    def key_part(self, value) -> str | None:
+        """The value's part of a folder name; None: left out."""
+        if value is None or (not self.label_default and (value,) == self.default_values):
+            return None
+        return self.label(value)
+
+
+#: The axes of the grid, outermost first (the grid's order and the order of a point's key).
+AXES: tuple[Axis, ...] = (
+    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets), "mnist",
+         str, "Data sets (comma-separated).", column="dataset", label_default=False),
+    Axis("algo", "--algo", "algo", _choice_values("--algo", _rules), "bsff", str,
+         "Learning rules (comma-separated), any of pbitsim train's that the network supports; "
+         "tiles and device apply to the p-bit rules.", column="algo", label_default=False,
+         estimate_arg="algo"),
+    Axis("device", "--device", "device", _device_values, "ideal", _slug,
+         "p-bit devices: ideal, digital, smtj, with options as kind:key=value,...; "
+         "comma-separated or repeated.", column="device", applies=_uses_pbits,
+         estimate_arg="device"),
+    Axis("tiles", "--tiles", "tiles", _int_values("--tiles", 1, MAX_TILES), "1,2,4,7,10",
+         lambda m: f"m{m}", "Tile counts M (comma-separated).", short="-M", column="M",
+         applies=_uses_pbits, estimate_arg="tiles"),
+    Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, 2 ** 31 - 1), "0",
+         lambda s: f"s{s}", "Training seeds (accuracy mean and spread over them).",
+         column="seed", averaged=True),
+)
+_BY_NAME = {a.name: a for a in AXES}
+
+
+def axis(name: str) -> Axis:
+    """The axis called ``name``."""
+    return _BY_NAME[name]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration of the grid: a value (or None: not applicable) per axis of
+    :data:`AXES`, read as attributes (``point.tiles``)."""
+
+    values: tuple
+
+    @classmethod
+    def of(cls, **values) -> "Point":
+        """A point from axis values by name; an axis not named takes the first value of its
+        default (no :attr:`Axis.applies` check: :meth:`SweepConfig.points` makes the grid)."""
+        unknown = set(values) - set(_BY_NAME)
+        if unknown:
+            raise TypeError(f"no sweep axis {sorted(unknown)[0]!r}")
+        return cls(tuple(values[a.name] if a.name in values else a.default_values[0]
+                         for a in AXES))
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in _BY_NAME:
+            raise AttributeError(name)
+        return self.values[list(_BY_NAME).index(name)]
+
+    def as_dict(self) -> dict:
+        return dict(zip(_BY_NAME, self.values))
+
+    @property
+    def key(self) -> str:
+        """The point's folder name: the axes' labels joined with ``-``."""
+        parts = (a.key_part(v) for a, v in zip(AXES, self.values))
+        return "-".join(p for p in parts if p is not None)
+
+
+def arch_for(cfg: "SweepConfig", point: Point) -> str:
+    """The architecture a point trains and prices: ``cfg.arch`` (a built-in name or a TOML
     file), or the default network of its dataset and algorithm (the CFSE net)."""
     if cfg.arch is not None:
         return cfg.arch
     from .config import DATASET_INPUTS
     from .energy_models.archs import default_arch
-    return default_arch(DATASET_INPUTS[cfg.dataset][0], cfg.algo)
-
-
-@dataclass(frozen=True)
-class Point:
-    """One configuration of the grid."""
-
-    device: str
-    tiles: int
-    seed: int
-
-    @property
-    def key(self) -> str:
-        """The point's folder name: the device spec made file-name safe, M and the seed."""
-        slug = re.sub(r"[^A-Za-z0-9.]+", "_", self.device).strip("_")
-        return f"{slug}-m{self.tiles}-s{self.seed}"
+    return default_arch(DATASET_INPUTS[point.dataset][0], point.algo)
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """What is swept (tiles, devices, seeds) and the training budget of every point."""
+    """What is swept (``grid``: axis name -> values; an axis left out takes its default) and
+    the training budget of every point."""
 
-    tiles: tuple[int, ...] = (1, 2, 4, 7, 10)
-    devices: tuple[str, ...] = ("ideal",)
-    seeds: tuple[int, ...] = (0,)
-    algo: str = "bsff"
-    dataset: str = "mnist"
+    grid: dict = field(default_factory=dict)
     epochs: int = 1
     batch_size: int = 128
     lr: float | None = None
@@ -94,36 +278,88 @@ class SweepConfig:
     arch: str | None = None  # built-in name or TOML file; None: the dataset's default
     train_options: dict = field(default_factory=dict)
 
+    def values(self, name: str) -> tuple:
+        """The values swept on axis ``name``."""
+        return tuple(self.grid.get(name) or axis(name).default_values)
+
     def points(self) -> list[Point]:
-        return [Point(d, m, s) for d in self.devices for m in self.tiles for s in self.seeds]
+        """The grid, outermost axis first; a point an axis does not apply to appears once."""
+        seen: dict[Point, None] = {}
+        for combo in itertools.product(*(self.values(a.name) for a in AXES)):
+            values: dict = {}
+            for a, v in zip(AXES, combo):
+                values[a.name] = v if a.applies is None or a.applies(values) else None
+            seen.setdefault(Point(tuple(values.values())), None)
+        return list(seen)
 
     def train_config(self, point: Point):
         from .training import TrainConfig
-        return TrainConfig(algo=self.algo, dataset=self.dataset, tiles=point.tiles,
-                           epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           seed=point.seed, limit_train=self.limit_train,
-                           limit_test=self.limit_test, energy_table=self.table,
-                           device=point.device, threads=self.threads, arch=arch_for(self),
-                           **self.train_options)
+        swept = {a.field: v for a, v in zip(AXES, point.values) if v is not None}
+        return TrainConfig(**swept, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           limit_train=self.limit_train, limit_test=self.limit_test,
+                           energy_table=self.table, threads=self.threads,
+                           arch=arch_for(self, point), **self.train_options)
+
+    def meta(self) -> dict:
+        """The configuration as recorded in ``sweep.json``: every axis's values and the budget."""
+        budget = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr", "limit_train",
+                                                 "limit_test", "table", "data_dir", "threads",
+                                                 "arch")}
+        return {**{a.name: list(self.values(a.name)) for a in AXES}, **budget,
+                **self.train_options}
+
+
+def check_grid(cfg: SweepConfig) -> None:
+    """Every (data set, rule) of the grid must fit the network: ``ValueError`` (one line)
+    naming the first that does not, before anything trains (torch-free)."""
+    from .arch_rules import resolve_arch
+    from .config import DATASET_INPUTS
+    from .schedules import default_schedule
+    done = set()
+    for point in cfg.points():
+        combo = (point.dataset, point.algo)
+        if combo in done:
+            continue
+        done.add(combo)
+        shape, classes = DATASET_INPUTS[point.dataset]
+        try:
+            resolve_arch(point.algo, arch_for(cfg, point), shape, classes, point.dataset,
+                         default_schedule(point.algo))
+        except ValueError as e:
+            raise ValueError(f"--arch: {e}" if cfg.arch is not None else str(e)) from None
 
 
 # ---------------------------------------------------------------------------- estimate only
 def estimate_rows(cfg: SweepConfig, density: float) -> list[dict]:
-    """Energy, p-bit count and area of every (device, M) from the analytic model."""
+    """Energy, p-bit count and area of every point but the seeds, from the analytic model."""
+    from .config import DEFAULT_TILES
     from .energy_models import hardware_summary, load_arch, load_table
-    arch, table = load_arch(arch_for(cfg)), load_table(cfg.table)
-    rows = []
-    for device in cfg.devices:
-        for tiles in cfg.tiles:
-            s = hardware_summary(arch, cfg.algo, tiles, device=device, density=density,
-                                 table=table)
-            rows.append(_row(device, tiles, cfg, s, density=density))
+    table = load_table(cfg.table)
+    archs: dict = {}
+    rows, seen = [], set()
+    for point in cfg.points():
+        values = _row_values(point)
+        if tuple(values.values()) in seen:
+            continue
+        seen.add(tuple(values.values()))
+        name = arch_for(cfg, point)
+        if name not in archs:
+            archs[name] = load_arch(name)
+        kwargs = {a.estimate_arg: v for a, v in zip(AXES, point.values)
+                  if a.estimate_arg is not None and v is not None}
+        kwargs.setdefault("tiles", DEFAULT_TILES)  # a rule without p-bits ignores it
+        s = hardware_summary(archs[name], density=density, table=table, **kwargs)
+        rows.append(_row(point, s, density=density))
     return rows
 
 
-def _row(device, tiles, cfg, summary, **extra) -> dict:
-    return {"device": device, "tiles": tiles, "algo": cfg.algo, "dataset": cfg.dataset,
-            "arch": summary["arch"], "table": summary["table"],
+def _row_values(point: Point) -> dict:
+    """A point's values on the axes the rows keep (all but the averaged seeds)."""
+    return {a.name: v for a, v in zip(AXES, point.values) if not a.averaged}
+
+
+def _row(point: Point, summary, **extra) -> dict:
+    return {**_row_values(point), "arch": summary["arch"], "table": summary["table"],
             "energy_train_pj_per_sample": summary["energy_train_pj_per_sample"],
             "energy_inference_pj": summary["energy_inference_pj"],
             "pbit_energy_share": summary["pbit_energy_share"],
@@ -231,7 +467,7 @@ def train_point(cfg: SweepConfig, point: Point, out: Path, reporter=None, on_tra
     folder = point_folder(out, point)
     if (folder / runfiles.RESULTS).is_file():
         return runfiles.read_results(folder)
-    trainer = Trainer(cfg.train_config(point), _dataset(cfg.dataset, cfg.data_dir), folder,
+    trainer = Trainer(cfg.train_config(point), _dataset(point.dataset, cfg.data_dir), folder,
                       reporter)
     if on_trainer is not None:
         on_trainer(trainer)
@@ -239,7 +475,8 @@ def train_point(cfg: SweepConfig, point: Point, out: Path, reporter=None, on_tra
 
 
 class SweepRun:
-    """Trains a sweep's points into ``out``: one at a time, or ``jobs`` at once in processes.
+    """Trains a sweep's points into ``out``: one at a time, ``jobs`` at once in processes, or
+    as the tasks of a Dask cluster.
 
     Parameters
     ----------
@@ -252,24 +489,40 @@ class SweepRun:
         instead of refusing them.
     reporter_for
         ``reporter_for(point)`` gives the trainer's reporter of a point, with a ``close()``
-        called when the point ends (in this process, also for parallel points).
+        called when the point ends (in this process, also for parallel and cluster points).
     on_done
-        ``on_done(point)`` after each finished point.
+        ``on_done(point, results)`` after each finished point, in the order they finish.
+    on_state
+        ``on_state(done, running, queued)`` whenever those counts change.
+    on_failed
+        ``on_failed(point, message)`` when a cluster point fails (its data set missing on the
+        worker, its worker lost too often): the sweep goes on with the others, and
+        :attr:`failed` holds the messages.
+    scheduler
+        None (local), ``local:N`` (a local Dask cluster of N worker processes) or the address
+        of a running Dask scheduler (``tcp://HOST:PORT``); see :mod:`pbitsim.sweep_cluster`.
 
     :meth:`stop` (from a signal handler) makes the running points checkpoint after their
-    current step; the points not started are not started.
+    current step; the points not started are not started (cancelled on a cluster).
     """
 
     def __init__(self, cfg: SweepConfig, out, jobs: int = 1, recompute: bool = False,
-                 reporter_for=None, on_done=None):
+                 reporter_for=None, on_done=None, on_state=None, on_failed=None,
+                 scheduler: str | None = None):
         if jobs < 1:
             raise SweepError(f"--jobs must be >= 1, got {jobs}")
         self.cfg, self.out, self.jobs, self.recompute = cfg, Path(out), jobs, recompute
+        self.scheduler = scheduler
         self.reporter_for = reporter_for or (lambda point: None)
-        self.on_done = on_done or (lambda point: None)
+        self.on_done = on_done or (lambda point, results: None)
+        self.on_state = on_state or (lambda done, running, queued: None)
+        self.on_failed = on_failed or (lambda point, message: None)
+        self.failed: dict[Point, str] = {}
+        self.already_done = 0  # points read back before anything trained
         self.stop_requested = False
         self._trainer = None
         self._stop_event = None
+        self._stop_hooks: list = []
 
     def stop(self) -> None:
         """Stop after the running points' current steps (they save checkpoints)."""
@@ -278,6 +531,8 @@ class SweepRun:
             self._trainer.stop_requested = True
         if self._stop_event is not None:
             self._stop_event.set()
+        for hook in self._stop_hooks:
+            hook()
 
     def check(self) -> dict:
         """Every point's status, before anything trains (see :func:`point_status`)."""
@@ -293,26 +548,52 @@ class SweepRun:
         return status
 
     def run(self) -> "dict[Point, dict] | None":
-        """Results of every point in grid order; None if stopped (checkpoints saved)."""
+        """Results of the finished points in grid order (all of them unless some failed on a
+        cluster: :attr:`failed`); None if stopped (checkpoints saved).
+
+        A cluster is connected to (or started) after the points are checked and before any
+        trains: a scheduler that cannot be reached is a :class:`SweepError`.
+        """
         from .training import TrainingError
         with runfiles.out_lock(self.out):
-            self.check()
+            status = self.check()
             points = self.cfg.points()
+            finished = {p: res for p, (state, res) in status.items() if state == "done"}
+            for point, res in finished.items():  # read back, never sent to be trained
+                self.on_done(point, res)
+            todo = [p for p in points if p not in finished]
+            self.already_done = len(finished)
             try:
-                results = (self._parallel if self.jobs > 1 else self._serial)(points)
+                if not todo:
+                    results = {}
+                elif self.scheduler is not None:
+                    from .sweep_cluster import run_on_cluster
+                    results = run_on_cluster(self, todo)
+                else:
+                    results = (self._parallel if self.jobs > 1 else self._serial)(todo)
             except runfiles.RunFileError as e:
                 raise SweepError(str(e)) from None
             except TrainingError as e:
                 raise SweepError(str(e)) from None
-        if results is None or len(results) < len(points):
+        if results is None:
             return None
-        return {p: results[p] for p in points}
+        results.update(finished)
+        return {p: results[p] for p in points if p in results}
+
+    def state(self, done: int, running: int, queued: int) -> None:
+        """Report the points done (counting those read back), running and queued."""
+        self.on_state(done + self.already_done, running, queued)
+
+    def _finished(self, point, results, done: dict) -> None:
+        done[point] = results
+        self.on_done(point, results)
 
     def _serial(self, points):
         results = {}
-        for point in points:
+        for i, point in enumerate(points):
             if self.stop_requested:
                 return None
+            self.state(len(results), 1, len(points) - i - 1)
             reporter = self.reporter_for(point)
             try:
                 res = train_point(self.cfg, point, self.out, reporter,
@@ -323,8 +604,8 @@ class SweepRun:
                     reporter.close()
             if res is None:
                 return None
-            results[point] = res
-            self.on_done(point)
+            self._finished(point, res, results)
+        self.state(len(results), 0, 0)
         return results
 
     def _set_trainer(self, trainer) -> None:
@@ -359,8 +640,9 @@ class SweepRun:
                         if rep is not None:
                             rep.close()
                         if res is not None:
-                            results[point] = res
-                            self.on_done(point)
+                            self._finished(point, res, results)
+                    running = min(len(reporters), len(pending))
+                    self.state(len(results), running, len(pending) - running)
                     if self._stop_event.is_set():
                         for fut in pending:
                             fut.cancel()
@@ -376,10 +658,14 @@ class SweepRun:
                 point, name, args = messages.get_nowait()
             except queue_mod.Empty:
                 return
-            if point not in reporters:
-                reporters[point] = self.reporter_for(point)
-            if reporters[point] is not None:
-                getattr(reporters[point], name)(*args)
+            self.forward(reporters, point, name, args)
+
+    def forward(self, reporters: dict, point: Point, name: str, args) -> None:
+        """Replay a reporter call made where ``point`` trains on its reporter here."""
+        if point not in reporters:
+            reporters[point] = self.reporter_for(point)
+        if reporters[point] is not None:
+            getattr(reporters[point], name)(*args)
 
 
 # Worker side of a parallel sweep (a spawned process): progress goes back through a queue, and
@@ -422,6 +708,7 @@ def _worker_run(cfg, point, out):
 
 def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     """A trained point's accuracy and its measured counts priced with its device."""
+    from .config import DEFAULT_TILES
     from .energy_models import hardware_summary, load_arch, load_table, price_counts
     try:
         doc = _read_point_counts(point_folder(out, point))
@@ -431,10 +718,14 @@ def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     train_pj = price_counts(doc["counts"], table, device=point.device)["total_pj"]
     infer_pj = price_counts(doc["inference_counts"], table, device=point.device)["total_pj"]
     density = doc["layer_density"] or doc["activation_density"]
-    hw = hardware_summary(load_arch(arch_for(cfg)), cfg.algo, point.tiles,
-                          device=point.device, density=density, table=table)
-    row = _row(point.device, point.tiles, cfg, hw, seed=point.seed,
-               accuracy=results["accuracy"], activation_density=doc["activation_density"],
+    kwargs = {a.estimate_arg: v for a, v in zip(AXES, point.values)
+              if a.estimate_arg is not None and v is not None}
+    kwargs.setdefault("tiles", DEFAULT_TILES)  # a rule without p-bits ignores it
+    if density is not None:
+        kwargs["density"] = density
+    hw = hardware_summary(load_arch(arch_for(cfg, point)), table=table, **kwargs)
+    row = _row(point, hw, seed=point.seed, accuracy=results["accuracy"],
+               activation_density=doc["activation_density"],
                train_wall_s=results["train_wall_s"], run=f"{RUNS}/{point.key}")
     # measured, not analytic: the training run's own counts
     row["energy_train_pj_per_sample"] = train_pj / max(1, doc["train_samples"] * doc["epochs"])
@@ -443,32 +734,36 @@ def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
-    """One row per (device, M): accuracy mean and sample sd over seeds, mean energies."""
+    """One row per point but the seeds: accuracy mean and sample sd over seeds, mean energies."""
+    names = [a.name for a in AXES if not a.averaged]
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
-        groups.setdefault((r["device"], r["tiles"]), []).append(r)
+        groups.setdefault(tuple(r[n] for n in names), []).append(r)
     rows = []
-    for (device, tiles), rs in groups.items():
+    for key, rs in groups.items():
         acc = [r["accuracy"] for r in rs]
         first = rs[0]
+        densities = [r["activation_density"] for r in rs if r["activation_density"] is not None]
         rows.append({
-            "device": device, "tiles": tiles, "algo": first["algo"], "dataset": first["dataset"],
-            "arch": first["arch"], "table": first["table"], "seeds": [r["seed"] for r in rs],
+            **dict(zip(names, key)), "arch": first["arch"], "table": first["table"],
+            "seeds": [r["seed"] for r in rs],
             "accuracy_mean": statistics.fmean(acc),
             "accuracy_sd": statistics.stdev(acc) if len(acc) > 1 else 0.0,
             "accuracy_min": min(acc), "accuracy_max": max(acc),
             **{k: statistics.fmean(r[k] for r in rs)
                for k in ("energy_train_pj_per_sample", "energy_inference_pj",
-                         "pbit_energy_share", "activation_density", "train_wall_s")},
+                         "pbit_energy_share", "train_wall_s")},
+            "activation_density": statistics.fmean(densities) if densities else None,
             "n_pbits": first["n_pbits"], "pbit_area_mm2": first["pbit_area_mm2"]})
     return rows
 
 
 # -------------------------------------------------------------------------------- outputs
 def write_outputs(out: Path, meta: dict, rows: list[dict], runs: list[dict] | None) -> list[Path]:
-    """``sweep.json`` (everything) and ``sweep.csv`` (one row per device and M), atomically."""
+    """``sweep.json`` (everything) and ``sweep.csv`` (one row per point but the seeds),
+    atomically (rewritten as points finish: ``meta`` says how many)."""
     out = Path(out)
-    doc = {"format": "pbitsim-sweep", "version": 1, **meta, "rows": rows}
+    doc = {"format": "pbitsim-sweep", "version": 2, **meta, "rows": rows}
     if runs is not None:
         doc["runs"] = runs
     runfiles.write_text(out / "sweep.json", json.dumps(doc, indent=2) + "\n")
@@ -481,51 +776,68 @@ def write_outputs(out: Path, meta: dict, rows: list[dict], runs: list[dict] | No
     return [out / "sweep.json", out / "sweep.csv"]
 
 
+def varying(rows: list[dict]) -> list[Axis]:
+    """The row axes with more than one value in ``rows``."""
+    return [a for a in AXES if not a.averaged and len({r[a.name] for r in rows}) > 1]
+
+
+def series_label(row: dict, axes) -> str:
+    """A row's line in the plots: its values on ``axes`` (``ideal``, ``bsff ideal``...)."""
+    return " ".join(str(row[a.name]) for a in axes) or str(row["device"])
+
+
 def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
     """PNG plots (needs matplotlib, the ``plot`` extra); returns the files written.
 
-    Trained sweeps: accuracy vs energy per training sample (points labelled with M, error
-    bars one sd over seeds) and accuracy vs M per device. Estimates: energy per training
-    sample and p-bit area vs M per device.
+    One line per combination of the varying axes other than M. Trained sweeps: accuracy vs
+    energy per training sample (points labelled with M, error bars one sd over seeds) and
+    accuracy vs M. Estimates: energy per training sample and p-bit area vs M.
     """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_device: dict[str, list[dict]] = {}
-    for r in sorted(rows, key=lambda r: r["tiles"]):
-        by_device.setdefault(r["device"], []).append(r)
+    lines = [a for a in varying(rows) if a.name != "tiles"] or [axis("device")]
+    series: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: -1 if r["tiles"] is None else r["tiles"]):
+        series.setdefault(series_label(r, lines), []).append(r)
+    tiled = {k: [r for r in rs if r["tiles"] is not None] for k, rs in series.items()}
     written = []
     if trained:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for device, rs in by_device.items():
+        for label, rs in series.items():
             x = [r["energy_train_pj_per_sample"] / 1e6 for r in rs]
             y = [100 * r["accuracy_mean"] for r in rs]
             ax.errorbar(x, y, yerr=[100 * r["accuracy_sd"] for r in rs], marker="o",
-                        capsize=3, label=device)
+                        capsize=3, label=label)
             for xi, yi, r in zip(x, y, rs):
-                ax.annotate(f"M={r['tiles']}", (xi, yi), textcoords="offset points",
-                            xytext=(4, 4), fontsize=8)
+                if r["tiles"] is not None:
+                    ax.annotate(f"M={r['tiles']}", (xi, yi), textcoords="offset points",
+                                xytext=(4, 4), fontsize=8)
         energies = [r["energy_train_pj_per_sample"] for r in rows]
         if max(energies) > 10 * min(energies):  # log only where the range needs it
             ax.set_xscale("log")
         ax.set(xlabel="training energy per sample (uJ, measured counts)",
                ylabel="test accuracy (%)", title=_title(rows))
         written.append(_save(fig, Path(out) / "accuracy_vs_energy.png"))
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for device, rs in by_device.items():
-            ax.errorbar([r["tiles"] for r in rs], [100 * r["accuracy_mean"] for r in rs],
-                        yerr=[100 * r["accuracy_sd"] for r in rs], marker="o", capsize=3,
-                        label=device)
-        ax.set(xlabel="tiles per unit M", ylabel="test accuracy (%)", title=_title(rows))
-        written.append(_save(fig, Path(out) / "accuracy_vs_tiles.png"))
-    else:
+        if any(tiled.values()):
+            fig, ax = plt.subplots(figsize=(6.4, 4.4))
+            for label, rs in tiled.items():
+                if rs:
+                    ax.errorbar([r["tiles"] for r in rs], [100 * r["accuracy_mean"] for r in rs],
+                                yerr=[100 * r["accuracy_sd"] for r in rs], marker="o",
+                                capsize=3, label=label)
+            ax.set(xlabel="tiles per unit M", ylabel="test accuracy (%)", title=_title(rows))
+            written.append(_save(fig, Path(out) / "accuracy_vs_tiles.png"))
+    elif any(tiled.values()):
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
-        for device, rs in by_device.items():
+        for label, rs in tiled.items():
+            if not rs:
+                continue
             m = [r["tiles"] for r in rs]
             ax1.plot(m, [r["energy_train_pj_per_sample"] / 1e6 for r in rs], marker="o",
-                     label=device)
-            ax2.plot(m, [r["pbit_area_mm2"] for r in rs], marker="o", label=device)
+                     label=label)
+            ax2.plot(m, [r["pbit_area_mm2"] for r in rs], marker="o", label=label)
         ax1.set(xlabel="tiles per unit M", ylabel="training energy per sample (uJ)")
         ax2.set(xlabel="tiles per unit M", ylabel="p-bit area (mm$^2$)", yscale="log")
         fig.suptitle(_title(rows) + " (analytic estimate)")
@@ -534,8 +846,13 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
 
 
 def _title(rows) -> str:
+    """What the rows share: the rule and data set when there is one of each, net and table."""
     r = rows[0]
-    return f"{r['algo'].upper()} on {r['dataset']} ({r['arch']}, {r['table']})"
+    algos = sorted({str(x["algo"]) for x in rows})
+    datasets = sorted({str(x["dataset"]) for x in rows})
+    archs = sorted({str(x["arch"]) for x in rows})
+    return (f"{', '.join(a.upper() for a in algos)} on {', '.join(datasets)} "
+            f"({', '.join(archs)}, {r['table']})")
 
 
 def _save(fig, path: Path) -> Path:

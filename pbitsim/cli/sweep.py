@@ -1,20 +1,20 @@
-"""``pbitsim sweep``: accuracy vs energy vs p-bits over tile count M and p-bit device."""
+"""``pbitsim sweep``: accuracy vs energy vs p-bits over a grid (data set, rule, p-bit device, M,
+seed: the axes of :data:`pbitsim.sweep.AXES`), locally or on a Dask cluster."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from ..config import BACKENDS, DEFAULT_BACKEND, MAX_TILES
+from ..config import BACKENDS, DEFAULT_BACKEND
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
 from .signals import stop_on_signals
 from .units import format_area, format_energy
-
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 EXAMPLES = """\b
 Examples:
@@ -22,7 +22,10 @@ Examples:
   pbitsim sweep --estimate-only --device ideal,digital,smtj --dataset cifar10
   pbitsim sweep --tiles 1,2,4,7 --dataset mnist --limit-train 5000 --epochs 1 --out runs/sweep
   pbitsim sweep --tiles 7 --device ideal,smtj:offset_sd=0.3,smtj:stuck_rate=0.05 --seeds 0,1,2
+  pbitsim sweep --tiles 7 --algo bsff,bgbsff,cwc --dataset mnist,fashion-mnist --arch cwc-mnist
   pbitsim sweep ... --jobs 2        two configurations at a time (the same results as --jobs 1)
+  pbitsim sweep ... --scheduler local:4              a local Dask cluster of 4 worker processes
+  pbitsim sweep ... --scheduler tcp://head:8786      a running Dask scheduler (shared --out)
 
 \b
 An interrupted sweep (Ctrl-C or SIGTERM) saves the running configurations' checkpoints; run
@@ -31,49 +34,22 @@ configuration whose files were made with other settings is refused (--recompute 
 """
 
 
-def _int_list(text: str, name: str, lo: int, hi: int) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise PbitsimError(f"--{name} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise PbitsimError(f"--{name} is empty")
-    bad = [v for v in values if not lo <= v <= hi]
-    if bad:
-        raise PbitsimError(f"--{name} values must be in {lo}..{hi}, got {bad[0]}")
-    return tuple(dict.fromkeys(values))
-
-
-def _devices(texts) -> tuple[str, ...]:
-    """Canonical device specs from --device values (each a comma list of specs)."""
-    from ..devices import parse_device, spec_string, split_devices
-    specs = []
-    for text in texts:
-        for spec in split_devices(text):
-            try:
-                specs.append(spec_string(parse_device(spec)))
-            except ValueError as e:
-                raise PbitsimError(str(e)) from None
-    if not specs:
-        raise PbitsimError("--device is empty (give ideal, digital or smtj, with options as "
-                           "kind:key=value,...)")
-    return tuple(dict.fromkeys(specs))
+def _axis_options(command):
+    """One repeatable option per sweep axis (:data:`pbitsim.sweep.AXES`), each value a comma
+    list; the command receives them as ``axis_<name>``."""
+    from ..sweep import AXES
+    for a in reversed(AXES):
+        decls = (a.option,) + ((a.short,) if a.short else ())
+        command = click.option(*decls, f"axis_{a.name}", multiple=True, metavar="V[,V...]",
+                               help=f"{a.help} [default: {a.default}]")(command)
+    return command
 
 
 @click.command(cls=OneLineCommand, epilog=EXAMPLES,
                context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--tiles", "-M", "tiles_text", default="1,2,4,7,10", show_default=True,
-              help="Tile counts M to sweep (comma-separated).")
-@click.option("--device", "device_texts", multiple=True,
-              help="p-bit devices: ideal, digital, smtj, with options as "
-                   "kind:key=value,...; comma-separated or repeated. [default: ideal]")
-@click.option("--algo", type=click.Choice(("bsff", "bgbsff")), default="bsff",
-              show_default=True)
-@click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
+@_axis_options
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help="Network, as for pbitsim train [default: the CFSE net of the dataset].")
-@click.option("--seeds", "seeds_text", default="0", show_default=True,
-              help="Training seeds per configuration (accuracy mean and spread over them).")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=None, help="Layer learning rate (default: as train).")
@@ -81,12 +57,19 @@ def _devices(texts) -> tuple[str, ...]:
               help="Train every configuration on the same seeded subset of N images.")
 @click.option("--limit-test", type=int, default=None, help="Test on the first N test images.")
 @click.option("--data-dir", type=click.Path(), default=None,
-              help="Dataset folder (as for pbitsim train).")
+              help="Dataset folder (as for pbitsim train; on a cluster: as the workers see it, "
+                   "or leave it out and set PBITSIM_DATA on the workers).")
 @click.option("--table", default="horowitz-45nm", show_default=True, help="Energy table.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/sweep",
-              show_default=True, help="Output folder: sweep.csv, sweep.json, plots, runs/.")
+              show_default=True, help="Output folder: sweep.csv, sweep.json, plots, runs/ "
+                                      "(on a cluster: shared with every worker, same path).")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True,
               help="Configurations trained at once (results do not depend on it).")
+@click.option("--scheduler", default=None, metavar="local:N|tcp://HOST:PORT",
+              help="Train the configurations as tasks of a Dask cluster: local:N starts N "
+                   "worker processes here, tcp://HOST:PORT uses a running `dask scheduler` "
+                   "(needs the cluster extra: pip install 'pbitsim[cluster]'). Results do not "
+                   "depend on it.")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="Torch threads of each configuration (recorded with it: results depend on "
                    "it, so it is fixed, not derived from --jobs).")
@@ -101,18 +84,18 @@ def _devices(texts) -> tuple[str, ...]:
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
               show_default=True, help="How the index layers run (as for pbitsim train).")
-def sweep(tiles_text, device_texts, algo, dataset, arch, seeds_text, epochs, batch_size, lr,
-          limit_train, limit_test, data_dir, table, out_dir, jobs, threads, recompute,
-          estimate_only, density, no_plots, backend):
-    """Sweep tile count M and p-bit device: accuracy, energy, number of p-bits and area.
+def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table, out_dir, jobs,
+          scheduler, threads, recompute, estimate_only, density, no_plots, backend, **axes):
+    """Sweep p-bit hardware and learning choices: accuracy, energy, number of p-bits and area.
 
-    Every configuration (device x M x seed) trains BSFF through the simulator for the same
-    budget (--arch, by default the CwC-FF reference's CFSE net of the dataset), then its
-    measured counts are priced with its device. Results: a table on standard output,
-    OUT/sweep.csv, OUT/sweep.json, and PNG plots (accuracy vs energy with M labelled, accuracy
-    vs M per device; matplotlib needed). Progress goes to standard error.
+    Every configuration of the grid (data set x rule x p-bit device x M x seed) trains through
+    the simulator for the same budget (--arch, by default the CwC-FF reference's CFSE net of
+    the dataset), then its measured counts are priced with its device. Results: a table on
+    standard output, OUT/sweep.csv, OUT/sweep.json, and PNG plots (accuracy vs energy with M
+    labelled, accuracy vs M; matplotlib needed), rewritten as configurations finish. Progress
+    goes to standard error.
     """
-    from ..sweep import SweepConfig
+    from ..sweep import AXES, SweepConfig, check_grid
 
     console = make_console()
     if jobs < 1:
@@ -125,31 +108,43 @@ def sweep(tiles_text, device_texts, algo, dataset, arch, seeds_text, epochs, bat
         raise PbitsimError(f"--density must be in (0, 1], got {density}")
     if density is not None and not estimate_only:
         raise PbitsimError("--density applies to --estimate-only (training measures it)")
-    cfg = SweepConfig(tiles=_int_list(tiles_text, "tiles", 1, MAX_TILES),
-                      devices=_devices(device_texts or ("ideal",)),
-                      seeds=_int_list(seeds_text, "seeds", 0, 2 ** 31 - 1), algo=algo,
-                      dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
+    if scheduler is not None:
+        _check_scheduler(scheduler, jobs, estimate_only)
+    grid = {}
+    for a in AXES:
+        try:
+            grid[a.name] = a.parse(axes[f"axis_{a.name}"] or (a.default,))
+        except ValueError as e:
+            raise PbitsimError(str(e)) from None
+    cfg = SweepConfig(grid=grid, epochs=epochs, batch_size=batch_size, lr=lr,
                       limit_train=limit_train, limit_test=limit_test, table=table,
                       data_dir=data_dir, threads=threads, arch=arch,
                       train_options={"backend": backend})
-    _check_arch(cfg)
+    try:
+        check_grid(cfg)
+    except ValueError as e:
+        raise PbitsimError(str(e)) from None
     out = Path(out_dir)
     if estimate_only:
         _estimate_only(console, cfg, out, density, no_plots)
     else:
-        _train_sweep(console, cfg, out, jobs, recompute, no_plots)
+        _train_sweep(console, cfg, out, jobs, scheduler, recompute, no_plots)
 
 
-def _check_arch(cfg) -> None:
-    """The swept network must fit the dataset and the algorithm (before any training)."""
-    from ..arch_rules import resolve_arch
-    from ..config import DATASET_INPUTS
-    from ..sweep import arch_for
-    shape, classes = DATASET_INPUTS[cfg.dataset]
+def _check_scheduler(scheduler, jobs, estimate_only) -> None:
+    """``--scheduler``: its form, that it applies, and that Dask is installed (before work)."""
+    from ..sweep import SweepError
+    from ..sweep_cluster import parse_scheduler, require_dask
+    if estimate_only:
+        raise PbitsimError("--scheduler applies to trained sweeps (--estimate-only is instant)")
+    if jobs != 1:
+        raise PbitsimError("give --jobs or --scheduler, not both (on a cluster the workers "
+                           "decide how many configurations train at once)")
     try:
-        resolve_arch(cfg.algo, arch_for(cfg), shape, classes, cfg.dataset, "staggered")
-    except ValueError as e:
-        raise PbitsimError(f"--arch: {e}" if cfg.arch is not None else str(e)) from None
+        parse_scheduler(scheduler)
+        require_dask()
+    except SweepError as e:
+        raise PbitsimError(str(e)) from None
 
 
 def _estimate_only(console, cfg, out, density, no_plots):
@@ -161,39 +156,91 @@ def _estimate_only(console, cfg, out, density, no_plots):
         rows = estimate_rows(cfg, density)
         with runfiles.out_lock(out):
             files = write_outputs(out, {"mode": "estimate", "density": density,
-                                        "config": _config_meta(cfg)}, rows, None)
+                                        "config": cfg.meta()}, rows, None)
     except ValueError as e:  # TableError, RunFileError: one line
         raise PbitsimError(str(e)) from None
-    console.print(_table(rows, trained=False, title=f"{cfg.algo.upper()} on {cfg.dataset} "
-                         f"({rows[0]['arch']}, {rows[0]['table']}), analytic estimate at "
+    console.print(_table(rows, trained=False, title=f"{_title(rows)}, analytic estimate at "
                          f"activation density {density:g}"))
     _finish(console, out, rows, files, trained=False, no_plots=no_plots)
 
 
-def _train_sweep(console, cfg, out, jobs, recompute, no_plots):
+class _Stream:
+    """The outputs of a trained sweep, rewritten as its points finish (in any order): a line
+    per point on the progress console, ``sweep.csv``/``sweep.json``, and the plots at most
+    every :data:`PLOT_EVERY_S` seconds."""
+
+    PLOT_EVERY_S = 30.0
+
+    def __init__(self, cfg, out, points, console, progress, overall, no_plots):
+        self.cfg, self.out, self.points, self.console = cfg, out, points, console
+        self.progress, self.overall, self.no_plots = progress, overall, no_plots
+        self.runs: dict = {}
+        self.plotted = None
+
+    def state(self, done, running, queued):
+        self.progress.update(self.overall, completed=done,
+                             stats=f"{done} done, {running} running, {queued} queued")
+
+    def done(self, point, results):
+        import time
+        from ..sweep import point_row
+        row = point_row(self.cfg, point, self.out, results)
+        self.runs[point] = row
+        share = f"{len(self.runs)}/{len(self.points)}"
+        self.console.print(f"done {share} {point.key}: test accuracy {100 * row['accuracy']:.2f}%"
+                           f", {format_energy(row['energy_train_pj_per_sample'])} per training "
+                           "sample", markup=False, highlight=False, soft_wrap=True)
+        files = self.write()
+        now = time.monotonic()
+        if not self.no_plots and (self.plotted is None or now - self.plotted > self.PLOT_EVERY_S):
+            self.plotted = now
+            with contextlib.suppress(ImportError):  # said once at the end
+                from ..sweep import aggregate, plot
+                plot(self.out, aggregate(self.ordered()), trained=True)
+        return files
+
+    def failed(self, point, message):
+        self.console.print(f"failed {point.key}: {message}", markup=False, highlight=False,
+                           soft_wrap=True)
+
+    def ordered(self) -> list:
+        return [self.runs[p] for p in self.points if p in self.runs]
+
+    def write(self):
+        from ..sweep import aggregate, write_outputs
+        runs = self.ordered()
+        meta = {"mode": "train", "config": self.cfg.meta(),
+                "points_done": len(runs), "points_total": len(self.points)}
+        return write_outputs(self.out, meta, aggregate(runs), runs)
+
+
+def _train_sweep(console, cfg, out, jobs, scheduler, recompute, no_plots):
     from .. import runfiles
-    from ..sweep import SweepRun, aggregate, point_row, write_outputs
+    from ..sweep import SweepRun, aggregate
     from ..training import TrainingError
     points = cfg.points()
     try:
-        cfg.train_config(points[0]).validate()
+        for point in points:
+            cfg.train_config(point).validate()
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
     progress_console = make_console(stderr=True)
     try:
         with make_progress(progress_console, remaining=False) as progress:
             overall = progress.add_task("sweep", total=len(points), stats="")
+            stream = _Stream(cfg, out, points, progress_console, progress, overall, no_plots)
             run = SweepRun(cfg, out, jobs, recompute,
                            reporter_for=lambda p: make_reporter(progress, p.key, keep=False),
-                           on_done=lambda p: progress.update(overall, advance=1))
+                           on_done=stream.done, on_state=stream.state, on_failed=stream.failed,
+                           scheduler=scheduler)
             with stop_on_signals(run.stop, "the running checkpoints"):
                 results = run.run()
-        if results is not None:
+        if results is not None and results:
             with runfiles.out_lock(out):
-                runs = [point_row(cfg, p, out, results[p]) for p in points]
-                rows = aggregate(runs)
-                files = write_outputs(out, {"mode": "train", "config": _config_meta(cfg)},
-                                      rows, runs)
+                for p in points:  # points read back at once have not streamed (same rows)
+                    if p in results and p not in stream.runs:
+                        stream.done(p, results[p])
+                files = stream.write()
     except ValueError as e:  # DatasetError, TrainingError, SweepError, RunFileError, TableError
         raise PbitsimError(str(e)) from None
     if results is None:
@@ -201,16 +248,26 @@ def _train_sweep(console, cfg, out, jobs, recompute, no_plots):
                                "same command again to resume (finished configurations are "
                                "skipped).", markup=False)
         raise SystemExit(130)
-    console.print(_table(rows, trained=True, title=f"{cfg.algo.upper()} on {cfg.dataset} "
-                         f"({rows[0]['arch']}, {rows[0]['table']}), {cfg.epochs} epoch(s), "
-                         f"{len(cfg.seeds)} seed(s) per configuration"))
-    _finish(console, out, rows, files, trained=True, no_plots=no_plots)
+    if results:
+        rows = aggregate(stream.ordered())
+        console.print(_table(rows, trained=True, title=f"{_title(rows)}, {cfg.epochs} epoch(s), "
+                             f"{len(cfg.values('seed'))} seed(s) per configuration"))
+        _finish(console, out, rows, files, trained=True, no_plots=no_plots)
+    if run.failed:
+        raise _PointsFailed(f"{len(run.failed)} of {len(points)} configuration(s) failed (see "
+                            "above); the finished ones are in the outputs. Fix the cause and "
+                            "run the same command again to train the rest.")
 
 
-def _config_meta(cfg) -> dict:
-    import dataclasses
-    meta = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "train_options"}
-    return {**meta, **cfg.train_options}  # e.g. the backend
+class _PointsFailed(PbitsimError):
+    """Some cluster points failed after others trained: exit 1, not a usage error."""
+
+    exit_code = 1
+
+
+def _title(rows) -> str:
+    from ..sweep import _title as plot_title
+    return plot_title(rows)
 
 
 def _finish(console, out, rows, files, trained, no_plots):
@@ -228,22 +285,31 @@ def _finish(console, out, rows, files, trained, no_plots):
 
 def _table(rows, trained: bool, title: str):
     from rich.table import Table
+    from ..sweep import AXES, varying
+    shown = [a for a in AXES if a.name in ("device", "tiles") or a in varying(rows)]
     t = Table(title=title)
-    t.add_column("device", overflow="fold", min_width=10)  # long specs wrap, numbers never
-    for col in ("M", "p-bits", "p-bit area") + (("test accuracy",) if trained else ()) + (
+    for a in shown:
+        if a.name == "device":
+            t.add_column(a.column, overflow="fold", min_width=10)  # long specs wrap
+        else:
+            t.add_column(a.column, justify="right" if a.name == "tiles" else "left",
+                         no_wrap=True)
+    for col in ("p-bits", "p-bit area") + (("test accuracy",) if trained else ()) + (
             "train / sample", "inference", "p-bit share", "density"):
         t.add_column(col, justify="right", no_wrap=True)
-    for r in sorted(rows, key=lambda r: (r["device"], r["tiles"])):
-        cells = [r["device"], str(r["tiles"]), f"{r['n_pbits']:,}",
-                 format_area(r["pbit_area_mm2"] * 1e6)]
+
+    for r in rows:  # in grid order
+        cells = ["-" if r[a.name] is None else str(r[a.name]) for a in shown]
+        cells += [f"{r['n_pbits']:,}", format_area(r["pbit_area_mm2"] * 1e6)]
         if trained:
             n = len(r["seeds"])
             spread = f" ± {100 * r['accuracy_sd']:.2f}" if n > 1 else ""
             cells.append(f"{100 * r['accuracy_mean']:.2f}%{spread} (n={n})")
         share = 100 * r["pbit_energy_share"]
+        density = r.get("activation_density", r.get("density"))
         cells += [format_energy(r["energy_train_pj_per_sample"]),
                   format_energy(r["energy_inference_pj"]),
                   "<0.01%" if 0 < share < 0.01 else f"{share:.2f}%",
-                  f"{r.get('activation_density', r.get('density')):.3f}"]
+                  "-" if density is None else f"{density:.3f}"]
         t.add_row(*cells)
     return t

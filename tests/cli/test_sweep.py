@@ -25,7 +25,7 @@ def test_split_devices():
     assert split_devices("ideal,smtj:offset_sd=0.2,stuck_rate=0.01,digital") == [
         "ideal", "smtj:offset_sd=0.2,stuck_rate=0.01", "digital"]
     assert split_devices(" digital:lut_width=8 ,, ideal") == ["digital:lut_width=8", "ideal"]
-    assert Point("smtj:offset_sd=0.2,stuck_rate=0.01", 7, 1).key == \
+    assert Point.of(device="smtj:offset_sd=0.2,stuck_rate=0.01", tiles=7, seed=1).key == \
         "smtj_offset_sd_0.2_stuck_rate_0.01-m7-s1"
 
 
@@ -91,6 +91,19 @@ def test_estimate_only_does_not_import_torch(tmp_path):
     (["--jobs", "0"], "--jobs must be >= 1"),
     (["--epochs", "x"], "Invalid value for '--epochs'"),
     (["--arch", "nope"], "--arch: unknown architecture 'nope'"),
+    (["--algo", "bsff,nope"], "--algo: unknown value 'nope' (choose from"),
+    (["--dataset", "mnist,svhn"], "--dataset: unknown value 'svhn'"),
+    (["--seeds", ""], "--seeds is empty"),
+    # every (data set, rule) of the grid is checked against the network before any work
+    (["--algo", "bsff,mf"], "mf on cfse-mnist: conv1 is conv2d; Mono-Forward"),
+    (["--estimate-only", "--algo", "cwc,ff", "--arch", "cfse-mnist"], "ff on cfse-mnist"),
+    (["--dataset", "mnist,cifar10", "--arch", "cwc-mnist"],
+     "--arch: architecture cwc-mnist takes 1x28x28 inputs, the cifar10 images are 3x32x32"),
+    (["--scheduler", "foo"], "--scheduler must be local:N or a scheduler address"),
+    (["--scheduler", "tcp://head"], "such as tcp://HOST:8786, got 'tcp://head'"),
+    (["--scheduler", "local:0"], "--scheduler local:N needs N in 1..1024"),
+    (["--scheduler", "local:2", "--jobs", "2"], "give --jobs or --scheduler, not both"),
+    (["--estimate-only", "--scheduler", "local:2"], "--scheduler applies to trained sweeps"),
     (["--estimate-only", "--dataset", "cifar10", "--arch", "cwc-mnist"],
      "cwc-mnist takes 1x28x28 inputs, the cifar10 images are 3x32x32"),
 ])
@@ -134,8 +147,72 @@ def test_trained_sweep_and_resume(tmp_path):
     assert json.loads((tmp_path / "sweep.json").read_text())["rows"] == doc["rows"]
 
 
+def test_scheduler_without_dask_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    result = run("--tiles", "1", "--scheduler", "local:2", "--out", str(tmp_path))
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line == ("Error: --scheduler needs Dask's distributed scheduler, which is not "
+                    "installed: pip install 'pbitsim[cluster]'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_grid_axes():
+    from pbitsim.sweep import SweepConfig
+    cfg = SweepConfig(grid={"dataset": ("mnist", "cifar10"), "algo": ("cwc", "bsff"),
+                            "tiles": (1, 7), "seed": (0, 1)})
+    keys = [p.key for p in cfg.points()]
+    # tiles and device do not apply to CwC-FF: its points appear once per seed; the default
+    # data set and rule are left out of folder names (the folders of earlier sweeps)
+    assert keys == ["cwc-s0", "cwc-s1", "ideal-m1-s0", "ideal-m1-s1", "ideal-m7-s0",
+                    "ideal-m7-s1", "cifar10-cwc-s0", "cifar10-cwc-s1", "cifar10-ideal-m1-s0",
+                    "cifar10-ideal-m1-s1", "cifar10-ideal-m7-s0", "cifar10-ideal-m7-s1"]
+    point = cfg.points()[-1]
+    assert (point.dataset, point.algo, point.device, point.tiles, point.seed) == (
+        "cifar10", "bsff", "ideal", 7, 1)
+    tc = cfg.train_config(point)
+    assert (tc.dataset, tc.algo, tc.tiles, tc.seed, tc.arch) == (
+        "cifar10", "bsff", 7, 1, "cfse-cifar10")
+    assert cfg.points()[0].tiles is None and cfg.train_config(cfg.points()[0]).algo == "cwc"
+
+
+def test_an_axis_is_one_declaration(monkeypatch):
+    """A new axis (here the existing TrainConfig field eval_samples) is one Axis entry: the
+    grid, the folder names, the training configuration and the CLI option follow from it."""
+    import click
+    import pbitsim.sweep as sw
+    from pbitsim.cli.sweep import _axis_options
+    k = sw.Axis("eval_samples", "--eval-samples", "eval_samples",
+                sw._int_values("--eval-samples", 1, 16), "1", lambda v: f"k{v}",
+                "Sampled test passes.", label_default=False)
+    monkeypatch.setattr(sw, "AXES", sw.AXES + (k,))
+    monkeypatch.setattr(sw, "_BY_NAME", {a.name: a for a in sw.AXES})
+    cfg = sw.SweepConfig(grid={"tiles": (7,), "eval_samples": (1, 2)})
+    assert [p.key for p in cfg.points()] == ["ideal-m7-s0", "ideal-m7-s0-k2"]
+    assert [cfg.train_config(p).eval_samples for p in cfg.points()] == [1, 2]
+    assert cfg.meta()["eval_samples"] == [1, 2]
+    options = [o for p in click.command()(_axis_options(lambda **kw: None)).params
+               for o in p.opts]
+    assert options == ["--dataset", "--algo", "--device", "--tiles", "-M", "--seeds",
+                       "--eval-samples"]
+
+
+def test_estimate_only_rules(tmp_path):
+    result = run("--estimate-only", "--algo", "bsff,cwc", "--tiles", "1,7", "--out",
+                 str(tmp_path), "--no-plots")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert [(r["algo"], r["tiles"], r["device"]) for r in rows] == [
+        ("bsff", 1, "ideal"), ("bsff", 7, "ideal"), ("cwc", None, None)]
+    assert rows[2]["n_pbits"] == 0 and rows[1]["n_pbits"] == 7 * rows[0]["n_pbits"]
+    assert rows[2]["energy_train_pj_per_sample"] == pytest.approx(
+        hardware_summary("cfse-mnist", "cwc", 7, density=0.15)["energy_train_pj_per_sample"])
+
+
 @needs_mnist
-def test_parallel_jobs(tmp_path):
+def test_parallel_jobs(tmp_path, monkeypatch):
+    for name in ("dask", "distributed"):  # --jobs needs no Dask
+        monkeypatch.setitem(sys.modules, name, None)
     result = run("--tiles", "1,2", "--jobs", "2", "--dataset", "mnist", "--data-dir", str(MNIST),
                  "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
                  "--out", str(tmp_path), "--no-plots")
