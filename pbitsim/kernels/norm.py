@@ -5,15 +5,17 @@ applies that normalisation as the p-bits read ``z`` (``tiled_logistic(channel_af
 so the normalised array is never written; this module gives the two passes around it:
 
 * :func:`channel_moments`: per-channel mean and (biased) variance of ``z`` in one read
-  (per plane in float64, planes combined by Chan's formula);
+  (per plane in float32 lanes, two passes over the plane while it is in cache; planes
+  combined in float64 by Chan's formula);
 * :func:`norm_tiles_backward`: the batch norm's backward with the tiled units' mean-field
   slope folded in: from the error ``g`` at the tile counts, ``gz = g * slope`` (float32, as
   the unfused backward forms it) and then the input, scale and shift gradients, without
   writing ``gz``.
 
 Each channel is one task with a fixed order of operations, so results do not depend on the
-number of threads. The sums are float64 and reassociated for vectorisation (fixed at compile
-time): they equal torch's batch norm up to float rounding (tested), not bit for bit.
+number of threads. Sums run in float32 vector lanes within a plane (reassociated for
+vectorisation, an order fixed at compile time) and in float64 across planes: they equal torch's
+batch norm up to float rounding (tested), not bit for bit.
 These are the simulator's training computations; the bridge counts them as torch's batch norm
 (:func:`pbitsim.costs.batchnorm`, :func:`pbitsim.costs.batchnorm_backward`).
 """
@@ -35,20 +37,20 @@ def _moments(x, mean, var):
         tot = 0.0
         mu = 0.0
         m2 = 0.0
-        for b in range(n_b):
+        for b in range(n_b):  # per plane in float32 lanes (it is in cache), planes in float64
             row = x[b, c]
-            s = 0.0
+            s = np.float32(0.0)
             for j in range(n):
                 s += row[j]
-            m = s / n
-            q = 0.0
+            m = s / np.float32(n)
+            q = np.float32(0.0)
             for j in range(n):
                 d = row[j] - m
                 q += d * d
             both = tot + n
-            delta = m - mu
+            delta = np.float64(m) - mu
             mu += delta * n / both
-            m2 += q + delta * delta * tot * n / both
+            m2 += np.float64(q) + delta * delta * tot * n / both
             tot = both
         mean[c] = mu
         var[c] = m2 / tot
@@ -59,19 +61,24 @@ def _backward(g, slope, z, mean, invstd, weight, dz, dweight, dbias):
     n_b, n_c, n = z.shape
     count = n_b * n
     for c in prange(n_c):
-        m = mean[c]
+        mf = np.float32(mean[c])
         sg = 0.0
         dot = 0.0
-        for b in range(n_b):
+        for b in range(n_b):  # per plane in float32 lanes, planes in float64
             gr, sr, zr = g[b, c], slope[b, c], z[b, c]
+            s = np.float32(0.0)
+            d = np.float32(0.0)
             for j in range(n):
                 gz = gr[j] * sr[j]
-                sg += gz
-                dot += gz * (zr[j] - m)
+                s += gz
+                d += gz * (zr[j] - mf)
+            sg += s
+            dot += d
+        # centred on the float32 mean: the exact mean's share, sg * (mean - mf), put back
+        dot -= sg * (mean[c] - np.float64(mf))
         istd = np.float64(invstd[c])
         k = np.float32(dot * istd * istd / count)
         mg = np.float32(sg / count)
-        mf = np.float32(m)
         a = np.float32(istd * weight[c])
         for b in range(n_b):
             gr, sr, zr, dr = g[b, c], slope[b, c], z[b, c], dz[b, c]
