@@ -77,3 +77,26 @@ def test_bridge_pool_equals_torch_and_counts_as_before():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+_THREAD_SCRIPT = """
+import hashlib, numpy as np
+from pbitsim.kernels import *
+r = np.random.default_rng(5)
+x = r.integers(0, 8, (6, 40, 14, 14)).astype(np.uint8)
+p, pf, arg = max_pool_counts(x, 2)
+gi = max_pool_counts_backward(r.standard_normal(p.shape).astype(np.float32), arg, 2, (14, 14))
+z = (r.standard_normal((6, 40, 14, 14)) * 3).astype(np.float32)
+mean, var = channel_moments(z)
+a = (1 / np.sqrt(var + 1e-4)).astype(np.float32)
+slope = np.empty_like(z)
+s = tiled_logistic(z, 7, 3, slope=slope, channel_affine=(a, (-mean * a).astype(np.float32)))
+back = norm_tiles_backward(r.standard_normal(z.shape).astype(np.float32), slope, z, mean,
+                           1 / np.sqrt(var + 1e-4), np.full(40, 3, np.float32))
+parts = [p, pf, arg, gi, mean, var, s, slope, *back]
+print(hashlib.sha256(b"".join(q.tobytes() for q in parts)).hexdigest())
+"""
+
+
+def test_pool_and_norm_kernels_identical_on_one_and_two_threads(digests_on_threads):
+    assert len(digests_on_threads(_THREAD_SCRIPT)) == 1
