@@ -16,7 +16,8 @@ After one warm-up step per side (Numba compilation, torch first-call costs) it r
 rounds, each timing one epoch of every side, the sides' steps interleaved (in alternating
 order), so load changes on a shared machine hit all sides alike. Prints every epoch time (the
 sum of its steps' times) and the ratios to ``cwc``: per round, their median, and of the best
-times.
+times; and the ratio of CPU time (all threads; what the step computes, less sensitive to
+waiting for a core on a shared machine than wall time).
 """
 
 from __future__ import annotations
@@ -163,14 +164,16 @@ def main():
     for side, step in sides.values():  # warm-up step: Numba compilation, first-call costs
         step(side, x[:bs], y[:bs], (99, 0))
     times = {n: [0.0] * args.rounds for n in names}
+    cpu = {n: [0.0] * args.rounds for n in names}
     for r in range(args.rounds):  # one epoch per side and round, interleaved step by step
         for s in range(steps):
             xb, yb = x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs]
             for n in (names if (r + s) % 2 == 0 else names[::-1]):
                 side, step = sides[n]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 step(side, xb, yb, (r, s))
                 times[n][r] += time.perf_counter() - t0
+                cpu[n][r] += time.process_time() - c0
     n_img = steps * bs
     print(f"BSFF M={args.tiles} vs CwC-FF, CwC ConvNet, one epoch of {n_img} {what} images, "
           f"batch {bs}, {torch.get_num_threads()} torch threads, {args.rounds} rounds, steps "
@@ -188,6 +191,11 @@ def main():
             print(f"  ratio {n} / {ref}: per round " + " ".join(f"{v:.2f}" for v in per)
                   + f", median {float(np.median(per)):.2f}, of best times "
                   f"{min(times[n]) / min(times[ref]):.2f}")
+            # the work itself (CPU seconds of all threads; idle OpenMP workers sleep): on a
+            # shared machine, where waiting for a core inflates wall times unevenly
+            print(f"  CPU-time ratio {n} / {ref}: {sum(cpu[n]) / sum(cpu[ref]):.2f} "
+                  f"({sum(cpu[n]) / args.rounds:.2f} s vs {sum(cpu[ref]) / args.rounds:.2f} s "
+                  "per epoch)")
 
 
 if __name__ == "__main__":

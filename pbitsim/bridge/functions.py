@@ -23,7 +23,7 @@ from . import tally
 from .estimators import quantize_grad
 
 __all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn",
-           "BACKENDS", "check_backend"]
+           "MaxPoolCountsFn", "NormTiledSampleFn", "BACKENDS", "check_backend"]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -75,6 +75,51 @@ class TiledSampleFn(torch.autograd.Function):
         return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
 
 
+class NormTiledSampleFn(torch.autograd.Function):
+    """Tiled logistic units fed by a batch norm with batch statistics, in one pass over ``z``.
+
+    ``forward(z, weight, bias, mean, invstd, tiles, seed)``: the p-bits sample
+    ``alpha[c] * z + beta[c]`` (``alpha = weight * invstd``, ``beta = bias - mean * alpha``;
+    ``mean``/``invstd`` float64 numpy ``[C]`` from :func:`pbitsim.kernels.channel_moments`) as
+    they read ``z`` (:func:`pbitsim.kernels.tiled_logistic` with ``channel_affine``), so the
+    normalised array is never written. Returns ``(s_float, s_uint8)`` like
+    :class:`TiledSampleFn`. The backward is the mean-field estimator and the batch norm's
+    backward in one kernel (:func:`pbitsim.kernels.norm_tiles_backward`). Counts: the
+    sampler's (forward) and :func:`pbitsim.bridge.tally.count_dmean` plus the batch norm's
+    backward (backward); the caller counts the batch norm's forward.
+    """
+
+    @staticmethod
+    def forward(ctx, z, weight, bias, mean, invstd, tiles: int, seed: int):
+        w64 = weight.detach().double().numpy()
+        alpha = w64 * invstd
+        beta = (bias.detach().double().numpy() - mean * alpha).astype(np.float32)
+        want_slope = any(ctx.needs_input_grad[:3])
+        s_f = torch.empty(z.shape, dtype=torch.float32)
+        slope = torch.empty(z.shape, dtype=torch.float32) if want_slope else None
+        s = torch.from_numpy(K.tiled_logistic(
+            _np(z), int(tiles), int(seed), active_counter(), out_float=s_f.numpy(),
+            slope=None if slope is None else slope.numpy(),
+            channel_affine=(alpha.astype(np.float32), beta)))
+        if want_slope:
+            ctx.save_for_backward(z, slope, weight)
+            ctx.stats = (mean, invstd)
+        ctx.tiles = int(tiles)
+        ctx.mark_non_differentiable(s)
+        return s_f, s
+
+    @staticmethod
+    def backward(ctx, g, _g_u8):
+        z, slope, weight = ctx.saved_tensors
+        counter = active_counter()
+        tally.count_dmean(counter, z.numel(), ctx.tiles)
+        tally.count_bn_backward(counter, z.shape)
+        dz, dw, db = K.norm_tiles_backward(_np(g), slope.numpy(), _np(z), *ctx.stats,
+                                           _np(weight))
+        return (torch.from_numpy(dz), torch.from_numpy(dw.astype(np.float32)),
+                torch.from_numpy(db.astype(np.float32)), None, None, None, None)
+
+
 class BSNSampleFn(torch.autograd.Function):
     """Binary stochastic neuron, P(1) = sigmoid(z); mean-field backward sigmoid'(z).
 
@@ -94,6 +139,30 @@ class BSNSampleFn(torch.autograd.Function):
         p = torch.sigmoid(z)
         tally.count_dmean(active_counter(), z.numel(), 1)
         return g * p * (1.0 - p), None, None
+
+
+class MaxPoolCountsFn(torch.autograd.Function):
+    """``size`` x ``size`` max pooling of tile counts by :func:`pbitsim.kernels.max_pool_counts`.
+
+    ``forward(s_float, s_uint8, size)``: the counts as float32 (carrying the gradient) and the
+    same counts as uint8 (what is compared). Returns ``(pooled float32, pooled uint8)``; the
+    backward routes each error to its window's first maximum, as torch's ``max_pool2d`` does
+    (same bits). Uncounted: the caller counts the pooling.
+    """
+
+    @staticmethod
+    def forward(ctx, s_f, s_u8, size: int):
+        p_u8, p_f, arg = K.max_pool_counts(_np(s_u8), int(size))
+        ctx.size, ctx.in_hw = int(size), tuple(s_u8.shape[-2:])
+        ctx.arg = arg
+        p_u8 = torch.from_numpy(p_u8)
+        ctx.mark_non_differentiable(p_u8)
+        return torch.from_numpy(p_f), p_u8
+
+    @staticmethod
+    def backward(ctx, g, _g_u8):
+        gi = K.max_pool_counts_backward(_np(g), ctx.arg, ctx.size, ctx.in_hw)
+        return torch.from_numpy(gi), None, None
 
 
 class QuantizeGradFn(torch.autograd.Function):

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import kernels as K
@@ -31,11 +31,13 @@ from ..counters import active_counter, uint_dtype
 from .. import costs
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
-from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, QuantizeGradFn, TiledSampleFn,
-                        check_backend)
+from .counted import counted_bn_backward
+from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, MaxPoolCountsFn,
+                        NormTiledSampleFn, QuantizeGradFn, TiledSampleFn, check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
-           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "set_backend"]
+           "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "normalized_tiles",
+           "set_backend"]
 
 
 class _Seeded(nn.Module):
@@ -315,16 +317,35 @@ class _Foldable:
                 scale = self.weight.detach() / torch.sqrt(var + self.eps)
                 shift = self.bias.detach() - mean * scale
         else:  # the batch statistics come out of the normalisation itself: no second pass
-            self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
-            self.num_batches_tracked.add_(1)
             y, mean, invstd = torch.native_batch_norm(x, self.weight, self.bias,
                                                       self.running_mean, self.running_var, True,
-                                                      self.momentum, self.eps)
+                                                      self._step_momentum(), self.eps)
             with torch.no_grad():
                 scale = self.weight.detach() * invstd
                 shift = self.bias.detach() - mean * scale
         tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
+
+    def _step_momentum(self) -> float:
+        """The momentum of this step's running-statistics update (counts the step)."""
+        self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
+        self.num_batches_tracked.add_(1)
+        return self.momentum
+
+    @torch.no_grad()
+    def batch_stats(self, x: torch.Tensor):
+        """Training step without the normalised output: the batch mean and ``1 / sqrt(var +
+        eps)`` per channel (float64 numpy, from :func:`pbitsim.kernels.channel_moments`), the
+        running statistics updated as :meth:`forward` updates them. For a consumer that applies
+        the affine itself (:func:`normalized_tiles`); counted as :meth:`forward` is."""
+        mean, var = K.channel_moments(x.detach().contiguous().numpy())
+        m = self._step_momentum()
+        n = x.numel() // x.shape[1]
+        self.running_mean.mul_(1.0 - m).add_(torch.from_numpy(mean).to(torch.float32), alpha=m)
+        self.running_var.mul_(1.0 - m).add_(
+            torch.from_numpy(var * (n / max(n - 1, 1))).to(torch.float32), alpha=m)
+        tally.count_bn(active_counter(), x.shape, True, self.in_dtype)
+        return mean, 1.0 / np.sqrt(var + self.eps)
 
 
 class FoldableBatchNorm2d(_Foldable, nn.BatchNorm2d):
@@ -335,14 +356,45 @@ class FoldableBatchNorm1d(_Foldable, nn.BatchNorm1d):
     __doc__ = "BatchNorm1d (per feature of ``[B, K]``). " + _Foldable.__doc__
 
 
-def max_pool_counts(s: torch.Tensor, tiles: int, size: int = 2):
+def max_pool_counts(s: torch.Tensor, tiles: int, size: int = 2, counts: torch.Tensor | None = None):
     """``size`` x ``size`` max pooling of tile counts: float (differentiable) and uint8 (for the
-    next index layer). Compares at the counts' width; backward routes each gradient."""
-    p = F.max_pool2d(s, size)
+    next index layer). Compares at the counts' width; backward routes each gradient.
+
+    ``s``: the counts as float32 ``[B, C, H, W]``; ``counts``: the same counts as uint8 when the
+    caller has them (the sampler returns both), else they are taken from ``s`` (checked to be
+    integers 0..``tiles``). Pooled by :class:`~pbitsim.bridge.functions.MaxPoolCountsFn` on the
+    uint8 counts, with torch's tie-breaking (the same values and gradients as
+    ``F.max_pool2d(s, size)``).
+    """
+    if counts is None:
+        counts = _as_counts(s.detach(), tiles)
+    p, p_u8 = MaxPoolCountsFn.apply(s, counts, int(size))
     window = size * size
     tally.count_pool(active_counter(), p.shape, window, uint_dtype(tiles), train=p.requires_grad)
     if p.requires_grad:
         o_shape, i_shape = tuple(p.shape), tuple(s.shape)
         p.register_hook(lambda g: tally.count_pool_backward(active_counter(), o_shape, i_shape,
                                                             window))
-    return p, p.detach().to(torch.uint8)
+    return p, p_u8
+
+
+def normalized_tiles(norm: nn.Module, act: TiledLogistic, z: torch.Tensor, seed: int | None = None):
+    """``act(norm(z)[0], seed)``: tiled units fed by a batch norm, as BSFF's blocks use them.
+
+    A training-mode :class:`FoldableBatchNorm2d` (fp32 input) before ideal p-bits with the
+    mean-field estimator runs fused (:class:`~pbitsim.bridge.functions.NormTiledSampleFn`):
+    one statistics pass over ``z`` (:meth:`_Foldable.batch_stats`), the p-bits apply the
+    normalisation as they read ``z``, and one backward kernel. The same samples as the unfused
+    modules up to the float rounding of the statistics (a p-bit whose input lies within
+    rounding of a threshold may fire differently), the same gradients up to rounding
+    (tested), the same counts. Any other case runs the two modules.
+    """
+    fused = (isinstance(norm, FoldableBatchNorm2d) and isinstance(act, TiledLogistic)
+             and norm.training and norm.track_running_stats and norm.affine
+             and norm.in_dtype == "fp32" and isinstance(act.device, K.Ideal)
+             and act.estimator == "mean-field" and z.dim() == 4 and z.dtype == torch.float32)
+    if not fused:
+        return act(counted_bn_backward(norm(z)[0]), seed=seed)
+    mean, invstd = norm.batch_stats(z)
+    return NormTiledSampleFn.apply(z, norm.weight, norm.bias, mean, invstd, act.tiles,
+                                   act.next_seed(seed))

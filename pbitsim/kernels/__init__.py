@@ -5,6 +5,9 @@
 * index-and-accumulate: :func:`index_matmul`, :func:`index_matmul_xt`,
   :func:`index_conv2d`, :func:`index_conv2d_weight_grad`, and their counts in closed form
   (:func:`matmul_tap_stats`, :func:`conv2d_tap_stats`, :func:`add_index_counts`);
+* pooling of tile counts: :func:`max_pool_counts`, :func:`max_pool_counts_backward`;
+* the training's batch norm before the tiles: :func:`channel_moments`,
+  :func:`norm_tiles_backward`;
 * seeds: :func:`derive_seed`;
 * p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.devices` (re-exported).
 
@@ -23,6 +26,8 @@ _EXPORTS = {
     "index_conv2d_weight_grad": ".index_ops", "TapStats": ".index_ops",
     "matmul_tap_stats": ".index_ops", "conv2d_tap_stats": ".index_ops",
     "add_index_counts": ".index_ops",
+    "max_pool_counts": ".pooling", "max_pool_counts_backward": ".pooling",
+    "channel_moments": ".norm", "norm_tiles_backward": ".norm",
     "derive_seed": ".rng",
     "Ideal": "..devices", "Digital": "..devices", "Smtj": "..devices",
     "parse_device": "..devices",

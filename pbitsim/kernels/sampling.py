@@ -63,8 +63,12 @@ def _fire_pair(r, e, c0, c1):
 
 
 @njit(parallel=True, cache=True)
-def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope):
+def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope, scale, shift, plane):
     """out[i] = number of tiles t with u < 1 / (1 + exp(-z[i]) * exp_offsets[t]).
+
+    When ``scale`` / ``shift`` are not empty, unit i samples ``z[i] * scale[c] + shift[c]``
+    (float32 multiply, then add) instead of z[i], c = (i // plane) % scale.size: a per-channel
+    affine (a batch norm) applied on the way in, never written out.
 
     Tile draws come two per 64-bit draw (bits 40..63 and 16..39) from stream position
     i * ceil(M / 2) + t // 2, both halves used by one loop (one mix per two tiles). Loops
@@ -87,10 +91,23 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope):
         fired = np.zeros(hi - lo, np.uint8)
         acc = np.zeros(hi - lo if want_slope else 0, np.float32)
         nbad = 0
-        for i in range(hi - lo):
-            zi = z[lo + i]
-            nbad += not (abs(zi) <= np.float32(3.4028235e38))
-            e[i] = _exp_f32(-min(max(zi, z_lo), z_hi))
+        if scale.size == 0:
+            for i in range(hi - lo):
+                zi = z[lo + i]
+                nbad += not (abs(zi) <= np.float32(3.4028235e38))
+                e[i] = _exp_f32(-min(max(zi, z_lo), z_hi))
+        else:  # run by run of one channel, so the inner loop vectorises
+            i = 0
+            while i < hi - lo:
+                pl = (lo + i) // plane
+                a = scale[pl % scale.size]
+                b = shift[pl % scale.size]
+                end = min(hi - lo, (pl + 1) * plane - lo)
+                for k in range(i, end):
+                    zi = z[lo + k] * a + b
+                    nbad += not (abs(zi) <= np.float32(3.4028235e38))
+                    e[k] = _exp_f32(-min(max(zi, z_lo), z_hi))
+                i = end
         for d in range(draws):
             c0 = exp_offsets[2 * d]
             base = np.uint64(lo) * np.uint64(draws) + np.uint64(d)
@@ -214,14 +231,29 @@ def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
     return bad.sum()
 
 
+def _channel_affine(z: np.ndarray, affine):
+    """``(scale, shift, plane)`` for the sampler: empty arrays when ``affine`` is None."""
+    if affine is None:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32), 1
+    scale, shift = (as_array(name, a, np.float32, 1) for name, a in zip(("scale", "shift"), affine))
+    if z.ndim < 2 or scale.shape != (z.shape[1],) or shift.shape != scale.shape:
+        raise ValueError(f"channel_affine needs z with a channel axis 1 and scale and shift of "
+                         f"its {z.shape[1] if z.ndim > 1 else 0} channels")
+    return scale, shift, max(1, int(np.prod(z.shape[2:], dtype=np.int64)))
+
+
 def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
-                 slope=None) -> np.ndarray:
+                 slope=None, channel_affine=None) -> np.ndarray:
     z = as_array("z", z, np.float32)
-    out = np.zeros(z.shape, np.uint8)
     key = seed_key(seed)
     device = Ideal() if device is None else device
-    if (out_float is not None or slope is not None) and not isinstance(device, Ideal):
-        raise ValueError("out_float / slope are given by the ideal device's sampler only")
+    if ((out_float is not None or slope is not None or channel_affine is not None)
+            and not isinstance(device, Ideal)):
+        raise ValueError("out_float / slope / channel_affine are given by the ideal device's "
+                         "sampler only")
+    # the ideal sampler writes every count; the device samplers add up into zeros
+    out = (np.empty if isinstance(device, Ideal) else np.zeros)(z.shape, np.uint8)
+    affine = _channel_affine(z, channel_affine)
     extras = []
     for name, a in (("out_float", out_float), ("slope", slope)):
         if a is None:
@@ -234,7 +266,8 @@ def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
     if isinstance(device, Ideal):
         bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
                             np.float32(offsets.min() - _Z_MARGIN),
-                            np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1), *extras)
+                            np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1), *extras,
+                            *affine)
     else:
         z2 = z.reshape(1, -1) if z.ndim < 2 else z.reshape(z.shape[0], -1)
         out2 = out.reshape(z2.shape)
@@ -273,7 +306,7 @@ def bsn_sample(z, seed, counter=None, *, device=None) -> np.ndarray:
 
 
 def tiled_logistic(z, tiles, seed, counter=None, *, device=None, out_float=None,
-                   slope=None) -> np.ndarray:
+                   slope=None, channel_affine=None) -> np.ndarray:
     """Tiled logistic units: uint8 of z's shape, the number (0..tiles) of tiles that fired.
 
     Tile i is a p-bit fed z - (i - 1/2) (with the ideal device it fires with probability
@@ -295,6 +328,11 @@ def tiled_logistic(z, tiles, seed, counter=None, *, device=None, out_float=None,
         Ideal device only: filled in the same pass with the counts as float32 and with
         ``tiled_dmean(z, tiles)`` (bit for bit: the same sigmoids, summed in the same order),
         so a training step needs no second pass for either.
+    channel_affine : (scale, shift), float32 arrays of z.shape[1], optional
+        Ideal device only: sample ``z * scale[c] + shift[c]`` (c the index on axis 1; float32
+        multiply, then add) in place of z, the same bits as sampling that array, which is never
+        written (a batch norm feeding the p-bits, applied as they read z). ``slope`` is then
+        the slope at the transformed input.
 
     Counts
     ------
@@ -302,7 +340,8 @@ def tiled_logistic(z, tiles, seed, counter=None, *, device=None, out_float=None,
     z.size. The extra outputs are the simulator's (the training's), not the hardware's, and
     are not counted.
     """
-    return _run_sampler(z, tile_offsets(tiles), seed, counter, device, out_float, slope)
+    return _run_sampler(z, tile_offsets(tiles), seed, counter, device, out_float, slope,
+                        channel_affine)
 
 
 @njit(parallel=True, cache=True)

@@ -39,7 +39,7 @@ from ..bridge import tally
 from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
                               counted_relu)
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
-                              QuantizeGrad, TiledLogistic, max_pool_counts)
+                              QuantizeGrad, TiledLogistic, max_pool_counts, normalized_tiles)
 from ..arch_rules import NORMS, simulated_rule
 from .. import costs
 from ..counters import active_counter, uint_dtype
@@ -273,8 +273,8 @@ class Net(nn.Module):
                 z = self.linears[i](x, scale, shift, seed=K.derive_seed(self.seed, 200 + i,
                                                                        *seed_key),
                                     row_scale=rows)
-        z = counted_bn_backward(self.pres[i](z)[0])
-        s, s_u8 = self.acts[i](z, seed=K.derive_seed(self.seed, i, *seed_key))
+        s, s_u8 = normalized_tiles(self.pres[i], self.acts[i], z,
+                                   seed=K.derive_seed(self.seed, i, *seed_key))
         if self.training:
             with torch.no_grad():
                 self.count_sum[i] += float(s.sum())
@@ -282,7 +282,7 @@ class Net(nn.Module):
         y, scale, shift, rows = s, None, None, None
         for layer, mod in zip(block.post, self.norms[i]):  # order checked by simulated_rule
             if layer.type == "pool":
-                s, s_u8 = max_pool_counts(s, self.tiles, layer.size)
+                s, s_u8 = max_pool_counts(s, self.tiles, layer.size, counts=s_u8)
                 y = s
             elif layer.type == "batchnorm":
                 y, scale, shift = mod(y)
