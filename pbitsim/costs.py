@@ -285,9 +285,10 @@ def ff_pair_loss(rows: float) -> Counts:
     return scalar_fn(2 * rows).merge(elementwise(rows, add=3, mul=3))
 
 
-def stash(n: float) -> Counts:
-    """``n`` activations kept across the network for backprop's backward pass."""
-    return Counts().add(f"stash_write:{FP}", n)
+def stash(n: float, dtype: str = FP) -> Counts:
+    """``n`` activations kept across the network for backprop's backward pass (at ``dtype``:
+    a fixed-point layer keeps its quantized input)."""
+    return Counts().add(f"stash_write:{dtype}", n)
 
 
 def argmax(rows: float, classes: int) -> Counts:
@@ -378,7 +379,8 @@ def quantized_accumulation(counts: Mapping[str, float], quant: str,
 
 
 def dequantize(n: float) -> Counts:
-    """BGBSFF: ``n`` integer gradient sums scaled once by their channel's error scale."""
+    """``n`` integer sums scaled once by their channel's scale (BGBSFF's error scale, or a
+    fixed-point product's weight, input and error scales folded into one factor)."""
     return Counts().add(f"mul:{FP}", n)
 
 

@@ -91,6 +91,15 @@ class Precision:
         """A multiplier of a weight (or quantized activation) by a quantized gradient word."""
         return f"int{max(self.weight_bits or 0, self.grad_bits or 0)}"
 
+    def describe(self) -> str:
+        """The datapath in words (estimate assumptions)."""
+        if not self.fixed:
+            return "fp32"
+        g = (f"int{self.grad_bits} errors" if self.grad_bits is not None
+             else "fp32 gradients")
+        return (f"int{self.weight_bits} weights (real layers' inputs too), "
+                f"int{self.acc_bits} saturating accumulators, {g}")
+
     def label(self) -> str:
         """Short name: ``fp32``, ``w8a32``, ``w8a32g8``."""
         if not self.fixed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..precision import make_precision
 from ..config import check_tiles
 from ..costs import QUANTIZERS
 from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
@@ -211,6 +212,7 @@ class Estimate:
                "tiles": self.params.tiles,
                "densities": list(self.params.densities),
                "batch_size": self.params.batch_size, "train_samples": self.train_samples,
+               "precision": self.params.precision.label(),
                "epochs": self.epochs, "assumptions": self.assumptions(), "algorithms": {}}
         for algo in self.algos:
             train, infer = algo.price["train"], algo.price["inference"]
@@ -302,6 +304,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
              stats=None, eval_stats=None, live=None, schedule: str = "none",
              dataset: str | None = None, layer_epochs=None,
+             weight_bits: int | None = None, acc_bits: int | None = None,
+             grad_bits: int | None = None,
              skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
@@ -317,6 +321,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     the same at inference. ``schedule`` ``greedy`` or ``online`` is MF's (the other rules
     train every block every step): greedy with ``layer_epochs`` (epochs each layer trained;
     default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs.
+    ``weight_bits``, ``acc_bits``, ``grad_bits``: the datapath (:mod:`pbitsim.precision`;
+    None: fp32); every algorithm is priced at the same widths (a rule without a fixed-point
+    form, MF and BSMF, is incompatible with them).
     An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
@@ -361,16 +368,19 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         layer_epochs = _layer_epochs(net, layer_epochs, epochs)
     elif schedule not in ("none", "online"):
         live = _schedule_live(net, schedule, dataset, epochs)
+    prec = make_precision(weight_bits, acc_bits, grad_bits)
     params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                          estimator=estimator, stats=measured(stats),
                          eval_stats=measured(eval_stats),
                          live=tuple(live) if live is not None else None,
-                         layer_epochs=layer_epochs)
+                         layer_epochs=layer_epochs, precision=prec)
     skipped = []
     for model in list(models):
         try:
             model.check(net)
+            if prec.fixed and not model.fixed_point:
+                raise ValueError(f"{model.name} has no fixed-point form (--weight-bits)")
         except ValueError as exc:
             if not skip_incompatible:
                 raise
