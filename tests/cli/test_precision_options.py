@@ -57,9 +57,11 @@ def test_estimate_prices_every_rule_at_the_same_widths():
     assert set(doc["algorithms"]) == {"bp", "cwc", "bsff", "bgbsff"}  # mf/bsmf: no fixed form
     est = run_estimate("cfse-mnist", ["bp", "bsff"], weight_bits=8, acc_bits=32)
     for algo in est.algos:
-        counts = set(algo.counts["train"])
+        counts = algo.counts["train"]
         assert "weight_read:int8" in counts and "add:int32" in counts
-        assert "weight_read:fp32" not in counts  # every weight fetch is a fixed-point word
+        # the products fetch fixed-point words; fp32 reads are the master copy's (the optimizer,
+        # the quantizer, batch norm), a small share
+        assert counts["weight_read:int8"] > 5 * counts["weight_read:fp32"]
     assert "mul:int8" in est.get("bp").counts["train"]
 
 
