@@ -226,13 +226,14 @@ class IndexConv2dFn(torch.autograd.Function):
             gq, scale = fixed.quantize_error(g, prec, quant_seed, counter)
             gw = fixed.conv_weight_grad(x, gq, ksize, stride, padding, groups, tiles, backend,
                                         prec, counter)
-            g, sub = torch.from_numpy(gq.astype(np.float32)), None
+            g, sub, done = torch.from_numpy(gq.astype(np.float32)), None, True
         else:
+            done = False
             g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
             if prec.fixed and backend == "dense":  # the uint8 counts were kept
                 stats = K.conv2d_tap_stats(_np(x), ksize, stride, padding, tiles=tiles)
                 x = x.to(torch.float32)
-        if sub is None:
+        if done:
             pass
         elif backend == "dense":  # x holds the float counts
             o = g.shape[1]
@@ -310,13 +311,14 @@ class IndexLinearFn(torch.autograd.Function):
         if prec.grad_bits is not None:  # integer errors into integer accumulators
             gq, scale = fixed.quantize_error(g, prec, quant_seed, counter)
             gw = fixed.linear_weight_grad(x, gq, tiles, backend, prec, counter)
-            g, sub = torch.from_numpy(gq.astype(np.float32)), None
+            g, sub, done = torch.from_numpy(gq.astype(np.float32)), None, True
         else:
+            done = False
             g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
             if prec.fixed and backend == "dense":  # the uint8 counts were kept
                 stats = K.matmul_tap_stats(_np(x), tiles=tiles)
                 x = x.to(torch.float32)
-        if sub is None:
+        if done:
             pass
         elif backend == "dense":  # x holds the float counts
             gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest

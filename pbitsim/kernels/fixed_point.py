@@ -147,20 +147,30 @@ def quantize(v, bits: int, *, scale_rule: str = "channel", rounding: str = "near
 
 # ---------------------------------------------------------------------- accumulation
 @njit(inline="always", cache=True)
-def _sat_add(acc, src, lo, hi, saturate):
-    """acc += src element-wise; with ``saturate`` each sum is clamped to [lo, hi] (overflow-free
-    for 64-bit words: the tests compare against hi - s and lo - s, which cannot overflow)."""
-    if saturate:
+def _sat_add(acc, src, v, lo, hi, saturate):
+    """Add the row ``src`` into ``acc`` ``v`` times; with ``saturate`` every add is clamped to
+    [lo, hi].
+
+    ``v`` adds of one word clamped one at a time give the clamp of ``a + v * s`` (the partial
+    sums move one way, so only the bound on that side can be reached), which is what int32
+    words compute (``v * s`` fits int64). 64-bit words add one at a time, overflow-free (the
+    tests compare against ``hi - s`` and ``lo - s``, which cannot overflow)."""
+    if not saturate:
         for j in range(acc.shape[0]):
-            a = np.int64(acc[j])
-            s = np.int64(src[j])
-            if s >= 0:
-                acc[j] = hi if a > hi - s else a + s
-            else:
-                acc[j] = lo if a < lo - s else a + s
+            acc[j] += v * src[j]
+    elif hi <= 2147483647:  # int32 words: v * s fits int64
+        for j in range(acc.shape[0]):
+            t = np.int64(acc[j]) + np.int64(v) * np.int64(src[j])
+            acc[j] = min(max(t, lo), hi)
     else:
-        for j in range(acc.shape[0]):
-            acc[j] += src[j]
+        for _ in range(v):
+            for j in range(acc.shape[0]):
+                a = np.int64(acc[j])
+                s = np.int64(src[j])
+                if s >= 0:
+                    acc[j] = hi if a > hi - s else a + s
+                else:
+                    acc[j] = lo if a < lo - s else a + s
 
 
 @njit(parallel=True, cache=True)
@@ -176,8 +186,7 @@ def _fixed_matmul(x, w, lo, hi, saturate, out, stats):
             if v:
                 s += v
                 z += 1
-                for _ in range(v):
-                    _sat_add(acc, w[k], lo, hi, saturate)
+                _sat_add(acc, w[k], v, lo, hi, saturate)
         stats[b, 0] = s
         stats[b, 1] = z
 
@@ -195,8 +204,7 @@ def _fixed_matmul_xt(xt, g, lo, hi, saturate, out, stats):
             if v:
                 s += v
                 z += 1
-                for _ in range(v):
-                    _sat_add(acc, g[b], lo, hi, saturate)
+                _sat_add(acc, g[b], v, lo, hi, saturate)
         stats[k, 0] = s
         stats[k, 1] = z
 
@@ -228,8 +236,7 @@ def _fixed_conv(x, w_t, groups, sh, sw, ph, pw, lo, hi, saturate, out_t, stats):
                                 if v:
                                     s += v
                                     z += 1
-                                    for _ in range(v):
-                                        _sat_add(acc, w_t[gi, c, ky, kx], lo, hi, saturate)
+                                    _sat_add(acc, w_t[gi, c, ky, kx], v, lo, hi, saturate)
         stats[b, 0] = s
         stats[b, 1] = z
 
@@ -263,8 +270,7 @@ def _fixed_conv_wgrad(x, g_t, groups, kh, kw, sh, sw, ph, pw, lo, hi, saturate, 
                             if v:
                                 s += v
                                 z += 1
-                                for _ in range(v):
-                                    _sat_add(out_t[gi, c, ky, kx], row, lo, hi, saturate)
+                                _sat_add(out_t[gi, c, ky, kx], row, v, lo, hi, saturate)
         stats[t, 0] = s
         stats[t, 1] = z
 
