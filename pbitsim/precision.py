@@ -36,7 +36,7 @@ from .config import DEFAULT_FIXED_ACC_BITS, MAX_BITS, MIN_BITS
 
 __all__ = ["Precision", "FP32", "make_precision", "ROUNDINGS", "SCALE_RULES",
            "WEIGHT_ROUNDING", "GRAD_ROUNDING", "ACT_ROUNDING", "WEIGHT_SCALE", "GRAD_SCALE",
-           "ACT_SCALE", "OPTIONS"]
+           "ACT_SCALE", "OPTIONS", "parse_label"]
 
 #: Rounding of a quantizer: to nearest (ties up) or stochastic (seeded, unbiased).
 ROUNDINGS = ("nearest", "stochastic")
@@ -143,3 +143,18 @@ def make_precision(weight_bits=None, acc_bits=None, grad_bits=None) -> Precision
             raise ValueError(f"--acc-bits {a} is narrower than {OPTIONS[name]} {v}: an "
                              "accumulator must hold one word")
     return Precision(w, a, g)
+
+
+def parse_label(label: str) -> Precision:
+    """The :class:`Precision` of a short name (:meth:`Precision.label`): ``fp32``, ``w8``
+    (the default accumulator), ``w8a16``, ``w8a16g8``; checked as :func:`make_precision` checks.
+    For a sweep axis over datapaths."""
+    import re
+    text = str(label).strip().lower()
+    if text == FP:
+        return FP32
+    m = re.fullmatch(r"w(\d+)(?:a(\d+))?(?:g(\d+))?", text)
+    if m is None:
+        raise ValueError(f"unknown datapath {label!r}: give fp32 or wW[aA][gG], e.g. w8a16g8")
+    w, a, g = (int(v) if v is not None else None for v in m.groups())
+    return make_precision(w, a, g)

@@ -5,6 +5,8 @@
 * index-and-accumulate: :func:`index_matmul`, :func:`index_matmul_xt`,
   :func:`index_conv2d`, :func:`index_conv2d_weight_grad`, and their counts in closed form
   (:func:`matmul_tap_stats`, :func:`conv2d_tap_stats`, :func:`add_index_counts`);
+* fixed point (:mod:`.fixed_point`): the same products on integer words into saturating
+  accumulators, :func:`fixed_index_matmul` and the others, and its quantizer;
 * seeds: :func:`derive_seed`;
 * p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.devices` (re-exported).
 
@@ -23,6 +25,8 @@ _EXPORTS = {
     "index_conv2d_weight_grad": ".index_ops", "TapStats": ".index_ops",
     "matmul_tap_stats": ".index_ops", "conv2d_tap_stats": ".index_ops",
     "add_index_counts": ".index_ops",
+    "fixed_index_matmul": ".fixed_point", "fixed_index_matmul_xt": ".fixed_point",
+    "fixed_index_conv2d": ".fixed_point", "fixed_index_conv2d_weight_grad": ".fixed_point",
     "derive_seed": ".rng",
     "Ideal": "..devices", "Digital": "..devices", "Smtj": "..devices",
     "parse_device": "..devices",
