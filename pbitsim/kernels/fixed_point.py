@@ -153,9 +153,20 @@ def _sat_add(acc, src, v, lo, hi, saturate):
 
     ``v`` adds of one word clamped one at a time give the clamp of ``a + v * s`` (the partial
     sums move one way, so only the bound on that side can be reached), which is what int32
-    words compute (``v * s`` fits int64). 64-bit words add one at a time, overflow-free (the
-    tests compare against ``hi - s`` and ``lo - s``, which cannot overflow)."""
-    if not saturate:
+    words compute: in int32 lanes when nothing can overflow them (no saturation possible, or
+    sums below 2^24 and ``v <= 64``: ``|a + v s| < 2^30``), else in int64. 64-bit words add one
+    at a time, overflow-free (the tests compare against ``hi - s`` and ``lo - s``, which cannot
+    overflow)."""
+    if hi <= 2147483647 and (not saturate or hi < 16777216):  # int32 lanes
+        v32 = np.int32(v)
+        lo32, hi32 = np.int32(lo), np.int32(hi)
+        if saturate:
+            for j in range(acc.shape[0]):
+                acc[j] = min(max(np.int32(acc[j] + v32 * src[j]), lo32), hi32)
+        else:
+            for j in range(acc.shape[0]):
+                acc[j] = np.int32(acc[j] + v32 * src[j])
+    elif not saturate:
         for j in range(acc.shape[0]):
             acc[j] += v * src[j]
     elif hi <= 2147483647:  # int32 words: v * s fits int64
