@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pbitsim.energy_models import estimate
 
-DATAPATHS = ["fp32", "w16a32", "w8a32", "w4a32", "w8a16", "w8a12", "w8a10"]
+DATAPATHS = ["fp32", "w16a32", "w8a32", "w4a32", "w8a24", "w8a20", "w8a16", "w8a12", "w8a10"]
 
 
 def _bits(label: str) -> dict:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The README's fixed-point trade-off: BSFF M=7 on MNIST and Fashion-MNIST (cfse-mnist net) at
 # fp32 / 16 / 8 / 4-bit weights (32-bit accumulators), then 8-bit weights with the accumulator
-# narrowed to 16, 12 and 10 bits. An affordable budget on a shared machine: a seeded subset of
+# narrowed to 24, 20, 16, 12 and 10 bits. An affordable budget on a shared machine: a seeded subset of
 # LIMIT training images (default 1000), one epoch, batch 32, the first 1000 test images.
 #
 #     DATA=/path/to/data sh examples/precision_tradeoff.sh OUT_DIR [LIMIT]
@@ -13,7 +13,7 @@ OUT=${1:?usage: precision_tradeoff.sh OUT_DIR [LIMIT]}
 LIMIT=${2:-1000}
 DATA=${DATA:?set DATA to the folder holding mnist/}
 for D in mnist fashion-mnist; do
-  for P in fp32 w16a32 w8a32 w4a32 w8a16 w8a12 w8a10; do
+  for P in fp32 w16a32 w8a32 w4a32 w8a24 w8a20 w8a16 w8a12 w8a10; do
     case $P in
       fp32) OPTS="" ;;
       *) W=${P#w}; W=${W%a*}; A=${P#*a}; OPTS="--weight-bits $W --acc-bits $A" ;;
