@@ -33,3 +33,12 @@ def test_bad_labels():
     for label in ("int8", "w", "w8x", "w0", "w8a4"):
         with pytest.raises(ValueError):
             parse_label(label)
+
+
+def test_hardware_summary_takes_a_datapath():
+    from pbitsim.energy_models import hardware_summary
+    fp = hardware_summary("cfse-mnist", "bsff", 7)
+    q = hardware_summary("cfse-mnist", "bsff", 7, precision=parse_label("w8a16"))
+    assert fp["precision"] == "fp32" and q["precision"] == "w8a16"
+    assert q["energy_train_pj_per_sample"] < fp["energy_train_pj_per_sample"]
+    assert q["n_pbits"] == fp["n_pbits"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..precision import make_precision
+from ..precision import FP32, Precision, make_precision
 from ..config import check_tiles
 from ..costs import QUANTIZERS
 from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
@@ -449,18 +449,24 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
                      device: "str | Device | None" = None,
                      density: "float | list[float]" = DEFAULT_DENSITY,
                      table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-                     batch_size: int = DEFAULT_BATCH) -> dict:
+                     batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None
+                     ) -> dict:
     """The numbers a hardware sweep shows for one (arch, algorithm, M, device) point.
 
     Energies in pJ per training sample and per inference, the p-bit count (one per tiled
     unit and tile; 0 for algorithms without p-bits), their area in um^2 and mm^2, and the
     share of the training energy spent on p-bit samples. Pass a loaded ``Arch`` and
-    ``EnergyTable`` when calling it many times: the rest takes milliseconds.
+    ``EnergyTable`` when calling it many times: the rest takes milliseconds. ``precision``: the
+    datapath (:class:`pbitsim.precision.Precision`, e.g. from
+    :func:`pbitsim.precision.parse_label`; None: fp32).
     """
-    result = estimate(arch, [algo], table, tiles, density, batch_size, device=device)
+    p = precision or FP32
+    result = estimate(arch, [algo], table, tiles, density, batch_size, device=device,
+                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits)
     run = result.algos[0]
     cost = result.table.device_cost()
     return {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
+            "precision": p.label(),
             "device": cost.spec, "table": result.table.name,
             "densities": list(result.params.densities),
             "energy_train_pj_per_sample": run.total_pj("train"),
