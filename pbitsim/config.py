@@ -8,7 +8,8 @@ from __future__ import annotations
 
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
-           "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S"]
+           "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
+           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -56,3 +57,12 @@ SCHEDULER_CONNECT_TIMEOUT_S = 10
 #: lock on the point's folder (a dead process's lock goes at once; on a network file system,
 #: or from a worker only cut off from the scheduler, it can take a while), then fails.
 POINT_LOCK_WAIT_S = 120
+
+#: Widths of the fixed-point datapath (``--weight-bits``, ``--acc-bits``, ``--grad-bits``):
+#: a signed word needs a sign bit and one magnitude bit; the integer kernels hold words in
+#: int64. A weight or gradient word must also fit its accumulator (checked with these).
+MIN_BITS = 2
+MAX_BITS = 64
+#: The accumulator width when ``--weight-bits`` is given without ``--acc-bits`` (int32 MACs:
+#: the common int8 inference datapath).
+DEFAULT_FIXED_ACC_BITS = 32

@@ -42,7 +42,7 @@ __all__ = [
     "softmax_ce", "argmax", "tiled_backward", "straight_through_backward", "quantize", "adam",
     "shift_update", "fold_input_affine", "fold_input_affine_backward", "sum_predictions",
     "ff_pair_loss", "stash", "row_scale", "row_scale_backward", "quantized_accumulation",
-    "dequantize",
+    "dequantize", "at_precision", "quantize_fixed",
 ]
 
 FP = "fp32"
@@ -285,9 +285,10 @@ def ff_pair_loss(rows: float) -> Counts:
     return scalar_fn(2 * rows).merge(elementwise(rows, add=3, mul=3))
 
 
-def stash(n: float) -> Counts:
-    """``n`` activations kept across the network for backprop's backward pass."""
-    return Counts().add(f"stash_write:{FP}", n)
+def stash(n: float, dtype: str = FP) -> Counts:
+    """``n`` activations kept across the network for backprop's backward pass (at ``dtype``:
+    a fixed-point layer keeps its quantized input)."""
+    return Counts().add(f"stash_write:{dtype}", n)
 
 
 def argmax(rows: float, classes: int) -> Counts:
@@ -363,11 +364,13 @@ def row_scale_backward(n: float, channels: float, with_bias: bool) -> Counts:
     return c.merge(bias_grad(n, channels)) if with_bias else c
 
 
-def quantized_accumulation(counts: Mapping[str, float], quant: str) -> Counts:
+def quantized_accumulation(counts: Mapping[str, float], quant: str,
+                           acc: str = "int32") -> Counts:
     """A weight-gradient product's counts on quantized errors (BGBSFF): the hardware reads each
-    error word at its width (``u2``/``u1``) and accumulates and writes int32 sums, where a float
-    product (a kernel's counts, or their expectation) adds and writes fp32."""
-    relabel = {"add": "int32", "grad_write": "int32", "grad_read": grad_dtype(quant)}
+    error word at its width (``u2``/``u1``) and accumulates and writes integer sums (``acc``:
+    int32, or the fixed-point accumulator), where a float product (a kernel's counts, or their
+    expectation) adds and writes fp32."""
+    relabel = {"add": acc, "grad_write": acc, "grad_read": grad_dtype(quant)}
     out = Counts()
     for key, n in counts.items():
         op, _, dtype = key.partition(":")
@@ -376,5 +379,67 @@ def quantized_accumulation(counts: Mapping[str, float], quant: str) -> Counts:
 
 
 def dequantize(n: float) -> Counts:
-    """BGBSFF: ``n`` integer gradient sums scaled once by their channel's error scale."""
+    """``n`` integer sums scaled once by their channel's scale (BGBSFF's error scale, or a
+    fixed-point product's weight, input and error scales folded into one factor)."""
     return Counts().add(f"mul:{FP}", n)
+
+
+# --- fixed-point datapaths (pbitsim.precision) ----------------------------------------------
+
+def at_precision(counts: Mapping[str, float], kind: str, prec, *,
+                 int_errors: bool = False) -> Counts:
+    """A product's counts (fp32 keys, as a kernel or :func:`product` gives them) on the
+    fixed-point datapath ``prec`` (a :class:`pbitsim.precision.Precision`).
+
+    The one rule for which words change width, used by the bridge and the estimator:
+
+    * ``forward``: weights fetched at the weight width; adds at the accumulator width and the
+      sums written at it; a real layer's multiplier and its input words at the weight width
+      (its input is quantized to weight_bits; an index layer's input is already ``uN``);
+    * ``weight_grad``: the kept input read at the weight width (a real layer's quantized copy);
+      on integer errors (``--grad-bits``, or BGBSFF's ``int_errors``) adds and gradient writes at
+      the accumulator width, and with ``--grad-bits`` error words read and multiplied at their
+      width;
+    * ``input_grad`` (backprop): weights fetched at the weight width; with ``--grad-bits`` the
+      product is integer like the weight gradient's.
+
+    Keys already at another width (``uN`` counts, BGBSFF's ``u2`` errors) and the fp32
+    datapath (``prec.fixed`` false) pass unchanged.
+    """
+    if not prec.fixed:
+        return Counts(counts)
+    w, a, g = prec.weight_dtype, prec.acc_dtype, prec.grad_dtype
+    grads = prec.grad_bits is not None
+    if kind == "forward":
+        relabel = {"add": a, "mul": w, "weight_read": w, "act_read": w, "act_write": a}
+    elif kind == "weight_grad":
+        relabel = {"act_read": w, "stash_read": w}
+        if grads or int_errors:
+            relabel.update(add=a, grad_write=a)
+        if grads:
+            relabel.update(mul=prec.grad_mul_dtype, grad_read=g)
+    elif kind == "input_grad":
+        relabel = {"weight_read": w}
+        if grads:
+            relabel.update(add=a, mul=prec.grad_mul_dtype, grad_read=g, grad_write=a)
+    else:
+        raise ValueError(f"unknown product {kind!r}; choose forward, weight_grad or input_grad")
+    out = Counts()
+    for key, n in counts.items():
+        op, _, dtype = key.partition(":")
+        out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
+    return out
+
+
+def quantize_fixed(n: float, scales: float, dtype: str, stream: str) -> Counts:
+    """``n`` fp32 values quantized to ``dtype`` words with ``scales`` scales (one per channel
+    or per tensor; :mod:`pbitsim.precision`).
+
+    Per value: ``|v|`` compared into its scale's maximum, a multiply by the scale's reciprocal,
+    a rounding add (1/2, or a uniform for stochastic rounding) and two saturation compares; per
+    scale a reciprocal (:data:`SCALAR_FN`) and a multiply (``max / qmax``). ``stream``
+    (``weight``, ``act``, ``grad``): the values read at fp32 and written at ``dtype``.
+    """
+    return (Counts().add(f"cmp:{FP}", 3 * n).add(f"mul:{FP}", n + scales).add(f"add:{FP}", n)
+            .merge(scalar_fn(scales))
+            .add(f"{stream}_read:{FP}", n).add(f"{stream}_write:{dtype}", n))

@@ -8,13 +8,17 @@ when a gradient actually flows (input gradients only when the input requires one
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..counters import active_counter
 from .. import costs
+from .. import kernels as K
+from ..precision import ACT_ROUNDING, ACT_SCALE, FP32, Precision
 from . import tally
+from .tally import numel
 
 __all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool", "counted_bn_backward"]
 
@@ -28,10 +32,62 @@ class _Counted:
     """
 
     saved = "act"
+    #: The datapath (:mod:`pbitsim.precision`); fixed point runs :meth:`_fixed_product`.
+    precision: Precision = FP32
 
-    def __init__(self, *args, grad_quant: str | None = None, **kwargs):
+    def __init__(self, *args, grad_quant: str | None = None, seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         self.grad_quant = grad_quant
+        self.seed = int(seed)  # of the stochastic rounding of --grad-bits errors
+        self.calls = 0
+        #: The next call's rounding seed, set by the network from its step's seed key
+        #: (reproducible after a resume); None: ``derive_seed(seed, call number)``.
+        self.step_seed: int | None = None
+
+    def _product(self, x, product):
+        """``product(x, weight)`` (no bias): fp32, or on the fixed-point datapath.
+
+        Fixed point (fake quantization, :mod:`pbitsim.precision`): the weight quantized per
+        output channel and the input per tensor to ``weight_bits`` (nearest), both with the
+        straight-through gradient; their float product (the integer sums times the two scales)
+        saturated to the accumulator's range per output channel; with ``grad_bits`` the error
+        reaching the product is quantized per channel (stochastic, seeded) before both of its
+        gradients. Counts: the quantizers (:func:`pbitsim.costs.quantize_fixed`) and one rescaling
+        multiply per output (:func:`pbitsim.costs.dequantize`); the products' own counts are
+        restated at the widths by the callers (:func:`pbitsim.costs.at_precision`).
+        """
+        prec = self.precision
+        from ..kernels import fixed_point as FX
+        from . import fixed
+        counter = active_counter()
+        qw, w_scale = fixed.quantize_weight(self.weight, prec, counter)
+        qx, x_scale = FX.quantize(x.detach().contiguous().numpy(), prec.weight_bits,
+                                  scale_rule=ACT_SCALE, rounding=ACT_ROUNDING,
+                                  dtype=FX.word_dtype(prec.acc_bits))
+        tally.record(counter, costs.quantize_fixed(x.numel(), 1, prec.weight_dtype, "act"))
+        wv = self.weight.dim() * [1]
+        wv[0] = -1
+        w_q = torch.from_numpy(qw.astype(np.float32)) * w_scale.reshape(wv)
+        x_q = torch.from_numpy(qx.astype(np.float32)) * float(x_scale[0])
+        w_ste = self.weight + (w_q - self.weight).detach()
+        x_ste = x + (x_q - x).detach()
+        out = product(x_ste, w_ste)
+        lo, hi = FX.acc_range(prec.acc_bits)
+        unit = (w_scale * float(x_scale[0])).reshape((1, -1) + (1,) * (out.dim() - 2))
+        out = torch.maximum(torch.minimum(out, hi * unit), lo * unit)
+        tally.record(counter, costs.dequantize(out.numel()))
+        if prec.grad_bits is not None and out.requires_grad:
+            self.calls += 1
+            seed = (K.derive_seed(self.seed, self.calls) if self.step_seed is None
+                    else self.step_seed)
+            out.register_hook(lambda g: self._quantized_error(g, seed))
+        return out
+
+    def _quantized_error(self, g, seed):
+        from . import fixed
+        q, scale = fixed.quantize_error(g, self.precision, seed, active_counter())
+        return (torch.from_numpy(q.astype(np.float32))
+                * scale.reshape((1, -1) + (1,) * (g.dim() - 2)))
 
 
 class CountedConv2d(_Counted, nn.Conv2d):
@@ -51,12 +107,19 @@ class CountedConv2d(_Counted, nn.Conv2d):
     """
 
     def forward(self, x):
-        out = super().forward(x)
+        if self.precision.fixed:
+            out = self._product(x, lambda v, w: F.conv2d(v, w, None, self.stride, self.padding,
+                                                         self.dilation, self.groups))
+            if self.bias is not None:
+                out = out + self.bias.reshape(1, -1, 1, 1)
+        else:
+            out = super().forward(x)
         conf = (self.groups, self.stride, self.padding)
         counter = active_counter()
-        tally.count_conv(counter, x.shape, self.weight.shape, out.shape, *conf)
+        prec = self.precision
+        tally.count_conv(counter, x.shape, self.weight.shape, out.shape, *conf, prec=prec)
         if self.saved == "stash" and out.requires_grad:
-            tally.record(counter, costs.stash(x.numel()))
+            tally.record(counter, costs.stash(x.numel(), prec.weight_dtype))
         if self.bias is not None:
             tally.count_bias(counter, out.shape)
         if out.requires_grad:
@@ -67,11 +130,14 @@ class CountedConv2d(_Counted, nn.Conv2d):
             def hook(g):
                 counter = active_counter()
                 tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="weight_grad",
-                                 quant=self.grad_quant, saved=self.saved)
+                                 quant=self.grad_quant, saved=self.saved, prec=prec)
                 if has_bias:
                     tally.count_bias(counter, o_shape, backward=True)
                 if input_grad:
-                    tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="input_grad")
+                    tally.count_conv(counter, x_shape, w_shape, o_shape, *conf, kind="input_grad",
+                                     prec=prec)
+                tally.count_fixed_backward(counter, prec, numel(w_shape),
+                                           numel(x_shape) if input_grad else 0)
             out.register_hook(hook)
         return out
 
@@ -87,12 +153,18 @@ class CountedLinear(_Counted, nn.Linear):
     """
 
     def forward(self, x):
-        out = super().forward(x)
+        if self.precision.fixed:
+            out = self._product(x, F.linear)
+            if self.bias is not None:
+                out = out + self.bias
+        else:
+            out = super().forward(x)
         b, k, n = x.shape[0], self.in_features, self.out_features
         counter = active_counter()
-        tally.count_dense(counter, b, k, n)
+        prec = self.precision
+        tally.count_dense(counter, b, k, n, prec=prec)
         if self.saved == "stash" and out.requires_grad:
-            tally.record(counter, costs.stash(x.numel()))
+            tally.record(counter, costs.stash(x.numel(), prec.weight_dtype))
         if self.bias is not None:
             tally.count_bias(counter, out.shape)
         if out.requires_grad:
@@ -103,14 +175,17 @@ class CountedLinear(_Counted, nn.Linear):
             def hook(g):
                 counter = active_counter()
                 if self.grad_quant is None:
-                    tally.count_dense(counter, b, k, n, kind="weight_grad", saved=self.saved)
+                    tally.count_dense(counter, b, k, n, kind="weight_grad", saved=self.saved,
+                                      prec=prec)
                 else:
                     tally.count_product(counter, b * k * n, "weight_grad", b * k, b * n,
-                                        self.grad_quant, weights=k * n, saved=self.saved)
+                                        self.grad_quant, weights=k * n, saved=self.saved,
+                                        prec=prec)
                 if has_bias:
                     tally.count_bias(counter, o_shape, backward=True)
                 if input_grad:
-                    tally.count_dense(counter, b, k, n, kind="input_grad")
+                    tally.count_dense(counter, b, k, n, kind="input_grad", prec=prec)
+                tally.count_fixed_backward(counter, prec, k * n, b * k if input_grad else 0)
             out.register_hook(hook)
         return out
 

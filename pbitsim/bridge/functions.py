@@ -19,7 +19,8 @@ from .. import kernels as K
 from ..config import BACKENDS
 from ..counters import OpCounter, active_counter
 from .. import costs
-from . import tally
+from ..precision import FP32
+from . import fixed, tally
 from .estimators import quantize_grad
 
 __all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn",
@@ -198,6 +199,15 @@ def _error_for_weight_grad(g, grad_quant, quant_seed: int, counter):
     return g.contiguous(), scale, (OpCounter() if counter is not None else None)
 
 
+def _weight_grad_counts(sub: OpCounter, grad_quant, prec) -> costs.Counts:
+    """A float weight-gradient product's counts: integer sums on BGBSFF's quantized errors,
+    and the kept input's width on a fixed-point datapath."""
+    product = sub.as_dict()
+    if grad_quant is not None:
+        product = costs.quantized_accumulation(product, grad_quant, prec.int_acc_dtype)
+    return costs.at_precision(product, "weight_grad", prec, int_errors=grad_quant is not None)
+
+
 def _fold_weight(weight, in_scale, view_shape):
     """``weight * in_scale`` broadcast over input channels (BN scale folded into the weights)."""
     if in_scale is None:
@@ -235,17 +245,25 @@ class IndexConv2dFn(torch.autograd.Function):
     convolution on the counts as float32, which returns the same sums up to float reassociation,
     and records the counts the kernels would report from their closed forms
     (:func:`pbitsim.kernels.conv2d_tap_stats`), so the counts are identical.
+
+    ``prec``: a fixed-point :class:`pbitsim.precision.Precision` runs the products on integer
+    weights and saturating accumulators (:mod:`pbitsim.bridge.fixed`); ``quant_seed`` then also
+    seeds the stochastic rounding of ``grad_bits`` errors.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
-                grad_quant, quant_seed: int, groups: int = 1, backend: str = "index"):
+                grad_quant, quant_seed: int, groups: int = 1, backend: str = "index",
+                prec=FP32):
         counter = active_counter()
         o, c, kh, kw = weight.shape
         per_input = (1, c, 1, 1) if groups == 1 else (o, c, 1, 1)  # c: channels per group
         w_eff = _fold_weight(weight, in_scale, per_input)
         stats = x_saved = None
-        if backend == "dense":
+        if prec.fixed:
+            out = fixed.conv_forward(x, w_eff, stride, padding, groups, tiles, backend, prec,
+                                     counter)
+        elif backend == "dense":
             stats = K.conv2d_tap_stats(_np(x), (kh, kw), stride, padding, tiles=tiles)
             x_saved = x.to(torch.float32)  # the float counts, kept for the weight gradient
             out = F.conv2d(x_saved, w_eff, None, stride, padding, 1, groups)
@@ -264,17 +282,29 @@ class IndexConv2dFn(torch.autograd.Function):
             tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
         ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
-                    bias is not None, groups, per_input, backend, stats)
+                    bias is not None, groups, per_input, backend, stats, prec)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
         (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
-         per_input, backend, stats) = ctx.conf
+         per_input, backend, stats, prec) = ctx.conf
         counter = active_counter()
-        g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
-        if backend == "dense":  # x holds the float counts
+        if prec.grad_bits is not None:  # integer errors into integer accumulators
+            gq, scale = fixed.quantize_error(g, prec, quant_seed, counter)
+            gw = fixed.conv_weight_grad(x, gq, ksize, stride, padding, groups, tiles, backend,
+                                        prec, counter)
+            g, sub, done = torch.from_numpy(gq.astype(np.float32)), None, True
+        else:
+            done = False
+            g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
+            if prec.fixed and backend == "dense":  # the uint8 counts were kept
+                stats = K.conv2d_tap_stats(_np(x), ksize, stride, padding, tiles=tiles)
+                x = x.to(torch.float32)
+        if done:
+            pass
+        elif backend == "dense":  # x holds the float counts
             o = g.shape[1]
             gw = conv2d_weight(x, (o, x.shape[1] // groups, *ksize), g, stride, padding, 1,
                                groups)
@@ -283,10 +313,8 @@ class IndexConv2dFn(torch.autograd.Function):
             gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
                                                              padding, sub, groups=groups,
                                                              tiles=tiles))
-        if counter is not None:  # quantized errors accumulate as integers
-            product = sub.as_dict()
-            tally.record(counter, product if grad_quant is None
-                         else costs.quantized_accumulation(product, grad_quant))
+        if counter is not None and sub is not None:  # quantized errors accumulate as integers
+            tally.record(counter, _weight_grad_counts(sub, grad_quant, prec))
         o = gw.shape[0]
         if in_scale is not None:
             gw *= _per_input(in_scale, per_input)
@@ -305,7 +333,7 @@ class IndexConv2dFn(torch.autograd.Function):
             if gb is not None:
                 gb *= scale
             tally.record(counter, costs.dequantize(gw.numel() + (o if gb is not None else 0)))
-        return None, gw, gb, None, None, None, None, None, None, None, None, None
+        return None, gw, gb, None, None, None, None, None, None, None, None, None, None
 
 
 class IndexLinearFn(torch.autograd.Function):
@@ -315,17 +343,19 @@ class IndexLinearFn(torch.autograd.Function):
     ``in_shift @ weight``. ``grad_quant`` (BGBSFF) quantizes the incoming error per output
     feature, so the weight-gradient accumulation runs on integers. ``backend`` as for
     :class:`IndexConv2dFn` (dense: a float product on the counts, the counts from
-    :func:`pbitsim.kernels.matmul_tap_stats`).
+    :func:`pbitsim.kernels.matmul_tap_stats`). ``prec`` as for :class:`IndexConv2dFn`.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, grad_quant=None,
-                quant_seed: int = 0, backend: str = "index"):
+                quant_seed: int = 0, backend: str = "index", prec=FP32):
         counter = active_counter()
         k, n = weight.shape
         w_eff = _fold_weight(weight, in_scale, (k, 1))
         stats = x_saved = None
-        if backend == "dense":
+        if prec.fixed:
+            out = fixed.linear_forward(x, w_eff, tiles, backend, prec, counter)
+        elif backend == "dense":
             stats = K.matmul_tap_stats(_np(x), tiles=tiles)
             x_saved = x.to(torch.float32)
             out = F.linear(x_saved, w_eff.T.contiguous())  # MKL's fast layout for N << K
@@ -339,24 +369,33 @@ class IndexLinearFn(torch.autograd.Function):
             out += b_eff
             tally.count_bias(counter, out.shape)
         ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
-        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed, backend, stats)
+        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed, backend, stats, prec)
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        tiles, has_bias, grad_quant, quant_seed, backend, stats = ctx.conf
+        tiles, has_bias, grad_quant, quant_seed, backend, stats, prec = ctx.conf
         counter = active_counter()
-        g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
-        if backend == "dense":  # x holds the float counts
+        if prec.grad_bits is not None:  # integer errors into integer accumulators
+            gq, scale = fixed.quantize_error(g, prec, quant_seed, counter)
+            gw = fixed.linear_weight_grad(x, gq, tiles, backend, prec, counter)
+            g, sub, done = torch.from_numpy(gq.astype(np.float32)), None, True
+        else:
+            done = False
+            g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
+            if prec.fixed and backend == "dense":  # the uint8 counts were kept
+                stats = K.matmul_tap_stats(_np(x), tiles=tiles)
+                x = x.to(torch.float32)
+        if done:
+            pass
+        elif backend == "dense":  # x holds the float counts
             gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest
             K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
         else:
             gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
-        if counter is not None:  # quantized errors accumulate as integers
-            product = sub.as_dict()
-            tally.record(counter, product if grad_quant is None
-                         else costs.quantized_accumulation(product, grad_quant))
+        if counter is not None and sub is not None:  # quantized errors accumulate as integers
+            tally.record(counter, _weight_grad_counts(sub, grad_quant, prec))
         g_sum = g.sum(0)
         if has_bias:
             tally.count_bias(counter, g.shape, backward=True)
@@ -370,4 +409,5 @@ class IndexLinearFn(torch.autograd.Function):
             gw *= scale.reshape(1, -1)
             g_sum *= scale
             tally.record(counter, costs.dequantize(gw.numel() + (g_sum.numel() if has_bias else 0)))
-        return None, gw, (g_sum if has_bias else None), None, None, None, None, None, None
+        return (None, gw, (g_sum if has_bias else None), None, None, None, None, None, None,
+                None)

@@ -29,6 +29,7 @@ from torch import nn
 from .. import kernels as K
 from ..counters import active_counter, uint_dtype
 from .. import costs
+from ..precision import FP32, Precision
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
 from .counted import counted_bn_backward
@@ -37,7 +38,7 @@ from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, MaxPoolCounts
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
            "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "normalized_tiles",
-           "set_backend"]
+           "set_backend", "set_precision"]
 
 
 class _Seeded(nn.Module):
@@ -141,6 +142,13 @@ class _CountStats:
     count and the nonzero fraction; :meth:`reset_eval_stats` clears the evaluation row.
     """
 
+    #: The datapath (:mod:`pbitsim.precision`): fp32, or fixed point (:func:`set_precision`).
+    precision: Precision = FP32
+
+    def _draws(self) -> bool:
+        """Whether a call draws random numbers (ternary errors, stochastic gradient rounding)."""
+        return self.grad_quant == "ternary" or self.precision.grad_bits is not None
+
     def _init_stats(self):
         self.register_buffer("in_stats", torch.zeros(2, 3, dtype=torch.float64))
 
@@ -206,11 +214,11 @@ class BSNConv2d(_CountStats, _Seeded):
     def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None, row_scale=None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
-        qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
+        qseed = self.next_seed(seed) if self._draws() else 0
         bias = self.bias if row_scale is None else None
         out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
                                   self.padding, self.tiles_in, self.grad_quant, qseed, self.groups,
-                                  self.backend)
+                                  self.backend, self.precision)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
@@ -250,9 +258,9 @@ class BSNLinear(_CountStats, _Seeded):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
         bias = self.bias if row_scale is None else None
-        qseed = self.next_seed(seed) if self.grad_quant == "ternary" else 0
+        qseed = self.next_seed(seed) if self._draws() else 0
         out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
-                                  self.grad_quant, qseed, self.backend)
+                                  self.grad_quant, qseed, self.backend, self.precision)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
@@ -268,6 +276,16 @@ def set_backend(module: nn.Module, backend: str) -> nn.Module:
     for m in module.modules():
         if isinstance(m, (BSNConv2d, BSNLinear)):
             m.backend = backend
+    return module
+
+
+def set_precision(module: nn.Module, prec: Precision) -> nn.Module:
+    """Give every layer of ``module`` that runs a product (index layers, counted real layers)
+    the datapath ``prec`` (:class:`pbitsim.precision.Precision`); returns ``module``."""
+    from .counted import _Counted
+    for m in module.modules():
+        if isinstance(m, (BSNConv2d, BSNLinear, _Counted)):
+            m.precision = prec
     return module
 
 

@@ -16,13 +16,14 @@ import functools
 
 from .. import costs
 from ..counters import OpCounter
+from ..precision import FP32, Precision
 
 __all__ = [
     "PRODUCTS", "record", "conv_macs", "count_product", "grad_dtype", "count_conv",
     "count_dense", "count_bias", "count_quantize", "count_relu",
     "count_relu_backward", "count_bn", "count_bn_backward", "count_pool", "count_pool_backward",
     "count_goodness", "count_goodness_backward", "count_softmax_ce", "count_adam",
-    "count_dmean", "count_fold", "numel",
+    "count_dmean", "count_fold", "numel", "count_fixed_backward",
 ]
 
 PRODUCTS = ("forward", "weight_grad", "input_grad")
@@ -66,35 +67,45 @@ def conv_macs(x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0)
 
 
 def count_product(counter, macs: int, kind: str, n_in: int, n_out: int,
-                  quant: str | None = None, weights: int = 0, saved: str = "act") -> None:
-    """A real-valued product (see :func:`pbitsim.costs.product`)."""
+                  quant: str | None = None, weights: int = 0, saved: str = "act",
+                  prec: Precision = FP32) -> None:
+    """A real-valued product (see :func:`pbitsim.costs.product`), at the widths of ``prec``
+    (:func:`pbitsim.costs.at_precision`)."""
     if counter is None or macs == 0:
         return
     if kind not in PRODUCTS:
         raise ValueError(f"unknown product {kind!r}; choose one of {', '.join(PRODUCTS)}")
-    record(counter, costs.product(kind, macs, n_in, n_out, weights=weights, quant=quant,
-                                  saved=saved))
+    c = costs.product(kind, macs, n_in, n_out, weights=weights, quant=quant, saved=saved)
+    record(counter, costs.at_precision(c, kind, prec, int_errors=quant is not None))
 
 
 def count_conv(counter, x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0,
-               kind: str = "forward", quant: str | None = None, saved: str = "act") -> None:
+               kind: str = "forward", quant: str | None = None, saved: str = "act",
+               prec: Precision = FP32) -> None:
     """A real-valued convolution ``x_shape -> out_shape`` or, by ``kind``, its weight or input
     gradient (always pass the forward's shapes)."""
     if counter is None:
         return
     count_product(counter, conv_macs(x_shape, w_shape, out_shape, groups, stride, padding), kind,
                   numel(x_shape), numel(out_shape), quant,
-                  weights=numel(w_shape) if kind == "weight_grad" else 0, saved=saved)
+                  weights=numel(w_shape) if kind == "weight_grad" else 0, saved=saved, prec=prec)
 
 
 def count_dense(counter, batch: int, k: int, n: int, kind: str = "forward",
-                saved: str = "act") -> None:
+                saved: str = "act", prec: Precision = FP32) -> None:
     """A real-valued dense product ``[B, K] @ [K, N]`` or its weight or input gradient."""
     if counter is None:
         return
     b, k, n = int(batch), int(k), int(n)
     count_product(counter, b * k * n, kind, b * k, b * n,
-                  weights=k * n if kind == "weight_grad" else 0, saved=saved)
+                  weights=k * n if kind == "weight_grad" else 0, saved=saved, prec=prec)
+
+
+def count_fixed_backward(counter, prec: Precision, weights: int, n_in: int) -> None:
+    """A real layer's backward on ``--grad-bits`` errors: its integer weight-gradient sums (and
+    its input-gradient sums, ``n_in``, under backprop) rescaled once each."""
+    if counter is not None and prec.grad_bits is not None:
+        record(counter, costs.dequantize(weights + n_in))
 
 
 def count_bias(counter, out_shape, backward: bool = False) -> None:

@@ -17,6 +17,7 @@ from ..energy_models.archs import DEFAULT_ARCH
 from ..energy_models.pricing import price_counts
 from ..energy_models.tiles import DEFAULT_DENSITY
 from .console import make_console
+from .precision import precision_options
 from .errors import OneLineCommand, PbitsimError
 from .units import format_area as _area, format_energy as _si
 
@@ -125,9 +126,10 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--counts", "counts_path", metavar="FILE.json",
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
+@precision_options(train=False)
 def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
-             schedule, layer_epochs, dfa_epochs, dataset, eval_samples, epochs, train_size, per_layer, json_out,
-             csv_out, counts_path):
+             schedule, layer_epochs, dfa_epochs, dataset, eval_samples, epochs, train_size,
+             per_layer, json_out, csv_out, counts_path, weight_bits, acc_bits, grad_bits):
     """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF and BSMF (pJ).
 
     Counts every operation and memory access per training sample and per inference
@@ -164,9 +166,14 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
             raise PbitsimError(f"{flag} is empty (give a file name, or - for standard output)")
     try:
         options = dict(grad_quant=grad_quant, update=update, eval_samples=eval_samples,
-                       batch_size=batch_size)
+                       batch_size=batch_size, weight_bits=weight_bits, acc_bits=acc_bits,
+                       grad_bits=grad_bits)
         if measured is not None:  # the run's own choices and measured statistics
             run = measured.estimate_options()
+            if weight_bits is None and acc_bits is None and grad_bits is None:
+                for key in ("weight_bits", "acc_bits", "grad_bits"):  # the run's datapath
+                    if key in run:
+                        options[key] = run[key]
             for key, given in (("grad_quant", grad_quant), ("update", update),
                                ("eval_samples", eval_samples), ("batch_size", batch_size)):
                 if given is None and key in run:
@@ -250,6 +257,8 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
     arch = result.arch
     title = (f"Energy per algorithm: {arch.name} ({arch.params:,} parameters), "
              f"table {result.table.name}")
+    if result.params.precision.fixed:
+        title += f", datapath {result.params.precision.label()}"
     summary = Table(title=title, title_justify="left")
     for col in ("Algorithm", "Train / sample", f"Train / epoch ({result.train_samples:,})",
                 "Inference", "Compute", "Memory", "p-bit", "vs BP",

@@ -12,6 +12,7 @@ from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
+from .precision import precision_options
 from .progress import make_progress, make_reporter
 from .signals import stop_on_signals
 
@@ -28,6 +29,8 @@ def _summary_table(results: dict):
     for k, v in results["test_accuracy"].items():
         mark = "  (headline)" if k == results["predictor"] else ""
         t.add_row(f"test accuracy ({k})", f"{100 * v:.2f}%{mark}")
+    if results.get("precision", "fp32") != "fp32":
+        t.add_row("datapath", results["precision"])
     if (results.get("eval_samples") or 1) > 1:
         t.add_row("sampled passes per test image", str(results["eval_samples"]))
     t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}")
@@ -125,10 +128,10 @@ def _summary_table(results: dict):
               help="bsff/bgbsff: how the index layers run. dense: torch's float convolution on "
                    "the tile counts (fast); index: the index-and-accumulate kernels (the "
                    "reference). Same results up to float rounding, identical counts.")
+@precision_options(train=True)
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
           download, out_dir, resume, estimator, grad_quant, update, schedule, dfa_epochs, arch,
-          energy_table,
-          device, threads, eval_samples, backend):
+          energy_table, device, threads, eval_samples, backend, weight_bits, acc_bits, grad_bits):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -139,6 +142,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
       pbitsim train --algo bp --arch ff-mlp-4x2000 --limit-train 5000
       pbitsim train --algo cwc --arch examples/archs/my-mlp.toml --out runs/my-mlp
       pbitsim train --algo cafo-dfa --tiles 7 --dataset mnist --epochs 12   # CaFo on p-bits
+      pbitsim train --algo bsff --weight-bits 8 --acc-bits 16 --limit-train 5000
 
     Writes OUT/results.json, OUT/counts.json (for `pbitsim estimate --counts`) and
     OUT/checkpoint.pt (every epoch, and on Ctrl-C or SIGTERM). The summary goes to standard
@@ -156,7 +160,8 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
                       update=update,
                       schedule=schedule, arch=arch, energy_table=energy_table, device=device,
                       eval_samples=eval_samples, threads=threads, backend=backend,
-                      dfa_epochs=dfa_epochs)
+                      dfa_epochs=dfa_epochs, weight_bits=weight_bits, acc_bits=acc_bits,
+                      grad_bits=grad_bits)
     try:
         cfg.validate()
     except TrainingError as e:

@@ -47,8 +47,8 @@ class CountsFile:
     def estimate_options(self) -> dict:
         """Keyword arguments of :func:`pbitsim.energy_models.estimate` describing this run."""
         mp = self.model_params or {}
-        out = {k: mp[k] for k in ("grad_quant", "update", "eval_samples", "estimator")
-               if k in mp}
+        out = {k: mp[k] for k in ("grad_quant", "update", "eval_samples", "estimator",
+                                  "weight_bits", "acc_bits", "grad_bits") if k in mp}
         if "batch_size" in mp:
             out["batch_size"] = mp["batch_size"]
         if mp.get("input_stats"):
@@ -157,6 +157,10 @@ def _model_params(mp, where: str) -> dict | None:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise CountsFileError(f"counts file {where}: model_params.{key} must be an "
                                   f"integer >= 1")
+    for key in ("weight_bits", "acc_bits", "grad_bits"):  # checked in full by the estimate
+        v = mp.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise CountsFileError(f"counts file {where}: model_params.{key} must be an integer")
     for key in ("grad_quant", "update", "estimator"):
         if key in mp and not isinstance(mp[key], str):
             raise CountsFileError(f"counts file {where}: model_params.{key} must be a string")

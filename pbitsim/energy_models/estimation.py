@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..precision import FP32, Precision, make_precision
 from ..config import check_tiles
 from ..costs import QUANTIZERS
 from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
@@ -223,6 +224,7 @@ class Estimate:
                "tiles": self.params.tiles,
                "densities": list(self.params.densities),
                "batch_size": self.params.batch_size, "train_samples": self.train_samples,
+               "precision": self.params.precision.label(),
                "epochs": self.epochs, "assumptions": self.assumptions(), "algorithms": {}}
         for algo in self.algos:
             train, infer = algo.price["train"], algo.price["inference"]
@@ -315,6 +317,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              stats=None, eval_stats=None, live=None, schedule: str = "none",
              dataset: str | None = None, layer_epochs=None, dfa_epochs: int | None = None,
              local_tiles: bool = False,
+             weight_bits: int | None = None, acc_bits: int | None = None,
+             grad_bits: int | None = None,
              skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
@@ -334,6 +338,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     epochs (default: the seeds' for ``dataset``, or for the data set of the input shape).
     ``local_tiles``: ``--tiles`` was given, so the local rules that have a tiled p-bit form
     (:meth:`Algorithm.tiled_form`, e.g. ``cafo-dfa``) are estimated in it.
+    ``weight_bits``, ``acc_bits``, ``grad_bits``: the datapath (:mod:`pbitsim.precision`;
+    None: fp32); every algorithm is priced at the same widths (a rule without a fixed-point
+    form, MF and BSMF, is incompatible with them).
     An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
@@ -382,16 +389,20 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
         live = _schedule_live(net, schedule, dataset, epochs)
     from ..schedules import dfa_epochs as _dfa_epochs
     dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
+    prec = make_precision(weight_bits, acc_bits, grad_bits)
     params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                          estimator=estimator, stats=measured(stats),
                          eval_stats=measured(eval_stats),
                          live=tuple(live) if live is not None else None,
-                         layer_epochs=layer_epochs, dfa_epochs=dfa_epochs, epochs=epochs)
+                         layer_epochs=layer_epochs, dfa_epochs=dfa_epochs, epochs=epochs,
+                         precision=prec)
     skipped = []
     for model in list(models):
         try:
             model.check(net)
+            if prec.fixed and not model.fixed_point:
+                raise ValueError(f"{model.name} has no fixed-point form (--weight-bits)")
         except ValueError as exc:
             if not skip_incompatible:
                 raise
@@ -467,18 +478,24 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
                      device: "str | Device | None" = None,
                      density: "float | list[float]" = DEFAULT_DENSITY,
                      table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-                     batch_size: int = DEFAULT_BATCH) -> dict:
+                     batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None
+                     ) -> dict:
     """The numbers a hardware sweep shows for one (arch, algorithm, M, device) point.
 
     Energies in pJ per training sample and per inference, the p-bit count (one per tiled
     unit and tile; 0 for algorithms without p-bits), their area in um^2 and mm^2, and the
     share of the training energy spent on p-bit samples. Pass a loaded ``Arch`` and
-    ``EnergyTable`` when calling it many times: the rest takes milliseconds.
+    ``EnergyTable`` when calling it many times: the rest takes milliseconds. ``precision``: the
+    datapath (:class:`pbitsim.precision.Precision`, e.g. from
+    :func:`pbitsim.precision.parse_label`; None: fp32).
     """
-    result = estimate(arch, [algo], table, tiles, density, batch_size, device=device)
+    p = precision or FP32
+    result = estimate(arch, [algo], table, tiles, density, batch_size, device=device,
+                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits)
     run = result.algos[0]
     cost = result.table.device_cost()
     return {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
+            "precision": p.label(),
             "device": cost.spec, "table": result.table.name,
             "densities": list(result.params.densities),
             "energy_train_pj_per_sample": run.total_pj("train"),

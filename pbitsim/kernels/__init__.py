@@ -8,6 +8,8 @@
 * pooling of tile counts: :func:`max_pool_counts`, :func:`max_pool_counts_backward`;
 * the training's batch norm before the tiles: :func:`channel_moments`,
   :func:`norm_tiles_backward`;
+* fixed point (:mod:`.fixed_point`): the same products on integer words into saturating
+  accumulators, :func:`fixed_index_matmul` and the others, and its quantizer;
 * seeds: :func:`derive_seed`;
 * p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.devices` (re-exported).
 
@@ -28,6 +30,8 @@ _EXPORTS = {
     "add_index_counts": ".index_ops",
     "max_pool_counts": ".pooling", "max_pool_counts_backward": ".pooling",
     "channel_moments": ".norm", "norm_tiles_backward": ".norm",
+    "fixed_index_matmul": ".fixed_point", "fixed_index_matmul_xt": ".fixed_point",
+    "fixed_index_conv2d": ".fixed_point", "fixed_index_conv2d_weight_grad": ".fixed_point",
     "derive_seed": ".rng",
     "Ideal": "..devices", "Digital": "..devices", "Smtj": "..devices",
     "parse_device": "..devices",

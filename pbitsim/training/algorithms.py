@@ -108,4 +108,9 @@ def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     _discover()
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
-    return _REGISTRY[cfg.algo](cfg, input_shape, classes)
+    algo = _REGISTRY[cfg.algo](cfg, input_shape, classes)
+    prec = cfg.precision
+    if prec.fixed:  # every product layer of the network on the fixed-point datapath
+        from ..bridge.modules import set_precision
+        set_precision(algo.model, prec)
+    return algo

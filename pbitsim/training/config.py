@@ -16,19 +16,25 @@ from pathlib import Path
 from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
 from ..devices import parse_device, spec_string
+from ..precision import FP32, Precision, make_precision
 from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import ARCH_DIR
 from ..schedules import check_algo_schedule, default_schedule, dfa_epochs
 from .algorithms import ALGOS
 
-__all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
+__all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS", "PRECISION_ALGOS"]
+
+#: The rules whose layers run on a fixed-point datapath (``--weight-bits``): the networks of
+#: :class:`pbitsim.training.models.Net` (Mono-Forward's projection layers are not ported).
+PRECISION_ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff")
 
 # Fields that decide the result: a checkpoint resumes only under the same values. Not
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
 # re-evaluated without retraining.
 RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
                   "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
-                  "arch_sha256", "device", "threads", "backend", "dfa_epochs")
+                  "arch_sha256", "device", "threads", "backend", "dfa_epochs", "weight_bits",
+                  "acc_bits", "grad_bits")
 
 
 class TrainingError(ValueError):
@@ -66,9 +72,21 @@ class TrainConfig:
     # the seeds' value for the data set (schedules.CAFO_DFA_EPOCHS)
     dfa_epochs: int | None = None
 
+    # the datapath (pbitsim.precision): None = fp32; weight_bits makes it fixed point
+    weight_bits: int | None = None
+    acc_bits: int | None = None  # None with weight_bits: config.DEFAULT_FIXED_ACC_BITS
+    grad_bits: int | None = None  # None: fp32 gradients
+
     def __post_init__(self) -> None:
         if self.tiles is None and self.algo in TILED_RULES:
             self.tiles = DEFAULT_TILES
+
+    @property
+    def precision(self) -> Precision:
+        """The checked datapath (after :meth:`validate`, which fills in ``acc_bits``)."""
+        if self.weight_bits is None and self.acc_bits is None and self.grad_bits is None:
+            return FP32
+        return make_precision(self.weight_bits, self.acc_bits, self.grad_bits)
 
     def validate(self) -> None:
         if self.algo not in ALGOS:
@@ -121,6 +139,23 @@ class TrainConfig:
                                 f"{' or '.join(BACKENDS)}")
         if self.eval_samples > 1 and self.algo not in ("bsff", "bgbsff"):
             raise TrainingError("--eval-samples applies to bsff/bgbsff (sampled p-bit networks)")
+        self._check_precision()
+
+    def _check_precision(self) -> None:
+        """The widths (one line for a bad one), filled in (``acc_bits``), and that they apply."""
+        try:
+            prec = make_precision(self.weight_bits, self.acc_bits, self.grad_bits)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
+        if not prec.fixed:
+            return
+        if self.algo not in PRECISION_ALGOS:
+            raise TrainingError(f"--weight-bits applies to {', '.join(PRECISION_ALGOS)}, not "
+                                f"{self.algo}")
+        if self.algo == "bgbsff" and prec.grad_bits is not None:
+            raise TrainingError("--grad-bits does not apply to bgbsff: its errors are already "
+                                f"{self.grad_quant} words (--grad-quant)")
+        self.acc_bits = prec.acc_bits
 
     def _check_arch(self) -> None:
         """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and

@@ -197,7 +197,13 @@ class Net(nn.Module):
 
     def forward(self, x, seed_key=(0,), *, local: bool = True, frozen=()):
         ys, head_in = self.blocks(x, seed_key, local=local, frozen=frozen)
-        return ys, (self.head(*head_in) if self.head is not None else None)
+        if self.head is None:
+            return ys, None
+        seed = K.derive_seed(self.seed, 300, *seed_key)  # the head's error rounding
+        if self.simulated:
+            return ys, self.head(*head_in, seed=seed)
+        self.head.step_seed = seed
+        return ys, self.head(*head_in)
 
     def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=(), upto: int | None = None,
                counts: list | None = None):
@@ -212,6 +218,7 @@ class Net(nn.Module):
         every block's counts, such as CaFo's predictors).
         """
         ys = []
+        self._key = tuple(seed_key)  # the real layers' error rounding (--grad-bits)
         inp, fold = x, (None, None, None)
         last = len(self.linears) - 1
         stop = last if upto is None else upto
@@ -239,6 +246,7 @@ class Net(nn.Module):
         block = self.arch.blocks[i]
         if block.linear.type == "dense" and x.dim() > 2:
             x = x.flatten(1)
+        self.linears[i].step_seed = K.derive_seed(self.seed, 400 + i, *self._key)
         z = counted_relu(self.linears[i](x), self.saved)
         g = None
         for layer, mod in zip(block.post, self.norms[i]):
@@ -260,6 +268,7 @@ class Net(nn.Module):
         if i == 0:
             if block.linear.type == "dense":
                 x = x.flatten(1)
+            self.linears[0].step_seed = K.derive_seed(self.seed, 400, *seed_key)
             z = self.linears[0](x)
             if self.quant0 is not None:
                 z = self.quant0(z, K.derive_seed(self.seed, 100, *seed_key))

@@ -275,7 +275,10 @@ class Trainer:
                 "eval_input_stats": [list(s) for s in eval_stats if s is not None],
                 "live": live, "layer_epochs": (self.algo.layer_epochs()
                                                if hasattr(self.algo, "layer_epochs") else None),
-                "dfa_epochs": getattr(self.algo, "dfa_epochs", None)}
+                "dfa_epochs": getattr(self.algo, "dfa_epochs", None),
+                **({} if not cfg.precision.fixed else
+                   {"weight_bits": cfg.weight_bits, "acc_bits": cfg.acc_bits,
+                    "grad_bits": cfg.grad_bits})}
 
     def _index_layers(self) -> list:
         from ..bridge.modules import BSNConv2d, BSNLinear
@@ -298,7 +301,7 @@ class Trainer:
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,
                 "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
-                "activation_density": density,
+                "precision": cfg.precision.label(), "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,
                 "epochs": len(self.history), "test_samples": self.n_test}
         doc = json.loads(self.counts.to_json(**meta))

@@ -224,3 +224,44 @@ def test_cafo_online_run_step_is_its_stages_weighted():
         assert set(got) == set(want)
         for k in got:
             assert got[k] == pytest.approx(want[k], rel=1e-12)
+# Fixed-point datapaths (pbitsim.precision): the same step on integer weights and saturating
+# accumulators (a narrow one sends the dense backend through the integer kernels), with and
+# without integer errors, equals the estimate at the same widths.
+SMALL = [str(EXAMPLES / "small-convnet.toml"), str(EXAMPLES / "my-mlp.toml")]
+PRECISIONS = [(8, 32, None), (6, 14, 8)]
+FIXED_RUNS = [(algo, arch, backend, prec) for algo in ("bp", "ff", "cwc", "bsff", "bgbsff")
+              for arch in SMALL if arch_rule(algo, load_arch(arch)) is None
+              for prec in PRECISIONS if not (algo == "bgbsff" and prec[2] is not None)
+              for backend in (("dense", "index") if algo in TILED else ("dense",))]
+
+
+@pytest.mark.parametrize("algo, arch, backend, prec", FIXED_RUNS,
+                         ids=[f"{a}-{Path(n).stem}-{b}-w{p[0]}a{p[1]}g{p[2]}"
+                              for a, n, b, p in FIXED_RUNS])
+def test_fixed_point_step_equals_estimate(algo, arch, backend, prec):
+    from pbitsim.precision import make_precision
+    net = load_arch(arch)
+    torch.manual_seed(0)
+    w, a, g = prec
+    cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
+                      batch_size=BATCH, tiles=TILES, schedule="none", arch=arch, backend=backend,
+                      weight_bits=w, acc_bits=a, grad_bits=g)
+    alg = make_algorithm(cfg, net.input_shape, net.classes)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
+    tiled = algo in TILED
+    with counting() as measured:
+        alg.train_step(x, y, (0, 0), 0.0)
+    keys = measured.as_dict()
+    assert f"weight_read:int{w}" in keys and f"add:int{a}" in keys
+    assert (f"grad_read:int{g}" in keys) == (g is not None)
+    precision = make_precision(w, a, g)
+    params = ModelParams(tiles=TILES, batch_size=BATCH, precision=precision,
+                         stats=_read_stats(alg, True) if tiled else None)
+    _compare(measured, _estimated(algo, net, params, "train"), tiled)
+    with counting() as measured:
+        alg.predict(x, (1, 0))
+    params = ModelParams(tiles=TILES, batch_size=BATCH, precision=precision,
+                         stats=_read_stats(alg, False) if tiled else None)
+    _compare(measured, _estimated(algo, net, params, "inference"), tiled)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..archs import Arch, Block
 from ...costs import ESTIMATORS, Counts
+from ...precision import FP32, Precision
 from ..counts import PHASES
 from ..tiles import DEFAULT_DENSITY, TileStats, tile_stats
 
@@ -56,6 +57,8 @@ class ModelParams:
     #: Epochs of an online run (a rule with a stage before its online epochs, CaFo-DFA, weighs
     #: its step by them).
     epochs: int = 1
+    #: The datapath (:mod:`pbitsim.precision`): fp32, or fixed-point widths.
+    precision: Precision = FP32
 
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""
@@ -114,6 +117,7 @@ class Algorithm:
     title: str = ""
     uses_tiles: bool = False
     order: int = 100          # position in listings
+    fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         """Counts of one training step over ``params.batch_size`` samples, per block and head."""

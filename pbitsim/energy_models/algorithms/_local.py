@@ -67,10 +67,10 @@ class LocalRule(Algorithm):
         lin = block.linear
         xin = params.input_stats(arch, block.index) if self.tiled else None
         if xin is None:
-            c = S.real_forward(lin, b, train=train)
+            c = S.real_forward(lin, b, train=train, prec=params.precision)
         else:
             fold, rows = S.reader_of(arch.blocks[block.index - 1])
-            c = S.index_forward(lin, xin, b, fold, rows)
+            c = S.index_forward(lin, xin, b, fold, rows, prec=params.precision)
         if not self.tiled:
             c.merge(costs.relu(b * lin.n_out, train))
             for layer in self._post_run(arch, block):
@@ -123,11 +123,12 @@ class LocalRule(Algorithm):
         xin = params.input_stats(arch, block.index) if self.tiled else None
         if xin is not None:
             fold, rows = S.reader_of(arch.blocks[block.index - 1])
-            return S.index_weight_grad(lin, xin, b, quant, fold, rows)
+            return S.index_weight_grad(lin, xin, b, quant, fold, rows,
+                                       prec=params.precision)
         c = Counts()
         if quant is not None:
             c.merge(costs.quantize(b * lin.n_out, quant))
-        return c.merge(S.real_weight_grad(lin, b, quant=quant))
+        return c.merge(S.real_weight_grad(lin, b, quant=quant, prec=params.precision))
 
     def block_update(self, block: Block, params: ModelParams) -> Counts:
         n = S.block_params(block, pre_norm=self.tiled)
@@ -179,12 +180,14 @@ class LocalRule(Algorithm):
         row = LayerCounts("head", head.describe())
         ph = row.phases
         if xin is None:
-            ph["forward"].merge(S.real_forward(head, b, train=True))
-            ph["weight_grad"].merge(S.real_weight_grad(head, b))
+            ph["forward"].merge(S.real_forward(head, b, train=True, prec=params.precision))
+            ph["weight_grad"].merge(S.real_weight_grad(head, b, prec=params.precision))
         else:
             fold, rows = S.reader_of(arch.blocks[-1])
-            ph["forward"].merge(S.index_forward(head, xin, b, fold, rows))
-            ph["weight_grad"].merge(S.index_weight_grad(head, xin, b, None, fold, rows))
+            ph["forward"].merge(S.index_forward(head, xin, b, fold, rows,
+                                                     prec=params.precision))
+            ph["weight_grad"].merge(S.index_weight_grad(head, xin, b, None, fold, rows,
+                                                         prec=params.precision))
         ph["loss"].merge(costs.softmax_ce(b, arch.classes, True))
         ph["update"].merge(costs.adam(head.params))
         return row
@@ -206,8 +209,9 @@ class LocalRule(Algorithm):
         head = arch.head
         row = LayerCounts("head", head.describe())
         xin = params.input_stats(arch, len(arch.blocks)) if self.tiled else None
-        fwd = (S.real_forward(head, b, train=False) if xin is None
-               else S.index_forward(head, xin, b, *S.reader_of(arch.blocks[-1])))
+        fwd = (S.real_forward(head, b, train=False, prec=params.precision) if xin is None
+               else S.index_forward(head, xin, b, *S.reader_of(arch.blocks[-1]),
+                                    prec=params.precision))
         row.phases["forward"].merge(fwd.scaled(passes))
         row.phases["forward"].merge(costs.sum_predictions((passes - 1) * 2 * b * arch.classes))
         row.phases["forward"].merge(costs.argmax(2 * b, arch.classes))
@@ -238,7 +242,8 @@ class LocalRule(Algorithm):
         else:
             how = ("Hinton FF: positive + negative pass per sample, RMS-normalised layer inputs, "
                    "one pass per class at inference")
-        return [f"{self.name}: {how}; fp32, ReLU, Adam; no activations kept across blocks"]
+        return [f"{self.name}: {how}; {params.precision.describe()}, ReLU, Adam; no "
+                "activations kept across blocks"]
 
 
 def _numel(shape) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ... import costs
 from ...costs import FP, Counts
 from ...counters import uint_dtype
+from ...precision import FP32, Precision
 from .. import ops
 from ..archs import Block, Layer
 from ..tiles import TileStats
@@ -19,23 +20,44 @@ def channels(layer: Layer) -> int:
     return layer.out_shape[0]
 
 
-def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act") -> Counts:
-    """A real-valued dense/conv layer with its bias; under backprop its input is stashed."""
-    c = costs.product("forward", b * layer.taps, b * layer.n_in, b * layer.n_out)
+def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act",
+                 prec: Precision = FP32) -> Counts:
+    """A real-valued dense/conv layer with its bias; under backprop its input is stashed.
+
+    Fixed point (``prec``): the weights (per output channel) and the input (per tensor)
+    quantized, the product at the datapath's widths, one rescaling multiply per output (as
+    :class:`pbitsim.bridge.counted.CountedConv2d` runs it)."""
+    c = costs.at_precision(costs.product("forward", b * layer.taps, b * layer.n_in,
+                                         b * layer.n_out), "forward", prec)
+    if prec.fixed:
+        c.merge(costs.quantize_fixed(layer.weights, channels(layer), prec.weight_dtype, "weight"))
+        c.merge(costs.quantize_fixed(b * layer.n_in, 1, prec.weight_dtype, "act"))
+        c.merge(costs.dequantize(b * layer.n_out))
     if saved == "stash" and train:
-        c.merge(costs.stash(b * layer.n_in))
+        c.merge(costs.stash(b * layer.n_in, prec.weight_dtype))
     return c.merge(costs.bias(b * layer.n_out, channels(layer)))
 
 
 def real_weight_grad(layer: Layer, b: int, *, quant: str | None = None,
-                     saved: str = "act") -> Counts:
-    return (costs.product("weight_grad", b * layer.taps, b * layer.n_in, b * layer.n_out,
-                          weights=layer.weights, quant=quant, saved=saved)
-            .merge(costs.bias_grad(b * layer.n_out, channels(layer))))
+                     saved: str = "act", prec: Precision = FP32) -> Counts:
+    """Its weight gradient (BGBSFF: on ``quant`` errors); with ``--grad-bits`` the error is
+    quantized first and the integer sums rescaled once per weight."""
+    c = costs.at_precision(
+        costs.product("weight_grad", b * layer.taps, b * layer.n_in, b * layer.n_out,
+                      weights=layer.weights, quant=quant, saved=saved),
+        "weight_grad", prec, int_errors=quant is not None)
+    if prec.grad_bits is not None:
+        c.merge(costs.quantize_fixed(b * layer.n_out, channels(layer), prec.grad_dtype, "grad"))
+        c.merge(costs.dequantize(layer.weights))
+    return c.merge(costs.bias_grad(b * layer.n_out, channels(layer)))
 
 
-def real_input_grad(layer: Layer, b: int) -> Counts:
-    return costs.product("input_grad", b * layer.taps, b * layer.n_in, b * layer.n_out)
+def real_input_grad(layer: Layer, b: int, prec: Precision = FP32) -> Counts:
+    c = costs.at_precision(costs.product("input_grad", b * layer.taps, b * layer.n_in,
+                                         b * layer.n_out), "input_grad", prec)
+    if prec.grad_bits is not None:
+        c.merge(costs.dequantize(b * layer.n_in))
+    return c
 
 
 def reader_of(prev: Block) -> tuple[bool, bool]:
@@ -46,34 +68,42 @@ def reader_of(prev: Block) -> tuple[bool, bool]:
 
 
 def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
-                  rows: bool = False) -> Counts:
+                  rows: bool = False, prec: Precision = FP32) -> Counts:
     """An index-and-accumulate layer reading tile counts: the previous batch norm folded into
     the weights (once per call), the product, the bias map added (or, behind a layer norm, the
-    per-sample factor and then the bias)."""
+    per-sample factor and then the bias). Fixed point: the folded weights quantized per output
+    channel, the product at the datapath's widths, each sum rescaled once."""
     c = costs.fold_input_affine(layer.weights) if fold else Counts()
-    c.merge(ops.index_product(layer, stats).scaled(b))
+    if prec.fixed:
+        c.merge(costs.quantize_fixed(layer.weights, channels(layer), prec.weight_dtype, "weight"))
+    c.merge(costs.at_precision(ops.index_product(layer, stats).scaled(b), "forward", prec))
     n = b * layer.n_out
+    if prec.fixed:
+        c.merge(costs.dequantize(n))
     if rows:
         return c.merge(costs.row_scale(n, channels(layer), True))
     return c.merge(costs.bias(n, channels(layer)))
 
 
 def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
-                      fold: bool = True, rows: bool = False) -> Counts:
+                      fold: bool = True, rows: bool = False, prec: Precision = FP32) -> Counts:
     """Its weight gradient: the transposed index product, back through the folded affine, the
-    bias gradient; BGBSFF quantizes the error first and accumulates integers."""
+    bias gradient; BGBSFF quantizes the error first and accumulates integers, and so does a
+    fixed-point datapath with ``--grad-bits``."""
     prod = ops.index_weight_grad_product(layer, stats, b).scaled(b)
     n = b * layer.n_out
     c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
     if quant is not None:
         c.merge(costs.quantize(n, quant))
-        prod = costs.quantized_accumulation(prod, quant)
-    c.merge(prod)
+        prod = costs.quantized_accumulation(prod, quant, prec.int_acc_dtype)
+    elif prec.grad_bits is not None:
+        c.merge(costs.quantize_fixed(n, channels(layer), prec.grad_dtype, "grad"))
+    c.merge(costs.at_precision(prod, "weight_grad", prec, int_errors=quant is not None))
     if fold:
         c.merge(costs.fold_input_affine_backward(layer.weights, n))
     if not rows:
         c.merge(costs.bias_grad(n, channels(layer)))
-    if quant is not None:
+    if quant is not None or prec.grad_bits is not None:
         c.merge(costs.dequantize(layer.weights + (0 if rows else layer.biases)))
     return c
 

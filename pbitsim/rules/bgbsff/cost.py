@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pbitsim.energy_models.algorithms import ModelParams, register
 from pbitsim.energy_models.archs import Arch
-from pbitsim.rules.bsff.cost import BSFF
+from pbitsim.rules.bsff.cost import BSFF, _datapath
 
 
 @register
@@ -27,4 +27,5 @@ class BGBSFF(BSFF):
         update = ("shift-and-add update (w -= 2^-k g, no optimizer state)"
                   if params.update == "shift" else "Adam")
         return [f"{self.name}: BSFF forward; {params.grad_quant} errors per output channel, "
-                f"int32 weight-gradient accumulators, {update}"]
+                f"{params.precision.int_acc_dtype} weight-gradient accumulators, {update}"
+                + _datapath(params)]

@@ -25,13 +25,13 @@ class BP(Algorithm):
     order = 0
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        b = params.batch_size
+        b, prec = params.batch_size, params.precision
         rows = []
         for block in arch.blocks:
             lin = block.linear
             row = LayerCounts(block.name, block.describe())
             fwd, bwd = row.phases["forward"], row.phases["backward"]
-            fwd.merge(S.real_forward(lin, b, train=True, saved=SAVED))
+            fwd.merge(S.real_forward(lin, b, train=True, saved=SAVED, prec=prec))
             fwd.merge(costs.relu(b * lin.n_out, True, SAVED))
             for layer in block.post:
                 fwd.merge(S.post_forward(layer, b, train=True, saved=SAVED))
@@ -39,37 +39,39 @@ class BP(Algorithm):
                 bwd.merge(S.post_backward(layer, b, saved=SAVED))
             bwd.merge(costs.relu_backward(b * lin.n_out, SAVED))
             if block.index > 0:
-                bwd.merge(S.real_input_grad(lin, b))
-            row.phases["weight_grad"].merge(S.real_weight_grad(lin, b, saved=SAVED))
+                bwd.merge(S.real_input_grad(lin, b, prec))
+            row.phases["weight_grad"].merge(S.real_weight_grad(lin, b, saved=SAVED, prec=prec))
             row.phases["update"].merge(costs.adam(S.block_params(block)))
             rows.append(row)
         head = arch.head
         row = LayerCounts("head", head.describe())
-        row.phases["forward"].merge(S.real_forward(head, b, train=True, saved=SAVED))
+        row.phases["forward"].merge(S.real_forward(head, b, train=True, saved=SAVED,
+                                                  prec=prec))
         row.phases["loss"].merge(costs.softmax_ce(b, arch.classes, True))
-        row.phases["backward"].merge(S.real_input_grad(head, b))
-        row.phases["weight_grad"].merge(S.real_weight_grad(head, b, saved=SAVED))
+        row.phases["backward"].merge(S.real_input_grad(head, b, prec))
+        row.phases["weight_grad"].merge(S.real_weight_grad(head, b, saved=SAVED, prec=prec))
         row.phases["update"].merge(costs.adam(head.params))
         rows.append(row)
         return rows
 
     def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
-        b = params.batch_size
+        b, prec = params.batch_size, params.precision
         rows = []
         for block in arch.blocks:
             row = LayerCounts(block.name, block.describe())
             fwd = row.phases["forward"]
-            fwd.merge(S.real_forward(block.linear, b, train=False))
+            fwd.merge(S.real_forward(block.linear, b, train=False, prec=prec))
             fwd.merge(costs.relu(b * block.linear.n_out, False))
             for layer in block.post:
                 fwd.merge(S.post_forward(layer, b, train=False))
             rows.append(row)
         row = LayerCounts("head", arch.head.describe())
-        row.phases["forward"].merge(S.real_forward(arch.head, b, train=False))
+        row.phases["forward"].merge(S.real_forward(arch.head, b, train=False, prec=prec))
         row.phases["forward"].merge(costs.argmax(b, arch.classes))
         rows.append(row)
         return rows
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
-        return ["bp: fp32, ReLU, Adam; linear-layer inputs, ReLU masks and pool indices kept "
+        return [f"bp: {params.precision.describe()}, ReLU, Adam; linear-layer inputs, ReLU masks and pool indices kept "
                 "for the backward pass (stash)"]
+

@@ -38,4 +38,11 @@ class BSFF(LocalRule):
         return [f"{self.name}: M = {params.tiles} tiles per unit (act u"
                 f"{counters.dtype_bits(counters.uint_dtype(params.tiles))}); first layer real "
                 "multiplies, later layers index-and-accumulate; pre-activation batch norm; "
-                f"fp32 local gradients ({params.estimator} through the tiles), Adam{k}"]
+                f"fp32 local gradients ({params.estimator} through the tiles), Adam{k}"
+                + _datapath(params)]
+
+
+def _datapath(params: ModelParams) -> str:
+    """The fixed-point datapath's line, or nothing for fp32."""
+    p = params.precision
+    return f"; datapath: {p.describe()}" if p.fixed else ""

@@ -23,6 +23,7 @@ class BSMF(MF):
     """
 
     name = "bsmf"
+    fixed_point = False  # its projection layers are not ported to fixed point
     title = "BSMF (Mono-Forward on p-bits, M tiles)"
     order = 41
     tiled = True

@@ -46,6 +46,7 @@ def _proj_forward(p: Layer, b: int) -> Counts:
 @register
 class MF(Algorithm):
     name = "mf"
+    fixed_point = False  # its projection layers are not ported to fixed point
     title = "MF (Mono-Forward)"
     order = 40
     tiled = False
