@@ -115,6 +115,39 @@ def _datasets() -> tuple[str, ...]:
     return tuple(DATASET_INPUTS)
 
 
+def _precision_values(texts: tuple[str, ...]) -> tuple[str, ...]:
+    """Parser of comma-separated datapath names to their canonical labels (``w8`` -> ``w8a32``)."""
+    from .precision import parse_label
+    values = []
+    for text in texts:
+        for part in str(text).split(","):
+            if not part.strip():
+                raise ValueError("--precision: empty value")
+            try:
+                label = parse_label(part).label()
+            except ValueError as e:
+                raise ValueError(f"--precision: {e}") from None
+            if label not in values:
+                values.append(label)
+    return tuple(values)
+
+
+def _precision_of(label: str):
+    from .precision import parse_label
+    return parse_label(label)
+
+
+def _precision_fields(label: str) -> dict:
+    p = _precision_of(label)
+    return {"weight_bits": p.weight_bits, "acc_bits": p.acc_bits, "grad_bits": p.grad_bits}
+
+
+def _has_fixed_point(values: dict) -> bool:
+    """Whether the point's rule has a fixed-point datapath (the precision axis applies)."""
+    from .energy_models.algorithms import get_algorithm
+    return get_algorithm(values["algo"]).fixed_point
+
+
 def _uses_pbits(values: dict) -> bool:
     """Whether the point's rule samples tiled p-bits (tiles and device apply to it)."""
     from .energy_models.algorithms import get_algorithm
@@ -164,6 +197,11 @@ class Axis:
         ``--estimate-only`` (None: it does not set one).
     averaged
         The rows of the outputs average over this axis (the seeds).
+    config
+        ``config(value) -> dict`` of :class:`~pbitsim.training.TrainConfig` fields, for an axis
+        whose value sets several (the datapath's widths); None: ``{field: value}``.
+    estimate_value
+        ``estimate_value(value)``: what ``estimate_arg`` receives (None: the value itself).
     """
 
     name: str
@@ -179,6 +217,19 @@ class Axis:
     applies: Callable[[dict], bool] | None = None
     estimate_arg: str | None = None
     averaged: bool = False
+    config: Callable[[Any], dict] | None = None
+    estimate_value: Callable[[Any], Any] | None = None
+
+    def train_fields(self, value) -> dict:
+        """The TrainConfig fields a (not None) value sets."""
+        return self.config(value) if self.config is not None else {self.field: value}
+
+    def estimate_kwargs(self, value) -> dict:
+        """The keyword of :func:`~pbitsim.energy_models.hardware_summary` a value sets."""
+        if self.estimate_arg is None or value is None:
+            return {}
+        return {self.estimate_arg: (self.estimate_value(value) if self.estimate_value is not None
+                                    else value)}
 
     @property
     def default_values(self) -> tuple:
@@ -206,6 +257,12 @@ AXES: tuple[Axis, ...] = (
     Axis("tiles", "--tiles", "tiles", _int_values("--tiles", 1, MAX_TILES), "1,2,4,7,10",
          lambda m: f"m{m}", "Tile counts M (comma-separated).", short="-M", column="M",
          applies=_uses_pbits, estimate_arg="tiles"),
+    Axis("precision", "--precision", "precision", _precision_values, "fp32", str,
+         "Datapaths (comma-separated): fp32, or wW[aA][gG] for W-bit weights, A-bit accumulators "
+         "and G-bit gradients (pbitsim train's --weight-bits/--acc-bits/--grad-bits), e.g. "
+         "fp32,w8a32,w4a16g8; for the rules with a fixed-point form.", column="datapath",
+         label_default=False, applies=_has_fixed_point, estimate_arg="precision",
+         config=_precision_fields, estimate_value=_precision_of),
     Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, 2 ** 31 - 1), "0",
          lambda s: f"s{s}", "Training seeds (accuracy mean and spread over them).",
          column="seed", averaged=True),
@@ -294,7 +351,8 @@ class SweepConfig:
 
     def train_config(self, point: Point):
         from .training import TrainConfig
-        swept = {a.field: v for a, v in zip(AXES, point.values) if v is not None}
+        swept = {k: v for a, x in zip(AXES, point.values) if x is not None
+                 for k, v in a.train_fields(x).items()}
         return TrainConfig(**swept, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            limit_train=self.limit_train, limit_test=self.limit_test,
                            energy_table=self.table, threads=self.threads,
@@ -345,8 +403,8 @@ def estimate_rows(cfg: SweepConfig, density: float) -> list[dict]:
         name = arch_for(cfg, point)
         if name not in archs:
             archs[name] = load_arch(name)
-        kwargs = {a.estimate_arg: v for a, v in zip(AXES, point.values)
-                  if a.estimate_arg is not None and v is not None}
+        kwargs = {k: v for a, x in zip(AXES, point.values)
+                  for k, v in a.estimate_kwargs(x).items()}
         kwargs.setdefault("tiles", DEFAULT_TILES)  # a rule without p-bits ignores it
         s = hardware_summary(archs[name], density=density, table=table, **kwargs)
         rows.append(_row(point, s, density=density))
@@ -718,8 +776,8 @@ def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     train_pj = price_counts(doc["counts"], table, device=point.device)["total_pj"]
     infer_pj = price_counts(doc["inference_counts"], table, device=point.device)["total_pj"]
     density = doc["layer_density"] or doc["activation_density"]
-    kwargs = {a.estimate_arg: v for a, v in zip(AXES, point.values)
-              if a.estimate_arg is not None and v is not None}
+    kwargs = {k: v for a, x in zip(AXES, point.values)
+              for k, v in a.estimate_kwargs(x).items()}
     kwargs.setdefault("tiles", DEFAULT_TILES)  # a rule without p-bits ignores it
     if density is not None:
         kwargs["density"] = density

@@ -17,16 +17,13 @@ from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
 from ..devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
-from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
+from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
+                                        get_algorithm)
 from ..energy_models.archs import ARCH_DIR
 from ..schedules import check_algo_schedule, default_schedule, dfa_epochs
 from .algorithms import ALGOS
 
-__all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS", "PRECISION_ALGOS"]
-
-#: The rules whose layers run on a fixed-point datapath (``--weight-bits``): the networks of
-#: :class:`pbitsim.training.models.Net` (Mono-Forward's projection layers are not ported).
-PRECISION_ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff")
+__all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
 
 # Fields that decide the result: a checkpoint resumes only under the same values. Not
 # eval_samples, which only changes the test pass: a finished run resumed with another value is
@@ -149,9 +146,9 @@ class TrainConfig:
             raise TrainingError(str(e)) from None
         if not prec.fixed:
             return
-        if self.algo not in PRECISION_ALGOS:
-            raise TrainingError(f"--weight-bits applies to {', '.join(PRECISION_ALGOS)}, not "
-                                f"{self.algo}")
+        if not get_algorithm(self.algo).fixed_point:
+            fixed = [a for a in ALGOS if get_algorithm(a).fixed_point]
+            raise TrainingError(f"--weight-bits applies to {', '.join(fixed)}, not {self.algo}")
         if self.algo == "bgbsff" and prec.grad_bits is not None:
             raise TrainingError("--grad-bits does not apply to bgbsff: its errors are already "
                                 f"{self.grad_quant} words (--grad-quant)")

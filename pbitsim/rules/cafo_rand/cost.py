@@ -42,6 +42,7 @@ def predictor(block: Block, classes: int) -> Layer:
 @register
 class CafoRand(Algorithm):
     name = "cafo-rand"
+    fixed_point = False  # its predictors and DFA feedback are not ported to fixed point
     title = "CaFo Rand-CE (random blocks, CE predictors)"
     order = 45
     tiled = False
