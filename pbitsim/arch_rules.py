@@ -6,12 +6,16 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .schedules import MF_FAMILY, check_algo_schedule, check_schedule
+from .schedules import MF_FAMILY, SFF_FAMILY, check_algo_schedule, check_schedule
 
-__all__ = ["CWC_FAMILY", "NORMS", "arch_rule", "resolve_arch", "simulated_rule"]
+__all__ = ["CWC_FAMILY", "SFF_FAMILY", "TILED_RULES", "NORMS", "arch_rule", "resolve_arch",
+           "simulated_rule"]
 
 #: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
 CWC_FAMILY = ("cwc", "bsff", "bgbsff")
+#: The rules whose hidden units are tiled p-bit units (their nets have pre-activation batch
+#: norm by construction).
+TILED_RULES = ("bsff", "bgbsff", "bsmf", "bssff")
 NORMS = ("batchnorm", "layernorm")
 
 
@@ -47,7 +51,17 @@ def arch_rule(algo: str, arch) -> str | None:
                 return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
                         f"the {arch.classes} classes (CwC-FF splits every block into one group "
                         "per class)")
-    if algo in ("bsff", "bgbsff", "bsmf"):
+    if arch.pre_norm and algo not in ("bp", *SFF_FAMILY, *TILED_RULES):
+        return (f"{algo} on {arch.name}: the architecture puts batch norm before the "
+                "activation (pre_norm = true), which only bp, sff and the tiled rules model")
+    if algo in SFF_FAMILY:
+        if not arch.goodness_kernel:
+            return (f"{algo} on {arch.name}: the architecture declares no goodness conv (Scalable "
+                    "FF needs goodness_kernel = 1 and conv blocks, e.g. --arch sff-cnn-cifar10)")
+        if algo == "sff" and not arch.pre_norm:
+            return (f"{algo} on {arch.name}: Scalable FF's blocks are conv -> batch norm -> ReLU; "
+                    "set pre_norm = true")
+    if algo in TILED_RULES:
         rule = simulated_rule(arch)
         if rule is not None:
             return f"{algo} on {arch.name}: {rule}"
@@ -96,6 +110,6 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
         raise ValueError(rule)
     if algo in CWC_FAMILY:
         check_schedule(schedule, dataset, len(net.blocks))
-    elif algo in MF_FAMILY:
+    elif algo in MF_FAMILY or algo in SFF_FAMILY:
         check_algo_schedule(algo, schedule)
     return net

@@ -31,6 +31,7 @@ from .. import runfiles
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
+from ..arch_rules import TILED_RULES
 from ..schedules import MF_VALIDATION
 from .algorithms import make_algorithm
 from .config import TrainConfig, TrainingError
@@ -291,7 +292,7 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
-        simulated = cfg.algo in ("bsff", "bgbsff", "bsmf")
+        simulated = cfg.algo in TILED_RULES
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,
