@@ -77,7 +77,8 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--algo", metavar="LIST",
               help=f"Comma-separated algorithms [default: {','.join(DEFAULT_ALGOS)}].")
 @click.option("--tiles", metavar="M", type=int,
-              help="Tiles (p-bits) per tiled logistic unit [default: 7].")
+              help="Tiles (p-bits) per tiled logistic unit [default: 7]; given, mf and sff are "
+                   "estimated on tiled p-bit units (as bsmf, bssff).")
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
@@ -130,6 +131,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     """
     measured = None
     algo_given = algo is not None
+    tiles_given = tiles is not None  # the user's --tiles (mf/sff then run tiled)
     if counts_path:
         from ..energy_models.countsfile import load_counts_file
         try:
@@ -151,6 +153,9 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
             except ValueError as exc:
                 raise PbitsimError(f"counts file {measured.path}: {exc}") from None
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
+    if tiles_given:  # mf/sff with --tiles: their tiled p-bit forms
+        from ..rules import resolve_algo
+        algos = list(dict.fromkeys(resolve_algo(a, tiles) for a in algos))
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
     for flag, target in (("--json", json_out), ("--csv", csv_out)):
@@ -330,7 +335,7 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                           if m["inference_pj"] else "-", "", "", "")
         console.print(table)
 
-    for name in ("mf", "bsmf"):
+    for name in ("mf", "bsmf"):  # greedy and online
         _schedules_table(console, result, name)
 
     console.print("Assumptions:", style="bold")

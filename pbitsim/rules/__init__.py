@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-__all__ = ["RULES"]
+__all__ = ["RULES", "TILED_FORMS", "resolve_algo"]
 
 
 def _rules() -> tuple[str, ...]:
@@ -34,3 +34,16 @@ def _rules() -> tuple[str, ...]:
 
 #: The rule names (``--algo``), in listing order.
 RULES = _rules()
+
+
+#: ``--algo NAME --tiles M``: a local rule given a tile count runs its hidden units as tiled
+#: p-bit units (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
+#: the rule registered under this name, one implementation with the real-valued form. Without
+#: ``--tiles`` the rule is real-valued. ``bsmf`` and ``bssff`` are also names of their own.
+TILED_FORMS = {"mf": "bsmf", "sff": "bssff"}
+
+
+def resolve_algo(algo: str, tiles) -> str:
+    """The rule that ``--algo ALGO`` runs: its tiled form (:data:`TILED_FORMS`) when a tile
+    count ``tiles`` is given (not None), else ``algo`` itself."""
+    return TILED_FORMS.get(algo, algo) if tiles is not None else algo

@@ -13,12 +13,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..arch_rules import resolve_arch
-from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, check_tiles
+from ..arch_rules import TILED_RULES, resolve_arch
+from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
 from ..devices import parse_device, spec_string
 from ..energy_models.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import ARCH_DIR
 from ..schedules import check_algo_schedule, default_schedule
+from ..rules import resolve_algo
 from .algorithms import ALGOS
 
 __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
@@ -39,7 +40,9 @@ class TrainingError(ValueError):
 class TrainConfig:
     algo: str = "bsff"
     dataset: str = "mnist"
-    tiles: int = 7
+    # M tiles per unit: the tiled rules' (default DEFAULT_TILES); given to a local rule with a
+    # tiled form (mf, sff) it selects that form (pbitsim.rules.resolve_algo); None: real-valued
+    tiles: int | None = None
     epochs: int = 1
     batch_size: int = 128
     lr: float | None = None  # None: the algorithm's default (DEFAULT_LR)
@@ -64,15 +67,19 @@ class TrainConfig:
     def validate(self) -> None:
         if self.algo not in ALGOS:
             raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
+        self.algo = resolve_algo(self.algo, self.tiles)  # mf/sff with --tiles: their p-bit form
+        if self.tiles is None and self.algo in TILED_RULES:
+            self.tiles = DEFAULT_TILES
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise TrainingError(f"--seed must be >= 0, got {self.seed}")
         if self.batch_size < 2:
             raise TrainingError("--batch-size must be >= 2 (batch norm needs two samples)")
         try:
-            check_tiles(self.tiles)
+            if self.tiles is not None:
+                check_tiles(self.tiles)
         except ValueError as e:
             raise TrainingError(f"--tiles: {e}") from None
         for name in ("limit_train", "limit_test"):
