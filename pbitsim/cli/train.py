@@ -69,7 +69,7 @@ def _summary_table(results: dict):
               help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
                    "CwC-FF reference, 0.003 for ff, 0.001 for bp, 0.00157 for mf (the seeds' MNIST "
                    "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf, 0.001 for "
-                   "sff/bssff (AdamW)).")
+                   "sff, 0.003 for bssff (AdamW)).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
               help="Train on a seeded random subset of N training images.")
