@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from ..rules import RULES
-from ..arch_rules import resolve_arch
+from ..arch_rules import TILED_RULES, resolve_arch
+from ..config import DEFAULT_TILES
 from ..bridge import tally
 from ..counters import active_counter
 from ..schedules import default_schedule, freeze_ends
@@ -107,4 +108,6 @@ def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     _discover()
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
+    if cfg.tiles is None and cfg.algo in TILED_RULES:  # a config not run through validate()
+        cfg.tiles = DEFAULT_TILES
     return _REGISTRY[cfg.algo](cfg, input_shape, classes)
