@@ -123,7 +123,8 @@ def _parse_density(text: str) -> list[float]:
 def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
              schedule, layer_epochs, dataset, eval_samples, epochs, train_size, per_layer, json_out,
              csv_out, counts_path):
-    """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF and BSMF (pJ).
+    """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF, SFF and
+    their tiled forms (pJ).
 
     Counts every operation and memory access per training sample and per inference
     with the analytic model of each algorithm, and prices them with a per-operation

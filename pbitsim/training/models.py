@@ -6,7 +6,9 @@ and groups), an activation and the block's post layers (max-pool of any size, ba
 after a conv, 1d after a dense layer, layer norm: Hinton's RMS normalisation
 :func:`rms_normalize`); a linear softmax head reads the flattened last block output.
 
-* real (CwC-FF, FF, BP): activation ReLU, everything in torch (counted).
+* real (CwC-FF, FF, BP, MF, SFF): activation ReLU, everything in torch (counted); where the
+  architecture sets ``pre_norm`` (SFF's conv -> batch norm -> ReLU blocks) a batch norm
+  (``pres``, default init) sits between each linear layer and its ReLU.
 * simulated (BSFF/BGBSFF, ``tiles=M``): every block's linear output is batch-normalised
   (``pres``, scale initialised to ``PRE_SCALE``; folded into that layer's weights and bias at
   inference, so the hardware still indexes and adds) and feeds M tiled logistic units sampled
