@@ -135,6 +135,8 @@ class Trainer:
         path = self.out / CHECKPOINT
         theirs = state["config"]
         for k, v in self.cfg.result_fields().items():
+            if k == "tiles" and self.cfg.algo not in TILED_RULES:
+                continue  # unused by a real-valued rule (earlier versions recorded 7)
             if theirs.get(k) != v:
                 raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
                                     f"run has {k}={v!r}; use the same settings to resume")
