@@ -49,9 +49,11 @@ ARCH_DIR = Path(__file__).with_name("archs")
 #: CFSE net.
 DEFAULT_ARCH = "cfse-cifar10"
 #: The built-in network ``pbitsim train`` trains without ``--arch``, per input shape: the CFSE
-#: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF.
-_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000"),
-                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10")}
+#: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF, the SFF CNN for
+#: Scalable FF (real and tiled).
+_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000", "sff-cnn-mnist"),
+                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10", "sff-cnn-cifar10")}
+_NET_OF_ALGO = {"ff": 1, "sff": 2, "bssff": 2}  # else the CFSE net
 DEFAULT_TRAIN_SAMPLES = 60000
 LINEAR_TYPES = ("dense", "conv2d")
 LAYER_FIELDS = {
@@ -196,13 +198,14 @@ def default_arch(input_shape, algo: str = "cwc") -> str:
     """The built-in network ``pbitsim train --algo ALGO`` trains on data of ``input_shape``.
 
     CFSE (the CwC-FF reference net) for every algorithm but ``ff``, whose label-in-the-input
-    rule needs an MLP (Hinton's 4 x 2000). ``ArchError`` for a shape with no built-in net.
+    rule needs an MLP (Hinton's 4 x 2000), and ``sff``/``bssff``, whose blocks carry goodness
+    convs (the SFF CNN). ``ArchError`` for a shape with no built-in net.
     """
     nets = _DEFAULT_NETS.get(tuple(int(v) for v in input_shape))
     if nets is None:
         shape = "x".join(str(v) for v in input_shape)
         raise ArchError(f"no built-in network for {shape} inputs; give --arch NAME|FILE.toml")
-    return nets[1] if algo == "ff" else nets[0]
+    return nets[_NET_OF_ALGO.get(algo, 0)]
 
 
 def list_archs() -> list[str]:

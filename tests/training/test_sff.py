@@ -52,3 +52,10 @@ def test_resume_is_bit_identical(mnist_small, tmp_path, tiles):
             assert torch.equal(v, theirs[k]), (mod, k)
     assert res["test_accuracy"] == res_full["test_accuracy"]
     assert res["train_counts_by_op"] == res_full["train_counts_by_op"]
+
+
+def test_default_net_of_sff():
+    for tiles in (None, 5):
+        cfg = TrainConfig(algo="sff", dataset="cifar10", tiles=tiles)
+        cfg.validate()
+        assert cfg.arch == "sff-cnn-cifar10" and cfg.algo == ("sff" if tiles is None else "bssff")
