@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+import pbitsim  # noqa: F401  (before torch: passive OpenMP workers, see pbitsim/__init__)
 import numpy as np
 import torch
 import torch.nn.functional as F

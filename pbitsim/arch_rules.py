@@ -6,19 +6,23 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .schedules import CAFO_FAMILY, GREEDY_FAMILY, MF_FAMILY, check_algo_schedule, check_schedule
+from .schedules import (CAFO_FAMILY, GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
+                        check_schedule)
 
-__all__ = ["CWC_FAMILY", "NORMS", "TILED_RULES", "TILEABLE_RULES", "arch_rule", "is_tiled",
-           "resolve_arch", "simulated_rule"]
+__all__ = ["CWC_FAMILY", "SFF_FAMILY", "NORMS", "TILED_RULES", "TILEABLE_RULES", "arch_rule",
+           "is_tiled", "resolve_arch", "simulated_rule"]
 
 #: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
 CWC_FAMILY = ("cwc", "bsff", "bgbsff")
+#: The rules whose hidden units are always tiled p-bit units (``--tiles M``, default 7; their
+#: nets have pre-activation batch norm by construction).
+TILED_RULES = ("bsff", "bgbsff", "bsmf", "bssff")
 NORMS = ("batchnorm", "layernorm")
-#: Rules that always run tiled p-bit units (``--tiles M``, default 7).
-TILED_RULES = ("bsff", "bgbsff", "bsmf")
 #: Local rules that run tiled p-bit units when ``--tiles M`` is given and real-valued ReLU units
-#: without it (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF).
-TILEABLE_RULES = CAFO_FAMILY
+#: without it (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
+#: the CaFo rules switch their units themselves; ``mf`` and ``sff`` become their tiled rules
+#: (``bsmf``, ``bssff``: :data:`pbitsim.rules.TILED_FORMS`) when the configuration is checked.
+TILEABLE_RULES = CAFO_FAMILY + ("mf", "sff")
 
 
 def is_tiled(algo: str, tiles: int | None) -> bool:
@@ -60,6 +64,16 @@ def arch_rule(algo: str, arch, tiled: bool = False) -> str | None:
                 return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
                         f"the {arch.classes} classes (CwC-FF splits every block into one group "
                         "per class)")
+    if arch.pre_norm and algo not in ("bp", *SFF_FAMILY, *TILED_RULES):
+        return (f"{algo} on {arch.name}: the architecture puts batch norm before the "
+                "activation (pre_norm = true), which only bp, sff and the tiled rules model")
+    if algo in SFF_FAMILY:
+        if not arch.goodness_kernel:
+            return (f"{algo} on {arch.name}: the architecture declares no goodness conv (Scalable "
+                    "FF needs goodness_kernel = 1 and conv blocks, e.g. --arch sff-cnn-cifar10)")
+        if algo == "sff" and not arch.pre_norm:
+            return (f"{algo} on {arch.name}: Scalable FF's blocks are conv -> batch norm -> ReLU; "
+                    "set pre_norm = true")
     if algo in TILED_RULES or (tiled and algo in TILEABLE_RULES):
         rule = simulated_rule(arch)
         if rule is not None:
@@ -110,6 +124,6 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
         raise ValueError(rule)
     if algo in CWC_FAMILY:
         check_schedule(schedule, dataset, len(net.blocks))
-    elif algo in GREEDY_FAMILY:
+    elif algo in GREEDY_FAMILY or algo in SFF_FAMILY:
         check_algo_schedule(algo, schedule)
     return net

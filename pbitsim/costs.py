@@ -40,6 +40,7 @@ __all__ = [
     "relu_backward", "maxpool", "maxpool_backward", "batchnorm", "batchnorm_eval",
     "batchnorm_backward", "rms_norm", "rms_norm_backward", "goodness", "goodness_backward",
     "softmax_ce", "argmax", "tiled_backward", "straight_through_backward", "quantize", "adam",
+    "adamw",
     "shift_update", "fold_input_affine", "fold_input_affine_backward", "sum_predictions",
     "ff_pair_loss", "stash", "row_scale", "row_scale_backward", "quantized_accumulation",
     "dequantize", "at_precision", "quantize_fixed",
@@ -328,6 +329,12 @@ def adam(params: float) -> Counts:
     return (c.add(f"grad_read:{FP}", params).add(f"weight_read:{FP}", params)
             .add(f"weight_write:{FP}", params)
             .add(f"state_read:{FP}", 2 * params).add(f"state_write:{FP}", 2 * params))
+
+
+def adamw(params: float) -> Counts:
+    """One AdamW step: Adam's, plus the decoupled weight decay ``w *= 1 - lr * wd`` (a
+    multiply per parameter, on the weight Adam reads and writes anyway)."""
+    return adam(params).add(f"mul:{FP}", params)
 
 
 def shift_update(params: float) -> Counts:

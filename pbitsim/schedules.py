@@ -18,9 +18,9 @@ The energy estimator imports the same definitions to model frozen blocks.
 from __future__ import annotations
 
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
-           "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "default_schedule",
-           "check_algo_schedule", "CAFO_FAMILY", "CAFO_PATIENCE", "CAFO_DFA_EPOCHS",
-           "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs"]
+           "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "SFF_FAMILY",
+           "SFF_SCHEDULES", "default_schedule", "check_algo_schedule", "CAFO_FAMILY",
+           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs"]
 
 SCHEDULES = ("staggered", "reference", "none")
 DEFAULT_SCHEDULE = "staggered"
@@ -31,6 +31,10 @@ DEFAULT_SCHEDULE = "staggered"
 MF_SCHEDULES = ("greedy", "online")
 #: The Mono-Forward rules: real-valued and on tiled p-bit units.
 MF_FAMILY = ("mf", "bsmf")
+#: Scalable FF (real-valued and on tiled p-bit units): every block learns on every minibatch,
+#: its only schedule.
+SFF_FAMILY = ("sff", "bssff")
+SFF_SCHEDULES = ("online",)
 #: Early-stopping patience of greedy MF per data set (the seeds' ``configs/mf/*.yaml``) and the
 #: minimum improvement of the validation local loss that resets it.
 MF_PATIENCE = {"mnist": 5, "fashion-mnist": 10, "cifar10": 4}
@@ -69,7 +73,10 @@ def dfa_epochs(algo: str, dataset: str | None, given: int | None = None) -> int:
 
 def default_schedule(algo: str) -> str:
     """The schedule ``pbitsim train`` uses when none is given: greedy for MF and CaFo (as the
-    seeds ran them), the staggered freezing of the CwC family otherwise."""
+    seeds ran them), online for SFF (every block every minibatch), the staggered freezing of the
+    CwC family otherwise."""
+    if algo in SFF_FAMILY:
+        return "online"
     return "greedy" if algo in GREEDY_FAMILY else DEFAULT_SCHEDULE
 
 
@@ -79,9 +86,14 @@ def check_algo_schedule(algo: str, schedule: str) -> None:
         if schedule not in MF_SCHEDULES:
             raise ValueError(f"--schedule {schedule}: {algo} has the schedules "
                              f"{', '.join(MF_SCHEDULES)}")
+    elif algo in SFF_FAMILY:
+        if schedule not in SFF_SCHEDULES:
+            raise ValueError(f"--schedule {schedule}: {algo} trains every block on every "
+                             f"minibatch (schedule {', '.join(SFF_SCHEDULES)})")
     elif schedule not in SCHEDULES:
         raise ValueError(f"unknown --schedule {schedule!r} for {algo}; choose one of "
-                         f"{', '.join(SCHEDULES)} (greedy and online are mf's and cafo's)")
+                         f"{', '.join(SCHEDULES)} (greedy and online are mf's and cafo's, "
+                         "online sff's)")
 
 #: The CwC-FF reference's "Acc" windows: block i trains in epochs [0, end_i) (its classifier
 #: to the end of the run, 50 epochs for F-MNIST and CIFAR-10), per data set.

@@ -79,8 +79,8 @@ def _parse_density(text: str) -> list[float]:
               help=f"Comma-separated algorithms [default: {','.join(DEFAULT_ALGOS)}].")
 @click.option("--tiles", metavar="M", type=int,
               help="Tiles (p-bits) per tiled logistic unit [default: 7]. Given to a local rule "
-                   "with a p-bit form (cafo-rand, cafo-dfa), it estimates that form; without it "
-                   "they are real-valued.")
+                   "with a p-bit form, it estimates that form: mf and sff as bsmf and bssff, "
+                   "cafo-rand and cafo-dfa on tiled units; without it they are real-valued.")
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
@@ -130,7 +130,8 @@ def _parse_density(text: str) -> list[float]:
 def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
              schedule, layer_epochs, dfa_epochs, dataset, eval_samples, epochs, train_size,
              per_layer, json_out, csv_out, counts_path, weight_bits, acc_bits, grad_bits):
-    """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF and BSMF (pJ).
+    """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF, CaFo, SFF
+    and their tiled forms (pJ).
 
     Counts every operation and memory access per training sample and per inference
     with the analytic model of each algorithm, and prices them with a per-operation
@@ -138,6 +139,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     """
     measured = None
     algo_given = algo is not None
+    tiles_given = tiles is not None  # the user's --tiles (mf/sff then run tiled)
     if counts_path:
         from ..energy_models.countsfile import load_counts_file
         try:
@@ -159,6 +161,9 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
             except ValueError as exc:
                 raise PbitsimError(f"counts file {measured.path}: {exc}") from None
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
+    if tiles_given:  # mf/sff with --tiles: their tiled p-bit forms
+        from ..rules import resolve_algo
+        algos = list(dict.fromkeys(resolve_algo(a, tiles) for a in algos))
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
     for flag, target in (("--json", json_out), ("--csv", csv_out)):

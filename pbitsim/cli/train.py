@@ -62,17 +62,18 @@ def _summary_table(results: dict):
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
 @click.option("--tiles", "-M", type=int, default=None,
-              help="Tiles per tiled logistic unit: bsff/bgbsff/bsmf [default: 7]; given to "
-                   "cafo-rand/cafo-dfa it runs their hidden units as tiled p-bit units "
-                   "(without it they are real-valued ReLU units).")
+              help="Tiles per tiled logistic unit (bsff/bgbsff/bsmf/bssff; default 7). Given to "
+                   "a local rule it runs its hidden units as tiled p-bit units: mf and sff as "
+                   "bsmf and bssff, cafo-rand/cafo-dfa on tiled units; without it they are "
+                   "real-valued ReLU units.")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=None,
               help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
                    "CwC-FF reference, 0.003 for ff, 0.001 for bp, 0.00157 for mf (the seeds' MNIST "
-                   "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf; cafo-rand / "
-                   "cafo-dfa: the predictors' rate, the seeds' 0.001 / 2.539e-4 (F-MNIST "
-                   "3.304e-4)).")
+                   "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf, 0.001 for "
+                   "sff, 0.003 for bssff (AdamW); cafo-rand / cafo-dfa: the predictors' rate, "
+                   "the seeds' 0.001 / 2.539e-4 (F-MNIST 3.304e-4)).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
               help="Train on a seeded random subset of N training images.")
@@ -86,7 +87,7 @@ def _summary_table(results: dict):
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--estimator", type=click.Choice(("mean-field", "straight-through")),
               default="mean-field", show_default=True,
-              help="Backward of the binary stochastic units (bsff/bgbsff/bsmf).")
+              help="Backward of the binary stochastic units (bsff/bgbsff/bsmf/bssff).")
 @click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default="ternary",
               show_default=True,
               help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
@@ -113,7 +114,7 @@ def _summary_table(results: dict):
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,
-              help="p-bit device sampling the tiles (bsff/bgbsff/bsmf): ideal, digital, smtj, with "
+              help="p-bit device sampling the tiles (bsff/bgbsff/bsmf/bssff): ideal, digital, smtj, with "
                    "options as kind:key=value,... e.g. digital:lut_width=8 or "
                    "smtj:offset_sd=0.2,stuck_rate=0.01.")
 @click.option("--threads", type=int, default=None,
@@ -167,8 +168,8 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
     if out_dir is None:
-        suffix = f"-m{cfg.tiles}" if is_tiled(algo, cfg.tiles) else ""
-        out_dir = str(Path("runs") / f"{algo}-{dataset}{suffix}")
+        suffix = f"-m{cfg.tiles}" if is_tiled(cfg.algo, cfg.tiles) else ""
+        out_dir = str(Path("runs") / f"{cfg.algo}-{dataset}{suffix}")
     try:
         # the folder's lock first: a second run into it stops here, before loading anything
         with runfiles.out_lock(out_dir):

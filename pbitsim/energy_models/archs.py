@@ -7,6 +7,8 @@ An architecture file (see ``archs/*.toml`` and ``examples/archs/``)::
     classes = 10
     train_samples = 60000     # optional: samples per epoch (default 60000)
     ff_variant = "hinton"     # optional: "cwc" (default with conv layers) or "hinton"
+    pre_norm = true           # optional: batch norm between each linear layer and its activation
+    goodness_kernel = 1       # optional: each block carries a kernel x kernel goodness conv
     [[layers]]
     type = "dense"            # also "conv2d", "pool", "batchnorm", "layernorm"
     units = 300
@@ -20,6 +22,13 @@ logistic units for BSFF) and owns the ``pool``/``batchnorm``/``layernorm`` layer
 it: together they form a *block*, the unit a forward-forward local loss trains. Every
 network ends in a linear softmax classifier (the *head*) from the flattened last block
 output to ``classes``.
+
+``pre_norm = true`` puts a batch norm between every linear layer and its activation (conv ->
+batch norm -> ReLU, as in Scalable FF's blocks; the tiled p-bit nets always have it).
+``goodness_kernel = k`` gives every block an auxiliary ``k x k`` convolution (stride 1, padding
+``k // 2``, with bias) from the block output to ``classes`` channels: the goodness conv of
+Scalable FF (:meth:`Arch.goodness_conv`); only the ``sff`` rules use it. Both need a net whose
+blocks end in feature maps for the goodness conv.
 """
 
 from __future__ import annotations
@@ -40,9 +49,12 @@ ARCH_DIR = Path(__file__).with_name("archs")
 #: CFSE net.
 DEFAULT_ARCH = "cfse-cifar10"
 #: The built-in network ``pbitsim train`` trains without ``--arch``, per input shape: the CFSE
-#: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF.
-_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000", "cafo-cnn-mnist"),
-                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10", "cafo-cnn-cifar10")}
+#: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF, the seeds' CaFo
+#: CNN for the CaFo rules, the SFF CNN for Scalable FF (real and tiled).
+_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000", "sff-cnn-mnist", "cafo-cnn-mnist"),
+                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10", "sff-cnn-cifar10",
+                               "cafo-cnn-cifar10")}
+_NET_OF_ALGO = {"ff": 1, "sff": 2, "bssff": 2, "cafo-rand": 3, "cafo-dfa": 3}  # else CFSE
 DEFAULT_TRAIN_SAMPLES = 60000
 LINEAR_TYPES = ("dense", "conv2d")
 LAYER_FIELDS = {
@@ -53,7 +65,7 @@ LAYER_FIELDS = {
     "layernorm": set(),
 }
 _TOP_KEYS = {"name", "description", "source", "input", "classes", "train_samples",
-             "ff_variant", "layers"}
+             "ff_variant", "pre_norm", "goodness_kernel", "layers"}
 
 
 class ArchError(ValueError):
@@ -147,6 +159,10 @@ class Arch:
     description: str = ""
     source: str = ""
     path: str | None = None
+    #: Batch norm between each block's linear layer and its activation.
+    pre_norm: bool = False
+    #: Kernel of each block's auxiliary goodness conv to the classes (0: none).
+    goodness_kernel: int = 0
 
     @property
     def layers(self) -> tuple[Layer, ...]:
@@ -155,6 +171,23 @@ class Arch:
     @property
     def params(self) -> int:
         return sum(l.params for l in self.layers)
+
+    def goodness_conv(self, block: Block) -> Layer:
+        """The auxiliary goodness conv of ``block`` (``goodness_kernel`` x ``goodness_kernel``,
+        stride 1, padding ``k // 2``, bias): block output ``(C, H, W)`` -> ``(classes, H, W)``.
+
+        ``ArchError`` when the architecture declares none or the block ends in a vector."""
+        k = self.goodness_kernel
+        if k < 1:
+            raise ArchError(f"architecture {self.name} declares no goodness conv "
+                            "(goodness_kernel)")
+        shape = block.out_shape
+        if len(shape) != 3:
+            raise ArchError(f"architecture {self.name}: {block.name} ends in a vector of "
+                            f"{shape[0]}; a goodness conv needs a feature map")
+        return _linear("conv2d", f"goodness{block.index + 1}",
+                       {"channels": self.classes, "kernel": k, "padding": k // 2}, shape,
+                       f"architecture {self.name}: goodness conv of {block.name}")
 
     def next_linear(self, block_index: int) -> Layer:
         """The linear layer that consumes block ``block_index``'s output."""
@@ -166,16 +199,15 @@ def default_arch(input_shape, algo: str = "cwc") -> str:
     """The built-in network ``pbitsim train --algo ALGO`` trains on data of ``input_shape``.
 
     CFSE (the CwC-FF reference net) for every algorithm but ``ff``, whose label-in-the-input
-    rule needs an MLP (Hinton's 4 x 2000), and the CaFo rules, whose default is the seeds' CaFo
-    CNN. ``ArchError`` for a shape with no built-in net.
+    rule needs an MLP (Hinton's 4 x 2000), ``sff``/``bssff``, whose blocks carry goodness
+    convs (the SFF CNN), and the CaFo rules, whose default is the seeds' CaFo CNN. ``ArchError``
+    for a shape with no built-in net.
     """
     nets = _DEFAULT_NETS.get(tuple(int(v) for v in input_shape))
     if nets is None:
         shape = "x".join(str(v) for v in input_shape)
         raise ArchError(f"no built-in network for {shape} inputs; give --arch NAME|FILE.toml")
-    if algo.startswith("cafo-"):
-        return nets[2]
-    return nets[1] if algo == "ff" else nets[0]
+    return nets[_NET_OF_ALGO.get(algo, 0)]
 
 
 def list_archs() -> list[str]:
@@ -257,13 +289,30 @@ def arch_from_mapping(data: Mapping[str, Any], path: str | None = None) -> Arch:
                        "cwc" if any(b.linear.type == "conv2d" for b in blocks) else "hinton")
     if variant not in ("cwc", "hinton"):
         raise ArchError(f"architecture {label}: 'ff_variant' must be \"cwc\" or \"hinton\"")
+    pre_norm = data.get("pre_norm", False)
+    if not isinstance(pre_norm, bool):
+        raise ArchError(f"architecture {label}: 'pre_norm' must be true or false")
+    goodness_kernel = data.get("goodness_kernel", 0)
+    if not (isinstance(goodness_kernel, int) and not isinstance(goodness_kernel, bool)
+            and goodness_kernel >= 0):
+        raise ArchError(f"architecture {label}: 'goodness_kernel' must be a non-negative "
+                        "integer (0: none)")
+    if goodness_kernel % 2 == 0 and goodness_kernel:
+        raise ArchError(f"architecture {label}: 'goodness_kernel' must be odd (the goodness "
+                        f"conv keeps the block's size), got {goodness_kernel}")
+    if goodness_kernel:
+        for block in blocks:
+            if len(block.out_shape) != 3:
+                raise ArchError(f"architecture {label}: goodness_kernel needs every block to "
+                                f"end in a feature map; {block.name} ends in a vector")
     features = _prod(current)
     head = Layer("dense", "head", (features,), (classes,), taps=features * classes,
                  weights=features * classes)
     return Arch(name=data["name"], input_shape=tuple(shape), classes=classes,
                 blocks=tuple(blocks), head=head, train_samples=train_samples,
                 ff_variant=variant, description=str(data.get("description", "")),
-                source=str(data.get("source", "")), path=path)
+                source=str(data.get("source", "")), path=path, pre_norm=pre_norm,
+                goodness_kernel=goodness_kernel)
 
 
 def _linear(kind, name, spec, shape, where) -> Layer:

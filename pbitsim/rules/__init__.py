@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-__all__ = ["RULES", "RULE_MODULES"]
+__all__ = ["RULES", "RULE_MODULES", "TILED_FORMS", "resolve_algo"]
 
 
 def _rules() -> dict[str, str]:
@@ -38,3 +38,18 @@ def _rules() -> dict[str, str]:
 RULE_MODULES = _rules()
 #: The rule names (``--algo``), in listing order.
 RULES = tuple(RULE_MODULES)
+
+
+#: ``--algo NAME --tiles M``: a local rule given a tile count runs its hidden units as tiled
+#: p-bit units (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
+#: the rule registered under this name, one implementation with the real-valued form. Without
+#: ``--tiles`` the rule is real-valued. ``bsmf`` and ``bssff`` are also names of their own.
+#: (The CaFo rules keep their names and switch their units themselves:
+#: :data:`pbitsim.arch_rules.TILEABLE_RULES`.)
+TILED_FORMS = {"mf": "bsmf", "sff": "bssff"}
+
+
+def resolve_algo(algo: str, tiles) -> str:
+    """The rule that ``--algo ALGO`` runs: its tiled form (:data:`TILED_FORMS`) when a tile
+    count ``tiles`` is given (not None), else ``algo`` itself."""
+    return TILED_FORMS.get(algo, algo) if tiles is not None else algo

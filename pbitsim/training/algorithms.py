@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from ..rules import RULE_MODULES, RULES
-from ..arch_rules import is_tiled, resolve_arch
+from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
+from ..config import DEFAULT_TILES
 from ..bridge import tally
 from ..counters import active_counter
 from ..schedules import default_schedule, freeze_ends
@@ -108,6 +109,8 @@ def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     _discover()
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
+    if cfg.tiles is None and cfg.algo in TILED_RULES:  # a config not run through validate()
+        cfg.tiles = DEFAULT_TILES
     algo = _REGISTRY[cfg.algo](cfg, input_shape, classes)
     prec = cfg.precision
     if prec.fixed:  # every product layer of the network on the fixed-point datapath

@@ -21,6 +21,7 @@ from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDA
                                         get_algorithm)
 from ..energy_models.archs import ARCH_DIR
 from ..schedules import check_algo_schedule, default_schedule, dfa_epochs
+from ..rules import resolve_algo
 from .algorithms import ALGOS
 
 __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
@@ -42,8 +43,9 @@ class TrainingError(ValueError):
 class TrainConfig:
     algo: str = "bsff"
     dataset: str = "mnist"
-    # tiles per tiled unit: None = not given (bsff/bgbsff/bsmf then take DEFAULT_TILES; the
-    # local rules of TILEABLE_RULES, e.g. cafo-dfa, run real-valued ReLU units)
+    # tiles per tiled unit: None = not given (bsff/bgbsff/bsmf/bssff then take DEFAULT_TILES;
+    # given to a local rule of TILEABLE_RULES it selects its p-bit form: mf -> bsmf, sff ->
+    # bssff (pbitsim.rules.resolve_algo), cafo-* tiled units; without it they are real-valued)
     tiles: int | None = None
     epochs: int = 1
     batch_size: int = 128
@@ -88,6 +90,7 @@ class TrainConfig:
     def validate(self) -> None:
         if self.algo not in ALGOS:
             raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
+        self.algo = resolve_algo(self.algo, self.tiles)  # mf/sff with --tiles: their p-bit form
         if self.tiles is None and self.algo in TILED_RULES:
             self.tiles = DEFAULT_TILES
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):

@@ -6,7 +6,9 @@ and groups), an activation and the block's post layers (max-pool of any size, ba
 after a conv, 1d after a dense layer, layer norm: Hinton's RMS normalisation
 :func:`rms_normalize`); a linear softmax head reads the flattened last block output.
 
-* real (CwC-FF, FF, BP): activation ReLU, everything in torch (counted).
+* real (CwC-FF, FF, BP, MF, SFF): activation ReLU, everything in torch (counted); where the
+  architecture sets ``pre_norm`` (SFF's conv -> batch norm -> ReLU blocks) a batch norm
+  (``pres``, default init) sits between each linear layer and its ReLU.
 * simulated (BSFF/BGBSFF, ``tiles=M``): every block's linear output is batch-normalised
   (``pres``, scale initialised to ``PRE_SCALE``; folded into that layer's weights and bias at
   inference, so the hardware still indexes and adds) and feeds M tiled logistic units sampled
@@ -132,7 +134,9 @@ class Net(nn.Module):
         self.goodness = goodness
         self.linears = nn.ModuleList()
         self.acts = nn.ModuleList()
-        self.pres = nn.ModuleList() if tiles is not None else None
+        # batch norm before the activation: always in a p-bit net, where the arch says so
+        # (pre_norm) in a real one
+        self.pres = nn.ModuleList() if (tiles is not None or arch.pre_norm) else None
         self.norms = nn.ModuleList()  # per block, one module per post layer (batch norms)
         for i, block in enumerate(arch.blocks):
             self.linears.append(self._linear(block.linear, i, tiles, grad_quant))
@@ -142,10 +146,11 @@ class Net(nn.Module):
             self.norms.append(nn.ModuleList(
                 _batchnorm(layer.in_shape) if layer.type == "batchnorm" else nn.Identity()
                 for layer in block.post))
-        if tiles is not None:
+        if self.pres is not None:
             for block in arch.blocks:
                 pre = _batchnorm(block.linear.out_shape)
-                nn.init.constant_(pre.weight, PRE_SCALE)
+                if tiles is not None:
+                    nn.init.constant_(pre.weight, PRE_SCALE)
                 self.pres.append(pre)
         self.quant0 = QuantizeGrad(grad_quant, seed) if (tiles is not None and grad_quant) else None
         self.features = arch.head.n_in
@@ -206,10 +211,12 @@ class Net(nn.Module):
         return ys, self.head(*head_in)
 
     def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=(), upto: int | None = None,
-               counts: list | None = None):
+               counts: list | None = None, counts_out: list | None = None):
         """The blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
 
         ``upto``: run blocks ``0..upto`` only (a greedy stage); ``head_in`` is then None.
+        ``counts_out`` (simulated nets): a list that receives, per block, what a reader of its
+        output indexes: ``(counts uint8, (scale, shift, row_scale))`` (SFF's goodness convs).
 
         ``head_in`` is ``(features,)`` for the real net and ``(counts [B, F] uint8, scale [F],
         shift [F], row_scale [B])`` for the simulated one (the last block's tile counts, its
@@ -229,6 +236,8 @@ class Net(nn.Module):
                     if counts is not None:
                         flat, (scale, shift, rows) = _flat_counts(inp, fold)
                         counts.append((flat, scale, shift, rows))
+                    if counts_out is not None:
+                        counts_out.append((inp, fold))
                 else:
                     y, out = self._real_block(i, inp, i < stop or (self.head is not None
                                                                    and upto is None))
@@ -247,7 +256,10 @@ class Net(nn.Module):
         if block.linear.type == "dense" and x.dim() > 2:
             x = x.flatten(1)
         self.linears[i].step_seed = K.derive_seed(self.seed, 400 + i, *self._key)
-        z = counted_relu(self.linears[i](x), self.saved)
+        z = self.linears[i](x)
+        if self.pres is not None:  # conv -> batch norm -> ReLU (pre_norm)
+            z = counted_bn_backward(self.pres[i](z)[0], self.saved)
+        z = counted_relu(z, self.saved)
         g = None
         for layer, mod in zip(block.post, self.norms[i]):
             if layer.type in NORMS and self.goodness == "activation" and g is None:

@@ -21,14 +21,16 @@ import math
 import resource
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from .. import runfiles
+from .. import OMP_SPINNING, runfiles
 from ..arch_rules import is_tiled
+from ..schedules import CAFO_FAMILY
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
@@ -67,6 +69,11 @@ class Trainer:
             self.train_idx = np.arange(n_train)
         n_test = data.test_x.shape[0]
         self.n_test = min(n_test, cfg.limit_test) if cfg.limit_test else n_test
+        if OMP_SPINNING and (cfg.threads or torch.get_num_threads()) > 1:
+            warnings.warn("torch was imported before pbitsim, so its OpenMP workers spin between "
+                          "parallel regions (a training step ran up to 20x slower on a busy "
+                          "machine): import pbitsim first or set OMP_WAIT_POLICY=PASSIVE",
+                          RuntimeWarning, stacklevel=2)
         torch.manual_seed(cfg.seed)
         try:
             self.algo = make_algorithm(cfg, data.input_shape, data.num_classes)
@@ -129,6 +136,9 @@ class Trainer:
         path = self.out / CHECKPOINT
         theirs = state["config"]
         for k, v in self.cfg.result_fields().items():
+            if k == "tiles" and not is_tiled(self.cfg.algo, v) and (
+                    theirs.get(k) is None or self.cfg.algo not in CAFO_FAMILY):
+                continue  # unused by a real-valued rule (earlier versions recorded 7)
             if theirs.get(k) != v:
                 raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
                                     f"run has {k}={v!r}; use the same settings to resume")

@@ -30,9 +30,11 @@ BATCH = 4
 TILES = 3
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 ARCHS = list_archs() + [str(EXAMPLES / "small-convnet.toml"), str(EXAMPLES / "my-mlp.toml")]
-ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff", "mf", "bsmf")
+ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff", "mf", "bsmf", "sff", "bssff")
 DENSE_ONLY = ("ff", "mf", "bsmf")  # rules of all-dense nets
-TILED = ("bsff", "bgbsff", "bsmf")
+CONV_ONLY = ("sff", "bssff")  # rules whose goodness conv reads feature maps
+TILED = ("bsff", "bgbsff", "bsmf", "bssff")
+ONLINE = ("mf", "bsmf", "sff", "bssff")  # every layer learns on every step
 CASES = [(algo, arch) for arch in ARCHS for algo in ALGOS
          if arch_rule(algo, load_arch(arch)) is None]
 
@@ -85,7 +87,7 @@ def test_one_training_step_and_inference(algo, arch, backend):
     torch.manual_seed(0)
     cfg = TrainConfig(algo=algo, dataset="cifar10" if net.input_shape[0] == 3 else "mnist",
                       batch_size=BATCH, tiles=TILES,
-                      schedule="online" if algo in ("mf", "bsmf") else "none", arch=arch,
+                      schedule="online" if algo in ONLINE else "none", arch=arch,
                       backend=backend)
     alg = make_algorithm(cfg, net.input_shape, net.classes)
     rng = np.random.default_rng(0)
@@ -108,7 +110,8 @@ def test_one_training_step_and_inference(algo, arch, backend):
 def test_every_algorithm_and_arch_family_is_covered():
     covered = {(a, load_arch(n).blocks[0].linear.type) for a, n in CASES}
     for algo in ALGOS:
-        assert (algo, "dense") in covered
+        if algo not in CONV_ONLY:
+            assert (algo, "dense") in covered
         if algo not in DENSE_ONLY:
             assert (algo, "conv2d") in covered
 
@@ -224,6 +227,8 @@ def test_cafo_online_run_step_is_its_stages_weighted():
         assert set(got) == set(want)
         for k in got:
             assert got[k] == pytest.approx(want[k], rel=1e-12)
+
+
 # Fixed-point datapaths (pbitsim.precision): the same step on integer weights and saturating
 # accumulators (a narrow one sends the dense backend through the integer kernels), with and
 # without integer errors, equals the estimate at the same widths.
@@ -265,3 +270,27 @@ def test_fixed_point_step_equals_estimate(algo, arch, backend, prec):
     params = ModelParams(tiles=TILES, batch_size=BATCH, precision=precision,
                          stats=_read_stats(alg, False) if tiled else None)
     _compare(measured, _estimated(algo, net, params, "inference"), tiled)
+@pytest.mark.parametrize("algo, arch", [("mf", str(EXAMPLES / "my-mlp.toml")),
+                                        ("sff", str(EXAMPLES / "small-sff.toml"))])
+def test_tiles_runs_the_tiled_form(algo, arch):
+    """``--algo mf|sff --tiles M`` trains the tiled p-bit form, and its measured step equals
+    the estimate of the name :func:`pbitsim.rules.resolve_algo` gives (bsmf, bssff)."""
+    from pbitsim.rules import resolve_algo
+    net = load_arch(arch)
+    cfg = TrainConfig(algo=algo, dataset="mnist", batch_size=BATCH, tiles=TILES,
+                      schedule="online", arch=arch)
+    cfg.validate()
+    assert cfg.algo == resolve_algo(algo, TILES) == {"mf": "bsmf", "sff": "bssff"}[algo]
+    real = TrainConfig(algo=algo, dataset="mnist", schedule="online", arch=arch)
+    real.validate()
+    assert real.algo == algo and real.tiles is None
+    torch.manual_seed(0)
+    alg = make_algorithm(cfg, net.input_shape, net.classes)
+    assert alg.model.simulated
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
+    with counting() as measured:
+        alg.train_step(x, y, (0, 0), 0.0)
+    params = ModelParams(tiles=TILES, batch_size=BATCH, stats=_read_stats(alg, True))
+    _compare(measured, _estimated(cfg.algo, net, params, "train"), True)

@@ -141,3 +141,21 @@ def test_estimate_prints_both_schedules_and_the_seeds():
     out = " ".join(r.output.split())
     assert "MF schedules" in out and "the seeds measured greedy" in out
     assert "mnist 0.6/0.69 Wh = 0.87x" in out and "3.2x more" in out
+
+
+@pytest.mark.parametrize("name, seeds_m, input_dim, hidden", [
+    ("mf-mlp-2x1000", 1.82, 784, [1000, 1000]),
+    ("mf-mlp-3x2000", 14.26, 3072, [2000, 2000, 2000])])
+def test_parameter_counts_against_the_seeds(name, seeds_m, input_dim, hidden):
+    """pbitsim's MF: the layers and one projection per hidden layer (3x2000: 14.21 M). The
+    seeds' 14.26 M (1.82 M) counts the reference code's MF_MLP module, which also holds a
+    projection M_0 of the input a_0 (input_dim x classes) and a BP-style output layer (last
+    hidden -> classes, with bias): 50,730 more on 3x2000."""
+    net, classes = load_arch(name), 10
+    layers = sum(b.linear.params for b in net.blocks)
+    ours = get_algorithm("mf").params_count(net)
+    assert ours == layers + classes * sum(hidden)
+    reference = layers + classes * (input_dim + sum(hidden)) + hidden[-1] * classes + classes
+    assert round(reference / 1e6, 2) == seeds_m
+    if name == "mf-mlp-3x2000":
+        assert ours == 14_210_000 and reference - ours == 50_730

@@ -1,6 +1,7 @@
 """BP: backpropagation through the whole network, real-valued (fp32), Adam.
 
-One forward pass in training mode (ReLU, pools, batch norms, the softmax head as the output
+One forward pass in training mode (ReLU, pools, batch norms (also before the ReLU where the
+architecture says ``pre_norm``), the softmax head as the output
 layer) keeping everything the backward pass needs until it gets there: every linear layer's
 input (``stash_write``), ReLU masks (``u1``) and max-pool indices; then the gradient through
 every layer (input gradients of every linear layer but the first) and every weight gradient;
@@ -32,16 +33,21 @@ class BP(Algorithm):
             row = LayerCounts(block.name, block.describe())
             fwd, bwd = row.phases["forward"], row.phases["backward"]
             fwd.merge(S.real_forward(lin, b, train=True, saved=SAVED, prec=prec))
+            if arch.pre_norm:  # batch norm between the linear layer and its ReLU
+                fwd.merge(costs.batchnorm(b * lin.n_out, S.channels(lin)))
             fwd.merge(costs.relu(b * lin.n_out, True, SAVED))
             for layer in block.post:
                 fwd.merge(S.post_forward(layer, b, train=True, saved=SAVED))
             for layer in reversed(block.post):
                 bwd.merge(S.post_backward(layer, b, saved=SAVED))
             bwd.merge(costs.relu_backward(b * lin.n_out, SAVED))
+            if arch.pre_norm:
+                bwd.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin), SAVED))
             if block.index > 0:
                 bwd.merge(S.real_input_grad(lin, b, prec))
             row.phases["weight_grad"].merge(S.real_weight_grad(lin, b, saved=SAVED, prec=prec))
-            row.phases["update"].merge(costs.adam(S.block_params(block)))
+            row.phases["update"].merge(costs.adam(S.block_params(block,
+                                                                 pre_norm=arch.pre_norm)))
             rows.append(row)
         head = arch.head
         row = LayerCounts("head", head.describe())
@@ -61,6 +67,9 @@ class BP(Algorithm):
             row = LayerCounts(block.name, block.describe())
             fwd = row.phases["forward"]
             fwd.merge(S.real_forward(block.linear, b, train=False, prec=prec))
+            if arch.pre_norm:
+                fwd.merge(costs.batchnorm_eval(b * block.linear.n_out,
+                                               S.channels(block.linear)))
             fwd.merge(costs.relu(b * block.linear.n_out, False))
             for layer in block.post:
                 fwd.merge(S.post_forward(layer, b, train=False))
