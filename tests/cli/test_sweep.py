@@ -193,7 +193,7 @@ def test_an_axis_is_one_declaration(monkeypatch):
     assert cfg.meta()["eval_samples"] == [1, 2]
     options = [o for p in click.command()(_axis_options(lambda **kw: None)).params
                for o in p.opts]
-    assert options == ["--dataset", "--algo", "--device", "--tiles", "-M", "--seeds",
+    assert options == ["--dataset", "--algo", "--device", "--tiles", "-M", "--precision", "--seeds",
                        "--eval-samples"]
 
 
@@ -207,6 +207,40 @@ def test_estimate_only_rules(tmp_path):
     assert rows[2]["n_pbits"] == 0 and rows[1]["n_pbits"] == 7 * rows[0]["n_pbits"]
     assert rows[2]["energy_train_pj_per_sample"] == pytest.approx(
         hardware_summary("cfse-mnist", "cwc", 7, density=0.15)["energy_train_pj_per_sample"])
+
+
+def test_precision_axis(tmp_path):
+    """--precision is one axis setting the three width fields; it prices each datapath as
+    `estimate --weight-bits ...` does, and applies only to rules with a fixed-point form."""
+    from pbitsim import sweep as sw
+    from pbitsim.precision import make_precision
+    result = run("--estimate-only", "--algo", "bsff,mf", "--arch", "mf-mlp-2x1000", "--tiles", "7",
+                 "--precision", "fp32,w8,w4a16g4", "--out", str(tmp_path), "--no-plots")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert [(r["algo"], r["precision"]) for r in rows] == [
+        ("bsff", "fp32"), ("bsff", "w8a32"), ("bsff", "w4a16g4"), ("mf", None)]
+    for r in rows[:3]:
+        want = hardware_summary("mf-mlp-2x1000", "bsff", 7, density=0.15,
+                                precision=make_precision(*{"fp32": (None, None, None),
+                                                           "w8a32": (8, 32, None),
+                                                           "w4a16g4": (4, 16, 4)}[r["precision"]]))
+        assert r["energy_train_pj_per_sample"] == pytest.approx(want["energy_train_pj_per_sample"])
+    assert rows[1]["energy_train_pj_per_sample"] < rows[0]["energy_train_pj_per_sample"]
+    cfg = sw.SweepConfig(grid={"tiles": (7,), "precision": ("fp32", "w8a16g8")})
+    points = cfg.points()
+    assert [p.key for p in points] == ["ideal-m7-s0", "ideal-m7-w8a16g8-s0"]  # fp32: old names
+    tc = cfg.train_config(points[1])
+    assert (tc.weight_bits, tc.acc_bits, tc.grad_bits) == (8, 16, 8)
+    assert cfg.train_config(points[0]).weight_bits is None
+
+
+@pytest.mark.parametrize("value", ["w8a4", "w65", "int8", ""])
+def test_precision_axis_bad_values(tmp_path, value):
+    result = run("--estimate-only", "--precision", value, "--out", str(tmp_path), "--no-plots")
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: --precision"), result.output
 
 
 @needs_mnist

@@ -28,6 +28,7 @@ from pbitsim.energy_models.archs import Arch, Block
 @register
 class SFF(Algorithm):
     name = "sff"
+    fixed_point = False  # its goodness convs and AdamW path are not ported to fixed point
     title = "SFF (Scalable Forward-Forward)"
     order = 50
     tiled = False
