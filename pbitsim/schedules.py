@@ -17,10 +17,13 @@ The energy estimator imports the same definitions to model frozen blocks.
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "SFF_FAMILY",
            "SFF_SCHEDULES", "default_schedule", "check_algo_schedule", "CAFO_FAMILY",
-           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs"]
+           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs",
+           "greedy_stopping", "held_out_loss", "record_held_out"]
 
 SCHEDULES = ("staggered", "reference", "none")
 DEFAULT_SCHEDULE = "staggered"
@@ -39,6 +42,35 @@ SFF_SCHEDULES = ("online",)
 #: minimum improvement of the validation local loss that resets it.
 MF_PATIENCE = {"mnist": 5, "fashion-mnist": 10, "cifar10": 4}
 MF_MIN_DELTA = 1e-4
+
+
+def greedy_stopping(stages: int) -> dict:
+    """The early-stopping state of a greedy run of ``stages`` stages (MF's layers, CaFo's
+    predictors): per stage its best held-out loss, epochs without improvement, whether it ended,
+    and epochs trained. Plain lists: a checkpoint stores it as it is."""
+    return {"best": [math.inf] * stages, "bad": [0] * stages, "done": [False] * stages,
+            "epochs": [0] * stages}
+
+
+def record_held_out(stop: dict, stage: int, loss: float, patience: int) -> None:
+    """One epoch's held-out loss of greedy stage ``stage``: an improvement by more than
+    ``MF_MIN_DELTA`` resets the count, ``patience`` epochs without one end the stage."""
+    if loss < stop["best"][stage] - MF_MIN_DELTA:
+        stop["best"][stage], stop["bad"][stage] = loss, 0
+    else:
+        stop["bad"][stage] += 1
+        if stop["bad"][stage] >= patience:
+            stop["done"][stage] = True
+
+
+def held_out_loss(loss_of, batches) -> float:
+    """Mean of ``loss_of(x, y, offset)`` (a batch's mean loss; ``offset`` the samples before it)
+    over the held-out ``batches``, weighted by batch size."""
+    total, n = 0.0, 0
+    for x, y in batches:
+        total += float(loss_of(x, y, n)) * len(y)
+        n += len(y)
+    return total / max(n, 1)
 #: Fraction of the training images greedy MF holds out for early stopping (a seeded split).
 MF_VALIDATION = 0.1
 

@@ -34,8 +34,9 @@ def test_mf_learns_well_above_chance(mnist_small, tmp_path, schedule):
 def test_greedy_early_stopping_skips_the_rest_of_a_layers_cap(mnist_small, tmp_path,
                                                               monkeypatch):
     import pbitsim.rules.mf.train as A
+    from pbitsim import schedules
     monkeypatch.setattr(A, "MF_PATIENCE", {"mnist": 1})
-    monkeypatch.setattr(A, "MF_MIN_DELTA", 1e9)  # no epoch after the first improves enough
+    monkeypatch.setattr(schedules, "MF_MIN_DELTA", 1e9)  # no epoch after the first improves enough
     tr = _mf(mnist_small, tmp_path, schedule="greedy", epochs=4, limit_train=200)
     res = tr.run()
     assert [h["layer"] for h in res["history"]] == [1, 1, 2, 2]

@@ -11,7 +11,8 @@ from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedLinear
 from pbitsim.bridge.modules import BSNLinear, set_backend
 from pbitsim.counters import OpCounter, active_counter, counting
-from pbitsim.schedules import CAFO_PATIENCE, DFA_STAGE, MF_MIN_DELTA, dfa_epochs
+from pbitsim.schedules import (CAFO_PATIENCE, DFA_STAGE, dfa_epochs, greedy_stopping,
+                               held_out_loss, record_held_out)
 from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register
 from pbitsim.training.models import Net
 
@@ -79,8 +80,7 @@ class CafoRand(Algorithm):
         self.cap = cfg.epochs
         self.patience = CAFO_PATIENCE
         n = len(self.preds)
-        self.stop = {"best": [math.inf] * n, "bad": [0] * n, "done": [False] * n,
-                     "epochs": [0] * n}
+        self.stop = greedy_stopping(n)
 
     def _reader(self, features: int, classes: int, cfg):
         """A linear layer over a block's flattened output (real) or tile counts (tiled)."""
@@ -168,20 +168,10 @@ class CafoRand(Algorithm):
             return {}
         self._mode()
         self.model.train(False)
-        total, n = 0.0, 0
         with counting(OpCounter()):  # validation is not part of the training counts
-            for xb, yb in batches:
-                loss, _, _ = self._predictor_loss(xb, yb, stage, (VAL_KEY, epoch, n))
-                total += float(loss) * len(yb)
-                n += len(yb)
-        val = total / max(n, 1)
-        st = self.stop
-        if val < st["best"][stage] - MF_MIN_DELTA:
-            st["best"][stage], st["bad"][stage] = val, 0
-        else:
-            st["bad"][stage] += 1
-            if st["bad"][stage] >= self.patience:
-                st["done"][stage] = True
+            val = held_out_loss(lambda x, y, n: self._predictor_loss(
+                x, y, stage, (VAL_KEY, epoch, n))[0], batches)
+        record_held_out(self.stop, stage, val, self.patience)
         return {"predictor": stage + 1, "val_loss": val}
 
     def layer_epochs(self) -> list[int] | None:

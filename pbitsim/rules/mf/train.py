@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -11,7 +10,7 @@ from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedLinear
 from pbitsim.bridge.modules import BSNLinear, set_backend
 from pbitsim.counters import OpCounter, active_counter, counting
-from pbitsim.schedules import MF_MIN_DELTA, MF_PATIENCE
+from pbitsim.schedules import MF_PATIENCE, greedy_stopping, held_out_loss, record_held_out
 from pbitsim.training.algorithms import (VAL_KEY, Algorithm, _adam, _ce, _count_adam, register)
 from pbitsim.training.models import Net
 
@@ -61,8 +60,7 @@ class MF(Algorithm):
         n = len(self.groups)
         self.cap = cfg.epochs
         self.patience = MF_PATIENCE.get(cfg.dataset, 5)
-        self.stop = {"best": [math.inf] * n, "bad": [0] * n, "done": [False] * n,
-                     "epochs": [0] * n}
+        self.stop = greedy_stopping(n)
 
     def total_epochs(self) -> int:
         """Epochs of the trainer's loop: one cap per layer (greedy) or ``cfg.epochs``."""
@@ -141,20 +139,10 @@ class MF(Algorithm):
         if stage is None:
             return {}
         self._mode(False)
-        total, n = 0.0, 0
         with counting(OpCounter()):  # validation is not part of the training counts
-            for x, y in batches:
-                loss, _, _ = self._loss(x, y, stage, (VAL_KEY, epoch, n))
-                total += float(loss) * len(y)
-                n += len(y)
-        val = total / max(n, 1)
-        st = self.stop
-        if val < st["best"][stage] - MF_MIN_DELTA:
-            st["best"][stage], st["bad"][stage] = val, 0
-        else:
-            st["bad"][stage] += 1
-            if st["bad"][stage] >= self.patience:
-                st["done"][stage] = True
+            val = held_out_loss(lambda x, y, n: self._loss(x, y, stage, (VAL_KEY, epoch, n))[0],
+                                batches)
+        record_held_out(self.stop, stage, val, self.patience)
         return {"layer": stage + 1, "val_loss": val}
 
     def layer_epochs(self) -> list[int] | None:
