@@ -110,7 +110,8 @@ def _summary_table(results: dict):
               help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
                    "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
                    "CFSE net of the dataset (cfse-mnist, cfse-cifar10); ff: Hinton's 4 x 2000 "
-                   "MLP; cafo-rand/cafo-dfa: the seeds' CaFo CNN].")
+                   "MLP; cafo-rand/cafo-dfa: the seeds' CaFo CNN; sff: the SFF CNN; mf/bsmf: the "
+                   "seeds' MF MLP, 784-1000-1000 or 3072-2000x3].")
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,
