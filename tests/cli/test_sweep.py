@@ -95,7 +95,7 @@ def test_estimate_only_does_not_import_torch(tmp_path):
     (["--dataset", "mnist,svhn"], "--dataset: unknown value 'svhn'"),
     (["--seeds", ""], "--seeds is empty"),
     # every (data set, rule) of the grid is checked against the network before any work
-    (["--algo", "bsff,mf"], "mf on cfse-mnist: conv1 is conv2d; Mono-Forward"),
+    (["--algo", "bsff,mf", "--arch", "cfse-mnist"], "mf on cfse-mnist: conv1 is conv2d; Mono-Forward"),
     (["--estimate-only", "--algo", "cwc,ff", "--arch", "cfse-mnist"], "ff on cfse-mnist"),
     (["--dataset", "mnist,cifar10", "--arch", "cwc-mnist"],
      "--arch: architecture cwc-mnist takes 1x28x28 inputs, the cifar10 images are 3x32x32"),

@@ -159,3 +159,12 @@ def test_parameter_counts_against_the_seeds(name, seeds_m, input_dim, hidden):
     assert round(reference / 1e6, 2) == seeds_m
     if name == "mf-mlp-3x2000":
         assert ours == 14_210_000 and reference - ours == 50_730
+
+
+def test_default_net_is_the_seeds_mlp():
+    """`pbitsim train --algo mf` (and bsmf) without --arch trains the seeds' MF MLP of the data
+    set's input size."""
+    from pbitsim.energy_models.archs import default_arch
+    assert default_arch((1, 28, 28), "mf") == default_arch((1, 28, 28), "bsmf") == "mf-mlp-2x1000"
+    assert default_arch((3, 32, 32), "mf") == "mf-mlp-3x2000"
+    assert default_arch((1, 28, 28), "cwc") == "cfse-mnist"
