@@ -186,7 +186,9 @@ def _sat_add(acc, src, v, lo, hi, saturate):
 
 @njit(parallel=True, cache=True)
 def _fixed_matmul(x, w, lo, hi, saturate, out, stats):
-    """out[b] = saturating sum over k ascending of w[k] x[b, k] times; stats[b] = (sum, nnz)."""
+    """out[b] = saturating sum over k ascending of w[k] x[b, k] times; stats[b] = (sum, nnz).
+    (With x = a transposed count matrix and w the per-sample errors it is the weight gradient's
+    sum over samples, :func:`fixed_index_matmul_xt`.)"""
     n_b, n_k = x.shape
     for b in prange(n_b):
         acc = out[b]
@@ -200,24 +202,6 @@ def _fixed_matmul(x, w, lo, hi, saturate, out, stats):
                 _sat_add(acc, w[k], v, lo, hi, saturate)
         stats[b, 0] = s
         stats[b, 1] = z
-
-
-@njit(parallel=True, cache=True)
-def _fixed_matmul_xt(xt, g, lo, hi, saturate, out, stats):
-    """out[k] = saturating sum over b ascending of g[b] xt[k, b] times (xt = x.T)."""
-    n_k, n_b = xt.shape
-    for k in prange(n_k):
-        acc = out[k]
-        s = 0
-        z = 0
-        for b in range(n_b):
-            v = xt[k, b]
-            if v:
-                s += v
-                z += 1
-                _sat_add(acc, g[b], v, lo, hi, saturate)
-        stats[k, 0] = s
-        stats[k, 1] = z
 
 
 @njit(parallel=True, cache=True)
@@ -389,7 +373,7 @@ def fixed_index_matmul_xt(x, g, acc_bits: int, counter=None, *, word_bits: int, 
     out = np.zeros((x.shape[1], g.shape[1]), g.dtype)
     stats = np.zeros((x.shape[1], 2), np.int64)
     sat = _saturates(g, levels * x.shape[0], acc_bits)
-    _fixed_matmul_xt(np.ascontiguousarray(x.T), g, np.int64(lo), np.int64(hi), sat, out, stats)
+    _fixed_matmul(np.ascontiguousarray(x.T), g, np.int64(lo), np.int64(hi), sat, out, stats)
     _record(counter, stats, "weight_grad", g.shape[1], x.size, out.size, uint_dtype(levels),
             word_bits, acc_bits)
     return out
