@@ -19,7 +19,7 @@ from ...precision import FP32, Precision
 from ..counts import PHASES
 from ..tiles import DEFAULT_DENSITY, TileStats, tile_stats
 
-__all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm",
+__all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm", "weighted_step",
            "algorithm_names", "DEFAULT_BATCH", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "ESTIMATORS"]
 
@@ -102,6 +102,23 @@ class LayerCounts:
         return LayerCounts(self.name, self.description,
                            {p: c.scaled(factor) for p, c in self.phases.items()})
 
+    def __add__(self, other: "LayerCounts") -> "LayerCounts":
+        return LayerCounts(self.name, self.description,
+                           {p: self.phases[p] + other.phases[p] for p in self.phases})
+
+
+def weighted_step(parts) -> list[LayerCounts]:
+    """A run's mean step from its parts: ``(weight, step)`` pairs (e.g. a greedy stage's step
+    and the epochs it trained), each step a list of rows, row by row weighted by
+    ``weight / sum(weights)``. The steps are taken one at a time (``parts`` may be lazy)."""
+    parts = list(parts)
+    total = sum(w for w, _ in parts)
+    out = None
+    for w, step in parts:
+        rows = [r.scaled(w / total) for r in step]
+        out = rows if out is None else [a + r for a, r in zip(out, rows)]
+    return out
+
 
 class Algorithm:
     """Base of the algorithm models.
@@ -118,6 +135,8 @@ class Algorithm:
     uses_tiles: bool = False
     order: int = 100          # position in listings
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
+
+    tiled = False  # a tiled p-bit form (checked and walked as a p-bit net)
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         """Counts of one training step over ``params.batch_size`` samples, per block and head."""
@@ -139,7 +158,12 @@ class Algorithm:
 
     def check(self, arch: Arch) -> None:
         """Raise ``ValueError`` (one line naming the layer and the rule) if the rule cannot
-        run on ``arch``."""
+        run on ``arch``: the trainer's rules (:func:`pbitsim.arch_rules.arch_rule`), one
+        definition; a tiled form (``tiled``) is checked as a p-bit net."""
+        from ...arch_rules import arch_rule
+        rule = arch_rule(self.name, arch, self.tiled)
+        if rule is not None:
+            raise ValueError(rule)
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         """One-line statements printed under the estimate."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 from ... import costs
 from ...costs import FP, Counts
 from .. import ops
-from ...arch_rules import arch_rule
 from ..archs import Arch, Block
 from . import Algorithm, LayerCounts, ModelParams
 from . import _steps as S
@@ -46,11 +45,6 @@ class LocalRule(Algorithm):
 
     def _variant(self, arch: Arch) -> str:
         return self.variant
-
-    def check(self, arch: Arch) -> None:
-        rule = arch_rule(self.name, arch)  # the trainer's rules: one definition
-        if rule is not None:
-            raise ValueError(rule)
 
     # --- one block -------------------------------------------------------------------------
     def _quant(self, params: ModelParams) -> str | None:

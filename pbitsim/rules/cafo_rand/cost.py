@@ -20,10 +20,10 @@ predictors index-and-accumulate the tile counts (the block's batch norm folded i
 from __future__ import annotations
 
 from pbitsim import costs
-from pbitsim.arch_rules import arch_rule
 from pbitsim.costs import Counts
 from pbitsim.energy_models import ops
-from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.energy_models.algorithms import (Algorithm, LayerCounts, ModelParams, register,
+                                              weighted_step)
 from pbitsim.energy_models.algorithms import _steps as S
 from pbitsim.energy_models.archs import Arch, Block, Layer
 from pbitsim.schedules import DFA_STAGE
@@ -48,11 +48,6 @@ class CafoRand(Algorithm):
     tiled = False
     #: What a greedy stage trains (the schedules table's rows).
     stage_noun = "predictor"
-
-    def check(self, arch: Arch) -> None:
-        rule = arch_rule(self.name, arch, self.tiled)
-        if rule is not None:
-            raise ValueError(rule)
 
     def tiled_form(self) -> Algorithm:
         return _TILED[self.name]
@@ -149,13 +144,8 @@ class CafoRand(Algorithm):
         if params.layer_epochs is not None and len(params.layer_epochs) != len(arch.blocks):
             raise ValueError(f"--layer-epochs: {len(params.layer_epochs)} values for the "
                              f"{len(arch.blocks)} predictors of {arch.name}")
-        stages = self.stages(params)
-        total = sum(e for e, _ in stages)
-        out = None
-        for e, stage in stages:
-            rows = [r.scaled(e / total) for r in self.stage_step(arch, params, stage)]
-            out = rows if out is None else [_add(a, r) for a, r in zip(out, rows)]
-        return out
+        return weighted_step((e, self.stage_step(arch, params, stage))
+                             for e, stage in self.stages(params))
 
     def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         self.check(arch)
@@ -200,10 +190,6 @@ class CafoRand(Algorithm):
 
     def _what(self) -> str:
         return "blocks frozen at their random init, batch norms on the initial statistics"
-
-
-def _add(a: LayerCounts, b: LayerCounts) -> LayerCounts:
-    return LayerCounts(a.name, a.description, {p: a.phases[p] + b.phases[p] for p in a.phases})
 
 
 class TiledCafoRand(CafoRand):

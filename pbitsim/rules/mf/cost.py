@@ -19,9 +19,9 @@ Two schedules, as ``pbitsim train --schedule``:
 from __future__ import annotations
 
 from pbitsim import costs, counters
-from pbitsim.arch_rules import arch_rule
 from pbitsim.costs import Counts
-from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.energy_models.algorithms import (Algorithm, LayerCounts, ModelParams, register,
+                                              weighted_step)
 from pbitsim.energy_models.algorithms import _steps as S
 from pbitsim.energy_models.archs import Arch, Block, Layer
 
@@ -50,11 +50,6 @@ class MF(Algorithm):
     title = "MF (Mono-Forward)"
     order = 40
     tiled = False
-
-    def check(self, arch: Arch) -> None:
-        rule = arch_rule(self.name, arch)
-        if rule is not None:
-            raise ValueError(rule)
 
     def params_count(self, arch: Arch) -> int:
         """Trainable parameters: the layers and their projections (no head)."""
@@ -116,12 +111,7 @@ class MF(Algorithm):
         if len(epochs) != len(arch.blocks):
             raise ValueError(f"--layer-epochs: {len(epochs)} values for the {len(arch.blocks)} "
                              f"layers of {arch.name}")
-        total = sum(epochs)
-        out = None
-        for k, e in enumerate(epochs):
-            rows = [r.scaled(e / total) for r in self.stage_step(arch, params, k)]
-            out = rows if out is None else [_add(a, r) for a, r in zip(out, rows)]
-        return out
+        return weighted_step((e, self.stage_step(arch, params, k)) for k, e in enumerate(epochs))
 
     def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         self.check(arch)
@@ -166,7 +156,3 @@ class MF(Algorithm):
                 "latency), and a run's epochs depend on its stopping rule: the seeds' later "
                 "revision (one stopping rule for all, patience 20, cap 100) flips MF 3x2000 on "
                 "CIFAR-10 from 40.78% less than BP to 3.2x more (17.28 vs 5.39 Wh)"]
-
-def _add(a: LayerCounts, b: LayerCounts) -> LayerCounts:
-    return LayerCounts(a.name, a.description,
-                       {p: a.phases[p] + b.phases[p] for p in a.phases})

@@ -17,7 +17,6 @@ the mean-field (or straight-through) gradient through the tiles and the batch no
 from __future__ import annotations
 
 from pbitsim import costs, counters
-from pbitsim.arch_rules import arch_rule
 from pbitsim.costs import FP, Counts
 from pbitsim.energy_models import ops
 from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
@@ -32,11 +31,6 @@ class SFF(Algorithm):
     title = "SFF (Scalable Forward-Forward)"
     order = 50
     tiled = False
-
-    def check(self, arch: Arch) -> None:
-        rule = arch_rule(self.name, arch)
-        if rule is not None:
-            raise ValueError(rule)
 
     def params_count(self, arch: Arch) -> int:
         """Trainable parameters: every block (with its pre-activation batch norm) and its
