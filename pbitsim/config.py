@@ -66,3 +66,8 @@ MAX_BITS = 64
 #: The accumulator width when ``--weight-bits`` is given without ``--acc-bits`` (int32 MACs:
 #: the common int8 inference datapath).
 DEFAULT_FIXED_ACC_BITS = 32
+
+#: Largest cache of frozen layers' outputs a greedy stage keeps (bytes; see
+#: :mod:`pbitsim.training.frozen`): CaFo's first block on all of MNIST holds 60,000 x 6,272
+#: floats (1.5 GB). Above it the frozen layers are recomputed on every step.
+FROZEN_CACHE_MAX_BYTES = 4 << 30

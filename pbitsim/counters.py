@@ -190,13 +190,14 @@ _ACTIVE: contextvars.ContextVar[tuple[OpCounter, ...]] = contextvars.ContextVar(
 
 
 @contextlib.contextmanager
-def counting(counter: OpCounter | None = None) -> Iterator[OpCounter]:
+def counting(counter: OpCounter | None = None, *, isolated: bool = False) -> Iterator[OpCounter]:
     """Collect the counts of every bridge module run inside the block.
 
-    Contexts nest: an inner block's counts also reach the outer counters.
+    Contexts nest: an inner block's counts also reach the outer counters, unless ``isolated``
+    (work that is not the hardware's, such as a simulator's cache fill, counted apart).
     """
     c = counter if counter is not None else OpCounter()
-    token = _ACTIVE.set(_ACTIVE.get() + (c,))
+    token = _ACTIVE.set(((c,) if isolated else _ACTIVE.get() + (c,)))
     try:
         yield c
     finally:

@@ -61,6 +61,14 @@ class Algorithm:
     name = ""
     default_lr = 0.01  # Adam rate of the layers unless --lr is given
     predictors: tuple[str, ...] = ()
+    #: True: ``train_step`` also takes ``rows=`` (the batch's data set rows) and the trainer
+    #: calls :meth:`bind_images` once (a rule that caches per-image values, such as CaFo's
+    #: frozen blocks: :mod:`pbitsim.training.frozen`).
+    takes_rows = False
+
+    def bind_images(self, images, train_rows, held_out_rows) -> None:
+        """Called once by the trainer when ``takes_rows``: ``images(rows)`` gives the input
+        tensor of data set rows; the run reads ``train_rows`` and ``held_out_rows``."""
 
     def __init__(self, cfg, input_shape, classes):
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes

@@ -87,6 +87,8 @@ class Trainer:
             k = max(2, int(round(MF_VALIDATION * len(self.train_idx))))
             self.val_idx = np.sort(self.train_idx[held[:k]])
             self.train_idx = np.sort(self.train_idx[held[k:]])
+        if self.algo.takes_rows:
+            self.algo.bind_images(self._images, self.train_idx, self.val_idx)
         n = len(self.train_idx)
         bs = cfg.batch_size
         # a trailing batch of one sample is dropped: batch norm needs two
@@ -151,10 +153,11 @@ class Trainer:
         self.saved_at = self._position()
 
     # ---- the loop -------------------------------------------------------------------------
+    def _images(self, idx: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.data.normalized(self.data.train_x[idx]))
+
     def _batch(self, idx: np.ndarray):
-        x = torch.from_numpy(self.data.normalized(self.data.train_x[idx]))
-        y = torch.from_numpy(self.data.train_y[idx])
-        return x, y
+        return self._images(idx), torch.from_numpy(self.data.train_y[idx])
 
     def fit(self) -> bool:
         """Train the remaining steps; returns False if stopped early (a checkpoint is saved)."""
@@ -173,10 +176,12 @@ class Trainer:
             t0 = time.perf_counter()
             while self.step_in_epoch < self.steps:
                 s = self.step_in_epoch
-                x, y = self._batch(order[s * bs:(s + 1) * bs])
+                rows = order[s * bs:(s + 1) * bs]
+                x, y = self._batch(rows)
                 frac = (self.epoch * self.steps + s) / total
+                extra = {"rows": rows} if self.algo.takes_rows else {}
                 with counting(self.counts):
-                    loss, correct = self.algo.train_step(x, y, (self.epoch, s), frac)
+                    loss, correct = self.algo.train_step(x, y, (self.epoch, s), frac, **extra)
                 if not math.isfinite(loss):
                     raise TrainingError(f"loss became {loss} at epoch {self.epoch + 1} step {s + 1}; "
                                         "lower --lr")

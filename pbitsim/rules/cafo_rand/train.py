@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from pbitsim import costs
@@ -14,8 +15,8 @@ from pbitsim.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import (CAFO_PATIENCE, DFA_STAGE, dfa_epochs, greedy_stopping,
                                held_out_loss, record_held_out)
 from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register
+from pbitsim.training.frozen import FrozenFeatures
 from pbitsim.training.models import Net
-
 
 
 def _numel(shape) -> int:
@@ -50,6 +51,11 @@ class CafoRand(Algorithm):
     validation loss (the trainer's held-out split) has not improved by ``MF_MIN_DELTA`` for
     ``CAFO_PATIENCE`` epochs; ``online``: every predictor on every step for ``cfg.epochs``.
     The early-stopping state is part of :meth:`state_dict` (bit-identical resume mid-stage).
+
+    Real-valued blocks are frozen and deterministic in the predictor stages, so the simulator
+    computes their outputs once per stage (:mod:`pbitsim.training.frozen`) and counts their
+    recompute on every step as the hardware does it; tiled blocks sample their p-bits anew on
+    every step and are recomputed.
     """
 
     name = "cafo-rand"
@@ -58,6 +64,7 @@ class CafoRand(Algorithm):
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
     default_lr = LRS["mnist"]
     predictors = ("sum",)
+    takes_rows = True  # the frozen blocks' cache (real-valued)
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
@@ -81,6 +88,15 @@ class CafoRand(Algorithm):
         self.patience = CAFO_PATIENCE
         n = len(self.preds)
         self.stop = greedy_stopping(n)
+        self.frozen: FrozenFeatures | None = None
+        self.val_rows = None
+
+    def bind_images(self, images, train_rows, held_out_rows) -> None:
+        """Real-valued blocks: a cache of their outputs for the predictor stages."""
+        self.val_rows = held_out_rows
+        if not self.tiled:
+            rows = np.concatenate([train_rows, held_out_rows])
+            self.frozen = FrozenFeatures(images, rows, self.cfg.batch_size)
 
     def _reader(self, features: int, classes: int, cfg):
         """A linear layer over a block's flattened output (real) or tile counts (tiled)."""
@@ -119,15 +135,24 @@ class CafoRand(Algorithm):
         flat, scale, shift, rows = counts[i]
         return layer(flat, scale, shift, row_scale=rows)
 
-    def _predictor_loss(self, x, y, stage, seed_key):
+    def _predictor_loss(self, x, y, stage, seed_key, rows=None):
         last = len(self.preds) - 1
         upto = last if stage is None else stage
-        with torch.no_grad():
-            ys, counts = self._blocks(x, seed_key, upto)
         which = range(upto + 1) if stage is None else (stage,)
+        cached = None
+        if self.frozen is not None and rows is not None:
+            def frozen(xb):
+                ys, _ = self._blocks(xb, seed_key, upto)
+                return [ys[i].flatten(1) for i in which]
+            cached = self.frozen.read(("predictors", stage), frozen,
+                                      [self.flat[i] for i in which], x, rows)
+        if cached is None:
+            with torch.no_grad():
+                ys, counts = self._blocks(x, seed_key, upto)
         loss, total = 0.0, None
-        for i in which:
-            logits = self._read(self.preds[i], i, ys, counts)
+        for j, i in enumerate(which):
+            logits = (self.preds[i](cached[j]) if cached is not None
+                      else self._read(self.preds[i], i, ys, counts))
             loss = loss + _ce(logits, y)
             total = logits.detach() if total is None else total + logits.detach()
         return loss, total, which
@@ -139,12 +164,12 @@ class CafoRand(Algorithm):
         self.preds.train(True)
 
     # --- training --------------------------------------------------------------------------
-    def train_step(self, x, y, seed_key, frac: float):
+    def train_step(self, x, y, seed_key, frac: float, rows=None):
         stage = self.stage(seed_key[0])
         if stage == DFA_STAGE:
             return self.dfa_step(x, y, seed_key)
         self._mode()
-        loss, logits, which = self._predictor_loss(x, y, stage, seed_key)
+        loss, logits, which = self._predictor_loss(x, y, stage, seed_key, rows)
         for i in which:
             self.optims[i].zero_grad(set_to_none=True)
         loss.backward()
@@ -170,9 +195,12 @@ class CafoRand(Algorithm):
         self.model.train(False)
         with counting(OpCounter()):  # validation is not part of the training counts
             val = held_out_loss(lambda x, y, n: self._predictor_loss(
-                x, y, stage, (VAL_KEY, epoch, n))[0], batches)
+                x, y, stage, (VAL_KEY, epoch, n), self._val_rows(n, len(y)))[0], batches)
         record_held_out(self.stop, stage, val, self.patience)
         return {"predictor": stage + 1, "val_loss": val}
+
+    def _val_rows(self, offset: int, n: int):
+        return None if self.val_rows is None else self.val_rows[offset:offset + n]
 
     def layer_epochs(self) -> list[int] | None:
         """Epochs each predictor trained (greedy), None online."""
