@@ -5,7 +5,8 @@
 # predictor, 5 / 15 DFA block epochs); the README table states them beside the seeds' numbers.
 # Usage: examples/cafo_evidence.sh OUT_DIR   (PYTHONPATH must point at this checkout)
 #   SMALL=0 skips the small budgets, FULL=1 adds one epoch of every stage on all of MNIST,
-#   SEEDS=1 the seeds' budgets (below; THREADS sets --threads there, default 2).
+#   SEEDS=1 the seeds' budgets (below; THREADS sets --threads there, default 2; ONLY=REGEX
+#   picks runs by name).
 set -euo pipefail
 OUT=${1:-runs/cafo-evidence}
 MNIST=${MNIST_DIR:-/work/shared/data/mnist}
@@ -35,8 +36,9 @@ fi
 # after the stage's first; DFA's block epochs dominate (about 12 minutes each on 2 threads).
 # Interrupted runs continue with --resume.
 if [ "${SEEDS:-0}" = 1 ]; then
-  full() {  # name, then options
+  full() {  # name, then options; ONLY=REGEX runs the matching names only
     local name=$1; shift
+    [[ $name =~ ${ONLY:-.} ]] || return 0
     [ -f "$OUT/$name/results.json" ] && { echo "skip $name (done)"; return; }
     local resume=(); [ -f "$OUT/$name/checkpoint.pt" ] && resume=(--resume)
     nice -n 5 python -m pbitsim.cli.main train --threads "${THREADS:-2}" "$@" "${resume[@]}" \

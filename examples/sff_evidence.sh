@@ -2,7 +2,7 @@
 # Evidence for README "Mono-Forward ... and Scalable FF" (issue 12): MF at the seeds' full
 # budgets, MF on 7-tile p-bit units beside the real-valued form, SFF on CIFAR-10 beside CwC-FF
 # and BP on the same images and epochs. Usage: examples/sff_evidence.sh PART OUT_DIR
-# (PART: mf-full | mf-tiles | mf-tiles-full | cifar). Heavy: run niced on a shared machine.
+# (PART: mf-full | mf-tiles | mf-tiles-full | mf-cifar | cifar). Heavy: run niced on a shared machine.
 set -euo pipefail
 part=$1; out=$2
 MNIST=${MNIST:-../shared/data/mnist}; FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
@@ -28,6 +28,9 @@ mf-tiles-full)  # MF on 7-tile p-bit units at the seeds' budgets (bsmf's default
      --out "$out/mf-m7-mnist-full"
   $P --algo mf --tiles 7 --arch mf-mlp-2x1000 --dataset fashion-mnist --data-dir "$FMNIST" \
      --epochs 12 --out "$out/mf-m7-fmnist-full" ;;
+mf-cifar)  # MF 3x2000 on all of CIFAR-10 at the seeds' budget (cap 15 per layer, patience 4)
+  $P --algo mf --arch mf-mlp-3x2000 --dataset cifar10 --data-dir "$CIFAR" --epochs 15 \
+     --lr 3.242e-4 --out "$out/mf-cifar10-full" ;;
 cifar)  # the same 10,000 CIFAR-10 images (seeded subset), 3 epochs, the full test set
   B="--dataset cifar10 --data-dir $CIFAR --limit-train 10000 --epochs 3"
   $P --algo sff --arch sff-cnn-cifar10 $B --out "$out/sff-cifar10"
