@@ -157,8 +157,9 @@ def test_mf_greedy_stages(algo, arch):
 # CaFo: every stage of a run (DFA-CE's block stage, each greedy predictor stage, online) and
 # inference, real-valued and on tiled p-bit units (bscafo-*), measured == estimated.
 CAFO = ("cafo-rand", "cafo-dfa", "bscafo-rand", "bscafo-dfa")
+# (small-sff: pre_norm and layer norms, which only the p-bit forms take)
 CAFO_ARCHS = ["cafo-cnn-mnist", str(EXAMPLES / "small-convnet.toml"),
-              str(EXAMPLES / "my-mlp.toml")]
+              str(EXAMPLES / "my-mlp.toml"), str(EXAMPLES / "small-sff.toml")]
 CAFO_CASES = [(algo, arch, TILES if algo in TILED_RULES else None)
               for algo in CAFO for arch in CAFO_ARCHS
               if arch_rule(algo, load_arch(arch)) is None]
