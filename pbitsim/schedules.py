@@ -22,8 +22,8 @@ import math
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "SFF_FAMILY",
            "SFF_SCHEDULES", "default_schedule", "check_algo_schedule", "CAFO_FAMILY",
-           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "CAFO_DFA_RULES", "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs",
-           "greedy_stopping", "held_out_loss", "record_held_out"]
+           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "CAFO_DFA_RULES", "GREEDY_FAMILY", "DFA_STAGE",
+           "dfa_epochs", "greedy_stopping", "held_out_loss", "record_held_out"]
 
 SCHEDULES = ("staggered", "reference", "none")
 DEFAULT_SCHEDULE = "staggered"

@@ -106,7 +106,8 @@ def _summary_table(results: dict):
                    "rules (cafo-*, bscafo-*) the same, over their predictors.")
 @click.option("--dfa-epochs", type=int, default=None,
               help="cafo-dfa/bscafo-dfa: epochs its blocks learn by direct feedback alignment "
-                   "before the predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, CIFAR-10 250].")
+                   "before the predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, "
+                   "CIFAR-10 250].")
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
                    "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
