@@ -6,28 +6,26 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .schedules import (CAFO_FAMILY, GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
+from .schedules import (GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
                         check_schedule)
 
-__all__ = ["CWC_FAMILY", "SFF_FAMILY", "NORMS", "TILED_RULES", "TILEABLE_RULES", "arch_rule",
+__all__ = ["CWC_FAMILY", "SFF_FAMILY", "NORMS", "TILED_RULES", "arch_rule",
            "is_tiled", "resolve_arch", "simulated_rule"]
 
 #: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
 CWC_FAMILY = ("cwc", "bsff", "bgbsff")
 #: The rules whose hidden units are always tiled p-bit units (``--tiles M``, default 7; their
-#: nets have pre-activation batch norm by construction).
-TILED_RULES = ("bsff", "bgbsff", "bsmf", "bssff")
+#: nets have pre-activation batch norm by construction). A local rule given ``--tiles M``
+#: becomes its tiled rule here (``mf`` -> ``bsmf``: :data:`pbitsim.rules.TILED_FORMS`) when the
+#: configuration is checked; without ``--tiles`` it runs real-valued ReLU units.
+TILED_RULES = ("bsff", "bgbsff", "bsmf", "bssff", "bscafo-rand", "bscafo-dfa")
 NORMS = ("batchnorm", "layernorm")
-#: Local rules that run tiled p-bit units when ``--tiles M`` is given and real-valued ReLU units
-#: without it (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
-#: the CaFo rules switch their units themselves; ``mf`` and ``sff`` become their tiled rules
-#: (``bsmf``, ``bssff``: :data:`pbitsim.rules.TILED_FORMS`) when the configuration is checked.
-TILEABLE_RULES = CAFO_FAMILY + ("mf", "sff")
 
 
-def is_tiled(algo: str, tiles: int | None) -> bool:
-    """Whether ``algo`` with ``--tiles`` ``tiles`` (None: not given) runs tiled p-bit units."""
-    return algo in TILED_RULES or (algo in TILEABLE_RULES and tiles is not None)
+def is_tiled(algo: str) -> bool:
+    """Whether the rule ``algo`` (a checked configuration's, after
+    :func:`pbitsim.rules.resolve_algo`) runs tiled p-bit units."""
+    return algo in TILED_RULES
 
 
 def simulated_rule(arch) -> str | None:
@@ -52,10 +50,10 @@ def simulated_rule(arch) -> str | None:
     return None
 
 
-def arch_rule(algo: str, arch, tiled: bool = False) -> str | None:
+def arch_rule(algo: str, arch) -> str | None:
     """Why ``algo`` cannot train ``arch`` (one line naming the layer and the rule), or None.
 
-    ``tiled``: a rule of :data:`TILEABLE_RULES` given ``--tiles`` (its p-bit form)."""
+    A rule of :data:`TILED_RULES` is checked as a p-bit net (:func:`simulated_rule`)."""
     if algo in CWC_FAMILY:
         for block in arch.blocks:
             n = block.linear.out_shape[0]
@@ -74,10 +72,12 @@ def arch_rule(algo: str, arch, tiled: bool = False) -> str | None:
         if algo == "sff" and not arch.pre_norm:
             return (f"{algo} on {arch.name}: Scalable FF's blocks are conv -> batch norm -> ReLU; "
                     "set pre_norm = true")
-    if algo in TILED_RULES or (tiled and algo in TILEABLE_RULES):
+    if algo in TILED_RULES:
         rule = simulated_rule(arch)
         if rule is not None:
-            how = f"{algo} --tiles" if algo in TILEABLE_RULES else algo
+            from .rules import TILED_FORMS
+            real = [k for k, v in TILED_FORMS.items() if v == algo]  # bsmf: mf --tiles
+            how = f"{algo} ({real[0]} --tiles)" if real else algo
             return f"{how} on {arch.name}: {rule}"
     if algo == "ff":
         for block in arch.blocks:
@@ -102,13 +102,13 @@ def arch_rule(algo: str, arch, tiled: bool = False) -> str | None:
 
 
 def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset: str,
-                 schedule: str, tiled: bool = False):
+                 schedule: str):
     """The :class:`Arch` ``algo`` trains on data of ``input_shape`` with ``classes`` classes.
 
     ``arch``: a built-in name or a TOML file, or None for the default of the input shape
     (:func:`~pbitsim.energy_models.archs.default_arch`). ``ValueError`` (one line) if it
     cannot be read, does not fit the data, or the algorithm's rule (:func:`arch_rule`) or the
-    CwC-family ``schedule`` does not apply to it. ``tiled``: as for :func:`arch_rule`.
+    CwC-family ``schedule`` does not apply to it.
     """
     from .energy_models.archs import default_arch, load_arch
     net = load_arch(arch if arch is not None else default_arch(input_shape, algo))
@@ -119,7 +119,7 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
     if net.classes != classes:
         raise ValueError(f"architecture {net.name} has {net.classes} classes, {dataset} has "
                          f"{classes}")
-    rule = arch_rule(algo, net, tiled)
+    rule = arch_rule(algo, net)
     if rule is not None:
         raise ValueError(rule)
     if algo in CWC_FAMILY:

@@ -22,8 +22,8 @@ import math
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "SFF_FAMILY",
            "SFF_SCHEDULES", "default_schedule", "check_algo_schedule", "CAFO_FAMILY",
-           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "GREEDY_FAMILY", "DFA_STAGE", "dfa_epochs",
-           "greedy_stopping", "held_out_loss", "record_held_out"]
+           "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "CAFO_DFA_RULES", "GREEDY_FAMILY", "DFA_STAGE",
+           "dfa_epochs", "greedy_stopping", "held_out_loss", "record_held_out"]
 
 SCHEDULES = ("staggered", "reference", "none")
 DEFAULT_SCHEDULE = "staggered"
@@ -77,8 +77,11 @@ MF_VALIDATION = 0.1
 #: The Cascaded-Forward rules: random frozen blocks (Rand-CE) and blocks learned by direct
 #: feedback alignment first (DFA-CE); one linear predictor per block, CE loss. Their schedules
 #: are MF's (``greedy``: one predictor at a time, as the seeds ran them; ``online``: every
-#: predictor on every batch), with the same held-out split and minimum improvement.
-CAFO_FAMILY = ("cafo-rand", "cafo-dfa")
+#: predictor on every batch), with the same held-out split and minimum improvement. Each
+#: real-valued and on tiled p-bit units (``bscafo-*``, what ``--tiles M`` selects).
+CAFO_FAMILY = ("cafo-rand", "cafo-dfa", "bscafo-rand", "bscafo-dfa")
+#: The CaFo rules whose blocks learn by direct feedback alignment first (``--dfa-epochs``).
+CAFO_DFA_RULES = ("cafo-dfa", "bscafo-dfa")
 #: Early-stopping patience of a greedy CaFo predictor stage (the seeds' ``configs/cafo``:
 #: ``early_stopping_patience: 10`` on every data set).
 CAFO_PATIENCE = 10
@@ -92,9 +95,10 @@ GREEDY_FAMILY = MF_FAMILY + CAFO_FAMILY
 
 
 def dfa_epochs(algo: str, dataset: str | None, given: int | None = None) -> int:
-    """Epochs of CaFo-DFA's block stage: ``given``, else the seeds' value for ``dataset``
-    (MNIST's for a data set they did not run); 0 for every other rule."""
-    if algo != "cafo-dfa":
+    """Epochs of CaFo-DFA's block stage (a rule of :data:`CAFO_DFA_RULES`): ``given``, else the
+    seeds' value for ``dataset`` (MNIST's for a data set they did not run); 0 for every other
+    rule."""
+    if algo not in CAFO_DFA_RULES:
         return 0
     if given is not None:
         if isinstance(given, bool) or not isinstance(given, int) or given < 0:

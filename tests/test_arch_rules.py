@@ -73,3 +73,47 @@ def test_pure_python():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_tiled_forms_are_the_tiled_rules():
+    """One list of tiled rules: every cost model that walks a p-bit net (``tiled``) is in
+    ``TILED_RULES`` and prices p-bits, every local rule's ``--tiles`` form is one of them, and
+    the real-valued rules are not."""
+    from pbitsim.arch_rules import TILED_RULES, is_tiled
+    from pbitsim.energy_models.algorithms import algorithm_names, get_algorithm
+    from pbitsim.rules import RULES, TILED_FORMS, recorded_algo, resolve_algo
+    assert set(RULES) == set(algorithm_names())
+    for name in RULES:
+        model = get_algorithm(name)
+        assert model.tiled == is_tiled(name) == (name in TILED_RULES), name
+        if model.tiled:
+            assert model.uses_tiles, name
+    assert set(TILED_FORMS.values()) <= set(TILED_RULES)
+    assert not set(TILED_FORMS) & set(TILED_RULES)
+    assert TILED_FORMS["cafo-rand"] == "bscafo-rand" and TILED_FORMS["cafo-dfa"] == "bscafo-dfa"
+    for real, tiled in TILED_FORMS.items():
+        assert resolve_algo(real, 3) == tiled and resolve_algo(real, None) == real
+        assert type(get_algorithm(real)) in type(get_algorithm(tiled)).__mro__  # a subclass
+    # what a checkpoint or counts file of an earlier version recorded
+    assert recorded_algo("cafo-dfa", 7) == "bscafo-dfa" and recorded_algo("cafo-rand", 2) == \
+        "bscafo-rand"
+    assert recorded_algo("cafo-dfa", None) == "cafo-dfa"
+    assert recorded_algo("mf", 7) == "mf"  # real MF of earlier versions recorded an unused 7
+    assert recorded_algo("bscafo-dfa", 7) == "bscafo-dfa"
+
+
+def test_bscafo_defaults_are_cafo_s():
+    from pbitsim.energy_models.archs import default_arch
+    from pbitsim.schedules import default_schedule, dfa_epochs
+    for algo in ("bscafo-rand", "bscafo-dfa"):
+        assert default_arch((1, 28, 28), algo) == "cafo-cnn-mnist"
+        assert default_arch((3, 32, 32), algo) == "cafo-cnn-cifar10"
+        assert default_schedule(algo) == "greedy"
+        assert resolve_arch(algo, None, (1, 28, 28), 10, "mnist", "online").name == \
+            "cafo-cnn-mnist"
+    assert dfa_epochs("bscafo-dfa", "fashion-mnist") == 15 == dfa_epochs("cafo-dfa",
+                                                                          "fashion-mnist")
+    assert dfa_epochs("bscafo-rand", "fashion-mnist") == 0
+    # a tiled rule models the pre-activation batch norm itself: a pre_norm net is a p-bit net
+    pre = _arch([CONV, {"type": "pool", "size": 2}], pre_norm=True)
+    assert "pre_norm" in arch_rule("cafo-dfa", pre) and arch_rule("bscafo-dfa", pre) is None

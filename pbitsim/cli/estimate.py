@@ -79,8 +79,9 @@ def _parse_density(text: str) -> list[float]:
               help=f"Comma-separated algorithms [default: {','.join(DEFAULT_ALGOS)}].")
 @click.option("--tiles", metavar="M", type=int,
               help="Tiles (p-bits) per tiled logistic unit [default: 7]. Given to a local rule "
-                   "with a p-bit form, it estimates that form: mf and sff as bsmf and bssff, "
-                   "cafo-rand and cafo-dfa on tiled units; without it they are real-valued.")
+                   "with a p-bit form, it estimates that form: mf, sff, cafo-rand and cafo-dfa "
+                   "as bsmf, bssff, bscafo-rand and bscafo-dfa; without it they are "
+                   "real-valued.")
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
@@ -107,9 +108,9 @@ def _parse_density(text: str) -> list[float]:
               help="mf --schedule greedy: epochs each layer trained (e.g. the seeds' caps "
                    "14,14 on MNIST) [default: --epochs each; or the --counts run's].")
 @click.option("--dfa-epochs", metavar="E", type=int, default=None,
-              help="cafo-dfa: epochs of its block stage (direct feedback alignment) before the "
-                   "predictors [default: the seeds', by the data set of the input shape: "
-                   "MNIST 5, CIFAR-10 250; or the --counts run's].")
+              help="cafo-dfa/bscafo-dfa: epochs of its block stage (direct feedback "
+                   "alignment) before the predictors [default: the seeds', by the data set of "
+                   "the input shape: MNIST 5, CIFAR-10 250; or the --counts run's].")
 @click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
               help="The data set whose layer windows --schedule takes [default: by the "
                    "architecture's input shape, mnist or cifar10].")
@@ -139,7 +140,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     """
     measured = None
     algo_given = algo is not None
-    tiles_given = tiles is not None  # the user's --tiles (mf/sff then run tiled)
+    tiles_given = tiles is not None  # the user's --tiles (mf/sff/cafo-* then run tiled)
     if counts_path:
         from ..energy_models.countsfile import load_counts_file
         try:
@@ -161,7 +162,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
             except ValueError as exc:
                 raise PbitsimError(f"counts file {measured.path}: {exc}") from None
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
-    if tiles_given:  # mf/sff with --tiles: their tiled p-bit forms
+    if tiles_given:  # mf/sff/cafo-* with --tiles: their tiled p-bit forms
         from ..rules import resolve_algo
         algos = list(dict.fromkeys(resolve_algo(a, tiles) for a in algos))
     if json_out == "-" and csv_out == "-":
@@ -204,7 +205,6 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
                               device="ideal" if device is None else device,
-                              local_tiles=tiles is not None,
                               skip_incompatible=not algo_given, **options)
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:

@@ -62,18 +62,18 @@ def _summary_table(results: dict):
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
 @click.option("--tiles", "-M", type=int, default=None,
-              help="Tiles per tiled logistic unit (bsff/bgbsff/bsmf/bssff; default 7). Given to "
-                   "a local rule it runs its hidden units as tiled p-bit units: mf and sff as "
-                   "bsmf and bssff, cafo-rand/cafo-dfa on tiled units; without it they are "
-                   "real-valued ReLU units.")
+              help="Tiles per tiled logistic unit (bsff/bgbsff/bsmf/bssff/bscafo-*; default 7). "
+                   "Given to a local rule it runs its hidden units as tiled p-bit units: mf, "
+                   "sff, cafo-rand and cafo-dfa as bsmf, bssff, bscafo-rand and bscafo-dfa; "
+                   "without it they are real-valued ReLU units.")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=None,
               help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
                    "CwC-FF reference, 0.003 for ff, 0.001 for bp, 0.00157 for mf (the seeds' MNIST "
                    "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf, 0.001 for "
-                   "sff, 0.003 for bssff (AdamW); cafo-rand / cafo-dfa: the predictors' rate, "
-                   "the seeds' 0.001 / 2.539e-4 (F-MNIST 3.304e-4)).")
+                   "sff, 0.003 for bssff (AdamW); cafo-rand / cafo-dfa (and bscafo-*): the "
+                   "predictors' rate, the seeds' 0.001 / 2.539e-4 (F-MNIST 3.304e-4)).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
               help="Train on a seeded random subset of N training images.")
@@ -87,7 +87,8 @@ def _summary_table(results: dict):
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--estimator", type=click.Choice(("mean-field", "straight-through")),
               default="mean-field", show_default=True,
-              help="Backward of the binary stochastic units (bsff/bgbsff/bsmf/bssff).")
+              help="Backward of the binary stochastic units (the tiled rules: bsff, bgbsff, "
+                   "bsmf, bssff, bscafo-*).")
 @click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default="ternary",
               show_default=True,
               help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
@@ -101,21 +102,22 @@ def _summary_table(results: dict):
                    "blocks), reference (its windows in whole epochs, e.g. MNIST blocks freeze "
                    "after epochs 2, 3, 4, 5; the head trains on) or none. mf: greedy (the "
                    "default, as the seeds ran it: one layer at a time, --epochs per layer, early "
-                   "stopping on a held-out 10%) or online (every layer every step); cafo-rand "
-                   "and cafo-dfa the same, over their predictors.")
+                   "stopping on a held-out 10%) or online (every layer every step); the CaFo "
+                   "rules (cafo-*, bscafo-*) the same, over their predictors.")
 @click.option("--dfa-epochs", type=int, default=None,
-              help="cafo-dfa: epochs its blocks learn by direct feedback alignment before the "
-                   "predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, CIFAR-10 250].")
+              help="cafo-dfa/bscafo-dfa: epochs its blocks learn by direct feedback alignment "
+                   "before the predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, "
+                   "CIFAR-10 250].")
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
                    "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
                    "CFSE net of the dataset (cfse-mnist, cfse-cifar10); ff: Hinton's 4 x 2000 "
-                   "MLP; cafo-rand/cafo-dfa: the seeds' CaFo CNN; sff: the SFF CNN; mf/bsmf: the "
+                   "MLP; cafo-*/bscafo-*: the seeds' CaFo CNN; sff: the SFF CNN; mf/bsmf: the "
                    "seeds' MF MLP, 784-1000-1000 or 3072-2000x3].")
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,
-              help="p-bit device sampling the tiles (bsff/bgbsff/bsmf/bssff): ideal, digital, smtj, with "
+              help="p-bit device sampling the tiles (the tiled rules): ideal, digital, smtj, with "
                    "options as kind:key=value,... e.g. digital:lut_width=8 or "
                    "smtj:offset_sd=0.2,stuck_rate=0.01.")
 @click.option("--threads", type=int, default=None,
@@ -169,7 +171,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
     if out_dir is None:
-        suffix = f"-m{cfg.tiles}" if is_tiled(cfg.algo, cfg.tiles) else ""
+        suffix = f"-m{cfg.tiles}" if is_tiled(cfg.algo) else ""
         out_dir = str(Path("runs") / f"{cfg.algo}-{dataset}{suffix}")
     try:
         # the folder's lock first: a second run into it stops here, before loading anything

@@ -56,7 +56,7 @@ _DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000", "sff-cnn-mnist", "
                  (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10", "sff-cnn-cifar10",
                                "cafo-cnn-cifar10", "mf-mlp-3x2000")}
 _NET_OF_ALGO = {"ff": 1, "sff": 2, "bssff": 2, "cafo-rand": 3, "cafo-dfa": 3,
-                "mf": 4, "bsmf": 4}  # else CFSE
+                "bscafo-rand": 3, "bscafo-dfa": 3, "mf": 4, "bsmf": 4}  # else CFSE
 DEFAULT_TRAIN_SAMPLES = 60000
 LINEAR_TYPES = ("dense", "conv2d")
 LAYER_FIELDS = {
@@ -202,9 +202,9 @@ def default_arch(input_shape, algo: str = "cwc") -> str:
 
     CFSE (the CwC-FF reference net) for every algorithm but ``ff``, whose label-in-the-input
     rule needs an MLP (Hinton's 4 x 2000), ``sff``/``bssff``, whose blocks carry goodness
-    convs (the SFF CNN), the CaFo rules, whose default is the seeds' CaFo CNN, and MF/BSMF,
-    the seeds' MF MLPs (784-1000-1000, 3072-2000x3). ``ArchError``
-    for a shape with no built-in net.
+    convs (the SFF CNN), the CaFo rules (real and tiled), whose default is the seeds' CaFo
+    CNN, and MF/BSMF, the seeds' MF MLPs (784-1000-1000, 3072-2000x3). ``ArchError`` for a
+    shape with no built-in net.
     """
     nets = _DEFAULT_NETS.get(tuple(int(v) for v in input_shape))
     if nets is None:

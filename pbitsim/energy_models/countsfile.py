@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from ..rules import recorded_algo
 from ..runfiles import read_counts
 
 __all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts"]
@@ -135,8 +136,11 @@ def parse_counts(data: dict, where: str) -> CountsFile:
     elif data.get("activation_density") is not None:
         densities = (density(data["activation_density"], "activation_density"),)
     model_params = _model_params(data.get("model_params"), where)
-    return CountsFile(path=where, algo=need_str("algo"), arch=need_str("arch"),
-                      tiles=need_int("tiles", required=False), densities=densities,
+    tiles = need_int("tiles", required=False)
+    # an earlier version's tiled CaFo run recorded cafo-dfa with its tiles: bscafo-dfa now
+    algo = recorded_algo(need_str("algo"), tiles)
+    return CountsFile(path=where, algo=algo, arch=need_str("arch"),
+                      tiles=tiles, densities=densities,
                       train_samples=need_int("train_samples"), epochs=need_int("epochs"),
                       test_samples=need_int("test_samples", required=False),
                       counts=count_map("counts"),

@@ -316,7 +316,6 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              eval_samples: int = 1, estimator: str = DEFAULT_ESTIMATOR,
              stats=None, eval_stats=None, live=None, schedule: str = "none",
              dataset: str | None = None, layer_epochs=None, dfa_epochs: int | None = None,
-             local_tiles: bool = False,
              weight_bits: int | None = None, acc_bits: int | None = None,
              grad_bits: int | None = None,
              skip_incompatible: bool | None = None) -> Estimate:
@@ -336,8 +335,6 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs; CaFo's
     greedy stages are its predictors, and CaFo-DFA's run starts with ``dfa_epochs`` block
     epochs (default: the seeds' for ``dataset``, or for the data set of the input shape).
-    ``local_tiles``: ``--tiles`` was given, so the local rules that have a tiled p-bit form
-    (:meth:`Algorithm.tiled_form`, e.g. ``cafo-dfa``) are estimated in it.
     ``weight_bits``, ``acc_bits``, ``grad_bits``: the datapath (:mod:`pbitsim.precision`;
     None: fp32); every algorithm is priced at the same widths (a rule without a fixed-point
     form, MF and BSMF, is incompatible with them).
@@ -362,8 +359,6 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     if not names:
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
-    if local_tiles:
-        models = [m.tiled_form() or m for m in models]
     if grad_quant not in QUANTIZERS:
         raise ValueError(f"gradient quantizer must be one of {', '.join(QUANTIZERS)}, "
                          f"got {grad_quant!r}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-__all__ = ["RULES", "RULE_MODULES", "TILED_FORMS", "resolve_algo"]
+__all__ = ["RULES", "RULE_MODULES", "TILED_FORMS", "recorded_algo", "resolve_algo"]
 
 
 def _rules() -> dict[str, str]:
@@ -42,14 +42,30 @@ RULES = tuple(RULE_MODULES)
 
 #: ``--algo NAME --tiles M``: a local rule given a tile count runs its hidden units as tiled
 #: p-bit units (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
-#: the rule registered under this name, one implementation with the real-valued form. Without
-#: ``--tiles`` the rule is real-valued. ``bsmf`` and ``bssff`` are also names of their own.
-#: (The CaFo rules keep their names and switch their units themselves:
-#: :data:`pbitsim.arch_rules.TILEABLE_RULES`.)
-TILED_FORMS = {"mf": "bsmf", "sff": "bssff"}
+#: the rule registered under this name, one implementation with the real-valued form (a
+#: subclass setting ``tiled``). Without ``--tiles`` the rule is real-valued. The tiled forms
+#: are also names of their own (:data:`pbitsim.arch_rules.TILED_RULES`).
+TILED_FORMS = {"mf": "bsmf", "sff": "bssff", "cafo-rand": "bscafo-rand",
+               "cafo-dfa": "bscafo-dfa"}
+#: Rules whose tiled form had no name of its own in earlier versions: a run of ``--algo NAME
+#: --tiles M`` recorded ``NAME`` with its tiles in its checkpoint and counts file.
+_UNNAMED_TILED_FORMS = ("cafo-rand", "cafo-dfa")
 
 
 def resolve_algo(algo: str, tiles) -> str:
     """The rule that ``--algo ALGO`` runs: its tiled form (:data:`TILED_FORMS`) when a tile
     count ``tiles`` is given (not None), else ``algo`` itself."""
     return TILED_FORMS.get(algo, algo) if tiles is not None else algo
+
+
+def recorded_algo(algo: str, tiles) -> str:
+    """The rule a checkpoint or counts file that records ``algo`` and ``tiles`` ran.
+
+    ``algo`` itself, except for a tiled CaFo run of an earlier version, which recorded the
+    real-valued name with its tiles (``cafo-dfa``, 7): it ran what the tiled form
+    (``bscafo-dfa``) runs now, bit for bit. (A real-valued rule of other families may have
+    recorded a tile count it did not use: those keep their name.)
+    """
+    if algo in _UNNAMED_TILED_FORMS and tiles is not None:
+        return TILED_FORMS[algo]
+    return algo

@@ -74,9 +74,9 @@ class Algorithm:
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes
         self.lr = cfg.lr if cfg.lr is not None else self.default_lr
         self.schedule = cfg.schedule or default_schedule(self.name)
-        self.tiles = cfg.tiles if is_tiled(self.name, cfg.tiles) else None
+        self.tiles = cfg.tiles if is_tiled(self.name) else None
         self.net = resolve_arch(self.name, cfg.arch, input_shape, classes, cfg.dataset,
-                                self.schedule, self.tiles is not None)
+                                self.schedule)
         self.arch = self.net.name
 
     def state_dict(self) -> dict:

@@ -13,14 +13,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
+from ..arch_rules import TILED_RULES, resolve_arch
 from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
 from ..devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
 from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
                                         get_algorithm)
 from ..energy_models.archs import ARCH_DIR
-from ..schedules import check_algo_schedule, default_schedule, dfa_epochs
+from ..schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from ..rules import resolve_algo
 from .algorithms import ALGOS
 
@@ -43,9 +43,10 @@ class TrainingError(ValueError):
 class TrainConfig:
     algo: str = "bsff"
     dataset: str = "mnist"
-    # tiles per tiled unit: None = not given (bsff/bgbsff/bsmf/bssff then take DEFAULT_TILES;
-    # given to a local rule of TILEABLE_RULES it selects its p-bit form: mf -> bsmf, sff ->
-    # bssff (pbitsim.rules.resolve_algo), cafo-* tiled units; without it they are real-valued)
+    # tiles per tiled unit: None = not given (the rules of TILED_RULES then take DEFAULT_TILES;
+    # given to a local rule it selects its p-bit form: mf -> bsmf, sff -> bssff, cafo-rand ->
+    # bscafo-rand, cafo-dfa -> bscafo-dfa (pbitsim.rules.resolve_algo); without it they are
+    # real-valued)
     tiles: int | None = None
     epochs: int = 1
     batch_size: int = 128
@@ -90,7 +91,7 @@ class TrainConfig:
     def validate(self) -> None:
         if self.algo not in ALGOS:
             raise TrainingError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
-        self.algo = resolve_algo(self.algo, self.tiles)  # mf/sff with --tiles: their p-bit form
+        self.algo = resolve_algo(self.algo, self.tiles)  # a local rule with --tiles: its p-bit form
         if self.tiles is None and self.algo in TILED_RULES:
             self.tiles = DEFAULT_TILES
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
@@ -103,9 +104,10 @@ class TrainConfig:
         try:
             if self.tiles is not None:
                 check_tiles(self.tiles)
-            if self.dfa_epochs is not None and self.algo != "cafo-dfa":
-                raise ValueError("--dfa-epochs applies to cafo-dfa (its block stage)")
-            if self.algo == "cafo-dfa":
+            if self.dfa_epochs is not None and self.algo not in CAFO_DFA_RULES:
+                raise ValueError(f"--dfa-epochs applies to {' and '.join(CAFO_DFA_RULES)} (the "
+                                 "block stage)")
+            if self.algo in CAFO_DFA_RULES:
                 self.dfa_epochs = dfa_epochs(self.algo, self.dataset, self.dfa_epochs)
         except ValueError as e:
             raise TrainingError(str(e) if str(e).startswith("--") else f"--tiles: {e}") from None
@@ -164,8 +166,7 @@ class TrainConfig:
             return
         shape, classes = DATASET_INPUTS[self.dataset]
         try:
-            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule,
-                               is_tiled(self.algo, self.tiles))
+            net = resolve_arch(self.algo, self.arch, shape, classes, self.dataset, self.schedule)
         except ValueError as e:
             msg = str(e)
             if self.arch is not None and not msg.startswith("--"):

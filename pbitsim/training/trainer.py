@@ -30,7 +30,7 @@ import torch
 
 from .. import OMP_SPINNING, runfiles
 from ..arch_rules import is_tiled
-from ..schedules import CAFO_FAMILY
+from ..rules import recorded_algo
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
@@ -136,10 +136,11 @@ class Trainer:
         except runfiles.RunFileError as e:
             raise TrainingError(str(e)) from None
         path = self.out / CHECKPOINT
-        theirs = state["config"]
+        theirs = dict(state["config"])
+        # a tiled CaFo run of an earlier version recorded cafo-dfa (with its tiles): bscafo-dfa
+        theirs["algo"] = recorded_algo(theirs.get("algo"), theirs.get("tiles"))
         for k, v in self.cfg.result_fields().items():
-            if k == "tiles" and not is_tiled(self.cfg.algo, v) and (
-                    theirs.get(k) is None or self.cfg.algo not in CAFO_FAMILY):
+            if k == "tiles" and not is_tiled(self.cfg.algo):
                 continue  # unused by a real-valued rule (earlier versions recorded 7)
             if theirs.get(k) != v:
                 raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
@@ -311,7 +312,7 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
-        simulated = is_tiled(cfg.algo, cfg.tiles)
+        simulated = is_tiled(cfg.algo)
         meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
                 "device": cfg.device if simulated else None,
                 "eval_samples": cfg.eval_samples if simulated else None,

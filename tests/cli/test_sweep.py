@@ -209,6 +209,33 @@ def test_estimate_only_rules(tmp_path):
         hardware_summary("cfse-mnist", "cwc", 7, density=0.15)["energy_train_pj_per_sample"])
 
 
+def test_estimate_only_cafo_p_bit_form(tmp_path):
+    """CaFo's p-bit form is a sweep point of its own: tiles apply to bscafo-dfa, and cafo-dfa
+    (real-valued) appears once; each row is the estimate of that rule at that M."""
+    result = run("--estimate-only", "--algo", "cafo-dfa,bscafo-dfa", "--tiles", "1,7", "--out",
+                 str(tmp_path), "--no-plots")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert [(r["algo"], r["tiles"], r["device"]) for r in rows] == [
+        ("cafo-dfa", None, None), ("bscafo-dfa", 1, "ideal"), ("bscafo-dfa", 7, "ideal")]
+    assert {r["arch"] for r in rows} == {"cafo-cnn-mnist"}  # the CaFo rules' default net
+    assert rows[0]["n_pbits"] == 0 and rows[2]["n_pbits"] == 7 * rows[1]["n_pbits"] > 0
+    for r in rows:
+        want = hardware_summary("cafo-cnn-mnist", r["algo"], r["tiles"] or 7, density=0.15)
+        assert r["energy_train_pj_per_sample"] == pytest.approx(
+            want["energy_train_pj_per_sample"])
+    assert rows[2]["energy_train_pj_per_sample"] != rows[0]["energy_train_pj_per_sample"]
+    # the points a trained sweep runs: bscafo-dfa at each M, cafo-dfa once, on the CaFo net
+    from pbitsim.sweep import SweepConfig
+    cfg = SweepConfig(grid={"algo": ("cafo-dfa", "bscafo-dfa"), "tiles": (1, 7)})
+    configs = [cfg.train_config(p) for p in cfg.points()]
+    for tc in configs:
+        tc.validate()
+    assert [(tc.algo, tc.tiles, tc.arch, tc.dfa_epochs) for tc in configs] == [
+        ("cafo-dfa", None, "cafo-cnn-mnist", 5), ("bscafo-dfa", 1, "cafo-cnn-mnist", 5),
+        ("bscafo-dfa", 7, "cafo-cnn-mnist", 5)]
+
+
 def test_precision_axis(tmp_path):
     """--precision is one axis setting the three width fields; it prices each datapath as
     `estimate --weight-bits ...` does, and applies only to rules with a fixed-point form."""

@@ -19,10 +19,11 @@ import pytest
 import torch
 
 from pbitsim import counting
-from pbitsim.arch_rules import arch_rule
+from pbitsim.arch_rules import TILED_RULES, arch_rule
 from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
 from pbitsim.energy_models.archs import list_archs, load_arch
 from pbitsim.energy_models.tiles import TileStats
+from pbitsim.schedules import CAFO_DFA_RULES
 from pbitsim.training.algorithms import make_algorithm
 from pbitsim.training.trainer import TrainConfig
 
@@ -154,27 +155,26 @@ def test_mf_greedy_stages(algo, arch):
 
 
 # CaFo: every stage of a run (DFA-CE's block stage, each greedy predictor stage, online) and
-# inference, real-valued and (``--tiles``) on tiled p-bit units, measured == estimated.
-CAFO = ("cafo-rand", "cafo-dfa")
+# inference, real-valued and on tiled p-bit units (bscafo-*), measured == estimated.
+CAFO = ("cafo-rand", "cafo-dfa", "bscafo-rand", "bscafo-dfa")
+# (small-sff: pre_norm and layer norms, which only the p-bit forms take)
 CAFO_ARCHS = ["cafo-cnn-mnist", str(EXAMPLES / "small-convnet.toml"),
-              str(EXAMPLES / "my-mlp.toml")]
-CAFO_CASES = [(algo, arch, tiles) for algo in CAFO for arch in CAFO_ARCHS
-              for tiles in (None, TILES)
-              if arch_rule(algo, load_arch(arch), tiles is not None) is None]
+              str(EXAMPLES / "my-mlp.toml"), str(EXAMPLES / "small-sff.toml")]
+CAFO_CASES = [(algo, arch, TILES if algo in TILED_RULES else None)
+              for algo in CAFO for arch in CAFO_ARCHS
+              if arch_rule(algo, load_arch(arch)) is None]
 
 
 @pytest.mark.parametrize("algo, arch, tiles", CAFO_CASES,
-                         ids=[f"{a}-{Path(n).stem}-{'m' + str(t) if t else 'real'}"
-                              for a, n, t in CAFO_CASES])
+                         ids=[f"{a}-{Path(n).stem}" for a, n, _ in CAFO_CASES])
 def test_cafo_stages_and_inference(algo, arch, tiles):
     net = load_arch(arch)
     model = get_algorithm(algo)
-    if tiles is not None:
-        model = model.tiled_form()
+    assert model.tiled == model.uses_tiles == (tiles is not None)
     rng = np.random.default_rng(2)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, net.classes, BATCH))
-    dfa = 1 if algo == "cafo-dfa" else 0
+    dfa = 1 if algo in CAFO_DFA_RULES else 0
     blocks = len(net.blocks)
     stages = (["dfa"] if dfa else []) + list(range(blocks)) + [None]
     for stage in stages:
@@ -184,6 +184,7 @@ def test_cafo_stages_and_inference(algo, arch, tiles):
                           schedule="online" if stage is None else "greedy",
                           dfa_epochs=dfa or None)
         alg = make_algorithm(cfg, net.input_shape, net.classes)
+        assert alg.tiled == (tiles is not None) and alg.model.simulated == alg.tiled
         epoch = dfa + (0 if stage in ("dfa", None) else stage) if stage != "dfa" else 0
         with counting() as measured:
             alg.train_step(x, y, (epoch, 0), 0.0)

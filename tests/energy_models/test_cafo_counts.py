@@ -131,12 +131,13 @@ def test_schedules_price_the_block_stage_and_runs():
         "block_stage_epochs"] == 0
 
 
-def test_tiles_select_the_p_bit_form():
+def test_the_p_bit_form_is_a_rule_of_its_own():
     real = estimate("cafo-cnn-mnist", ["cafo-dfa"])
-    tiled = estimate("cafo-cnn-mnist", ["cafo-dfa"], tiles=7, local_tiles=True)
+    tiled = estimate("cafo-cnn-mnist", ["bscafo-dfa"], tiles=7)
     assert not real.algos[0].algorithm.uses_tiles and real.algos[0].n_pbits == 0
     a = tiled.algos[0]
-    assert a.algorithm.uses_tiles and a.name == "cafo-dfa"
+    assert a.algorithm.uses_tiles and a.algorithm.tiled and a.name == "bscafo-dfa"
+    assert not a.algorithm.fixed_point
     # one p-bit per unit and tile, units before pooling: 32x28x28 + 128x14x14 + 512x7x7
     assert a.n_pbits == 7 * (32 * 784 + 128 * 196 + 512 * 49)
     assert a.counts["inference"]["pbit_sample"] == a.n_pbits
@@ -165,16 +166,42 @@ def test_estimate_json_and_table():
         assert text in r.output, text
     doc = json.loads(_run("estimate", "--algo", "cafo-dfa", "--arch", "cafo-cnn-mnist",
                           "--tiles", "7", "--json", "-").output)
-    algo = doc["algorithms"]["cafo-dfa"]
+    assert list(doc["algorithms"]) == ["bscafo-dfa"]  # --tiles: the p-bit form
+    algo = doc["algorithms"]["bscafo-dfa"]
     assert algo["n_pbits"] > 0 and algo["run_epochs"] == 5 + 1
     assert algo["schedules"]["block_stage_epochs"] == 5
 
 
+@pytest.mark.parametrize("real", ["cafo-rand", "cafo-dfa"])
+def test_tiles_select_the_named_p_bit_form(real):
+    """``--algo cafo-X --tiles M`` prints what ``--algo bscafo-X --tiles M`` prints, line for
+    line, and ``bscafo-X`` alone takes M = 7; the greedy tables of both forms name stages."""
+    args = ("--arch", "cafo-cnn-mnist", "--schedule", "greedy", "--layer-epochs", "1,2,1")
+    via_tiles = _run("estimate", "--algo", f"{real},bp", "--tiles", "7", *args)
+    named = _run("estimate", "--algo", f"bs{real},bp", "--tiles", "7", *args)
+    default_m = _run("estimate", "--algo", f"bs{real},bp", *args)
+    assert via_tiles.exit_code == 0, via_tiles.output
+    assert via_tiles.output == named.output == default_m.output
+    assert f"BS{real.upper()} M=7" in named.output and "predictor 2" in named.output
+    as_json = [json.loads(_run("estimate", "--algo", a, *args, "--json", "-").output)
+               for a in (real, f"bs{real}")]
+    r, t = (d["algorithms"][n] for d, n in zip(as_json, (real, f"bs{real}")))
+    assert r["n_pbits"] == 0 and t["n_pbits"] > 0
+    assert r["run_epochs"] == t["run_epochs"]  # the same stages, priced on other units
+    assert t["inference_pj"] < r["inference_pj"]
+
+
 @pytest.mark.parametrize("args, text", [
     (("estimate", "--algo", "cafo-dfa", "--tiles", "7", "--arch", "{bad}"),
-     "cafo-dfa --tiles on norm-then-pool: pool1 pools after a normalisation"),
+     "bscafo-dfa (cafo-dfa --tiles) on norm-then-pool: pool1 pools after a normalisation"),
     (("train", "--algo", "cafo-dfa", "--tiles", "7", "--arch", "{bad}"),
-     "cafo-dfa --tiles on norm-then-pool"),
+     "bscafo-dfa (cafo-dfa --tiles) on norm-then-pool"),
+    (("train", "--algo", "bscafo-rand", "--arch", "{bad}"),
+     "bscafo-rand (cafo-rand --tiles) on norm-then-pool"),
+    (("train", "--algo", "bscafo-rand", "--dfa-epochs", "3"),
+     "--dfa-epochs applies to cafo-dfa and bscafo-dfa"),
+    (("train", "--algo", "bscafo-dfa", "--schedule", "none"),
+     "--schedule none: bscafo-dfa has the schedules greedy, online"),
     (("train", "--algo", "cafo-rand", "--schedule", "staggered"),
      "--schedule staggered: cafo-rand has the schedules greedy, online"),
     (("train", "--algo", "cafo-rand", "--dfa-epochs", "3"), "--dfa-epochs applies to cafo-dfa"),

@@ -138,23 +138,29 @@ def test_dfa_block_gradient_is_the_feedback_projection(mnist_small, tmp_path, ti
 
 
 @pytest.mark.parametrize("algo, tiles, stop_after",
-                         [("cafo-rand", None, 8), ("cafo-dfa", None, 2), ("cafo-dfa", 3, 8)])
+                         [("cafo-rand", None, 8), ("cafo-dfa", None, 2), ("cafo-dfa", 3, 8),
+                          ("bscafo-rand", 2, 5)])
 def test_greedy_resume_mid_stage_is_bit_identical(mnist_small, tmp_path, tiny_arch, algo, tiles,
                                                   stop_after):
     # 108 training images (120 less the held-out 12), batch 50: 3 steps per epoch; DFA: 1 block
     # epoch, then 2 epochs per predictor. Stops: Rand predictor 2 mid-epoch; DFA in the block
-    # epoch; DFA (3-tile p-bit units) predictor 1 mid-epoch
+    # epoch; DFA (3-tile p-bit units: bscafo-dfa) predictor 1 mid-epoch; bscafo-rand (2 tiles)
+    # predictor 2 mid-epoch
     kw = dict(algo=algo, arch=tiny_arch, schedule="greedy", epochs=2, limit_train=120,
-              limit_test=50, tiles=tiles, **({"dfa_epochs": 1} if algo == "cafo-dfa" else {}))
+              limit_test=50, tiles=tiles, **({"dfa_epochs": 1} if "dfa" in algo else {}))
     full = _cafo(mnist_small, tmp_path, "full", **kw)
     res_full = full.run()
+    tiled = tiles is not None
+    assert full.algo.tiled == tiled and res_full["algo"] == ("bs" if tiled else "") + \
+        algo.removeprefix("bs")
+    assert (full.algo.frozen is None) == tiled  # the frozen-block cache: real blocks only
     first = _cafo(mnist_small, tmp_path, "split", **kw)
     stopper = StopAfter(stop_after)
     first.reporter, stopper.trainer = stopper, first
     assert first.run() is None
     second = _cafo(mnist_small, tmp_path, "split", **kw)
     res = second.run(resume=True)
-    for part in ("model", "preds") + (("aux",) if algo == "cafo-dfa" else ()):
+    for part in ("model", "preds") + (("aux",) if "dfa" in algo else ()):
         a, b = getattr(full.algo, part).state_dict(), getattr(second.algo, part).state_dict()
         for k, v in a.items():
             assert torch.equal(v, b[k]), (part, k)
@@ -165,6 +171,54 @@ def test_greedy_resume_mid_stage_is_bit_identical(mnist_small, tmp_path, tiny_ar
              for h in res["history"]]
     assert strip == [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
                      for h in res_full["history"]]
+
+
+def test_tiles_select_the_named_p_bit_form(mnist_small, tmp_path, tiny_arch):
+    """``cafo-X --tiles M`` trains ``bscafo-X`` (the name its results carry); ``bscafo-X``
+    alone takes M = 7; both keep CaFo's defaults (rates, schedule, DFA epochs, net)."""
+    via = _cafo(mnist_small, tmp_path, "via", algo="cafo-dfa", tiles=3, dataset="fashion-mnist")
+    assert via.cfg.algo == "bscafo-dfa" and via.algo.tiles == 3 and via.algo.tiled
+    assert via.algo.model.simulated and via.algo.arch == "cafo-cnn-mnist"
+    real = _cafo(mnist_small, tmp_path, "real", algo="cafo-dfa", dataset="fashion-mnist")
+    assert real.cfg.algo == "cafo-dfa" and real.algo.tiles is None and not real.algo.tiled
+    def defaults(t):
+        return t.algo.lr, t.algo.block_lr, t.algo.dfa_epochs, t.algo.schedule
+    assert defaults(via) == defaults(real) == (pytest.approx(3.304e-4, rel=1e-3),
+                                               pytest.approx(1.385e-4, rel=1e-3), 15, "greedy")
+    named = _cafo(mnist_small, tmp_path, "named", algo="bscafo-rand", arch=tiny_arch)
+    assert named.cfg.tiles == 7 and named.algo.tiles == 7 and named.algo.tiled
+    assert named.algo.lr == 1e-3 and named.algo.dfa_epochs is None
+    assert named.total_epochs == 2  # greedy: one cap per predictor, no block stage
+
+
+def test_resume_an_earlier_versions_tiled_cafo_checkpoint(mnist_small, tmp_path, tiny_arch):
+    """Before the p-bit forms had names, ``cafo-dfa --tiles M`` recorded ``algo: cafo-dfa``
+    (with its tiles) in its checkpoint: it resumes as ``bscafo-dfa``, bit-identical to an
+    uninterrupted run; the real-valued rule refuses it in one line."""
+    import shutil
+
+    from pbitsim import runfiles
+    from pbitsim.training import TrainingError
+    kw = dict(algo="cafo-dfa", tiles=3, arch=tiny_arch, epochs=1, limit_train=120,
+              limit_test=50, dfa_epochs=1)
+    res_full = _cafo(mnist_small, tmp_path, "full", **kw).run()
+    first = _cafo(mnist_small, tmp_path, "old", **kw)
+    stopper = StopAfter(4)  # predictor 1, mid-epoch
+    first.reporter, stopper.trainer = stopper, first
+    assert first.run() is None
+    state = runfiles.load_checkpoint(tmp_path / "old")
+    assert state["config"]["algo"] == "bscafo-dfa"
+    state["config"]["algo"] = "cafo-dfa"  # what the earlier version wrote
+    runfiles.save_checkpoint(tmp_path / "old", state)
+    shutil.copytree(tmp_path / "old", tmp_path / "old-real")
+    res = _cafo(mnist_small, tmp_path, "old", **kw).run(resume=True)
+    assert res["algo"] == "bscafo-dfa"
+    assert res["accuracy"] == res_full["accuracy"]
+    assert res["train_counts_by_op"] == res_full["train_counts_by_op"]
+    real = {**kw, "tiles": None}
+    with pytest.raises(TrainingError, match="checkpoint was made with algo='bscafo-dfa', this "
+                                            "run has algo='cafo-dfa'"):
+        _cafo(mnist_small, tmp_path, "old-real", **real).run(resume=True)
 
 
 @pytest.mark.parametrize("algo, schedule", [("cafo-rand", "greedy"), ("cafo-dfa", "greedy"),

@@ -136,7 +136,7 @@ class Algorithm:
     order: int = 100          # position in listings
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
-    tiled = False  # a tiled p-bit form (checked and walked as a p-bit net)
+    tiled = False  # a tiled p-bit form (a rule of arch_rules.TILED_RULES; walked as a p-bit net)
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         """Counts of one training step over ``params.batch_size`` samples, per block and head."""
@@ -159,20 +159,15 @@ class Algorithm:
     def check(self, arch: Arch) -> None:
         """Raise ``ValueError`` (one line naming the layer and the rule) if the rule cannot
         run on ``arch``: the trainer's rules (:func:`pbitsim.arch_rules.arch_rule`), one
-        definition; a tiled form (``tiled``) is checked as a p-bit net."""
+        definition; a tiled form is checked as a p-bit net."""
         from ...arch_rules import arch_rule
-        rule = arch_rule(self.name, arch, self.tiled)
+        rule = arch_rule(self.name, arch)
         if rule is not None:
             raise ValueError(rule)
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         """One-line statements printed under the estimate."""
         return []
-
-    def tiled_form(self) -> "Algorithm | None":
-        """The rule's tiled p-bit form, for a local rule that runs one when ``--tiles`` is
-        given (:data:`pbitsim.arch_rules.TILEABLE_RULES`); None otherwise."""
-        return None
 
 
 def block_params(block: Block) -> int:

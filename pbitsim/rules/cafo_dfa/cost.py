@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from pbitsim import costs
 from pbitsim.costs import FP, Counts
-from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.energy_models.algorithms import LayerCounts, ModelParams, register
 from pbitsim.energy_models.algorithms import _steps as S
 from pbitsim.energy_models.archs import Arch, Block
-from pbitsim.rules.cafo_rand import cost as rand
 from pbitsim.rules.cafo_rand.cost import CafoRand, predictor
 from pbitsim.schedules import dfa_epochs
 
@@ -95,16 +94,3 @@ class CafoDFA(CafoRand):
     def _what(self) -> str:
         return ("blocks first learn by direct feedback alignment (aux head on the last block, "
                 "fixed row-normalised Gaussian B_i, no backward between blocks)")
-
-
-class TiledCafoDFA(CafoDFA):
-    """DFA-CE on tiled p-bit units (``--tiles M``)."""
-
-    tiled = True
-    uses_tiles = True
-
-    def tiled_form(self) -> Algorithm:
-        return self
-
-
-rand._TILED["cafo-dfa"] = TiledCafoDFA()

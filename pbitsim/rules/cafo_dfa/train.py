@@ -39,9 +39,9 @@ class CafoDFA(CafoRand):
     blocks, and no backward pass runs between them. Blocks and the auxiliary head learn with
     their own Adam at the block rate, batch norms on batch statistics. Then the blocks freeze
     (batch norms on the running statistics they reached) and the predictors learn as in
-    Rand-CE. Tiled (``--tiles M``): the blocks' gradients go through the tiles by the mean field;
-    the auxiliary head index-and-accumulates the counts and its input gradient ``e W^T`` is an
-    fp32 product.
+    Rand-CE. Tiled (``bscafo-dfa``, ``--tiles M``): the blocks' gradients go through the tiles
+    by the mean field; the auxiliary head index-and-accumulates the counts and its input
+    gradient ``e W^T`` is an fp32 product.
     """
 
     name = "cafo-dfa"

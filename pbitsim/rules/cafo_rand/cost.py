@@ -13,8 +13,9 @@ Schedules, as ``pbitsim train --schedule``:
   the epoch-weighted mean of the stage steps and a run lasts ``sum(layer_epochs)`` epochs.
 * ``online``: every block once and every predictor on every step.
 
-With ``--tiles M`` (:meth:`CafoRand.tiled_form`) the blocks are BSFF's tiled p-bit units and the
-predictors index-and-accumulate the tile counts (the block's batch norm folded in).
+The tiled form (``tiled``; the rules ``bscafo-rand`` and ``bscafo-dfa``, what ``--algo cafo-rand
+--tiles M`` runs): the blocks are BSFF's tiled p-bit units and the predictors index-and-accumulate
+the tile counts (the block's batch norm folded in).
 """
 
 from __future__ import annotations
@@ -45,12 +46,9 @@ class CafoRand(Algorithm):
     fixed_point = False  # its predictors and DFA feedback are not ported to fixed point
     title = "CaFo Rand-CE (random blocks, CE predictors)"
     order = 45
-    tiled = False
+    tiled = False  # True in the p-bit forms (pbitsim.rules.bscafo_rand, bscafo_dfa)
     #: What a greedy stage trains (the schedules table's rows).
     stage_noun = "predictor"
-
-    def tiled_form(self) -> Algorithm:
-        return _TILED[self.name]
 
     def dfa_epochs(self, params: ModelParams) -> int:
         """Epochs of the block stage (CaFo-DFA's), 0 for Rand-CE."""
@@ -192,17 +190,4 @@ class CafoRand(Algorithm):
         return "blocks frozen at their random init, batch norms on the initial statistics"
 
 
-class TiledCafoRand(CafoRand):
-    """Rand-CE on tiled p-bit units (``--tiles M``)."""
-
-    tiled = True
-    uses_tiles = True
-
-    def tiled_form(self) -> Algorithm:
-        return self
-
-
-#: The tiled form of each CaFo rule (not registered: ``--tiles`` selects it).
-_TILED: dict[str, Algorithm] = {"cafo-rand": TiledCafoRand()}
-
-__all__ = ["CafoRand", "TiledCafoRand", "predictor", "DFA_STAGE"]
+__all__ = ["CafoRand", "predictor", "DFA_STAGE"]

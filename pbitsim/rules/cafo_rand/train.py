@@ -41,9 +41,10 @@ class CafoRand(Algorithm):
     and learns by softmax cross-entropy with its own Adam. Prediction: the sum of the
     predictors' logits, argmax.
 
-    With ``--tiles M`` the blocks are tiled p-bit units (BSFF's network: every block's
-    pre-activation batch-normalised into M tiles) and each predictor index-and-accumulates its
-    block's tile counts (the block's batch norm folded into its weights).
+    The tiled form (``tiled``: ``bscafo-rand``/``bscafo-dfa``, what ``--tiles M`` selects): the
+    blocks are tiled p-bit units (BSFF's network: every block's pre-activation batch-normalised
+    into M tiles) and each predictor index-and-accumulates its block's tile counts (the block's
+    batch norm folded into its weights).
 
     Schedules (``cfg.schedule``), after DFA-CE's block epochs: ``greedy`` (the seeds'): predictor
     ``k`` trains in epochs ``[k E, (k + 1) E)`` (``E = cfg.epochs``, the per-predictor cap),
@@ -65,11 +66,13 @@ class CafoRand(Algorithm):
     default_lr = LRS["mnist"]
     predictors = ("sum",)
     takes_rows = True  # the frozen blocks' cache (real-valued)
+    #: Tiled p-bit blocks and predictors reading their counts: the p-bit forms
+    #: (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`) set it.
+    tiled = False
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
         self.lr = cfg.lr if cfg.lr is not None else self.LRS.get(cfg.dataset, self.default_lr)
-        self.tiled = self.tiles is not None
         if self.tiled:
             self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
                              device=cfg.device, head=False)

@@ -1,0 +1,20 @@
+"""BSCaFo Rand-CE: the estimator walk of Rand-CE on tiled p-bit blocks
+(:mod:`pbitsim.rules.cafo_rand.cost`, its tiled branches)."""
+
+from __future__ import annotations
+
+from pbitsim.energy_models.algorithms import register
+from pbitsim.rules.cafo_rand.cost import CafoRand
+
+
+@register
+class BSCafoRand(CafoRand):
+    """Rand-CE on tiled p-bit units: the blocks are BSFF's (pre-activation batch norm onto M
+    tiles sampled by p-bits; later blocks index-and-accumulate the counts), and every predictor
+    index-and-accumulates its block's tile counts, the block's batch norm folded in."""
+
+    name = "bscafo-rand"
+    title = "BSCaFo Rand-CE (CaFo Rand-CE on p-bits, M tiles)"
+    order = 47
+    tiled = True
+    uses_tiles = True
