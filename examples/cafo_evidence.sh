@@ -9,8 +9,9 @@
 #   picks runs by name).
 set -euo pipefail
 OUT=${1:-runs/cafo-evidence}
-MNIST=${MNIST_DIR:-/work/shared/data/mnist}
+MNIST=${MNIST_DIR:-../shared/data/mnist}
 FMNIST=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
+CIFAR=${CIFAR_DIR:-../shared/data/cifar10}
 train() { nice -n 5 python -m pbitsim.cli.main train --threads 2 --limit-test 5000 "$@"; }
 if [ "${SMALL:-1}" = 1 ]; then  # SMALL=0 skips the small budgets
 for ds in mnist fashion-mnist; do
@@ -23,11 +24,17 @@ for ds in mnist fashion-mnist; do
         --dfa-epochs 1 --out $OUT/$ds-dfa-m7
 done
 fi
-# One epoch of every stage on the full training set (54,000 after the held-out 10%), full test
-# set: the wall time per epoch from which the seeds' budgets are extrapolated.
+# One epoch of every stage on the full training sets (54,000 after the held-out 10%), full test
+# sets: DFA-CE real and on 7-tile p-bit units (bscafo-dfa) at the same budget.
 if [ "${FULL:-0}" = 1 ]; then
-  nice -n 5 python -m pbitsim.cli.main train --threads 2 --algo cafo-dfa --dataset mnist \
-    --data-dir $MNIST --epochs 1 --dfa-epochs 1 --out $OUT/mnist-dfa-full1
+  for ds in mnist fashion-mnist; do
+    dir=$MNIST; [ "$ds" = fashion-mnist ] && dir=$FMNIST
+    for tiles in "" "--tiles 7"; do
+      name=$ds-dfa${tiles:+-m7}-full1
+      nice -n 5 python -m pbitsim.cli.main train --threads "${THREADS:-2}" --algo cafo-dfa \
+        $tiles --dataset $ds --data-dir $dir --epochs 1 --dfa-epochs 1 --out $OUT/$name
+    done
+  done
 fi
 # The seeds' budgets on the full training sets (54,000 after the held-out 10%), full test sets:
 # per-predictor caps 500 (Rand-CE) and 12 / 85 (DFA-CE, MNIST / F-MNIST) with early stopping
@@ -50,4 +57,8 @@ if [ "${SEEDS:-0}" = 1 ]; then
   full fmnist-rand-seeds --algo cafo-rand --dataset fashion-mnist --data-dir $FMNIST --epochs 500
   full mnist-dfa-seeds --algo cafo-dfa --dataset mnist --data-dir $MNIST --epochs 12
   full fmnist-dfa-seeds --algo cafo-dfa --dataset fashion-mnist --data-dir $FMNIST --epochs 85
+  # CIFAR-10: Rand-CE at the cap of 500; DFA-CE with 5 block epochs of the seeds' 250
+  full cifar10-rand --algo cafo-rand --dataset cifar10 --data-dir $CIFAR --epochs 500
+  full cifar10-dfa5 --algo cafo-dfa --dataset cifar10 --data-dir $CIFAR --dfa-epochs 5 \
+    --epochs 100
 fi
