@@ -28,7 +28,7 @@ import torch
 from pbitsim import config
 from pbitsim.counters import OpCounter, active_counter, counting
 
-__all__ = ["FrozenFeatures"]
+__all__ = ["FrozenFeatures", "FrozenInputs"]
 
 Frozen = Callable[[torch.Tensor], Sequence[torch.Tensor]]
 
@@ -99,3 +99,32 @@ class FrozenFeatures:
                 for v, o in zip(values, outs):
                     v[s:s + o.shape[0]] = o
         self.values = values
+
+
+class FrozenInputs:
+    """Mixin of a training step whose greedy stages read frozen real layers through a
+    :class:`FrozenFeatures` cache (``self.frozen``, None when the rule's form cannot cache).
+
+    The trainer passes the batch's data set rows (``takes_rows``); held-out batches come in the
+    trainer's order, so their rows are ``held_out_rows[offset:offset + n]``
+    (:meth:`held_out_rows`). A subclass says whether its layers can be cached
+    (:meth:`caches_frozen`).
+    """
+
+    takes_rows = True
+    frozen: FrozenFeatures | None = None
+    _held_out = None
+
+    def caches_frozen(self) -> bool:
+        """Whether the frozen layers are real and deterministic (overridden)."""
+        return False
+
+    def bind_images(self, images, train_rows, held_out_rows) -> None:
+        self._held_out = np.asarray(held_out_rows)
+        if self.caches_frozen():
+            rows = np.concatenate([np.asarray(train_rows), self._held_out])
+            self.frozen = FrozenFeatures(images, rows, self.cfg.batch_size)
+
+    def held_out_rows(self, offset: int, n: int):
+        """Rows of the held-out batch that starts ``offset`` samples in (None if unbound)."""
+        return None if self._held_out is None else self._held_out[offset:offset + n]

@@ -211,10 +211,14 @@ class Net(nn.Module):
         return ys, self.head(*head_in)
 
     def blocks(self, x, seed_key=(0,), *, local: bool = True, frozen=(), upto: int | None = None,
-               counts: list | None = None, counts_out: list | None = None):
+               counts: list | None = None, counts_out: list | None = None, start: int = 0,
+               output: bool = False):
         """The blocks: ``(ys, head_in)``, ``self.head(*head_in)`` being the logits.
 
-        ``upto``: run blocks ``0..upto`` only (a greedy stage); ``head_in`` is then None.
+        ``upto``: run blocks ``0..upto`` only (a greedy stage); ``head_in`` is then None, or
+        with ``output`` block ``upto``'s output (the next block's input, detached if ``local``).
+        ``start`` (real nets): ``x`` is block ``start``'s input (a frozen lower part's output,
+        :mod:`pbitsim.training.frozen`); the blocks below do not run, their ``ys`` are None.
         ``counts_out`` (simulated nets): a list that receives, per block, what a reader of its
         output indexes: ``(counts uint8, (scale, shift, row_scale))`` (SFF's goodness convs).
 
@@ -224,12 +228,14 @@ class Net(nn.Module):
         simulated net): every block's ``head_in``-like tuple is appended to it (readers of
         every block's counts, such as CaFo's predictors).
         """
-        ys = []
+        if start and self.simulated:
+            raise ValueError("a simulated net runs from its first block (its p-bits resample)")
+        ys = [None] * start
         self._key = tuple(seed_key)  # the real layers' error rounding (--grad-bits)
         inp, fold = x, (None, None, None)
         last = len(self.linears) - 1
         stop = last if upto is None else upto
-        for i in range(stop + 1):
+        for i in range(start, stop + 1):
             with torch.set_grad_enabled(torch.is_grad_enabled() and i not in frozen):
                 if self.simulated:
                     y, inp, fold = self._sim_block(i, inp, fold, seed_key)
@@ -239,12 +245,12 @@ class Net(nn.Module):
                     if counts_out is not None:
                         counts_out.append((inp, fold))
                 else:
-                    y, out = self._real_block(i, inp, i < stop or (self.head is not None
-                                                                   and upto is None))
+                    y, out = self._real_block(i, inp, i < stop or output or (
+                        self.head is not None and upto is None))
                     inp = out.detach() if local and out is not None else out
             ys.append(y)
         if upto is not None:
-            return ys, None
+            return ys, (inp if output else None)
         if not self.simulated:
             return ys, ((inp.flatten(1),) if inp is not None else None)
         counts, (scale, shift, rows) = _flat_counts(inp, fold)

@@ -82,3 +82,31 @@ def test_greedy_resume_mid_layer_is_bit_identical(mnist_small, tmp_path, algo, s
              for h in res["history"]]
     assert strip == [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
                      for h in res_full["history"]]
+
+
+def test_frozen_layer_cache_counts_the_recompute(mnist_small, tmp_path, monkeypatch):
+    # Greedy MF on my-mlp (784-300-100): layer 2 reads the frozen layer 1 from a
+    # per-stage cache; the counts are the recompute's, exactly, and the run learns as the
+    # recomputing one (equal up to float reassociation: the cache's batches are other images)
+    kw = dict(arch=MY_MLP, schedule="greedy", epochs=2, batch_size=50, limit_train=300,
+              limit_test=100)
+    cached = _mf(mnist_small, tmp_path, "cached", **kw)
+    res_cached = cached.run()
+    assert cached.algo.frozen.key == ("layer", 1) and cached.algo.frozen.values is not None
+    monkeypatch.setattr("pbitsim.config.FROZEN_CACHE_MAX_BYTES", 0)
+    plain = _mf(mnist_small, tmp_path, "plain", **kw)
+    res_plain = plain.run()
+    assert plain.algo.frozen.values is None
+    assert res_cached["train_counts_by_op"] == res_plain["train_counts_by_op"]
+    assert json.loads((tmp_path / "cached" / "counts.json").read_text())["counts"] == \
+        json.loads((tmp_path / "plain" / "counts.json").read_text())["counts"]
+    assert [h["layer"] for h in res_cached["history"]] == [1, 1, 2, 2]
+    for a, b in zip(res_cached["history"], res_plain["history"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+    assert res_cached["accuracy"] == pytest.approx(res_plain["accuracy"], abs=0.02)
+
+
+def test_no_cache_online(mnist_small, tmp_path):
+    # online trains every layer on every step: nothing is frozen
+    assert _mf(mnist_small, tmp_path, "online", schedule="online").algo.frozen is None

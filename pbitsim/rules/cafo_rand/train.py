@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from pbitsim import costs
@@ -15,7 +14,7 @@ from pbitsim.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import (CAFO_PATIENCE, DFA_STAGE, dfa_epochs, greedy_stopping,
                                held_out_loss, record_held_out)
 from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register
-from pbitsim.training.frozen import FrozenFeatures
+from pbitsim.training.frozen import FrozenInputs
 from pbitsim.training.models import Net
 
 
@@ -33,7 +32,7 @@ def _frozen_norms(module: torch.nn.Module) -> None:
 
 
 @register
-class CafoRand(Algorithm):
+class CafoRand(FrozenInputs, Algorithm):
     """CaFo Rand-CE: blocks at their random init; predictor ``i`` = ``Linear(flat_i, C)`` + bias.
 
     The blocks are the architecture's (``Net`` without a head); they never learn and their batch
@@ -65,7 +64,6 @@ class CafoRand(Algorithm):
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
     default_lr = LRS["mnist"]
     predictors = ("sum",)
-    takes_rows = True  # the frozen blocks' cache (real-valued)
     #: Tiled p-bit blocks and predictors reading their counts: the p-bit forms
     #: (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`) set it.
     tiled = False
@@ -91,15 +89,10 @@ class CafoRand(Algorithm):
         self.patience = CAFO_PATIENCE
         n = len(self.preds)
         self.stop = greedy_stopping(n)
-        self.frozen: FrozenFeatures | None = None
-        self.val_rows = None
 
-    def bind_images(self, images, train_rows, held_out_rows) -> None:
+    def caches_frozen(self) -> bool:
         """Real-valued blocks: a cache of their outputs for the predictor stages."""
-        self.val_rows = held_out_rows
-        if not self.tiled:
-            rows = np.concatenate([train_rows, held_out_rows])
-            self.frozen = FrozenFeatures(images, rows, self.cfg.batch_size)
+        return not self.tiled
 
     def _reader(self, features: int, classes: int, cfg):
         """A linear layer over a block's flattened output (real) or tile counts (tiled)."""
@@ -198,12 +191,9 @@ class CafoRand(Algorithm):
         self.model.train(False)
         with counting(OpCounter()):  # validation is not part of the training counts
             val = held_out_loss(lambda x, y, n: self._predictor_loss(
-                x, y, stage, (VAL_KEY, epoch, n), self._val_rows(n, len(y)))[0], batches)
+                x, y, stage, (VAL_KEY, epoch, n), self.held_out_rows(n, len(y)))[0], batches)
         record_held_out(self.stop, stage, val, self.patience)
         return {"predictor": stage + 1, "val_loss": val}
-
-    def _val_rows(self, offset: int, n: int):
-        return None if self.val_rows is None else self.val_rows[offset:offset + n]
 
     def layer_epochs(self) -> list[int] | None:
         """Epochs each predictor trained (greedy), None online."""

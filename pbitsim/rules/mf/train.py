@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 
 import torch
 
@@ -12,11 +13,12 @@ from pbitsim.bridge.modules import BSNLinear, set_backend
 from pbitsim.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import MF_PATIENCE, greedy_stopping, held_out_loss, record_held_out
 from pbitsim.training.algorithms import (VAL_KEY, Algorithm, _adam, _ce, _count_adam, register)
+from pbitsim.training.frozen import FrozenInputs
 from pbitsim.training.models import Net
 
 
 @register
-class MF(Algorithm):
+class MF(FrozenInputs, Algorithm):
     """Mono-Forward: every layer learns from its own projection ``M_i`` onto the classes.
 
     Real-valued ReLU layers (the architecture's ``Net`` without a head); each layer's input is
@@ -30,7 +32,9 @@ class MF(Algorithm):
     stops a layer early when its validation loss (on the trainer's held-out split) has not
     improved by ``MF_MIN_DELTA`` for the data set's patience (``MF_PATIENCE``); its remaining
     epochs are skipped (:meth:`skip_epoch`). The early-stopping state is part of
-    :meth:`state_dict`, so a run resumed mid-layer continues bit-identically.
+    :meth:`state_dict`, so a run resumed mid-layer continues bit-identically. Real-valued
+    frozen layers are computed once per greedy stage (:mod:`pbitsim.training.frozen`), their
+    recompute counted on every step.
     """
 
     name = "mf"
@@ -73,11 +77,28 @@ class MF(Algorithm):
         """Greedy: the epoch belongs to a layer that stopped early."""
         return self.greedy and self.stop["done"][self.stage(epoch)]
 
-    def _loss(self, x, y, stage, seed_key=(0,)):
+    def caches_frozen(self) -> bool:
+        """Greedy and real-valued: the dense ReLU layers below the learning one (MF's nets
+        have no norms, :func:`pbitsim.arch_rules.arch_rule`) are frozen and deterministic."""
+        return self.greedy and not self.tiled
+
+    def _loss(self, x, y, stage, seed_key=(0,), rows=None):
         last = len(self.groups) - 1
         upto = last if stage is None else stage
         frozen = set(range(upto)) if stage is not None else set()
-        ys, _ = self.model.blocks(x, seed_key, local=True, frozen=frozen, upto=upto)
+        below = None
+        if stage and self.frozen is not None and rows is not None:  # layers 0..stage-1 frozen
+            def run_below(xb):
+                _, out = self.model.blocks(xb, seed_key, local=True, upto=stage - 1,
+                                           output=True)
+                return [out.flatten(1)]
+            shape = self.net.blocks[stage - 1].out_shape
+            below = self.frozen.read(("layer", stage), run_below, [math.prod(shape)], x, rows)
+        if below is not None:
+            ys, _ = self.model.blocks(below[0].view(-1, *shape), seed_key, local=True,
+                                      upto=upto, start=stage)
+        else:
+            ys, _ = self.model.blocks(x, seed_key, local=True, frozen=frozen, upto=upto)
         layers = range(upto + 1) if stage is None else (stage,)
         loss, logits = 0.0, None
         for i in layers:
@@ -118,10 +139,10 @@ class MF(Algorithm):
         self.model.train(train)
         self.projs.train(train)
 
-    def train_step(self, x, y, seed_key, frac: float):
+    def train_step(self, x, y, seed_key, frac: float, rows=None):
         self._mode(True)
         stage = self.stage(seed_key[0])
-        loss, logits, layers = self._loss(x, y, stage, seed_key)
+        loss, logits, layers = self._loss(x, y, stage, seed_key, rows)
         for i in layers:
             self.optims[i].zero_grad(set_to_none=True)
         loss.backward()
@@ -140,8 +161,8 @@ class MF(Algorithm):
             return {}
         self._mode(False)
         with counting(OpCounter()):  # validation is not part of the training counts
-            val = held_out_loss(lambda x, y, n: self._loss(x, y, stage, (VAL_KEY, epoch, n))[0],
-                                batches)
+            val = held_out_loss(lambda x, y, n: self._loss(
+                x, y, stage, (VAL_KEY, epoch, n), self.held_out_rows(n, len(y)))[0], batches)
         record_held_out(self.stop, stage, val, self.patience)
         return {"layer": stage + 1, "val_loss": val}
 
