@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pbitsim.training import TrainConfig, Trainer
-from train_helpers import StopAfter
+from train_helpers import StopAfter, cached_vs_recomputed
 
 TINY_CNN = """
 name = "tiny-cafo"
@@ -230,16 +230,4 @@ def test_frozen_block_cache_counts_the_recompute(mnist_small, tmp_path, tiny_arc
     # reassociation inside torch's convolution: batches of other images)
     kw = dict(algo=algo, arch=tiny_arch, schedule=schedule, epochs=2, limit_train=300,
               limit_test=100, **({"dfa_epochs": 1} if algo == "cafo-dfa" else {}))
-    cached = _cafo(mnist_small, tmp_path, "cached", **kw)
-    res_cached = cached.run()
-    assert cached.algo.frozen.values is not None  # the last stage ran from the cache
-    monkeypatch.setattr("pbitsim.config.FROZEN_CACHE_MAX_BYTES", 0)
-    plain = _cafo(mnist_small, tmp_path, "plain", **kw)
-    res_plain = plain.run()
-    assert plain.algo.frozen.values is None
-    assert res_cached["train_counts_by_op"] == res_plain["train_counts_by_op"]
-    assert json.loads((tmp_path / "cached" / "counts.json").read_text())["counts"] == \
-        json.loads((tmp_path / "plain" / "counts.json").read_text())["counts"]
-    for a, b in zip(res_cached["history"], res_plain["history"]):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
-    assert res_cached["accuracy"] == pytest.approx(res_plain["accuracy"], abs=0.02)
+    cached_vs_recomputed(lambda name: _cafo(mnist_small, tmp_path, name, **kw), monkeypatch)

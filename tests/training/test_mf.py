@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pbitsim.training import TrainConfig, Trainer
-from train_helpers import StopAfter
+from train_helpers import StopAfter, cached_vs_recomputed
 
 MY_MLP = str(Path(__file__).resolve().parents[2] / "examples" / "archs" / "my-mlp.toml")
 
@@ -90,21 +90,11 @@ def test_frozen_layer_cache_counts_the_recompute(mnist_small, tmp_path, monkeypa
     # recomputing one (equal up to float reassociation: the cache's batches are other images)
     kw = dict(arch=MY_MLP, schedule="greedy", epochs=2, batch_size=50, limit_train=300,
               limit_test=100)
-    cached = _mf(mnist_small, tmp_path, "cached", **kw)
-    res_cached = cached.run()
-    assert cached.algo.frozen.key == ("layer", 1) and cached.algo.frozen.values is not None
-    monkeypatch.setattr("pbitsim.config.FROZEN_CACHE_MAX_BYTES", 0)
-    plain = _mf(mnist_small, tmp_path, "plain", **kw)
-    res_plain = plain.run()
-    assert plain.algo.frozen.values is None
-    assert res_cached["train_counts_by_op"] == res_plain["train_counts_by_op"]
-    assert json.loads((tmp_path / "cached" / "counts.json").read_text())["counts"] == \
-        json.loads((tmp_path / "plain" / "counts.json").read_text())["counts"]
-    assert [h["layer"] for h in res_cached["history"]] == [1, 1, 2, 2]
-    for a, b in zip(res_cached["history"], res_plain["history"]):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
-        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
-    assert res_cached["accuracy"] == pytest.approx(res_plain["accuracy"], abs=0.02)
+    cached, _ = cached_vs_recomputed(lambda name: _mf(mnist_small, tmp_path, name, **kw),
+                                     monkeypatch)
+    assert cached.algo.frozen.key == ("layer", 1)
+    assert [h["layer"] for h in json.loads((cached.out / "results.json").read_text())["history"]] \
+        == [1, 1, 2, 2]
 
 
 def test_no_cache_online(mnist_small, tmp_path):

@@ -23,3 +23,31 @@ class StopAfter:
 
     def eval_step(self):
         pass
+
+
+def cached_vs_recomputed(make, monkeypatch):
+    """Run ``make("cached")`` with the frozen-layer cache and ``make("plain")`` without it
+    (:data:`pbitsim.config.FROZEN_CACHE_MAX_BYTES` 0); assert equal counts (results and
+    counts.json), losses and held-out losses to 1e-4 and accuracies to 2 points; return both
+    trainers."""
+    import json
+
+    import pytest
+
+    cached = make("cached")
+    res_cached = cached.run()
+    assert cached.algo.frozen.values is not None  # the last stage ran from the cache
+    monkeypatch.setattr("pbitsim.config.FROZEN_CACHE_MAX_BYTES", 0)
+    plain = make("plain")
+    res_plain = plain.run()
+    assert plain.algo.frozen.values is None
+    assert res_cached["train_counts_by_op"] == res_plain["train_counts_by_op"]
+    assert json.loads((cached.out / "counts.json").read_text())["counts"] == \
+        json.loads((plain.out / "counts.json").read_text())["counts"]
+    assert len(res_cached["history"]) == len(res_plain["history"])
+    for a, b in zip(res_cached["history"], res_plain["history"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+        if "val_loss" in a:
+            assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+    assert res_cached["accuracy"] == pytest.approx(res_plain["accuracy"], abs=0.02)
+    return cached, plain
