@@ -30,7 +30,9 @@ mf-tiles-full)  # MF on 7-tile p-bit units at the seeds' budgets (bsmf's default
      --epochs 12 --out "$out/mf-m7-fmnist-full" ;;
 mf-cifar)  # MF 3x2000 on all of CIFAR-10 at the seeds' budget (cap 15 per layer, patience 4)
   $P --algo mf --arch mf-mlp-3x2000 --dataset cifar10 --data-dir "$CIFAR" --epochs 15 \
-     --lr 3.242e-4 --out "$out/mf-cifar10-full" ;;
+     --lr 3.242e-4 --out "$out/mf-cifar10-full"
+  $P --algo mf --arch mf-mlp-3x2000 --dataset cifar10 --data-dir "$CIFAR" --epochs 15 \
+     --lr 3.242e-4 --schedule online --out "$out/mf-cifar10-online15" ;;
 cifar)  # the same 10,000 CIFAR-10 images (seeded subset), 3 epochs, the full test set
   B="--dataset cifar10 --data-dir $CIFAR --limit-train 10000 --epochs 3"
   $P --algo sff --arch sff-cnn-cifar10 $B --out "$out/sff-cifar10"
