@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from ... import costs
 from ...costs import FP, Counts
-from .. import ops
 from ..archs import Arch, Block
 from . import Algorithm, LayerCounts, ModelParams
 from . import _steps as S
@@ -57,28 +56,9 @@ class LocalRule(Algorithm):
         ``train``: the block learns (ReLU masks and pool indices kept); ``batch_stats``: batch
         norms use batch statistics (training mode, also for frozen blocks; default ``train``).
         """
-        batch_stats = train if batch_stats is None else batch_stats
-        lin = block.linear
-        xin = params.input_stats(arch, block.index) if self.tiled else None
-        if xin is None:
-            c = S.real_forward(lin, b, train=train, prec=params.precision)
-        else:
-            fold, rows = S.reader_of(arch.blocks[block.index - 1])
-            c = S.index_forward(lin, xin, b, fold, rows, prec=params.precision)
-        if not self.tiled:
-            c.merge(costs.relu(b * lin.n_out, train))
-            for layer in self._post_run(arch, block):
-                c.merge(S.post_forward(layer, b, train=train, batch_stats=batch_stats))
-            return c
-        pre = costs.batchnorm if batch_stats else costs.batchnorm_eval
-        c.merge(pre(b * lin.n_out, S.channels(lin)))
-        c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
-        for layer in block.post:
-            c.merge(S.post_forward(layer, b, train=train, batch_stats=batch_stats,
-                                   dtype=S.count_dtype(params.tiles)))
-            if layer.type == "layernorm":  # the per-sample factor the next layer applies
-                c.merge(costs.scalar_fn(b))
-        return c
+        post = None if self.tiled else self._post_run(arch, block)
+        return S.block_forward(arch, block, params, b, tiled=self.tiled, train=train,
+                               batch_stats=batch_stats, post=post)
 
     def _post_run(self, arch: Arch, block: Block):
         """The post layers the network runs: Hinton's FF takes the goodness before the first

@@ -112,6 +112,43 @@ def pool_window(layer: Layer) -> int:
     return layer.size * layer.size
 
 
+def block_forward(arch, block: Block, params, b: int, *, tiled: bool, train: bool,
+                  batch_stats: bool | None = None, pre_norm: bool = False,
+                  post: tuple | None = None) -> Counts:
+    """One block's forward over ``b`` samples, as the trainer's ``Net`` runs it.
+
+    The linear layer (real, or on a tiled net after the first block index-and-accumulate on
+    the previous block's tile counts); then real: its batch norm if ``pre_norm``, the ReLU;
+    tiled: the pre-activation batch norm and the tiled p-bit units; then the ``post`` layers
+    (default ``block.post``) at the activation's width, a layer norm on a tiled net adding the
+    readers' per-sample factor. ``train``: ReLU masks, pool indices and the linear layer's
+    input kept for a backward pass; ``batch_stats``: batch norms on batch statistics (default
+    ``train``).
+    """
+    batch_stats = train if batch_stats is None else batch_stats
+    lin = block.linear
+    post = block.post if post is None else post
+    xin = params.input_stats(arch, block.index) if tiled else None
+    if xin is None:
+        c = real_forward(lin, b, train=train, prec=params.precision)
+    else:
+        c = index_forward(lin, xin, b, *reader_of(arch.blocks[block.index - 1]),
+                          prec=params.precision)
+    if tiled or pre_norm:
+        pre = costs.batchnorm if batch_stats else costs.batchnorm_eval
+        c.merge(pre(b * lin.n_out, channels(lin)))
+    if tiled:
+        c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
+    else:
+        c.merge(costs.relu(b * lin.n_out, train))
+    dtype = count_dtype(params.tiles) if tiled else FP
+    for layer in post:
+        c.merge(post_forward(layer, b, train=train, batch_stats=batch_stats, dtype=dtype))
+        if tiled and layer.type == "layernorm":  # the per-sample factor the next layer applies
+            c.merge(costs.scalar_fn(b))
+    return c
+
+
 def post_forward(layer: Layer, b: int, *, train: bool, batch_stats: bool | None = None,
                  dtype: str = FP, saved: str = "act") -> Counts:
     """A pool or batch-norm layer after the activation (``dtype``: the activation's width).

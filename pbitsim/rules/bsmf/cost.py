@@ -29,16 +29,6 @@ class BSMF(MF):
     tiled = True
     uses_tiles = True
 
-    def layer_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,
-                      learns: bool, train: bool = True) -> Counts:
-        lin = block.linear
-        xin = params.input_stats(arch, block.index)
-        c = (S.real_forward(lin, b, train=learns) if xin is None
-             else S.index_forward(lin, xin, b, *S.reader_of(arch.blocks[block.index - 1])))
-        pre = costs.batchnorm if train else costs.batchnorm_eval
-        c.merge(pre(b * lin.n_out, S.channels(lin)))
-        return c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
-
     def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         stats = params.input_stats(arch, block.index + 1)
         return ops.index_product(projection(block, arch.classes), stats).scaled(b)

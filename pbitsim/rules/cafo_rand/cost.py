@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from pbitsim import costs
 from pbitsim.costs import Counts
-from pbitsim.energy_models import ops
 from pbitsim.energy_models.algorithms import (Algorithm, LayerCounts, ModelParams, register,
                                               weighted_step)
 from pbitsim.energy_models.algorithms import _steps as S
@@ -59,26 +58,8 @@ class CafoRand(Algorithm):
                       learns: bool, batch_stats: bool) -> Counts:
         """The block's layer, activation, pool and norms (``learns``: masks and pool indices
         kept; ``batch_stats``: batch norms on batch statistics)."""
-        lin = block.linear
-        xin = params.input_stats(arch, block.index) if self.tiled else None
-        if xin is None:
-            c = S.real_forward(lin, b, train=learns)
-        else:
-            c = S.index_forward(lin, xin, b, *S.reader_of(arch.blocks[block.index - 1]))
-        if not self.tiled:
-            c.merge(costs.relu(b * lin.n_out, learns))
-            for layer in block.post:
-                c.merge(S.post_forward(layer, b, train=learns, batch_stats=batch_stats))
-            return c
-        pre = costs.batchnorm if batch_stats else costs.batchnorm_eval
-        c.merge(pre(b * lin.n_out, S.channels(lin)))
-        c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
-        for layer in block.post:
-            c.merge(S.post_forward(layer, b, train=learns, batch_stats=batch_stats,
-                                   dtype=S.count_dtype(params.tiles)))
-            if layer.type == "layernorm":  # the per-sample factor the next layer applies
-                c.merge(costs.scalar_fn(b))
-        return c
+        return S.block_forward(arch, block, params, b, tiled=self.tiled, train=learns,
+                               batch_stats=batch_stats)
 
     def reader_forward(self, arch: Arch, block: Block, layer: Layer, params: ModelParams,
                        b: int) -> Counts:

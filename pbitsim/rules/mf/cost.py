@@ -62,10 +62,10 @@ class MF(Algorithm):
     # --- one layer (the tiled form overrides these) -----------------------------------------
     def layer_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,
                       learns: bool, train: bool = True) -> Counts:
-        """The layer's product, bias and ReLU (``learns``: the mask is kept)."""
-        lin = block.linear
-        return (S.real_forward(lin, b, train=learns)
-                .merge(costs.relu(b * lin.n_out, learns)))
+        """The layer's product, bias and ReLU (``learns``: the mask kept); tiled: the
+        pre-activation batch norm (``train``: batch statistics) and the tiled units."""
+        return S.block_forward(arch, block, params, b, tiled=self.tiled, train=learns,
+                               batch_stats=train)
 
     def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         return _proj_forward(projection(block, arch.classes), b)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pbitsim import costs, counters
 from pbitsim.costs import FP, Counts
-from pbitsim.energy_models import ops
 from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
 from pbitsim.energy_models.algorithms import _steps as S
 from pbitsim.energy_models.archs import Arch, Block
@@ -43,22 +42,8 @@ class SFF(Algorithm):
                       train: bool) -> Counts:
         """Linear layer, pre-activation batch norm, activation and post layers (``train``:
         batch statistics, ReLU masks and pool indices kept)."""
-        lin = block.linear
-        xin = params.input_stats(arch, block.index) if self.tiled else None
-        c = (S.real_forward(lin, b, train=train) if xin is None
-             else S.index_forward(lin, xin, b, *S.reader_of(arch.blocks[block.index - 1])))
-        pre = costs.batchnorm if train else costs.batchnorm_eval
-        c.merge(pre(b * lin.n_out, S.channels(lin)))
-        dtype = S.count_dtype(params.tiles) if self.tiled else FP
-        if self.tiled:
-            c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
-        else:
-            c.merge(costs.relu(b * lin.n_out, train))
-        for layer in block.post:
-            c.merge(S.post_forward(layer, b, train=train, dtype=dtype))
-            if self.tiled and layer.type == "layernorm":  # the readers' per-sample factor
-                c.merge(costs.scalar_fn(b))
-        return c
+        return S.block_forward(arch, block, params, b, tiled=self.tiled, train=train,
+                               pre_norm=True)
 
     def goodness_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         """The goodness conv on the block output and the class goodnesses (spatial mean
