@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from pbitsim.training import TrainConfig, Trainer
-from train_helpers import StopAfter, cached_vs_recomputed
+from train_helpers import (StopAfter, assert_same_run, cached_vs_recomputed,
+                           stop_and_resume)
 
 TINY_CNN = """
 name = "tiny-cafo"
@@ -148,29 +149,14 @@ def test_greedy_resume_mid_stage_is_bit_identical(mnist_small, tmp_path, tiny_ar
     # predictor 2 mid-epoch
     kw = dict(algo=algo, arch=tiny_arch, schedule="greedy", epochs=2, limit_train=120,
               limit_test=50, tiles=tiles, **({"dfa_epochs": 1} if "dfa" in algo else {}))
-    full = _cafo(mnist_small, tmp_path, "full", **kw)
-    res_full = full.run()
+    full, res_full, second, res = stop_and_resume(
+        lambda name: _cafo(mnist_small, tmp_path, name, **kw), stop_after)
     tiled = tiles is not None
     assert full.algo.tiled == tiled and res_full["algo"] == ("bs" if tiled else "") + \
         algo.removeprefix("bs")
     assert (full.algo.frozen is None) == tiled  # the frozen-block cache: real blocks only
-    first = _cafo(mnist_small, tmp_path, "split", **kw)
-    stopper = StopAfter(stop_after)
-    first.reporter, stopper.trainer = stopper, first
-    assert first.run() is None
-    second = _cafo(mnist_small, tmp_path, "split", **kw)
-    res = second.run(resume=True)
-    for part in ("model", "preds") + (("aux",) if "dfa" in algo else ()):
-        a, b = getattr(full.algo, part).state_dict(), getattr(second.algo, part).state_dict()
-        for k, v in a.items():
-            assert torch.equal(v, b[k]), (part, k)
-    assert second.algo.stop == full.algo.stop
-    assert res["accuracy"] == res_full["accuracy"]
-    assert res["train_counts_by_op"] == res_full["train_counts_by_op"]
-    strip = [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
-             for h in res["history"]]
-    assert strip == [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
-                     for h in res_full["history"]]
+    assert_same_run(full, res_full, second, res,
+                    parts=("model", "preds") + (("aux",) if "dfa" in algo else ()))
 
 
 def test_tiles_select_the_named_p_bit_form(mnist_small, tmp_path, tiny_arch):

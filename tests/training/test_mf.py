@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from pbitsim.training import TrainConfig, Trainer
-from train_helpers import StopAfter, cached_vs_recomputed
+from train_helpers import assert_same_run, cached_vs_recomputed, stop_and_resume
 
 MY_MLP = str(Path(__file__).resolve().parents[2] / "examples" / "archs" / "my-mlp.toml")
 
@@ -62,26 +61,9 @@ def test_greedy_resume_mid_layer_is_bit_identical(mnist_small, tmp_path, algo, s
     # stops: layer 1 mid-epoch; layer 2 mid-epoch, twice; the p-bit form in layer 2
     kw = dict(algo=algo, schedule="greedy", epochs=2, batch_size=50, limit_train=200,
               limit_test=50, **({"arch": MY_MLP, "tiles": 3} if algo == "bsmf" else {}))
-    full = _mf(mnist_small, tmp_path, "full", **kw)
-    res_full = full.run()  # 180 training images: 4 steps per epoch, 16 steps in all
-
-    first = _mf(mnist_small, tmp_path, "split", **kw)
-    stopper = StopAfter(stop_after)
-    first.reporter, stopper.trainer = stopper, first
-    assert first.run() is None
-    second = _mf(mnist_small, tmp_path, "split", **kw)
-    res = second.run(resume=True)
-    for k, v in full.algo.model.state_dict().items():
-        assert torch.equal(v, second.algo.model.state_dict()[k]), k
-    for k, v in full.algo.projs.state_dict().items():
-        assert torch.equal(v, second.algo.projs.state_dict()[k]), k
-    assert second.algo.stop == full.algo.stop
-    assert res["accuracy"] == res_full["accuracy"]
-    assert res["train_counts_by_op"] == res_full["train_counts_by_op"]
-    strip = [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
-             for h in res["history"]]
-    assert strip == [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
-                     for h in res_full["history"]]
+    # 180 training images: 4 steps per epoch, 16 steps in all
+    runs = stop_and_resume(lambda name: _mf(mnist_small, tmp_path, name, **kw), stop_after)
+    assert_same_run(*runs, parts=("model", "projs"))
 
 
 def test_frozen_layer_cache_counts_the_recompute(mnist_small, tmp_path, monkeypatch):

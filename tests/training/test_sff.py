@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from pbitsim.training import TrainConfig, Trainer
-from train_helpers import StopAfter
+from train_helpers import assert_same_run, stop_and_resume
 
 SMALL_SFF = str(Path(__file__).resolve().parents[2] / "examples" / "archs" / "small-sff.toml")
 
@@ -38,20 +37,9 @@ def test_sff_learns_well_above_chance(mnist_small, tmp_path, tiles):
 @pytest.mark.parametrize("tiles", [None, 3])
 def test_resume_is_bit_identical(mnist_small, tmp_path, tiles):
     kw = dict(tiles=tiles, epochs=2, batch_size=50, limit_train=200, limit_test=50)
-    full = _sff(mnist_small, tmp_path, "full", **kw)
-    res_full = full.run()  # 200 images: 4 steps per epoch, 8 in all
-    first = _sff(mnist_small, tmp_path, "split", **kw)
-    stopper = StopAfter(6)  # mid-epoch 2
-    first.reporter, stopper.trainer = stopper, first
-    assert first.run() is None
-    second = _sff(mnist_small, tmp_path, "split", **kw)
-    res = second.run(resume=True)
-    for mod in ("model", "gconvs"):
-        theirs = getattr(second.algo, mod).state_dict()
-        for k, v in getattr(full.algo, mod).state_dict().items():
-            assert torch.equal(v, theirs[k]), (mod, k)
-    assert res["test_accuracy"] == res_full["test_accuracy"]
-    assert res["train_counts_by_op"] == res_full["train_counts_by_op"]
+    # 200 images: 4 steps per epoch, 8 in all; stopped mid-epoch 2
+    runs = stop_and_resume(lambda name: _sff(mnist_small, tmp_path, name, **kw), 6)
+    assert_same_run(*runs, parts=("model", "gconvs"))
 
 
 def test_default_net_of_sff():

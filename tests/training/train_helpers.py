@@ -51,3 +51,36 @@ def cached_vs_recomputed(make, monkeypatch):
             assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
     assert res_cached["accuracy"] == pytest.approx(res_plain["accuracy"], abs=0.02)
     return cached, plain
+
+
+def stop_and_resume(make, stop_after):
+    """An uninterrupted run ``make("full")`` and a run ``make("split")`` stopped after
+    ``stop_after`` steps (a checkpoint), then resumed; returns ``(full, res_full, second, res)``."""
+    full = make("full")
+    res_full = full.run()
+    first = make("split")
+    stopper = StopAfter(stop_after)
+    first.reporter, stopper.trainer = stopper, first
+    assert first.run() is None  # stopped, checkpoint written
+    second = make("split")
+    return full, res_full, second, second.run(resume=True)
+
+
+def assert_same_run(full, res_full, second, res, parts):
+    """Bit-identical runs: the state of every module ``parts`` names on the algorithm, the
+    early-stopping state where there is one, accuracies, training counts and every history
+    record but its wall times."""
+    import torch
+
+    for part in parts:
+        theirs = getattr(second.algo, part).state_dict()
+        for k, v in getattr(full.algo, part).state_dict().items():
+            assert torch.equal(v, theirs[k]), (part, k)
+    assert getattr(second.algo, "stop", None) == getattr(full.algo, "stop", None)
+    assert res["test_accuracy"] == res_full["test_accuracy"]
+    assert res["train_counts_by_op"] == res_full["train_counts_by_op"]
+
+    def strip(history):
+        return [{k: v for k, v in h.items() if "wall" not in k and "per_s" not in k}
+                for h in history]
+    assert strip(res["history"]) == strip(res_full["history"])
