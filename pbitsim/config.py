@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
            "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
-           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS"]
+           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "CALIBRATION_SAMPLES", "calibration_batches"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -71,3 +71,23 @@ DEFAULT_FIXED_ACC_BITS = 32
 #: :mod:`pbitsim.training.frozen`): CaFo's first block on all of MNIST holds 60,000 x 6,272
 #: floats (1.5 GB). Above it the frozen layers are recomputed on every step.
 FROZEN_CACHE_MAX_BYTES = 4 << 30
+
+#: Batch-norm statistics at the tested weights: after training, every running batch-norm
+#: statistic is recomputed at the final weights from this many training samples (a seeded,
+#: order-fixed subset; all of them when the set is smaller), forward passes in training mode
+#: in batches of the run's batch size, each batch weighted equally. Training work: counted by
+#: ``pbitsim train`` and modelled by ``pbitsim estimate`` (amortised over the run's samples).
+#: 4,096 MNIST samples give every channel's mean and variance to well under 1% (README).
+CALIBRATION_SAMPLES = 4096
+
+
+def calibration_batches(train_samples: int, batch_size: int,
+                        samples: int = CALIBRATION_SAMPLES) -> list[int]:
+    """Sizes of the calibration batches of a run with ``train_samples`` training samples: up to
+    ``samples`` of them in batches of ``batch_size``, a trailing batch of one dropped (batch
+    norm needs two), as the training epochs drop it."""
+    n = max(0, min(int(samples), int(train_samples)))
+    out = [batch_size] * (n // batch_size)
+    if n % batch_size >= 2:
+        out.append(n % batch_size)
+    return out

@@ -344,9 +344,14 @@ class _Foldable:
         tally.count_bn(active_counter(), x.shape, self.training, self.in_dtype)
         return y, scale, shift
 
+    #: True while the statistics are recalibrated (:mod:`pbitsim.training.calibration`):
+    #: every batch weighs the same (momentum 1/t throughout).
+    averaging = False
+
     def _step_momentum(self) -> float:
         """The momentum of this step's running-statistics update (counts the step)."""
-        self.momentum = max(0.1, 1.0 / (int(self.num_batches_tracked) + 1))
+        t = int(self.num_batches_tracked) + 1
+        self.momentum = 1.0 / t if self.averaging else max(0.1, 1.0 / t)
         self.num_batches_tracked.add_(1)
         return self.momentum
 

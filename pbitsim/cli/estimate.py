@@ -185,7 +185,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                 if given is None and key in run:
                     options[key] = run[key]
             for key in ("estimator", "stats", "eval_stats", "live", "layer_epochs",
-                        "dfa_epochs"):
+                        "dfa_epochs", "calibration_samples", "run_samples"):
                 if key in run and not (key.endswith("stats") and stats_given):
                     options[key] = run[key]
         if layer_epochs is not None:

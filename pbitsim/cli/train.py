@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, DEFAULT_BACKEND
+from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND
 from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import list_archs
 from .console import make_console
@@ -132,10 +132,16 @@ def _summary_table(results: dict):
               help="bsff/bgbsff: how the index layers run. dense: torch's float convolution on "
                    "the tile counts (fast); index: the index-and-accumulate kernels (the "
                    "reference). Same results up to float rounding, identical counts.")
+@click.option("--calibration-samples", type=int, default=None, metavar="N",
+              help="After training, recompute the batch-norm statistics at the final weights "
+                   "from N training samples (forward passes, counted as training work); 0: "
+                   "test with the running averages of the training steps [default: "
+                   f"{CALIBRATION_SAMPLES}].")
 @precision_options(train=True)
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
           download, out_dir, resume, estimator, grad_quant, update, schedule, dfa_epochs, arch,
-          energy_table, device, threads, eval_samples, backend, weight_bits, acc_bits, grad_bits):
+          energy_table, device, threads, eval_samples, backend, calibration_samples, weight_bits,
+          acc_bits, grad_bits):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -165,7 +171,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
                       schedule=schedule, arch=arch, energy_table=energy_table, device=device,
                       eval_samples=eval_samples, threads=threads, backend=backend,
                       dfa_epochs=dfa_epochs, weight_bits=weight_bits, acc_bits=acc_bits,
-                      grad_bits=grad_bits)
+                      grad_bits=grad_bits, calibration_samples=calibration_samples)
     try:
         cfg.validate()
     except TrainingError as e:

@@ -62,6 +62,10 @@ class CountsFile:
             out["layer_epochs"] = [int(v) for v in mp["layer_epochs"]]
         if mp.get("dfa_epochs") is not None:
             out["dfa_epochs"] = int(mp["dfa_epochs"])
+        # the batch-norm calibration after training (runs before it had none), amortised over
+        # the run's samples
+        out["calibration_samples"] = int(mp.get("calibration_samples") or 0)
+        out["run_samples"] = self.train_samples * self.epochs
         return out
 
     def train_per_sample(self) -> dict[str, float]:
@@ -156,6 +160,10 @@ def _model_params(mp, where: str) -> dict | None:
     bad = CountsFileError(f"counts file {where}: 'model_params' is malformed")
     if not isinstance(mp, dict):
         raise bad
+    v = mp.get("calibration_samples")
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+        raise CountsFileError(f"counts file {where}: model_params.calibration_samples must be "
+                              "an integer >= 0")
     for key in ("batch_size", "eval_samples"):
         v = mp.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):

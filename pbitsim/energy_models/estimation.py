@@ -7,11 +7,12 @@ over tile counts and devices needs per configuration.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
 from ..precision import FP32, Precision, make_precision
-from ..config import check_tiles
+from ..config import calibration_batches, check_tiles
 from ..costs import QUANTIZERS
 from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
                          ESTIMATORS, UPDATES, Algorithm, LayerCounts, ModelParams, get_algorithm)
@@ -153,6 +154,11 @@ class Estimate:
                          "(frozen blocks run forward only; the head always learns)")
         lines.append(f"batch {self.params.batch_size}; epoch = {self.train_samples} "
                      f"training samples; {self.epochs} epoch(s); real values fp32")
+        if self.params.calibration_samples:
+            lines.append(f"batch-norm statistics recomputed after training at the final weights "
+                         f"(CwC family, BP, SFF): forward passes over "
+                         f"{self.params.calibration_samples} training samples, counted in "
+                         "training, amortised over the run's samples (all epochs)")
         for algo in self.algos:
             lines.extend(algo.algorithm.assumptions(self.arch, self.params))
         lines.extend(f"not estimated: {why}" for why in self.skipped)
@@ -318,6 +324,7 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              dataset: str | None = None, layer_epochs=None, dfa_epochs: int | None = None,
              weight_bits: int | None = None, acc_bits: int | None = None,
              grad_bits: int | None = None,
+             calibration_samples: int | None = None, run_samples: int | None = None,
              skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
@@ -335,6 +342,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     default ``epochs`` each), whose MF run then lasts ``sum(layer_epochs)`` epochs; CaFo's
     greedy stages are its predictors, and CaFo-DFA's run starts with ``dfa_epochs`` block
     epochs (default: the seeds' for ``dataset``, or for the data set of the input shape).
+    ``calibration_samples``: training samples of the batch-norm calibration after training
+    (default: ``config.CALIBRATION_SAMPLES``, at most the training set; 0: none), amortised over
+    ``run_samples`` (default: ``train_samples * epochs``; a counts file gives the run's).
     ``weight_bits``, ``acc_bits``, ``grad_bits``: the datapath (:mod:`pbitsim.precision`;
     None: fp32); every algorithm is priced at the same widths (a rule without a fixed-point
     form, MF and BSMF, is incompatible with them).
@@ -385,13 +395,20 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     from ..schedules import dfa_epochs as _dfa_epochs
     dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
     prec = make_precision(weight_bits, acc_bits, grad_bits)
+    for name, v, low in (("calibration samples", calibration_samples, 0),
+                         ("run samples", run_samples, 1)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < low):
+            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    if calibration_samples is None:
+        calibration_samples = sum(calibration_batches(samples, batch_size))
     params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                          estimator=estimator, stats=measured(stats),
                          eval_stats=measured(eval_stats),
                          live=tuple(live) if live is not None else None,
                          layer_epochs=layer_epochs, dfa_epochs=dfa_epochs, epochs=epochs,
-                         precision=prec)
+                         precision=prec, calibration_samples=calibration_samples,
+                         run_samples=run_samples)
     skipped = []
     for model in list(models):
         try:
@@ -405,8 +422,17 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
             models.remove(model)
     if not models:
         raise ValueError("no algorithm can run on this architecture: " + "; ".join(skipped))
-    results = [_run(model, net, params, tab) for model in models]
+    # the calibration is amortised over each rule's run (greedy MF: its stages' epochs)
+    results = [_run(model, net, params if run_samples is not None else dataclasses.replace(
+        params, run_samples=samples * _run_epochs(model, params, epochs)), tab)
+        for model in models]
     return Estimate(net, tab, params, samples, epochs, results, skipped)
+
+
+def _run_epochs(model: Algorithm, params: ModelParams, epochs: int) -> int:
+    """Epochs of ``model``'s run (greedy MF and CaFo: their stages one after another)."""
+    fn = getattr(model, "run_epochs", None)
+    return fn(params, epochs) if fn is not None else epochs
 
 
 def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:

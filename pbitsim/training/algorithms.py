@@ -66,6 +66,16 @@ class Algorithm:
     #: frozen blocks: :mod:`pbitsim.training.frozen`).
     takes_rows = False
 
+    #: After training, recompute the running batch-norm statistics at the final weights
+    #: (:mod:`pbitsim.training.calibration`); False where the rule's test pass depends on the
+    #: statistics its training used as they are (CaFo: batch norms in evaluation mode).
+    refreshes_norms = True
+
+    def calibration_forward(self, x, seed_key) -> None:
+        """One calibration pass over ``x``: every block forward in training mode (batch
+        statistics, running statistics updated), no head, no loss (called without grad)."""
+        self.model.blocks(x, seed_key, upto=len(self.model.linears) - 1)
+
     def bind_images(self, images, train_rows, held_out_rows) -> None:
         """Called once by the trainer when ``takes_rows``: ``images(rows)`` gives the input
         tensor of data set rows; the run reads ``train_rows`` and ``held_out_rows``."""

@@ -32,7 +32,7 @@ __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
 RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
                   "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
                   "arch_sha256", "device", "threads", "backend", "dfa_epochs", "weight_bits",
-                  "acc_bits", "grad_bits")
+                  "acc_bits", "grad_bits", "calibration_samples")
 
 
 class TrainingError(ValueError):
@@ -76,6 +76,10 @@ class TrainConfig:
     weight_bits: int | None = None
     acc_bits: int | None = None  # None with weight_bits: config.DEFAULT_FIXED_ACC_BITS
     grad_bits: int | None = None  # None: fp32 gradients
+    # training samples the batch-norm statistics are recomputed from at the final weights
+    # (pbitsim.training.calibration); None: config.CALIBRATION_SAMPLES; 0: none (the running
+    # averages of the training steps are tested)
+    calibration_samples: int | None = None
 
     def __post_init__(self) -> None:
         if self.tiles is None and self.algo in TILED_RULES:
@@ -97,6 +101,9 @@ class TrainConfig:
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.calibration_samples is not None and self.calibration_samples < 0:
+            raise TrainingError(f"--calibration-samples must be >= 0, got "
+                                f"{self.calibration_samples}")
         if self.seed < 0:
             raise TrainingError(f"--seed must be >= 0, got {self.seed}")
         if self.batch_size < 2:

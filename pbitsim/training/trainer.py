@@ -34,7 +34,9 @@ from ..rules import recorded_algo
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
+from ..config import CALIBRATION_SAMPLES
 from ..schedules import MF_VALIDATION
+from . import calibration
 from .algorithms import make_algorithm
 from .config import TrainConfig, TrainingError
 
@@ -106,6 +108,9 @@ class Trainer:
         self.partial = {"loss_sum": 0.0, "correct": 0, "seen": 0, "wall_s": 0.0}
         self.wall_s = 0.0
         self.saved_at: str | None = None  # where the last checkpoint written or read stands
+        # the batch-norm statistics were recomputed at the final weights (calibrate())
+        self.calibrated = False
+        self.calibration_samples = 0  # samples the calibration read (0: none)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -113,7 +118,9 @@ class Trainer:
                 "config": self.cfg.result_fields(), "epoch": self.epoch,
                 "step": self.step_in_epoch, "algo": self.algo.state_dict(),
                 "counts": self.counts.as_dict(), "history": self.history,
-                "partial": dict(self.partial), "wall_s": self.wall_s}
+                "partial": dict(self.partial), "wall_s": self.wall_s,
+                "calibrated": self.calibrated,
+                "calibration_samples": self.calibration_samples}
 
     def save_checkpoint(self) -> Path:
         """Write the checkpoint; a failed write (a full disk) keeps the previous one and stops."""
@@ -151,6 +158,8 @@ class Trainer:
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step"])
         self.partial = dict(state["partial"])
         self.wall_s = float(state["wall_s"])
+        self.calibrated = bool(state.get("calibrated", False))
+        self.calibration_samples = int(state.get("calibration_samples", 0))
         self.saved_at = self._position()
 
     # ---- the loop -------------------------------------------------------------------------
@@ -221,6 +230,25 @@ class Trainer:
                 return False
         return True
 
+    def calibrate(self) -> None:
+        """Recompute the batch-norm statistics at the final weights (once per run; see
+        :mod:`pbitsim.training.calibration`), counted with the training counts, then save the
+        checkpoint: it holds the statistics the test uses."""
+        if self.calibrated:
+            return
+        cfg = self.cfg
+        samples = (CALIBRATION_SAMPLES if cfg.calibration_samples is None
+                   else cfg.calibration_samples)
+        t0 = time.perf_counter()
+        if samples and calibration.norm_modules(self.algo):
+            rows = calibration.calibration_rows(self.train_idx, cfg.batch_size, cfg.seed, samples)
+            with counting(self.counts):
+                self.calibration_samples = calibration.recalibrate(
+                    self.algo, (self._images(r) for r in rows))
+        self.wall_s += time.perf_counter() - t0
+        self.calibrated = True
+        self.save_checkpoint()
+
     def _val_batches(self):
         """The held-out split in batches (greedy MF's early stopping)."""
         bs = self.cfg.batch_size
@@ -262,6 +290,7 @@ class Trainer:
                     self.load_checkpoint()
                 if not self.fit():
                     return None
+                self.calibrate()
                 t0 = time.perf_counter()
                 acc, inference_counts = self.evaluate()
                 eval_s = time.perf_counter() - t0
@@ -292,6 +321,7 @@ class Trainer:
                 "live": live, "layer_epochs": (self.algo.layer_epochs()
                                                if hasattr(self.algo, "layer_epochs") else None),
                 "dfa_epochs": getattr(self.algo, "dfa_epochs", None),
+                "calibration_samples": self.calibration_samples,
                 **({} if not cfg.precision.fixed else
                    {"weight_bits": cfg.weight_bits, "acc_bits": cfg.acc_bits,
                     "grad_bits": cfg.grad_bits})}

@@ -59,6 +59,12 @@ class ModelParams:
     epochs: int = 1
     #: The datapath (:mod:`pbitsim.precision`): fp32, or fixed-point widths.
     precision: Precision = FP32
+    #: Training samples of the batch-norm calibration after training (forward passes in
+    #: training mode at the final weights, in batches of ``batch_size``; 0: none), amortised
+    #: over the run's ``run_samples`` training samples (all epochs):
+    #: :func:`._steps.calibration_forward`.
+    calibration_samples: int = 0
+    run_samples: int | None = None
 
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""

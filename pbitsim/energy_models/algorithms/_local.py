@@ -121,6 +121,7 @@ class LocalRule(Algorithm):
         b = params.batch_size
         hinton = self._variant(arch) == "hinton"
         passes = 2 if hinton else 1
+        calibrates = not hinton and S.running_norms(arch, self.tiled)
         rows = []
         for block in arch.blocks:
             row = LayerCounts(block.name, block.describe())
@@ -135,6 +136,9 @@ class LocalRule(Algorithm):
                                             batch_stats=True)
                 fwd = fwd.scaled(live).merge(frozen.scaled(1 - live))
             ph["forward"].merge(fwd.scaled(passes))
+            if calibrates:  # the batch-norm statistics recomputed after training
+                ph["forward"].merge(S.calibration_forward(params, lambda n: self.block_forward(
+                    arch, block, params, train=False, b=n, batch_stats=True)))
             loss = self.goodness(arch, block, b).scaled(passes)
             loss.merge(costs.ff_pair_loss(b) if hinton else costs.softmax_ce(b, arch.classes, True))
             ph["loss"].merge(loss.scaled(live))

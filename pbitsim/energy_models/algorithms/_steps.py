@@ -8,6 +8,7 @@ the pooling and normalisation layers and the tiled units. Sizes are for a batch 
 from __future__ import annotations
 
 from ... import costs
+from ...config import calibration_batches
 from ...costs import FP, Counts
 from ...counters import uint_dtype
 from ...precision import FP32, Precision
@@ -171,6 +172,32 @@ def post_backward(layer: Layer, b: int, *, dtype: str = FP, saved: str = "act") 
     if layer.type == "batchnorm":
         return costs.batchnorm_backward(b * layer.n_in, channels(layer), saved, dtype)
     return costs.rms_norm_backward(b * layer.n_in, b)
+
+
+def running_norms(arch, tiled: bool) -> bool:
+    """Whether a net keeps running batch-norm statistics for its test pass: a tiled net (its
+    pre-activation batch norms), a real one with ``pre_norm`` or a batch-norm post layer."""
+    return tiled or arch.pre_norm or any(l.type == "batchnorm" for b in arch.blocks
+                                         for l in b.post)
+
+
+def calibration_forward(params, forward) -> Counts:
+    """One block's share of the run's batch-norm calibration in one training step of
+    ``params.batch_size`` samples: ``forward(b)`` (the block's forward over ``b`` samples in
+    training mode, no gradients) over the calibration batches
+    (:func:`pbitsim.config.calibration_batches`), times ``batch_size / run_samples``."""
+    n = params.calibration_samples
+    c = Counts()
+    if not n:
+        return c
+    if not params.run_samples:
+        raise ValueError("a calibration needs the run's training samples (run_samples)")
+    sizes: dict[int, int] = {}
+    for b in calibration_batches(n, params.batch_size, n):
+        sizes[b] = sizes.get(b, 0) + 1
+    for b, times in sizes.items():
+        c.merge(forward(b).scaled(times))
+    return c.scaled(params.batch_size / params.run_samples)
 
 
 def block_params(block: Block, pre_norm: bool = False) -> int:

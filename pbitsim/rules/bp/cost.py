@@ -48,6 +48,10 @@ class BP(Algorithm):
             row.phases["weight_grad"].merge(S.real_weight_grad(lin, b, saved=SAVED, prec=prec))
             row.phases["update"].merge(costs.adam(S.block_params(block,
                                                                  pre_norm=arch.pre_norm)))
+            if S.running_norms(arch, False):  # the batch-norm statistics recomputed at the end
+                fwd.merge(S.calibration_forward(params, lambda n: S.block_forward(
+                    arch, block, params, n, tiled=False, train=False, batch_stats=True,
+                    pre_norm=arch.pre_norm)))
             rows.append(row)
         head = arch.head
         row = LayerCounts("head", head.describe())

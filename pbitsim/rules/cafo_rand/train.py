@@ -59,6 +59,9 @@ class CafoRand(FrozenInputs, Algorithm):
     """
 
     name = "cafo-rand"
+    # its blocks' batch norms run in evaluation mode in training too: the predictors learn and
+    # are tested on the same statistics, so there is nothing to recalibrate
+    refreshes_norms = False
     #: The seeds' predictor Adam rate per data set (``configs/cafo/*_cnn_3block.yaml``: 0.001
     #: on MNIST and Fashion-MNIST; CIFAR-10 takes the same).
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}

@@ -30,6 +30,9 @@ class FF(Algorithm):
     name = "ff"
     default_lr = 0.003
     predictors = ("goodness",)
+    # its passes read label-embedded inputs (no unlabelled pass to recompute the statistics
+    # on); the built-in FF nets have layer norms only
+    refreshes_norms = False
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)

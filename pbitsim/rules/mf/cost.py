@@ -107,11 +107,18 @@ class MF(Algorithm):
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         epochs = params.layer_epochs
         if epochs is None:
-            return self.stage_step(arch, params, None)
-        if len(epochs) != len(arch.blocks):
+            rows = self.stage_step(arch, params, None)
+        elif len(epochs) != len(arch.blocks):
             raise ValueError(f"--layer-epochs: {len(epochs)} values for the {len(arch.blocks)} "
                              f"layers of {arch.name}")
-        return weighted_step((e, self.stage_step(arch, params, k)) for k, e in enumerate(epochs))
+        else:
+            rows = weighted_step((e, self.stage_step(arch, params, k))
+                                 for k, e in enumerate(epochs))
+        if S.running_norms(arch, self.tiled):  # the batch-norm statistics recomputed at the end
+            for block, row in zip(arch.blocks, rows):
+                row.phases["forward"].merge(S.calibration_forward(params, lambda n: (
+                    self.layer_forward(arch, block, params, n, learns=False, train=True))))
+        return rows
 
     def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         self.check(arch)

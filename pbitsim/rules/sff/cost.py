@@ -96,6 +96,10 @@ class SFF(Algorithm):
             ph = row.phases
             ph["forward"].merge(self.block_forward(arch, block, params, b, True))
             ph["forward"].merge(self.goodness_forward(arch, block, params, b))
+            # the batch-norm statistics recomputed after training (the blocks, no goodness conv)
+            ph["forward"].merge(S.calibration_forward(params, lambda n: S.block_forward(
+                arch, block, params, n, tiled=self.tiled, train=False, batch_stats=True,
+                pre_norm=True)))
             ph["loss"].merge(costs.softmax_ce(b, arch.classes, True))
             ph["backward"].merge(self.block_backward(arch, block, params, b))
             ph["weight_grad"].merge(self.weight_grads(arch, block, params, b))
