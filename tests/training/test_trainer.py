@@ -98,10 +98,12 @@ def test_results_and_counts_files(mnist_small, tmp_path):
     assert len(counts["layer_density"]) == 4
     assert counts["activation_density"] == pytest.approx(np.mean(counts["layer_density"]))
     train, infer = counts["counts"], counts["inference_counts"]
-    # p-bits: M samples per unit of the 4 blocks, every training and test image (forward only);
+    # p-bits: M samples per unit of the 4 blocks, every training and test image (forward only)
+    # and every image of the batch-norm calibration after training (all 96 here);
     # the default CFSE net pools after the 2nd and 4th convs
     units = 20 * 28 * 28 + 80 * 28 * 28 + 240 * 14 * 14 + 480 * 14 * 14
-    assert train["pbit_sample"] == 7 * units * 96
+    assert counts["model_params"]["calibration_samples"] == 96
+    assert train["pbit_sample"] == 7 * units * (96 + 96)
     assert infer["pbit_sample"] == 7 * units * 64
     # index-and-accumulate dominates: later convs read integer tile counts
     assert train["act_read:u3"] > 0 and "mul:fp32" in train
