@@ -31,7 +31,8 @@ def test_same_run_as_the_hard_coded_nets(mnist_small, tmp_path, algo, loss, acc,
     arch = "ff-mlp-4x2000" if algo == "ff" else "cwc-mnist"
     # the index kernels: the reference backend, bit for bit the earlier code's sums
     cfg = TrainConfig(algo=algo, dataset="mnist", arch=arch, epochs=1, batch_size=32,
-                      limit_train=64, limit_test=32, tiles=3, backend="index")
+                      limit_train=64, limit_test=32, tiles=3, backend="index",
+                      calibration_samples=0)  # the earlier code had no batch-norm calibration
     trainer = Trainer(cfg, mnist_small, tmp_path / algo)
     res = trainer.run()
     assert {k: trainer.counts[k] for k in counts} == counts
