@@ -42,8 +42,10 @@ def test_user_mlp_trains_with_every_algorithm(mnist_small, tmp_path, algo):
     assert all(0 <= a <= 1 for a in res["test_accuracy"].values())
     if algo in ("bsff", "bgbsff"):
         assert len(res["layer_density"]) == 2
-        # p-bits: M per unit of both blocks, every training image
-        assert counts["counts"]["pbit_sample"] == 3 * (300 + 100) * 64
+        # p-bits: M per unit of both blocks, every training image and every image of the
+        # batch-norm calibration after training (all 64)
+        assert counts["model_params"]["calibration_samples"] == 64
+        assert counts["counts"]["pbit_sample"] == 3 * (300 + 100) * (64 + 64)
     # the checkpoint records the file's hash: an edited file does not resume it
     path.write_text(path.read_text().replace("units = 100", "units = 200"))
     with pytest.raises(TrainingError, match="arch_sha256"):
@@ -72,7 +74,8 @@ def test_user_convnet_trains(cifar_small, tmp_path, algo):
     assert tuple(conv2.weight.shape) == (80, 4, 3, 3)  # 40 input channels in 10 groups
     if algo == "bsff":
         units = 40 * 32 * 32 + 80 * 8 * 8 + 200
-        assert res["train_counts_by_op"]["pbit_sample"] == 3 * units * 64
+        # every training image and every image of the calibration (all 64)
+        assert res["train_counts_by_op"]["pbit_sample"] == 3 * units * (64 + 64)
 
 
 def test_cfse_is_the_default_and_grouped(mnist_small):
