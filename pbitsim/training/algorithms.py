@@ -60,6 +60,10 @@ class Algorithm:
 
     name = ""
     default_lr = 0.01  # Adam rate of the layers unless --lr is given
+    #: The rule's descriptor (set by :func:`register` from the rule package's ``RULE``).
+    rule = None
+    #: Tiled p-bit units (the descriptor's ``tiled``).
+    tiled = False
     predictors: tuple[str, ...] = ()
     #: True: ``train_step`` also takes ``rows=`` (the batch's data set rows) and the trainer
     #: calls :meth:`bind_images` once (a rule that caches per-image values, such as CaFo's
@@ -96,7 +100,13 @@ _REGISTRY: dict[str, type] = {}
 
 
 def register(cls: type) -> type:
-    """Class decorator of a rule's training step (``pbitsim/rules/<name>/train.py``)."""
+    """Class decorator of a rule's training step (``pbitsim/rules/<pkg>/train.py``): its name
+    and default learning rate come from the package's descriptor (``RULE``)."""
+    from ..rules import rule_of_module
+    spec = rule_of_module(cls.__module__)
+    if spec is not None:
+        cls.rule = spec
+        cls.name, cls.default_lr, cls.tiled = spec.name, spec.default_lr, spec.tiled
     _REGISTRY[cls.name] = cls
     return cls
 

@@ -58,15 +58,12 @@ class CafoRand(FrozenInputs, Algorithm):
     every step and are recomputed.
     """
 
-    name = "cafo-rand"
     #: The seeds' predictor Adam rate per data set (``configs/cafo/*_cnn_3block.yaml``: 0.001
     #: on MNIST and Fashion-MNIST; CIFAR-10 takes the same).
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
-    default_lr = LRS["mnist"]
     predictors = ("sum",)
-    #: Tiled p-bit blocks and predictors reading their counts: the p-bit forms
-    #: (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`) set it.
-    tiled = False
+    # ``tiled`` (the descriptor's): tiled p-bit blocks and predictors reading their counts, in
+    # the p-bit forms (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`).
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)

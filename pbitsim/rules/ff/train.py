@@ -27,8 +27,6 @@ class FF(Algorithm):
     49% and 78%); the pairwise gap has no such term.
     """
 
-    name = "ff"
-    default_lr = 0.003
     predictors = ("goodness",)
 
     def __init__(self, cfg, input_shape, classes):
