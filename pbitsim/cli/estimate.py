@@ -164,11 +164,18 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     densities = _parse_density(density) if density is not None else None
     stats_given = tiles is not None or densities is not None  # the user's, not the run's
     if measured is not None:
-        arch = arch or measured.arch
+        from ..energy_models.countsfile import run_arch
+        try:
+            arch = run_arch(measured, arch)
+        except ValueError as exc:
+            raise PbitsimError(str(exc)) from None
         tiles = tiles if tiles is not None else measured.tiles
         densities = densities or (list(measured.densities) if measured.densities else None)
         if algo is None:
             algo = ",".join(dict.fromkeys(["bp", "ff", "cwc", measured.algo]))
+        elif measured.algo not in [a.strip() for a in algo.split(",")]:
+            # the measured counts are always compared with the run's own rule
+            algo = f"{algo},{measured.algo}"
         if device is None and measured.device is not None:
             from ..energy_models import parse_device
             try:

@@ -305,7 +305,10 @@ class Trainer:
     def _arch_file(self) -> dict:
         """A user architecture file's path and content hash (nothing for a built-in name)."""
         cfg = self.cfg
-        return {"arch_file": cfg.arch, "arch_sha256": cfg.arch_sha256} if cfg.arch_sha256 else {}
+        if not cfg.arch_sha256:
+            return {}
+        # absolute, so `estimate --counts` finds it from any working directory
+        return {"arch_file": str(Path(cfg.arch).resolve()), "arch_sha256": cfg.arch_sha256}
 
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo
