@@ -21,6 +21,20 @@ from ..rules import RULES as ALGOS
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
+def _stages(history: list) -> str:
+    """A staged run's stages and their epochs (``blocks (DFA) x5, predictor 1/3 x1``): a
+    greedy rule's loop epochs are its stages', not ``--epochs`` repeated."""
+    stages: dict[str, int] = {}
+    for record in history:
+        name = str(record.get("name") or "")
+        if ", epoch " in name:
+            key = name.split(", epoch ")[0]
+            stages[key] = stages.get(key, 0) + 1
+    if not stages:
+        return ""
+    return "  (stages: " + ", ".join(f"{k} x{v}" for k, v in stages.items()) + ")"
+
+
 def _summary_table(results: dict):
     from rich.table import Table
     t = Table(title=f"pbitsim train: {results['algo']} on {results['dataset']} "
@@ -34,7 +48,8 @@ def _summary_table(results: dict):
         t.add_row("datapath", results["precision"])
     if (results.get("eval_samples") or 1) > 1:
         t.add_row("sampled passes per test image", str(results["eval_samples"]))
-    t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}")
+    t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}"
+              + _stages(results.get("history") or []))
     t.add_row("test samples", str(results["test_samples"]))
     t.add_row("wall time train / test", f"{results['train_wall_s']:.1f} s / {results['eval_wall_s']:.1f} s")
     t.add_row("peak memory", f"{results['peak_memory_mib']:.0f} MiB")

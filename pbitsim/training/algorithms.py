@@ -95,6 +95,16 @@ class Algorithm:
     def layer_density(self) -> list[float]:
         return []
 
+    def total_epochs(self) -> int:
+        """Epochs of the trainer's loop: ``--epochs``, or (a staged rule) its stages one after
+        another."""
+        return self.cfg.epochs
+
+    def epoch_name(self, epoch: int, total: int) -> str:
+        """How progress names loop epoch ``epoch`` (0-based) of ``total``: ``epoch 2/5``, or a
+        staged rule's stage (``predictor 2/3, epoch 1/1``)."""
+        return f"epoch {epoch + 1}/{total}"
+
 
 _REGISTRY: dict[str, type] = {}
 

@@ -109,6 +109,17 @@ class CafoRand(FrozenInputs, Algorithm):
             return DFA_STAGE
         return e // self.cap if self.greedy else None
 
+    def epoch_name(self, epoch: int, total: int) -> str:
+        """``blocks (DFA), epoch 3/5`` in DFA-CE's block stage; greedy: ``predictor 2/3, epoch
+        1/1`` (each predictor is a stage of ``--epochs``); online: ``epoch 1/1``."""
+        stage, dfa = self.stage(epoch), self.dfa_epochs or 0
+        if stage == DFA_STAGE:
+            return f"blocks (DFA), epoch {epoch + 1}/{dfa}"
+        e = epoch - dfa
+        if stage is None:
+            return f"epoch {e + 1}/{self.cap}"
+        return f"predictor {stage + 1}/{len(self.preds)}, epoch {e % self.cap + 1}/{self.cap}"
+
     def skip_epoch(self, epoch: int) -> bool:
         """Greedy: the epoch belongs to a predictor that stopped early."""
         stage = self.stage(epoch)

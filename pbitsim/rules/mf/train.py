@@ -70,6 +70,13 @@ class MF(FrozenInputs, Algorithm):
     def stage(self, epoch: int) -> int | None:
         return epoch // self.cap if self.greedy else None
 
+    def epoch_name(self, epoch: int, total: int) -> str:
+        """Greedy: ``layer 2/2, epoch 1/3`` (each layer is a stage of ``--epochs``)."""
+        if not self.greedy:
+            return super().epoch_name(epoch, total)
+        return (f"layer {self.stage(epoch) + 1}/{len(self.groups)}, epoch "
+                f"{epoch % self.cap + 1}/{self.cap}")
+
     def skip_epoch(self, epoch: int) -> bool:
         """Greedy: the epoch belongs to a layer that stopped early."""
         return self.greedy and self.stop["done"][self.stage(epoch)]
