@@ -194,6 +194,13 @@ class Estimate:
             shares = ", ".join(f"{v:.0%}" for v in self.params.live)
             lines.append(f"freezing schedule: CwC-family blocks learn on {shares} of the steps "
                          "(frozen blocks run forward only; the head always learns)")
+        else:
+            frozen = [a.name for a in self.algos
+                      if a.algorithm.rule is not None and a.algorithm.rule.family == "cwc"]
+            if frozen:
+                lines.append(f"no freezing: every block of {', '.join(frozen)} learns on every "
+                             "step (a training step's cost); `pbitsim train` freezes them by "
+                             "default (--schedule staggered prices that run)")
         groups: dict[int, list[str]] = {}
         for algo in self.algos:
             groups.setdefault(algo.algorithm.model_params(self.arch), []).append(algo.name)
