@@ -14,6 +14,7 @@ import click
 from .. import __version__
 from .errors import PbitsimError
 
+
 def _rules_text() -> str:
     """The learning rules by label, their p-bit forms named once (from the descriptors)."""
     from ..rules import RULE_SPECS

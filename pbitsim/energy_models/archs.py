@@ -105,11 +105,6 @@ class Layer:
         return self.out_shape[0]
 
     @property
-    def positions_out(self) -> int:
-        """Output positions per channel (1 for dense layers)."""
-        return self.n_out // self.out_shape[0]
-
-    @property
     def biases(self) -> int:
         return self.out_shape[0] if self.type in LINEAR_TYPES else 0
 
@@ -192,11 +187,6 @@ class Arch:
         return _linear("conv2d", f"goodness{block.index + 1}",
                        {"channels": self.classes, "kernel": k, "padding": k // 2}, shape,
                        f"architecture {self.name}: goodness conv of {block.name}")
-
-    def next_linear(self, block_index: int) -> Layer:
-        """The linear layer that consumes block ``block_index``'s output."""
-        nxt = block_index + 1
-        return self.blocks[nxt].linear if nxt < len(self.blocks) else self.head
 
 
 def default_arch(input_shape, net: str = "cfse") -> str:

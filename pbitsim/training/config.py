@@ -50,7 +50,7 @@ class TrainConfig:
     tiles: int | None = None
     epochs: int = 1
     batch_size: int = 128
-    lr: float | None = None  # None: the algorithm's default (DEFAULT_LR)
+    lr: float | None = None  # None: the rule's default (its descriptor's default_lr)
     seed: int = 0
     limit_train: int | None = None  # a seeded random subset of this many training images
     limit_test: int | None = None  # the first N test images
