@@ -6,7 +6,7 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .rules import RULE_SPECS, TILED_FORMS, family
+from .rulebook import RULE_SPECS, TILED_FORMS, family
 from .schedules import (GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
                         check_schedule)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from .rules import RULE_SPECS, family as _family
+from .rulebook import RULE_SPECS, family as _family
 
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "SFF_FAMILY",
@@ -111,7 +111,7 @@ def dfa_epochs(algo: str, dataset: str | None, given: int | None = None) -> int:
 
 def default_schedule(algo: str) -> str:
     """The schedule ``pbitsim train`` uses when none is given: the first of the rule's
-    (:attr:`pbitsim.rules.descriptor.Rule.schedules`): greedy for MF and CaFo (as the seeds
+    (:attr:`pbitsim.rulebook.Rule.schedules`): greedy for MF and CaFo (as the seeds
     ran them), online for SFF (every block every minibatch), the staggered freezing of the
     CwC family otherwise."""
     spec = RULE_SPECS.get(algo)

@@ -106,7 +106,7 @@ def _device_values(texts) -> tuple[str, ...]:
 
 
 def _rules() -> tuple[str, ...]:
-    from .rules import RULES
+    from .rulebook import RULES
     return RULES
 
 
@@ -314,7 +314,7 @@ def arch_for(cfg: "SweepConfig", point: Point) -> str:
         return cfg.arch
     from .config import DATASET_INPUTS
     from .energy_models.archs import default_arch
-    from .rules import rule
+    from .rulebook import rule
     return default_arch(DATASET_INPUTS[point.dataset][0], rule(point.algo).net)
 
 
@@ -911,7 +911,7 @@ def _title(rows) -> str:
     algos = sorted({str(x["algo"]) for x in rows})
     datasets = sorted({str(x["dataset"]) for x in rows})
     archs = sorted({str(x["arch"]) for x in rows})
-    from .rules import RULE_SPECS
+    from .rulebook import RULE_SPECS
     labels = [RULE_SPECS[a].label if a in RULE_SPECS else a for a in algos]
     return (f"{', '.join(labels)} on {', '.join(datasets)} "
             f"({', '.join(archs)}, {r['table']})")

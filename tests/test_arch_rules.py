@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbitsim.rules import rule
+from pbitsim.rulebook import rule
 import subprocess
 import sys
 
@@ -82,7 +82,7 @@ def test_tiled_forms_are_the_tiled_rules():
     the real-valued rules are not."""
     from pbitsim.arch_rules import TILED_RULES, is_tiled
     from pbitsim.energy_models.algorithms import algorithm_names, get_algorithm
-    from pbitsim.rules import RULES, TILED_FORMS, recorded_algo, resolve_algo
+    from pbitsim.rulebook import RULES, TILED_FORMS, recorded_algo, resolve_algo
     assert set(RULES) == set(algorithm_names())
     for name in RULES:
         model = get_algorithm(name)

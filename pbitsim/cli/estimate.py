@@ -19,7 +19,7 @@ from ..energy_models.tiles import DEFAULT_DENSITY
 from .console import make_console
 from .precision import precision_options
 from .rulehelp import algo_nets_help, tiles_help
-from ..rules import RULES
+from ..rulebook import RULES
 from .errors import OneLineCommand, PbitsimError
 from .units import format_area as _area, format_energy as _si
 
@@ -184,7 +184,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                 raise PbitsimError(f"counts file {measured.path}: {exc}") from None
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
     if tiles_given:  # mf/sff/cafo-* with --tiles: their tiled p-bit forms
-        from ..rules import resolve_algo
+        from ..rulebook import resolve_algo
         algos = list(dict.fromkeys(resolve_algo(a, tiles) for a in algos))
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")

@@ -17,7 +17,7 @@ from .errors import PbitsimError
 
 def _rules_text() -> str:
     """The learning rules by label, their p-bit forms named once (from the descriptors)."""
-    from ..rules import RULE_SPECS
+    from ..rulebook import RULE_SPECS
     labels = list(dict.fromkeys(s.label.split(" ")[0] for s in RULE_SPECS.values()
                                 if not s.tiled))
     return ", ".join(labels) + " and their p-bit forms"

@@ -17,7 +17,7 @@ from .progress import make_progress, make_reporter
 from .rulehelp import arch_help, lr_help, tiles_help
 from .signals import stop_on_signals
 
-from ..rules import RULES as ALGOS
+from ..rulebook import RULES as ALGOS
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 

@@ -49,7 +49,7 @@ ARCH_DIR = Path(__file__).with_name("archs")
 #: CFSE net.
 DEFAULT_ARCH = "cfse-cifar10"
 #: The built-in networks a rule trains without ``--arch``, by the kind its descriptor names
-#: (:attr:`pbitsim.rules.descriptor.Rule.net`) and the input shape: the CwC-FF reference's CFSE
+#: (:attr:`pbitsim.rulebook.Rule.net`) and the input shape: the CwC-FF reference's CFSE
 #: net (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP (FF), the seeds' MF MLPs (MF, BSMF), the seeds'
 #: CaFo CNN (the CaFo rules), the SFF CNN (Scalable FF, real and tiled).
 DEFAULT_NETS = {
@@ -192,7 +192,7 @@ class Arch:
 def default_arch(input_shape, net: str = "cfse") -> str:
     """The built-in network of kind ``net`` (:data:`DEFAULT_NETS`) for data of ``input_shape``:
     what ``pbitsim train --algo ALGO`` trains, ``net`` being the rule's
-    (:attr:`pbitsim.rules.descriptor.Rule.net`). ``ArchError`` for a shape with no built-in
+    (:attr:`pbitsim.rulebook.Rule.net`). ``ArchError`` for a shape with no built-in
     net.
     """
     nets = DEFAULT_NETS[net].get(tuple(int(v) for v in input_shape))

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..rules import recorded_algo
+from ..rulebook import recorded_algo
 from ..runfiles import read_counts
 
 __all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts", "run_arch"]

@@ -22,7 +22,7 @@ from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 from .tiles import DEFAULT_DENSITY, TileStats
 from ..schedules import DFA_STAGE
-from ..rules import RULE_SPECS
+from ..rulebook import RULE_SPECS
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "ESTIMATE_DATASET",
            "default_network", "hardware_summary"]
@@ -44,7 +44,7 @@ def default_network(algos=None, dataset: str | None = None) -> tuple[str, str | 
 
     Without ``algos`` (the default list) the CFSE net of ``dataset`` (default
     :data:`ESTIMATE_DATASET`), on which rules that cannot run are left out with a note; with
-    ``algos``, the network their descriptors name (:attr:`~pbitsim.rules.descriptor.Rule.net`):
+    ``algos``, the network their descriptors name (:attr:`~pbitsim.rulebook.Rule.net`):
     the net ``pbitsim train --algo NAME --dataset DATASET`` trains. ``ValueError`` (one line)
     when the rules asked for train on different networks.
     """

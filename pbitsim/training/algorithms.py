@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..rules import RULE_MODULES, RULES
+from ..rulebook import RULE_MODULES, RULES
 from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import DEFAULT_TILES
 from ..bridge import tally
@@ -112,7 +112,7 @@ _REGISTRY: dict[str, type] = {}
 def register(cls: type) -> type:
     """Class decorator of a rule's training step (``pbitsim/rules/<pkg>/train.py``): its name
     and default learning rate come from the package's descriptor (``RULE``)."""
-    from ..rules import rule_of_module
+    from ..rulebook import rule_of_module
     spec = rule_of_module(cls.__module__)
     if spec is not None:
         cls.rule = spec

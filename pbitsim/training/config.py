@@ -21,7 +21,7 @@ from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDA
                                         get_algorithm)
 from ..energy_models.archs import ARCH_DIR
 from ..schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
-from ..rules import resolve_algo
+from ..rulebook import resolve_algo
 from .algorithms import ALGOS
 
 __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]

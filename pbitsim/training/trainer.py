@@ -30,7 +30,7 @@ import torch
 
 from .. import OMP_SPINNING, runfiles
 from ..arch_rules import is_tiled
-from ..rules import recorded_algo
+from ..rulebook import recorded_algo
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS

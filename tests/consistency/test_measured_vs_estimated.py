@@ -23,7 +23,7 @@ from pbitsim.arch_rules import TILED_RULES, arch_rule
 from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
 from pbitsim.energy_models.archs import list_archs, load_arch
 from pbitsim.energy_models.tiles import TileStats
-from pbitsim.rules import RULE_SPECS, family
+from pbitsim.rulebook import RULE_SPECS, family
 from pbitsim.schedules import CAFO_DFA_RULES
 from pbitsim.training.algorithms import make_algorithm
 from pbitsim.training.trainer import TrainConfig
@@ -280,7 +280,7 @@ def test_fixed_point_step_equals_estimate(algo, arch, backend, prec):
 def test_tiles_runs_the_tiled_form(algo, arch):
     """``--algo mf|sff --tiles M`` trains the tiled p-bit form, and its measured step equals
     the estimate of the name :func:`pbitsim.rules.resolve_algo` gives (bsmf, bssff)."""
-    from pbitsim.rules import resolve_algo
+    from pbitsim.rulebook import resolve_algo
     net = load_arch(arch)
     cfg = TrainConfig(algo=algo, dataset="mnist", batch_size=BATCH, tiles=TILES,
                       schedule="online", arch=arch)

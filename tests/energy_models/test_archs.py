@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pbitsim.rules import rule
+from pbitsim.rulebook import rule
 import pytest
 
 from pbitsim.energy_models import ArchError, list_archs, load_arch

@@ -182,7 +182,7 @@ def test_tiles_select_the_named_p_bit_form(real):
     default_m = _run("estimate", "--algo", f"bs{real},bp", *args)
     assert via_tiles.exit_code == 0, via_tiles.output
     assert via_tiles.output == named.output == default_m.output
-    from pbitsim.rules import rule
+    from pbitsim.rulebook import rule
     assert f"{rule('bs' + real).label} M=7" in named.output and "predictor 2" in named.output
     as_json = [json.loads(_run("estimate", "--algo", a, *args, "--json", "-").output)
                for a in (real, f"bs{real}")]

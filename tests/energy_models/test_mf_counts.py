@@ -3,7 +3,7 @@ forward MACs, the schedules' costs and one-line errors."""
 
 from __future__ import annotations
 
-from pbitsim.rules import rule
+from pbitsim.rulebook import rule
 import pytest
 from click.testing import CliRunner
 

@@ -11,8 +11,8 @@ from pbitsim.cli.main import cli
 from pbitsim.config import DATASET_INPUTS
 from pbitsim.energy_models.archs import DEFAULT_ARCH, DEFAULT_NETS, default_arch, load_arch
 from pbitsim.energy_models.estimation import DEFAULT_ALGOS, ESTIMATE_DATASET, FF_BASELINES
-from pbitsim.rules import RULE_SPECS, RULES, TILED_FORMS, rule
-from pbitsim.rules.descriptor import FAMILIES, NETS
+from pbitsim.rulebook import RULE_SPECS, RULES, TILED_FORMS, rule
+from pbitsim.rulebook import FAMILIES, NETS
 
 
 def test_descriptors_are_consistent():

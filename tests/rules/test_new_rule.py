@@ -46,7 +46,7 @@ def _run(base, *args, timeout=600):
 
 
 def test_estimate_train_and_sweep_accept_it(copied_tree):
-    out = _run(copied_tree, "-c", "import pbitsim, pbitsim.rules as r; "
+    out = _run(copied_tree, "-c", "import pbitsim, pbitsim.rulebook as r; "
                "print(pbitsim.__file__); print(','.join(r.RULES))")
     assert out.returncode == 0, out.stderr
     where, rules = out.stdout.split()

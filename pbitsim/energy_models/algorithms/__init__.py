@@ -137,7 +137,7 @@ class Algorithm:
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
     tiled = False  # a tiled p-bit form (a rule of arch_rules.TILED_RULES; walked as a p-bit net)
-    #: The rule's descriptor (:class:`pbitsim.rules.descriptor.Rule`), set by :func:`register`
+    #: The rule's descriptor (:class:`pbitsim.rulebook.Rule`), set by :func:`register`
     #: from its package; None for a walk registered outside a rule package.
     rule = None
 
@@ -199,7 +199,7 @@ def register(cls: type[Algorithm]) -> type[Algorithm]:
     tiling and fixed-point form from the package's descriptor (``RULE``); a class outside
     a rule package (a test's) declares them itself.
     """
-    from ...rules import rule_of_module
+    from ...rulebook import rule_of_module
     spec = rule_of_module(cls.__module__)
     if spec is not None:
         cls.rule = spec
@@ -216,7 +216,7 @@ def _discover() -> None:
     """Import every rule's estimator walk (``pbitsim/rules/<name>/cost.py``)."""
     global _DISCOVERED
     if not _DISCOVERED:
-        from ...rules import RULE_MODULES
+        from ...rulebook import RULE_MODULES
         for module in RULE_MODULES.values():
             importlib.import_module(f"{module}.cost")
         _DISCOVERED = True

@@ -4,7 +4,7 @@ runs).
 ``cost``: the torch-free estimator walk; ``train``: the training step (both Rand-CE's, tiled).
 """
 
-from pbitsim.rules.descriptor import Rule
+from pbitsim.rulebook import Rule
 
 RULE = Rule(
     name='bscafo-rand',

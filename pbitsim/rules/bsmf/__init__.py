@@ -3,7 +3,7 @@
 ``cost``: the torch-free estimator walk; ``train``: the training step.
 """
 
-from pbitsim.rules.descriptor import Rule
+from pbitsim.rulebook import Rule
 
 RULE = Rule(
     name='bsmf',

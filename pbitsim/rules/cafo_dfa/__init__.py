@@ -4,7 +4,7 @@ CE predictor per block as in Rand-CE (``pbitsim.rules.cafo_rand``).
 ``cost``: the torch-free estimator walk; ``train``: the training step.
 """
 
-from pbitsim.rules.descriptor import Rule
+from pbitsim.rulebook import Rule
 
 RULE = Rule(
     name='cafo-dfa',

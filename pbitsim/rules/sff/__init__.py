@@ -4,7 +4,7 @@
 units (``--algo sff --tiles M``) is :mod:`pbitsim.rules.bssff`.
 """
 
-from pbitsim.rules.descriptor import Rule
+from pbitsim.rulebook import Rule
 
 RULE = Rule(
     name='sff',

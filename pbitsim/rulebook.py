@@ -1,24 +1,33 @@
-"""A learning rule's facts, declared once: :class:`Rule` (pure Python, no torch, no numpy).
+"""The rule book: every learning rule's descriptor, declared once in its own package.
 
 Each rule package ``pbitsim/rules/<pkg>/__init__.py`` declares one ``RULE = Rule(...)``: its
 ``--algo`` name, the label tables print, its family (which decides the architecture rules and
 schedules it shares with its relatives), the network ``pbitsim train`` and ``pbitsim
 estimate`` use for it when no ``--arch`` is given, its schedules, its default learning rate,
-its p-bit form, and whether it has a fixed-point form. Everything else reads these facts: the
+its p-bit form, and whether it has a fixed-point form. Everything else reads them here: the
 CLI's choices and help, the architecture checks (:mod:`pbitsim.arch_rules`), the schedules
-(:mod:`pbitsim.schedules`), the estimate's default list and baseline, the sweep's
-applicability and the consistency tests' parameter lists. The rule's cost walk (``cost.py``)
-and training step (``train.py``) take their name from it when they register.
+(:mod:`pbitsim.schedules`), the estimate's default list and baseline, the sweep and the
+consistency tests' parameter lists. The rule's cost walk (``cost.py``) and training step
+(``train.py``) take their name from it when they register.
 
-Adding a rule is adding a package: its descriptor, its torch-free cost walk and its training
-step (see ``CONTRIBUTING.md``).
+This module sits low in the house (pure Python: no torch, no numpy); it finds the rule
+packages by listing ``pbitsim/rules/`` and imports only their ``__init__`` (the descriptor),
+never their cost walks or training steps, which import the estimator and the trainer.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["Rule", "FAMILIES", "NETS"]
+__all__ = ["Rule", "FAMILIES", "NETS", "RULES", "RULE_MODULES", "RULE_SPECS", "TILED_FORMS",
+           "family", "recorded_algo", "resolve_algo", "rule", "rule_of_module"]
+
+#: The folder of the rule packages.
+RULES_DIR = Path(__file__).with_name("rules")
+
 
 #: The rule families. A family shares the architecture rule and the schedules of its members:
 #: ``bp`` end-to-end gradients; ``ff`` Hinton's FF (label in the input, all-dense nets);
@@ -119,3 +128,81 @@ class Rule:
     def lr_help(self) -> str:
         """The default rate as the help shows it."""
         return self.lr_note or f"{self.default_lr:g}"
+
+
+# ---------------------------------------------------------------- the registry
+def _rules() -> tuple[dict[str, Rule], dict[str, str]]:
+    found = []
+    for info in pkgutil.iter_modules([str(RULES_DIR)]):
+        if info.ispkg and not info.name.startswith("_"):
+            module = f"pbitsim.rules.{info.name}"
+            spec = getattr(importlib.import_module(module), "RULE", None)
+            if not isinstance(spec, Rule):
+                raise ImportError(f"{module} declares no RULE = Rule(...)")
+            found.append((spec.order, spec.name, spec, module))
+    found.sort(key=lambda f: (f[0], f[1]))
+    specs = {name: spec for _, name, spec, _ in found}
+    if len(specs) != len(found):
+        raise ImportError("two rule packages declare the same name")
+    return specs, {name: module for _, name, _, module in found}
+
+
+#: Each rule's descriptor: ``--algo`` name -> :class:`Rule`, in listing order.
+#: The package of each rule: ``--algo`` name -> module path (``pbitsim.rules.cafo_rand``).
+RULE_SPECS, RULE_MODULES = _rules()
+#: The rule names (``--algo``), in listing order.
+RULES = tuple(RULE_SPECS)
+_PACKAGES = {module: RULE_SPECS[name] for name, module in RULE_MODULES.items()}
+
+
+def rule(name: str) -> Rule:
+    """The descriptor of rule ``name``; ``ValueError`` (one line) for an unknown name."""
+    try:
+        return RULE_SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r} (known: {', '.join(RULES)})") from None
+
+
+def rule_of_module(module: str) -> Rule | None:
+    """The descriptor of the rule package that holds ``module`` (``pbitsim.rules.ff.cost``),
+    or None for a module outside a rule package."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        spec = _PACKAGES.get(".".join(parts[:n]))
+        if spec is not None:
+            return spec
+    return None
+
+
+def family(name: str) -> tuple[str, ...]:
+    """The rules of family ``name`` (:data:`pbitsim.rulebook.FAMILIES`), in order."""
+    return tuple(n for n, s in RULE_SPECS.items() if s.family == name)
+
+
+#: ``--algo NAME --tiles M``: a local rule given a tile count runs its hidden units as tiled
+#: p-bit units (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
+#: the rule its descriptor names as ``tiled_form``. Without ``--tiles`` the rule is
+#: real-valued.
+TILED_FORMS = {n: s.tiled_form for n, s in RULE_SPECS.items() if s.tiled_form is not None}
+#: Rules whose tiled form had no name of its own in earlier versions: a run of ``--algo NAME
+#: --tiles M`` recorded ``NAME`` with its tiles in its checkpoint and counts file.
+_UNNAMED_TILED_FORMS = ("cafo-rand", "cafo-dfa")
+
+
+def resolve_algo(algo: str, tiles) -> str:
+    """The rule that ``--algo ALGO`` runs: its tiled form (:data:`TILED_FORMS`) when a tile
+    count ``tiles`` is given (not None), else ``algo`` itself."""
+    return TILED_FORMS.get(algo, algo) if tiles is not None else algo
+
+
+def recorded_algo(algo: str, tiles) -> str:
+    """The rule a checkpoint or counts file that records ``algo`` and ``tiles`` ran.
+
+    ``algo`` itself, except for a tiled CaFo run of an earlier version, which recorded the
+    real-valued name with its tiles (``cafo-dfa``, 7): it ran what the tiled form
+    (``bscafo-dfa``) runs now, bit for bit. (A real-valued rule of other families may have
+    recorded a tile count it did not use: those keep their name.)
+    """
+    if algo in _UNNAMED_TILED_FORMS and tiles is not None:
+        return TILED_FORMS[algo]
+    return algo
