@@ -21,4 +21,39 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .counters import OpCounter, active_counter, counting  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["OpCounter", "counting", "active_counter", "__version__"]
+
+#: The public API, imported on first use (``pbitsim.BSNLinear`` loads torch; ``pbitsim.estimate``
+#: does not): name -> module. Everything else is internal and may move.
+_LAZY = {
+    # p-bit layers and units for your own torch model (counted by ``counting()``)
+    "TiledLogistic": "pbitsim.bridge.modules", "BinaryStochastic": "pbitsim.bridge.modules",
+    "BSNLinear": "pbitsim.bridge.modules", "BSNConv2d": "pbitsim.bridge.modules",
+    "FoldableBatchNorm1d": "pbitsim.bridge.modules",
+    "FoldableBatchNorm2d": "pbitsim.bridge.modules",
+    "CountedLinear": "pbitsim.bridge.counted", "CountedConv2d": "pbitsim.bridge.counted",
+    # counts of the work torch does outside the layers (the loss, the optimizer step)
+    "count_softmax_ce": "pbitsim.bridge.tally", "count_adam": "pbitsim.bridge.tally",
+    # the estimator and the pricing of counts (torch-free)
+    "estimate": "pbitsim.energy_models", "price_counts": "pbitsim.energy_models",
+    "load_table": "pbitsim.energy_models", "list_tables": "pbitsim.energy_models",
+    "load_arch": "pbitsim.energy_models", "list_archs": "pbitsim.energy_models",
+    "parse_device": "pbitsim.energy_models",
+    # the learning rules' descriptors
+    "RULES": "pbitsim.rules", "rule": "pbitsim.rules",
+}
+
+__all__ = ["OpCounter", "counting", "active_counter", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pbitsim' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -6,6 +6,7 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
+from .rulebook import RULE_SPECS, TILED_FORMS, family
 from .schedules import (GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
                         check_schedule)
 
@@ -13,12 +14,12 @@ __all__ = ["CWC_FAMILY", "SFF_FAMILY", "NORMS", "TILED_RULES", "arch_rule",
            "is_tiled", "resolve_arch", "simulated_rule"]
 
 #: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
-CWC_FAMILY = ("cwc", "bsff", "bgbsff")
+CWC_FAMILY = family("cwc")
 #: The rules whose hidden units are always tiled p-bit units (``--tiles M``, default 7; their
 #: nets have pre-activation batch norm by construction). A local rule given ``--tiles M``
 #: becomes its tiled rule here (``mf`` -> ``bsmf``: :data:`pbitsim.rules.TILED_FORMS`) when the
 #: configuration is checked; without ``--tiles`` it runs real-valued ReLU units.
-TILED_RULES = ("bsff", "bgbsff", "bsmf", "bssff", "bscafo-rand", "bscafo-dfa")
+TILED_RULES = tuple(n for n, s in RULE_SPECS.items() if s.tiled)
 NORMS = ("batchnorm", "layernorm")
 
 
@@ -62,7 +63,7 @@ def arch_rule(algo: str, arch) -> str | None:
                 return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
                         f"the {arch.classes} classes (CwC-FF splits every block into one group "
                         "per class)")
-    if arch.pre_norm and algo not in ("bp", *SFF_FAMILY, *TILED_RULES):
+    if arch.pre_norm and algo not in (*family("bp"), *SFF_FAMILY, *TILED_RULES):
         return (f"{algo} on {arch.name}: the architecture puts batch norm before the "
                 "activation (pre_norm = true), which only bp, sff and the tiled rules model")
     if algo in SFF_FAMILY:
@@ -75,22 +76,21 @@ def arch_rule(algo: str, arch) -> str | None:
     if algo in TILED_RULES:
         rule = simulated_rule(arch)
         if rule is not None:
-            from .rules import TILED_FORMS
             real = [k for k, v in TILED_FORMS.items() if v == algo]  # bsmf: mf --tiles
             how = f"{algo} ({real[0]} --tiles)" if real else algo
             return f"{how} on {arch.name}: {rule}"
-    if algo == "ff":
+    if algo in family("ff"):
         for block in arch.blocks:
             if block.linear.type != "dense":
-                return (f"ff on {arch.name}: {block.name} is {block.linear.type}; Hinton's FF "
+                return (f"{algo} on {arch.name}: {block.name} is {block.linear.type}; Hinton's FF "
                         "(label in the input) needs an all-dense net")
         n_in = arch.blocks[0].linear.n_in
         if n_in < arch.classes:
-            return (f"ff on {arch.name}: the input has {n_in} values, fewer than the "
+            return (f"{algo} on {arch.name}: the input has {n_in} values, fewer than the "
                     f"{arch.classes} classes whose label it carries")
         if arch.ff_variant != "hinton":
-            return (f"ff on {arch.name}: the architecture sets ff_variant = "
-                    f"\"{arch.ff_variant}\"; ff trains Hinton's FF (train CwC-FF with --algo cwc)")
+            return (f"{algo} on {arch.name}: the architecture sets ff_variant = "
+                    f"\"{arch.ff_variant}\"; {algo} trains Hinton's FF (train CwC-FF with --algo cwc)")
     if algo in MF_FAMILY:
         for block in arch.blocks:
             if block.linear.type != "dense" or block.post:
@@ -111,7 +111,7 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
     CwC-family ``schedule`` does not apply to it.
     """
     from .energy_models.archs import default_arch, load_arch
-    net = load_arch(arch if arch is not None else default_arch(input_shape, algo))
+    net = load_arch(arch if arch is not None else default_arch(input_shape, RULE_SPECS[algo].net))
     shape = tuple(int(v) for v in input_shape)
     if net.input_shape != shape:
         raise ValueError(f"architecture {net.name} takes {'x'.join(map(str, net.input_shape))} "

@@ -35,18 +35,6 @@ from .runfiles import read_json, write_text as atomic_write_text
 __all__ = ["OpCounter", "counting", "active_counter", "atomic_write_text", "dtype_bits",
            "uint_dtype"]
 
-# The standard ops. Other names are allowed; these are the ones every kernel uses.
-STANDARD_OPS = (
-    "add",          # accumulate additions
-    "mul",          # real multiplies (0 for index kernels)
-    "pbit_sample",  # p-bit samples drawn
-    "weight_read",  # weight words fetched
-    "weight_write", # weight words written (updates)
-    "act_read",     # activation words read
-    "act_write",    # activation words written
-)
-
-
 def dtype_bits(dtype: str) -> int:
     """Width in bits of a count dtype: ``fp32`` -> 32, ``int8`` -> 8, ``u3`` -> 3."""
     for prefix in ("fp", "bf", "int", "u"):
@@ -163,10 +151,6 @@ class OpCounter:
         """JSON text: ``{"format": "pbitsim-counts", "version": 1, "counts": {...}, **meta}``."""
         return json.dumps({"format": "pbitsim-counts", "version": 1, **meta,
                            "counts": self.as_dict()}, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> "OpCounter":
-        return cls.from_document(json.loads(text))
 
     @classmethod
     def from_document(cls, data) -> "OpCounter":

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+from .rulebook import RULE_SPECS, family as _family
+
 __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "check_schedule",
            "MF_SCHEDULES", "MF_FAMILY", "MF_PATIENCE", "MF_VALIDATION", "SFF_FAMILY",
            "SFF_SCHEDULES", "default_schedule", "check_algo_schedule", "CAFO_FAMILY",
@@ -33,10 +35,10 @@ DEFAULT_SCHEDULE = "staggered"
 #: every batch) and ``online`` (every layer's local loss on every batch).
 MF_SCHEDULES = ("greedy", "online")
 #: The Mono-Forward rules: real-valued and on tiled p-bit units.
-MF_FAMILY = ("mf", "bsmf")
+MF_FAMILY = _family("mf")
 #: Scalable FF (real-valued and on tiled p-bit units): every block learns on every minibatch,
 #: its only schedule.
-SFF_FAMILY = ("sff", "bssff")
+SFF_FAMILY = _family("sff")
 SFF_SCHEDULES = ("online",)
 #: Early-stopping patience of greedy MF per data set (the seeds' ``configs/mf/*.yaml``) and the
 #: minimum improvement of the validation local loss that resets it.
@@ -79,9 +81,9 @@ MF_VALIDATION = 0.1
 #: are MF's (``greedy``: one predictor at a time, as the seeds ran them; ``online``: every
 #: predictor on every batch), with the same held-out split and minimum improvement. Each
 #: real-valued and on tiled p-bit units (``bscafo-*``, what ``--tiles M`` selects).
-CAFO_FAMILY = ("cafo-rand", "cafo-dfa", "bscafo-rand", "bscafo-dfa")
+CAFO_FAMILY = _family("cafo")
 #: The CaFo rules whose blocks learn by direct feedback alignment first (``--dfa-epochs``).
-CAFO_DFA_RULES = ("cafo-dfa", "bscafo-dfa")
+CAFO_DFA_RULES = tuple(n for n, s in RULE_SPECS.items() if s.dfa_blocks)
 #: Early-stopping patience of a greedy CaFo predictor stage (the seeds' ``configs/cafo``:
 #: ``early_stopping_patience: 10`` on every data set).
 CAFO_PATIENCE = 10
@@ -108,12 +110,12 @@ def dfa_epochs(algo: str, dataset: str | None, given: int | None = None) -> int:
 
 
 def default_schedule(algo: str) -> str:
-    """The schedule ``pbitsim train`` uses when none is given: greedy for MF and CaFo (as the
-    seeds ran them), online for SFF (every block every minibatch), the staggered freezing of the
+    """The schedule ``pbitsim train`` uses when none is given: the first of the rule's
+    (:attr:`pbitsim.rulebook.Rule.schedules`): greedy for MF and CaFo (as the seeds
+    ran them), online for SFF (every block every minibatch), the staggered freezing of the
     CwC family otherwise."""
-    if algo in SFF_FAMILY:
-        return "online"
-    return "greedy" if algo in GREEDY_FAMILY else DEFAULT_SCHEDULE
+    spec = RULE_SPECS.get(algo)
+    return spec.default_schedule if spec is not None else DEFAULT_SCHEDULE
 
 
 def check_algo_schedule(algo: str, schedule: str) -> None:

@@ -106,7 +106,7 @@ def _device_values(texts) -> tuple[str, ...]:
 
 
 def _rules() -> tuple[str, ...]:
-    from .rules import RULES
+    from .rulebook import RULES
     return RULES
 
 
@@ -314,7 +314,8 @@ def arch_for(cfg: "SweepConfig", point: Point) -> str:
         return cfg.arch
     from .config import DATASET_INPUTS
     from .energy_models.archs import default_arch
-    return default_arch(DATASET_INPUTS[point.dataset][0], point.algo)
+    from .rulebook import rule
+    return default_arch(DATASET_INPUTS[point.dataset][0], rule(point.algo).net)
 
 
 @dataclass(frozen=True)
@@ -875,6 +876,7 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
         energies = [r["energy_train_pj_per_sample"] for r in rows]
         if max(energies) > 10 * min(energies):  # log only where the range needs it
             ax.set_xscale("log")
+        ax.margins(x=0.15, y=0.1)  # room for the M=... labels of the outermost points
         ax.set(xlabel="training energy per sample (uJ, measured counts)",
                ylabel="test accuracy (%)", title=_title(rows))
         written.append(_save(fig, Path(out) / "accuracy_vs_energy.png"))
@@ -909,7 +911,9 @@ def _title(rows) -> str:
     algos = sorted({str(x["algo"]) for x in rows})
     datasets = sorted({str(x["dataset"]) for x in rows})
     archs = sorted({str(x["arch"]) for x in rows})
-    return (f"{', '.join(a.upper() for a in algos)} on {', '.join(datasets)} "
+    from .rulebook import RULE_SPECS
+    labels = [RULE_SPECS[a].label if a in RULE_SPECS else a for a in algos]
+    return (f"{', '.join(labels)} on {', '.join(datasets)} "
             f"({', '.join(archs)}, {r['table']})")
 
 

@@ -302,9 +302,9 @@ class _EventReporter:
         if name not in ("step", "eval_step") or time.monotonic() - self.sent > _FLUSH_S:
             self.flush()
 
-    def start_epoch(self, epoch, epochs, steps, done):
+    def start_epoch(self, epoch, epochs, steps, done, name=None):
         self.epochs = epochs
-        self._call("start_epoch", epoch, epochs, steps, done)
+        self._call("start_epoch", epoch, epochs, steps, done, name)
 
     def step(self, loss, acc, samples_per_s):
         self._call("step", loss, acc, samples_per_s)

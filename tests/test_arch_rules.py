@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pbitsim.rulebook import rule
 import subprocess
 import sys
 
@@ -81,7 +82,7 @@ def test_tiled_forms_are_the_tiled_rules():
     the real-valued rules are not."""
     from pbitsim.arch_rules import TILED_RULES, is_tiled
     from pbitsim.energy_models.algorithms import algorithm_names, get_algorithm
-    from pbitsim.rules import RULES, TILED_FORMS, recorded_algo, resolve_algo
+    from pbitsim.rulebook import RULES, TILED_FORMS, recorded_algo, resolve_algo
     assert set(RULES) == set(algorithm_names())
     for name in RULES:
         model = get_algorithm(name)
@@ -106,8 +107,8 @@ def test_bscafo_defaults_are_cafo_s():
     from pbitsim.energy_models.archs import default_arch
     from pbitsim.schedules import default_schedule, dfa_epochs
     for algo in ("bscafo-rand", "bscafo-dfa"):
-        assert default_arch((1, 28, 28), algo) == "cafo-cnn-mnist"
-        assert default_arch((3, 32, 32), algo) == "cafo-cnn-cifar10"
+        assert default_arch((1, 28, 28), rule(algo).net) == "cafo-cnn-mnist"
+        assert default_arch((3, 32, 32), rule(algo).net) == "cafo-cnn-cifar10"
         assert default_schedule(algo) == "greedy"
         assert resolve_arch(algo, None, (1, 28, 28), 10, "mnist", "online").name == \
             "cafo-cnn-mnist"

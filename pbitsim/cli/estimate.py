@@ -1,4 +1,4 @@
-"""``pbitsim estimate``: training and inference energy of BP, FF, BSFF, BGBSFF in pJ.
+"""``pbitsim estimate``: training and inference energy of the learning rules in pJ.
 
 Pure Python on top of :mod:`pbitsim.energy_models` (no torch, no numba): it starts
 fast and prints rich tables, or JSON/CSV for scripts.
@@ -18,14 +18,17 @@ from ..energy_models.pricing import price_counts
 from ..energy_models.tiles import DEFAULT_DENSITY
 from .console import make_console
 from .precision import precision_options
+from .rulehelp import algo_nets_help, tiles_help
+from ..rulebook import RULES
 from .errors import OneLineCommand, PbitsimError
 from .units import format_area as _area, format_energy as _si
 
 EXAMPLES = """\b
 Examples:
-  pbitsim estimate                                   CIFAR-10 CwC net, all algorithms
+  pbitsim estimate                                   the default rules on cfse-cifar10
+  pbitsim estimate --algo mf --dataset mnist         a rule on its own net (mf-mlp-2x1000)
   pbitsim estimate --arch cwc-mnist --tiles 1 --per-layer
-  pbitsim estimate --algo ff,bsff --density 0.1 --table jouppi-7nm
+  pbitsim estimate --algo cwc,bsff --density 0.1 --table jouppi-7nm
   pbitsim estimate --device digital:lut_width=8,rng=xoshiro128 --per-layer
   pbitsim estimate --arch examples/archs/my-mlp.toml --json -
   pbitsim estimate --counts run/counts.json          price a training run's counts
@@ -41,8 +44,18 @@ def _versus(ratio: float | None) -> str:
 
 
 def _label(algo, result) -> str:
-    name = {"cwc": "CwC-FF"}.get(algo.name, algo.name.upper())
-    return f"{name} M={result.params.tiles}" if algo.algorithm.uses_tiles else name
+    spec = algo.algorithm.rule
+    if spec is None:  # a walk registered outside a rule package
+        name = algo.name
+        return f"{name} M={result.params.tiles}" if algo.algorithm.uses_tiles else name
+    return spec.display(result.params.tiles)
+
+
+def _params_text(result) -> str:
+    """`` (N parameters)``: the rules' own parameter count on the net (their models,
+    predictors, projections) when they agree; else empty (the assumptions list each)."""
+    counts = {a.algorithm.model_params(result.arch) for a in result.algos}
+    return f" ({counts.pop():,} parameters)" if len(counts) == 1 else ""
 
 
 def _share(part: float, total: float) -> str:
@@ -74,14 +87,13 @@ def _parse_density(text: str) -> list[float]:
 @click.command(cls=OneLineCommand, epilog=EXAMPLES,
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--arch", metavar="NAME|FILE",
-              help=f"Built-in network or a TOML file [default: {DEFAULT_ARCH}].")
+              help=f"Built-in network or a TOML file [default: {DEFAULT_ARCH} for the default "
+                   "list; with --algo, the rules' own net for --dataset (cifar10 unless given): "
+                   f"{algo_nets_help()}].")
 @click.option("--algo", metavar="LIST",
-              help=f"Comma-separated algorithms [default: {','.join(DEFAULT_ALGOS)}].")
-@click.option("--tiles", metavar="M", type=int,
-              help="Tiles (p-bits) per tiled logistic unit [default: 7]. Given to a local rule "
-                   "with a p-bit form, it estimates that form: mf, sff, cafo-rand and cafo-dfa "
-                   "as bsmf, bssff, bscafo-rand and bscafo-dfa; without it they are "
-                   "real-valued.")
+              help=f"Comma-separated rules, of {', '.join(RULES)} "
+                   f"[default: {','.join(DEFAULT_ALGOS)}].")
+@click.option("--tiles", metavar="M", type=int, help=tiles_help())
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
@@ -112,8 +124,10 @@ def _parse_density(text: str) -> list[float]:
                    "alignment) before the predictors [default: the seeds', by the data set of "
                    "the input shape: MNIST 5, CIFAR-10 250; or the --counts run's].")
 @click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
-              help="The data set whose layer windows --schedule takes [default: by the "
-                   "architecture's input shape, mnist or cifar10].")
+              help="The data set: without --arch, the network is the one `pbitsim train "
+                   "--algo A --dataset D` trains (each rule's own; the CFSE net for the "
+                   "default list); it also picks the layer windows of --schedule and CaFo-DFA's "
+                   "block epochs [default: cifar10, or the --arch's input shape].")
 @click.option("--eval-samples", metavar="K", type=int, default=None,
               help="Sampled test passes of bsff/bgbsff summed per inference (K x the "
                    "inference work) [default: 1].")
@@ -150,11 +164,18 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     densities = _parse_density(density) if density is not None else None
     stats_given = tiles is not None or densities is not None  # the user's, not the run's
     if measured is not None:
-        arch = arch or measured.arch
+        from ..energy_models.countsfile import run_arch
+        try:
+            arch = run_arch(measured, arch)
+        except ValueError as exc:
+            raise PbitsimError(str(exc)) from None
         tiles = tiles if tiles is not None else measured.tiles
         densities = densities or (list(measured.densities) if measured.densities else None)
         if algo is None:
             algo = ",".join(dict.fromkeys(["bp", "ff", "cwc", measured.algo]))
+        elif measured.algo not in [a.strip() for a in algo.split(",")]:
+            # the measured counts are always compared with the run's own rule
+            algo = f"{algo},{measured.algo}"
         if device is None and measured.device is not None:
             from ..energy_models import parse_device
             try:
@@ -163,7 +184,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                 raise PbitsimError(f"counts file {measured.path}: {exc}") from None
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
     if tiles_given:  # mf/sff/cafo-* with --tiles: their tiled p-bit forms
-        from ..rules import resolve_algo
+        from ..rulebook import resolve_algo
         algos = list(dict.fromkeys(resolve_algo(a, tiles) for a in algos))
     if json_out == "-" and csv_out == "-":
         raise PbitsimError("--json - and --csv - cannot both write to stdout")
@@ -198,9 +219,11 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                 options.pop("layer_epochs", None)
             options.update(schedule=schedule, dataset=dataset)
         elif dataset is not None:
-            raise PbitsimError("--dataset picks the windows of --schedule; give --schedule too")
+            options["dataset"] = dataset
         options = {k: v for k, v in options.items() if v is not None}
-        result = run_estimate(arch=arch or DEFAULT_ARCH, algos=algos, table=table,
+        result = run_estimate(arch=arch or None,
+                              algos=algos if algo_given or measured else DEFAULT_ALGOS,
+                              table=table,
                               tiles=7 if tiles is None else tiles,
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
@@ -260,14 +283,16 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
 
     console = make_console(markup=False)
     arch = result.arch
-    title = (f"Energy per algorithm: {arch.name} ({arch.params:,} parameters), "
+    title = (f"Energy per algorithm: {arch.name}{_params_text(result)}, "
              f"table {result.table.name}")
     if result.params.precision.fixed:
         title += f", datapath {result.params.precision.label()}"
     summary = Table(title=title, title_justify="left")
+    # a "vs X" column only where X was estimated (no column of dashes)
+    refs = [r for r in dict.fromkeys(("bp", result.ff_baseline)) if result.get(r) is not None]
     for col in ("Algorithm", "Train / sample", f"Train / epoch ({result.train_samples:,})",
-                "Inference", "Compute", "Memory", "p-bit", "vs BP",
-                f"vs {'CwC-FF' if result.ff_baseline == 'cwc' else 'FF'}"):
+                "Inference", "Compute", "Memory", "p-bit",
+                *(f"vs {_label(result.get(r), result)}" for r in refs)):
         summary.add_column(col, justify="left" if col == "Algorithm" else "right")
     run_epochs = {a.name: result.run_epochs(a.name) for a in result.algos}
     show_run = any(e > 1 for e in run_epochs.values())
@@ -279,8 +304,7 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
         row = [_label(algo, result), _si(total), _si(total * result.train_samples),
                _si(algo.total_pj("inference")), _share(price["compute_pj"], total),
                _share(price["memory_pj"], total), _share(price["pbit_pj"], total),
-               _versus(result.ratio(algo.name, "bp")),
-               _versus(result.ratio(algo.name, result.ff_baseline))]
+               *(_versus(result.ratio(algo.name, r)) for r in refs)]
         if show_run:
             e = run_epochs[algo.name]
             row.append(f"{_si(total * result.train_samples * e)} ({e})")
@@ -369,7 +393,8 @@ def _schedules_table(console, result, name: str) -> None:
     sched = result.schedules(name)
     if sched is not None:
         noun = sched["stage_noun"]
-        table = Table(title=f"{name.upper()} schedules (per sample / per epoch / run); the seeds "
+        label = result.get(name).algorithm.rule.label if result.get(name).algorithm.rule else name
+        table = Table(title=f"{label} schedules (per sample / per epoch / run); the seeds "
                             "measured greedy", title_justify="left")
         for col in ("Schedule", "Stage", "Train / sample", "Train / epoch", "Epochs", "Run"):
             table.add_column(col, justify="left" if col in ("Schedule", "Stage") else "right")

@@ -14,16 +14,34 @@ import click
 from .. import __version__
 from .errors import PbitsimError
 
-# name -> (module:attribute, one-line help shown by `pbitsim --help`)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
+
+def _rules_text() -> str:
+    """The learning rules by label, their p-bit forms named once (from the descriptors)."""
+    from ..rulebook import RULE_SPECS
+    labels = list(dict.fromkeys(s.label.split(" ")[0] for s in RULE_SPECS.values()
+                                if not s.tiled))
+    return ", ".join(labels) + " and their p-bit forms"
+
+
+def _axes_text() -> str:
+    """The sweep's axes, from the sweep's own list."""
+    from ..sweep import AXES
+    names = {"algo": "learning rule", "tiles": "tile count M", "device": "p-bit device",
+             "precision": "datapath precision", "dataset": "data set", "seed": "seed"}
+    return ", ".join(names.get(a.name, a.name) for a in AXES)
+
+
+# name -> (module:attribute, one-line help shown by `pbitsim --help`, made when shown)
+SUBCOMMANDS: dict[str, tuple[str, object]] = {
     "estimate": ("pbitsim.cli.estimate:estimate",
-                 "Project training and inference energy of BP, FF, BSFF, BGBSFF (pJ)."),
+                 lambda: f"Project training and inference energy of {_rules_text()} (pJ)."),
     "tables": ("pbitsim.cli.tables:tables",
-               "List and show the per-operation energy tables."),
+               lambda: "List and show the per-operation energy tables."),
     "sweep": ("pbitsim.cli.sweep:sweep",
-              "Sweep tile count M and p-bit device: accuracy, energy, p-bits, area."),
+              lambda: f"Sweep over {_axes_text()}: accuracy, energy, p-bits, area."),
     "train": ("pbitsim.cli.train:train",
-              "Train through the simulated p-bit hardware; report accuracy and counted energy."),
+              lambda: "Train through the simulated p-bit hardware; report accuracy and counted "
+                      "energy."),
 }
 
 
@@ -46,7 +64,7 @@ class LazyGroup(click.Group):
             raise PbitsimError(f"the '{name}' command is unavailable: {exc}") from None
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)
+        rows = [(name, SUBCOMMANDS[name][1]()) for name in self.list_commands(ctx)
                 if name in SUBCOMMANDS]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
@@ -59,11 +77,11 @@ def cli():
 
     \b
     Start here:
-      pbitsim estimate                 energy of BP/FF/BSFF/BGBSFF on the default network
+      pbitsim estimate                 energy of the default rules on the default network
       pbitsim estimate --help          every option, with examples
       pbitsim tables list              the per-operation energy tables shipped
       pbitsim train --help             train through the simulated hardware
-      pbitsim sweep --estimate-only    energy and p-bits over tile count M
+      pbitsim sweep --estimate-only    energy, p-bits and area over tile count M
     """
 
 

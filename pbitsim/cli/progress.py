@@ -1,7 +1,13 @@
 """Progress of the trainer's reporter calls, shared by ``train`` and ``sweep``: rich bars on a
-terminal, one line per epoch otherwise (a log file, a pipe, a scheduler's output)."""
+terminal, lines otherwise (a log file, a pipe, a scheduler's output): one per finished epoch or
+stage, and one every :data:`LINE_INTERVAL_S` within a long one."""
 
 from __future__ import annotations
+
+import time
+
+#: Seconds between progress lines within an epoch when the output is not a terminal.
+LINE_INTERVAL_S = 30.0
 
 
 def make_progress(console, remaining: bool = True):
@@ -27,27 +33,42 @@ def make_reporter(progress, label: str = "", keep: bool = True):
 
 
 class LineReporter:
-    """The trainer's reporter as plain lines: one per finished epoch and one per test pass."""
+    """The trainer's reporter as plain lines: one per finished epoch (or stage: a greedy rule
+    names its layer or predictor), one every ``interval_s`` within an epoch, and one per test
+    pass."""
 
-    def __init__(self, console, label: str = ""):
-        self.console, self.epochs = console, 0
+    def __init__(self, console, label: str = "", interval_s: float = LINE_INTERVAL_S,
+                 clock=time.monotonic):
+        self.console, self.epochs, self.name = console, 0, ""
         self.prefix = f"{label} " if label else ""
+        self.interval_s, self.clock = interval_s, clock
+        self.steps = self.done = 0
+        self.last = 0.0
 
-    def start_epoch(self, epoch, epochs, steps, done):
-        self.epochs = epochs
+    def _print(self, text: str) -> None:
+        self.console.print(f"{self.prefix}{text}", markup=False, highlight=False,
+                           soft_wrap=True)
+
+    def start_epoch(self, epoch, epochs, steps, done, name=None):
+        self.epochs, self.steps, self.done = epochs, steps, done
+        self.name = name or f"epoch {epoch + 1}/{epochs}"
+        self.last = self.clock()
 
     def step(self, loss, acc, samples_per_s):
-        pass
+        self.done += 1
+        now = self.clock()
+        if now - self.last >= self.interval_s and self.done < self.steps:
+            self.last = now
+            self._print(f"{self.name}: step {self.done}/{self.steps}  loss {loss:.4f}  "
+                        f"train acc {100 * acc:.1f}%  {samples_per_s:.0f} samples/s")
 
     def end_epoch(self, record):
-        self.console.print(f"{self.prefix}epoch {record['epoch']}/{self.epochs}: loss "
-                           f"{record['loss']:.4f}  train acc {100 * record['train_acc']:.1f}%  "
-                           f"{record['samples_per_s']:.0f} samples/s  {record['wall_s']:.1f} s",
-                           markup=False, highlight=False, soft_wrap=True)
+        self._print(f"{self.name}: loss {record['loss']:.4f}  train acc "
+                    f"{100 * record['train_acc']:.1f}%  {record['samples_per_s']:.0f} samples/s  "
+                    f"{record['wall_s']:.1f} s")
 
     def start_eval(self, batches):
-        self.console.print(f"{self.prefix}test pass: {batches} batch(es)", markup=False,
-                           highlight=False, soft_wrap=True)
+        self._print(f"test pass: {batches} batch(es)")
 
     def eval_step(self):
         pass
@@ -67,8 +88,8 @@ class BarReporter:
         self.progress, self.keep, self.task = progress, keep, None
         self.prefix = f"{label} " if label else ""
 
-    def start_epoch(self, epoch, epochs, steps, done):
-        self._new_task(f"{self.prefix}epoch {epoch + 1}/{epochs}", steps, done)
+    def start_epoch(self, epoch, epochs, steps, done, name=None):
+        self._new_task(f"{self.prefix}{name or f'epoch {epoch + 1}/{epochs}'}", steps, done)
 
     def step(self, loss, acc, samples_per_s):
         self.progress.update(self.task, advance=1, stats=f"loss {loss:.4f}  acc {100 * acc:5.1f}%"

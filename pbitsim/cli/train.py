@@ -14,10 +14,25 @@ from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .precision import precision_options
 from .progress import make_progress, make_reporter
+from .rulehelp import arch_help, lr_help, tiles_help
 from .signals import stop_on_signals
 
-from ..rules import RULES as ALGOS
+from ..rulebook import RULES as ALGOS
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
+
+
+def _stages(history: list) -> str:
+    """A staged run's stages and their epochs (``blocks (DFA) x5, predictor 1/3 x1``): a
+    greedy rule's loop epochs are its stages', not ``--epochs`` repeated."""
+    stages: dict[str, int] = {}
+    for record in history:
+        name = str(record.get("name") or "")
+        if ", epoch " in name:
+            key = name.split(", epoch ")[0]
+            stages[key] = stages.get(key, 0) + 1
+    if not stages:
+        return ""
+    return "  (stages: " + ", ".join(f"{k} x{v}" for k, v in stages.items()) + ")"
 
 
 def _summary_table(results: dict):
@@ -33,7 +48,8 @@ def _summary_table(results: dict):
         t.add_row("datapath", results["precision"])
     if (results.get("eval_samples") or 1) > 1:
         t.add_row("sampled passes per test image", str(results["eval_samples"]))
-    t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}")
+    t.add_row("train samples x epochs", f"{results['train_samples']} x {results['epochs']}"
+              + _stages(results.get("history") or []))
     t.add_row("test samples", str(results["test_samples"]))
     t.add_row("wall time train / test", f"{results['train_wall_s']:.1f} s / {results['eval_wall_s']:.1f} s")
     t.add_row("peak memory", f"{results['peak_memory_mib']:.0f} MiB")
@@ -61,19 +77,10 @@ def _summary_table(results: dict):
 @click.option("--algo", type=click.Choice(ALGOS), default="bsff", show_default=True,
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
-@click.option("--tiles", "-M", type=int, default=None,
-              help="Tiles per tiled logistic unit (bsff/bgbsff/bsmf/bssff/bscafo-*; default 7). "
-                   "Given to a local rule it runs its hidden units as tiled p-bit units: mf, "
-                   "sff, cafo-rand and cafo-dfa as bsmf, bssff, bscafo-rand and bscafo-dfa; "
-                   "without it they are real-valued ReLU units.")
+@click.option("--tiles", "-M", type=int, default=None, help=tiles_help())
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--lr", type=float, default=None,
-              help="Adam learning rate of the layers (default: 0.01 for cwc/bsff/bgbsff as in the "
-                   "CwC-FF reference, 0.003 for ff, 0.001 for bp, 0.00157 for mf (the seeds' MNIST "
-                   "rate; F-MNIST 3.873e-4, CIFAR-10 3.242e-4), 0.01 for bsmf, 0.001 for "
-                   "sff, 0.003 for bssff (AdamW); cafo-rand / cafo-dfa (and bscafo-*): the "
-                   "predictors' rate, the seeds' 0.001 / 2.539e-4 (F-MNIST 3.304e-4)).")
+@click.option("--lr", type=float, default=None, help=lr_help())
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
               help="Train on a seeded random subset of N training images.")
@@ -109,11 +116,7 @@ def _summary_table(results: dict):
                    "before the predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, "
                    "CIFAR-10 250].")
 @click.option("--arch", metavar="NAME|FILE", default=None,
-              help=f"Network: a built-in name ({', '.join(list_archs())}) or a TOML file, as "
-                   "`pbitsim estimate --arch` reads them [default: the CwC-FF reference's "
-                   "CFSE net of the dataset (cfse-mnist, cfse-cifar10); ff: Hinton's 4 x 2000 "
-                   "MLP; cafo-*/bscafo-*: the seeds' CaFo CNN; sff: the SFF CNN; mf/bsmf: the "
-                   "seeds' MF MLP, 784-1000-1000 or 3072-2000x3].")
+              help=arch_help(", ".join(list_archs())))
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--device", default="ideal", show_default=True,

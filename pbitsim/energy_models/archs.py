@@ -42,21 +42,23 @@ from ..runfiles import read_toml
 
 
 __all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "default_arch",
-           "ARCH_DIR", "DEFAULT_ARCH"]
+           "ARCH_DIR", "DEFAULT_ARCH", "DEFAULT_NETS"]
 
 ARCH_DIR = Path(__file__).with_name("archs")
 #: The network ``pbitsim estimate`` prices without ``--arch``: the CwC-FF reference's CIFAR-10
 #: CFSE net.
 DEFAULT_ARCH = "cfse-cifar10"
-#: The built-in network ``pbitsim train`` trains without ``--arch``, per input shape: the CFSE
-#: net of the CwC-FF reference (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP for FF, the seeds' CaFo
-#: CNN for the CaFo rules, the SFF CNN for Scalable FF (real and tiled).
-_DEFAULT_NETS = {(1, 28, 28): ("cfse-mnist", "ff-mlp-4x2000", "sff-cnn-mnist", "cafo-cnn-mnist",
-                                "mf-mlp-2x1000"),
-                 (3, 32, 32): ("cfse-cifar10", "ff-mlp-4x2000-cifar10", "sff-cnn-cifar10",
-                               "cafo-cnn-cifar10", "mf-mlp-3x2000")}
-_NET_OF_ALGO = {"ff": 1, "sff": 2, "bssff": 2, "cafo-rand": 3, "cafo-dfa": 3,
-                "bscafo-rand": 3, "bscafo-dfa": 3, "mf": 4, "bsmf": 4}  # else CFSE
+#: The built-in networks a rule trains without ``--arch``, by the kind its descriptor names
+#: (:attr:`pbitsim.rulebook.Rule.net`) and the input shape: the CwC-FF reference's CFSE
+#: net (CwC-FF, BSFF, BGBSFF, BP), Hinton's MLP (FF), the seeds' MF MLPs (MF, BSMF), the seeds'
+#: CaFo CNN (the CaFo rules), the SFF CNN (Scalable FF, real and tiled).
+DEFAULT_NETS = {
+    "cfse": {(1, 28, 28): "cfse-mnist", (3, 32, 32): "cfse-cifar10"},
+    "ff-mlp": {(1, 28, 28): "ff-mlp-4x2000", (3, 32, 32): "ff-mlp-4x2000-cifar10"},
+    "mf-mlp": {(1, 28, 28): "mf-mlp-2x1000", (3, 32, 32): "mf-mlp-3x2000"},
+    "cafo-cnn": {(1, 28, 28): "cafo-cnn-mnist", (3, 32, 32): "cafo-cnn-cifar10"},
+    "sff-cnn": {(1, 28, 28): "sff-cnn-mnist", (3, 32, 32): "sff-cnn-cifar10"},
+}
 DEFAULT_TRAIN_SAMPLES = 60000
 LINEAR_TYPES = ("dense", "conv2d")
 LAYER_FIELDS = {
@@ -101,11 +103,6 @@ class Layer:
     @property
     def channels_out(self) -> int:
         return self.out_shape[0]
-
-    @property
-    def positions_out(self) -> int:
-        """Output positions per channel (1 for dense layers)."""
-        return self.n_out // self.out_shape[0]
 
     @property
     def biases(self) -> int:
@@ -191,26 +188,18 @@ class Arch:
                        {"channels": self.classes, "kernel": k, "padding": k // 2}, shape,
                        f"architecture {self.name}: goodness conv of {block.name}")
 
-    def next_linear(self, block_index: int) -> Layer:
-        """The linear layer that consumes block ``block_index``'s output."""
-        nxt = block_index + 1
-        return self.blocks[nxt].linear if nxt < len(self.blocks) else self.head
 
-
-def default_arch(input_shape, algo: str = "cwc") -> str:
-    """The built-in network ``pbitsim train --algo ALGO`` trains on data of ``input_shape``.
-
-    CFSE (the CwC-FF reference net) for every algorithm but ``ff``, whose label-in-the-input
-    rule needs an MLP (Hinton's 4 x 2000), ``sff``/``bssff``, whose blocks carry goodness
-    convs (the SFF CNN), the CaFo rules (real and tiled), whose default is the seeds' CaFo
-    CNN, and MF/BSMF, the seeds' MF MLPs (784-1000-1000, 3072-2000x3). ``ArchError`` for a
-    shape with no built-in net.
+def default_arch(input_shape, net: str = "cfse") -> str:
+    """The built-in network of kind ``net`` (:data:`DEFAULT_NETS`) for data of ``input_shape``:
+    what ``pbitsim train --algo ALGO`` trains, ``net`` being the rule's
+    (:attr:`pbitsim.rulebook.Rule.net`). ``ArchError`` for a shape with no built-in
+    net.
     """
-    nets = _DEFAULT_NETS.get(tuple(int(v) for v in input_shape))
+    nets = DEFAULT_NETS[net].get(tuple(int(v) for v in input_shape))
     if nets is None:
         shape = "x".join(str(v) for v in input_shape)
         raise ArchError(f"no built-in network for {shape} inputs; give --arch NAME|FILE.toml")
-    return nets[_NET_OF_ALGO.get(algo, 0)]
+    return nets
 
 
 def list_archs() -> list[str]:

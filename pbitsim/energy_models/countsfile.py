@@ -15,14 +15,16 @@ beside the analytic estimate.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..rules import recorded_algo
+from ..rulebook import recorded_algo
 from ..runfiles import read_counts
 
-__all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts"]
+__all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts", "run_arch"]
 
 
 class CountsFileError(ValueError):
@@ -44,6 +46,8 @@ class CountsFile:
     dataset: str = ""
     device: str | None = None               # p-bit device spec of the run
     model_params: dict | None = None        # the run's training choices and tile statistics
+    arch_file: str | None = None            # a user architecture file: its path at the run
+    arch_sha256: str | None = None          # and its content hash
 
     def estimate_options(self) -> dict:
         """Keyword arguments of :func:`pbitsim.energy_models.estimate` describing this run."""
@@ -150,7 +154,7 @@ def parse_counts(data: dict, where: str) -> CountsFile:
                       counts=count_map("counts"),
                       inference_counts=count_map("inference_counts", required=False),
                       dataset=str(data.get("dataset", "")), device=device,
-                      model_params=model_params)
+                      model_params=model_params, **_arch_file(data, where))
 
 
 def _model_params(mp, where: str) -> dict | None:
@@ -192,3 +196,69 @@ def _model_params(mp, where: str) -> dict | None:
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _arch_file(data: dict, where: str) -> dict:
+    """The run's user architecture file and its sha256, when it recorded one."""
+    path, digest = data.get("arch_file"), data.get("arch_sha256")
+    if path is None and digest is None:
+        return {}
+    if (not isinstance(path, str) or not path or not isinstance(digest, str)
+            or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
+        raise CountsFileError(f"counts file {where}: 'arch_file' must be a path and "
+                              "'arch_sha256' its 64-digit hex sha256")
+    return {"arch_file": path, "arch_sha256": digest}
+
+
+def _sha256(path: Path) -> str | None:
+    from ..config import MAX_TOML_BYTES
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_TOML_BYTES:
+            return None
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def run_arch(counts: CountsFile, given: "str | None" = None) -> str:
+    """The architecture ``counts`` was measured on, as ``estimate --arch`` takes it.
+
+    A built-in net by its name; a user file by its recorded path, else beside the counts file
+    (the run's folder copied elsewhere), found by its recorded sha256. ``given`` (the user's
+    ``--arch``) must be that network: a run's measured statistics describe its own net only.
+    ``CountsFileError`` (one line) naming what to pass when the file moved or changed.
+    """
+    if counts.arch_file is None:
+        if given is not None and given != counts.arch:
+            raise CountsFileError(
+                f"counts file {counts.path} measured {counts.arch}; --arch {given} would price "
+                "its measured statistics on another network (leave --arch out, or estimate "
+                "without --counts)")
+        return counts.arch
+    if given is not None:
+        if _sha256(Path(given)) != counts.arch_sha256:
+            raise CountsFileError(
+                f"counts file {counts.path} measured {counts.arch} from {counts.arch_file} "
+                f"(sha256 {counts.arch_sha256[:12]}...); --arch {given} is not that file")
+        return given
+    recorded = Path(counts.arch_file)
+    here = Path(counts.path).resolve().parent
+    candidates = [recorded, here / recorded.name]
+    if not recorded.is_absolute():  # an earlier version recorded the path as given
+        candidates.insert(1, here / recorded)
+    changed = None
+    for c in candidates:
+        digest = _sha256(c)
+        if digest == counts.arch_sha256:
+            return str(c)
+        if digest is not None and changed is None:
+            changed = c
+    if changed is not None:
+        raise CountsFileError(
+            f"counts file {counts.path}: the architecture file {changed} changed since the run "
+            f"(sha256 {counts.arch_sha256[:12]}... recorded); pass --arch with the file the "
+            "run trained on")
+    raise CountsFileError(
+        f"counts file {counts.path}: the run trained on the architecture file "
+        f"{counts.arch_file}, which is not there; pass --arch with that file (sha256 "
+        f"{counts.arch_sha256[:12]}...)")

@@ -23,13 +23,54 @@ from .pricing import price_counts
 from .tables import DEFAULT_TABLE, EnergyTable, load_table
 from .tiles import DEFAULT_DENSITY, TileStats
 from ..schedules import DFA_STAGE
+from ..rulebook import RULE_SPECS
 
-__all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "hardware_summary"]
+__all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "ESTIMATE_DATASET",
+           "default_network", "hardware_summary"]
 
-DEFAULT_ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff")
-#: The real-valued forward-forward rules the others are compared with, in order of preference.
-FF_BASELINES = ("cwc", "ff")
+#: ``pbitsim estimate``'s rules without ``--algo`` (the descriptors' ``estimate_default``).
+DEFAULT_ALGOS = tuple(n for n, s in RULE_SPECS.items() if s.estimate_default)
+#: The real-valued forward-forward rules the others are compared with, in order of preference
+#: (the descriptors' ``baseline_rank``).
+FF_BASELINES = tuple(sorted((n for n, s in RULE_SPECS.items() if s.baseline_rank is not None),
+                            key=lambda n: RULE_SPECS[n].baseline_rank))
 SCOPES = ("train", "inference")
+#: The data set whose networks ``pbitsim estimate`` prices when given neither ``--arch`` nor
+#: ``--dataset`` (:data:`~pbitsim.energy_models.archs.DEFAULT_ARCH` is its CFSE net).
+ESTIMATE_DATASET = "cifar10"
+
+
+def default_network(algos=None, dataset: str | None = None) -> tuple[str, str | None]:
+    """The network ``estimate`` prices without an architecture, and a line saying why.
+
+    Without ``algos`` (the default list) the CFSE net of ``dataset`` (default
+    :data:`ESTIMATE_DATASET`), on which rules that cannot run are left out with a note; with
+    ``algos``, the network their descriptors name (:attr:`~pbitsim.rulebook.Rule.net`):
+    the net ``pbitsim train --algo NAME --dataset DATASET`` trains. ``ValueError`` (one line)
+    when the rules asked for train on different networks.
+    """
+    from ..config import DATASET_INPUTS
+    from .archs import default_arch
+    ds = dataset or ESTIMATE_DATASET
+    if ds not in DATASET_INPUTS:
+        raise ValueError(f"unknown dataset {ds!r}; choose one of {', '.join(DATASET_INPUTS)}")
+    shape = DATASET_INPUTS[ds][0]
+    if algos is None:
+        return default_arch(shape, "cfse"), None
+    names = [algos] if isinstance(algos, str) else list(dict.fromkeys(algos))
+    for n in names:
+        if n not in RULE_SPECS:
+            raise ValueError(f"unknown algorithm {n!r} (known: {', '.join(RULE_SPECS)})")
+    nets = {n: default_arch(shape, RULE_SPECS[n].net) for n in names}
+    distinct = list(dict.fromkeys(nets.values()))
+    if len(distinct) > 1:
+        which = "; ".join(f"{', '.join(n for n in names if nets[n] == net)} on {net}"
+                          for net in distinct)
+        raise ValueError(f"the rules asked for train on different networks ({which}): give "
+                         "--arch NAME to price them all on one, or estimate them one at a time")
+    how = f"--algo {names[0]}" if len(names) == 1 else f"--algo {names[0]} (and {', '.join(names[1:])})"
+    return distinct[0], (f"network {distinct[0]}: the one `pbitsim train {how} --dataset {ds}` "
+                         "trains (give --arch for another)")
 
 
 @dataclass
@@ -108,6 +149,7 @@ class Estimate:
     epochs: int
     algos: list[AlgoEstimate]
     skipped: list[str] = field(default_factory=list)  # rules that cannot run on the arch
+    notes: list[str] = field(default_factory=list)    # how the network was chosen
 
     def get(self, name: str) -> AlgoEstimate | None:
         return next((a for a in self.algos if a.name == name), None)
@@ -132,7 +174,8 @@ class Estimate:
 
     def assumptions(self) -> list[str]:
         tab = self.table
-        lines = [f"table {tab.name}: {tab.meta.get('title', '')}".rstrip(": ")]
+        lines = list(self.notes)
+        lines.append(f"table {tab.name}: {tab.meta.get('title', '')}".rstrip(": "))
         levels = ", ".join(
             f"{stream} -> {lvl} ({tab.memory[lvl]['read_pj']:g} pJ/"
             f"{tab.memory[lvl]['access_bits']} b)"
@@ -152,13 +195,27 @@ class Estimate:
             shares = ", ".join(f"{v:.0%}" for v in self.params.live)
             lines.append(f"freezing schedule: CwC-family blocks learn on {shares} of the steps "
                          "(frozen blocks run forward only; the head always learns)")
+        else:
+            frozen = [a.name for a in self.algos
+                      if a.algorithm.rule is not None and a.algorithm.rule.family == "cwc"]
+            if frozen:
+                lines.append(f"no freezing: every block of {', '.join(frozen)} learns on every "
+                             "step (a training step's cost); `pbitsim train` freezes them by "
+                             "default (--schedule staggered prices that run)")
+        groups: dict[int, list[str]] = {}
+        for algo in self.algos:
+            groups.setdefault(algo.algorithm.model_params(self.arch), []).append(algo.name)
+        lines.append(f"parameters on {self.arch.name} (each rule's model, with its batch-norm "
+                     "affines, predictors or projections): " + "; ".join(
+                         f"{', '.join(names)} {n:,}" for n, names in groups.items()))
         lines.append(f"batch {self.params.batch_size}; epoch = {self.train_samples} "
                      f"training samples; {self.epochs} epoch(s); real values fp32")
         if self.params.calibration_samples:
-            lines.append(f"batch-norm statistics recomputed after training at the final weights "
-                         f"(CwC family, BP, SFF): forward passes over "
-                         f"{self.params.calibration_samples} training samples, counted in "
-                         "training, amortised over the run's samples (all epochs)")
+            lines.append("running batch-norm statistics (CwC family, BP and SFF on nets with "
+                         "batch norms, the p-bit forms) recomputed after training at the final "
+                         f"weights: forward passes over {self.params.calibration_samples} "
+                         "training samples, counted in training, amortised over the run's "
+                         "samples (all epochs)")
         for algo in self.algos:
             lines.extend(algo.algorithm.assumptions(self.arch, self.params))
         lines.extend(f"not estimated: {why}" for why in self.skipped)
@@ -241,6 +298,7 @@ class Estimate:
                 "train_per_epoch_pj": per_epoch,
                 "train_run_pj": per_epoch * self.run_epochs(algo.name),
                 "run_epochs": self.run_epochs(algo.name),
+                "model_params": algo.algorithm.model_params(self.arch),
                 "inference_pj": infer["total_pj"],
                 "train_split_pj": {k: train[f"{k}_pj"] for k in ("compute", "memory", "pbit")},
                 "inference_split_pj": {k: infer[f"{k}_pj"]
@@ -309,7 +367,7 @@ def _densities(density) -> tuple[float, ...]:
     return tuple(float(d) for d in values)
 
 
-def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
+def estimate(arch: "str | os.PathLike | Arch | None" = None,
              algos=DEFAULT_ALGOS,
              table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
              tiles: int = 7,
@@ -328,6 +386,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
              skip_incompatible: bool | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
+    ``arch``: a built-in name, a TOML file or an :class:`Arch`; None: the network
+    :func:`default_network` gives for ``algos`` and ``dataset`` (the default list: the CFSE net
+    of CIFAR-10, :data:`~pbitsim.energy_models.archs.DEFAULT_ARCH`).
     ``density`` is the activation density of the tiled units (one value, or one per
     block; the last repeats). ``device`` (``"ideal"``, ``"smtj"``, ``"digital:..."``)
     prices the p-bit samples and sizes the p-bits; None keeps the table's device
@@ -351,6 +412,9 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
     """
+    net_note = None
+    if arch is None:
+        arch, net_note = default_network(None if algos is DEFAULT_ALGOS else algos, dataset)
     net = arch if isinstance(arch, Arch) else load_arch(arch)
     tab = load_table(table)
     if device is not None:
@@ -426,7 +490,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     results = [_run(model, net, params if run_samples is not None else dataclasses.replace(
         params, run_samples=samples * _run_epochs(model, params, epochs)), tab)
         for model in models]
-    return Estimate(net, tab, params, samples, epochs, results, skipped)
+    return Estimate(net, tab, params, samples, epochs, results, skipped,
+                    notes=[net_note] if net_note else [])
 
 
 def _run_epochs(model: Algorithm, params: ModelParams, epochs: int) -> int:

@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..rules import RULE_MODULES, RULES
+from ..rulebook import RULE_MODULES, RULES
 from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import DEFAULT_TILES
 from ..bridge import tally
@@ -60,6 +60,10 @@ class Algorithm:
 
     name = ""
     default_lr = 0.01  # Adam rate of the layers unless --lr is given
+    #: The rule's descriptor (set by :func:`register` from the rule package's ``RULE``).
+    rule = None
+    #: Tiled p-bit units (the descriptor's ``tiled``).
+    tiled = False
     predictors: tuple[str, ...] = ()
     #: True: ``train_step`` also takes ``rows=`` (the batch's data set rows) and the trainer
     #: calls :meth:`bind_images` once (a rule that caches per-image values, such as CaFo's
@@ -101,12 +105,28 @@ class Algorithm:
     def layer_density(self) -> list[float]:
         return []
 
+    def total_epochs(self) -> int:
+        """Epochs of the trainer's loop: ``--epochs``, or (a staged rule) its stages one after
+        another."""
+        return self.cfg.epochs
+
+    def epoch_name(self, epoch: int, total: int) -> str:
+        """How progress names loop epoch ``epoch`` (0-based) of ``total``: ``epoch 2/5``, or a
+        staged rule's stage (``predictor 2/3, epoch 1/1``)."""
+        return f"epoch {epoch + 1}/{total}"
+
 
 _REGISTRY: dict[str, type] = {}
 
 
 def register(cls: type) -> type:
-    """Class decorator of a rule's training step (``pbitsim/rules/<name>/train.py``)."""
+    """Class decorator of a rule's training step (``pbitsim/rules/<pkg>/train.py``): its name
+    and default learning rate come from the package's descriptor (``RULE``)."""
+    from ..rulebook import rule_of_module
+    spec = rule_of_module(cls.__module__)
+    if spec is not None:
+        cls.rule = spec
+        cls.name, cls.default_lr, cls.tiled = spec.name, spec.default_lr, spec.tiled
     _REGISTRY[cls.name] = cls
     return cls
 

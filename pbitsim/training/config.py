@@ -21,7 +21,7 @@ from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDA
                                         get_algorithm)
 from ..energy_models.archs import ARCH_DIR
 from ..schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
-from ..rules import resolve_algo
+from ..rulebook import resolve_algo
 from .algorithms import ALGOS
 
 __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
@@ -50,7 +50,7 @@ class TrainConfig:
     tiles: int | None = None
     epochs: int = 1
     batch_size: int = 128
-    lr: float | None = None  # None: the algorithm's default (DEFAULT_LR)
+    lr: float | None = None  # None: the rule's default (its descriptor's default_lr)
     seed: int = 0
     limit_train: int | None = None  # a seeded random subset of this many training images
     limit_test: int | None = None  # the first N test images

@@ -30,7 +30,7 @@ import torch
 
 from .. import OMP_SPINNING, runfiles
 from ..arch_rules import is_tiled
-from ..rules import recorded_algo
+from ..rulebook import recorded_algo
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
@@ -48,7 +48,8 @@ EVAL_KEY = 2**31 - 1  # seed key of the test pass (training keys are (epoch, ste
 class Reporter(Protocol):
     """Progress callbacks (the CLI draws a rich progress bar with them)."""
 
-    def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None: ...
+    def start_epoch(self, epoch: int, epochs: int, steps: int, done: int,
+                    name: str | None = None) -> None: ...
     def step(self, loss: float, acc: float, samples_per_s: float) -> None: ...
     def end_epoch(self, record: dict) -> None: ...
     def start_eval(self, batches: int) -> None: ...
@@ -99,8 +100,7 @@ class Trainer:
             raise TrainingError(f"{n} training images are too few for one batch")
         self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         # epochs of the loop: greedy MF runs one epoch cap per layer
-        self.total_epochs = (self.algo.total_epochs() if hasattr(self.algo, "total_epochs")
-                             else cfg.epochs)
+        self.total_epochs = self.algo.total_epochs()
         cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []
@@ -182,7 +182,8 @@ class Trainer:
             order = self.train_idx[np.random.default_rng([cfg.seed, self.epoch]).permutation(n)]
             if self.reporter:
                 self.reporter.start_epoch(self.epoch, self.total_epochs, self.steps,
-                                          self.step_in_epoch)
+                                          self.step_in_epoch,
+                                          self.algo.epoch_name(self.epoch, self.total_epochs))
             t0 = time.perf_counter()
             while self.step_in_epoch < self.steps:
                 s = self.step_in_epoch
@@ -214,7 +215,9 @@ class Trainer:
             p = self.partial
             epoch_wall = p["wall_s"] + dt
             self.wall_s += dt
-            record = {"epoch": self.epoch + 1, "loss": p["loss_sum"] / p["seen"],
+            record = {"epoch": self.epoch + 1,
+                      "name": self.algo.epoch_name(self.epoch, self.total_epochs),
+                      "loss": p["loss_sum"] / p["seen"],
                       "train_acc": p["correct"] / p["seen"], "samples": p["seen"],
                       "wall_s": epoch_wall, "samples_per_s": p["seen"] / max(epoch_wall, 1e-9)}
             hook = getattr(self.algo, "end_epoch", None)
@@ -335,7 +338,10 @@ class Trainer:
     def _arch_file(self) -> dict:
         """A user architecture file's path and content hash (nothing for a built-in name)."""
         cfg = self.cfg
-        return {"arch_file": cfg.arch, "arch_sha256": cfg.arch_sha256} if cfg.arch_sha256 else {}
+        if not cfg.arch_sha256:
+            return {}
+        # absolute, so `estimate --counts` finds it from any working directory
+        return {"arch_file": str(Path(cfg.arch).resolve()), "arch_sha256": cfg.arch_sha256}
 
     def write_results(self, acc: dict, inference_counts: OpCounter, eval_s: float) -> dict:
         cfg, algo = self.cfg, self.algo

@@ -23,6 +23,7 @@ from pbitsim.arch_rules import TILED_RULES, arch_rule
 from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
 from pbitsim.energy_models.archs import list_archs, load_arch
 from pbitsim.energy_models.tiles import TileStats
+from pbitsim.rulebook import RULE_SPECS, family
 from pbitsim.schedules import CAFO_DFA_RULES
 from pbitsim.training.algorithms import make_algorithm
 from pbitsim.training.trainer import TrainConfig
@@ -31,11 +32,14 @@ BATCH = 4
 TILES = 3
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 ARCHS = list_archs() + [str(EXAMPLES / "small-convnet.toml"), str(EXAMPLES / "my-mlp.toml")]
-ALGOS = ("bp", "ff", "cwc", "bsff", "bgbsff", "mf", "bsmf", "sff", "bssff")
-DENSE_ONLY = ("ff", "mf", "bsmf")  # rules of all-dense nets
-CONV_ONLY = ("sff", "bssff")  # rules whose goodness conv reads feature maps
-TILED = ("bsff", "bgbsff", "bsmf", "bssff")
-ONLINE = ("mf", "bsmf", "sff", "bssff")  # every layer learns on every step
+# Every rule (from the descriptors: a new rule package is covered without editing this file);
+# the CaFo family has its stage-by-stage cases below.
+ALGOS = tuple(n for n, s in RULE_SPECS.items() if s.family != "cafo")
+DENSE_ONLY = family("ff") + family("mf")  # rules of all-dense nets
+CONV_ONLY = family("sff")  # rules whose goodness conv reads feature maps
+TILED = tuple(n for n in ALGOS if RULE_SPECS[n].tiled)
+# every layer learns on every step under the rule's online schedule
+ONLINE = tuple(n for n in ALGOS if "online" in RULE_SPECS[n].schedules)
 CASES = [(algo, arch) for arch in ARCHS for algo in ALGOS
          if arch_rule(algo, load_arch(arch)) is None]
 
@@ -156,7 +160,7 @@ def test_mf_greedy_stages(algo, arch):
 
 # CaFo: every stage of a run (DFA-CE's block stage, each greedy predictor stage, online) and
 # inference, real-valued and on tiled p-bit units (bscafo-*), measured == estimated.
-CAFO = ("cafo-rand", "cafo-dfa", "bscafo-rand", "bscafo-dfa")
+CAFO = family("cafo")
 # (small-sff: pre_norm and layer norms, which only the p-bit forms take)
 CAFO_ARCHS = ["cafo-cnn-mnist", str(EXAMPLES / "small-convnet.toml"),
               str(EXAMPLES / "my-mlp.toml"), str(EXAMPLES / "small-sff.toml")]
@@ -276,7 +280,7 @@ def test_fixed_point_step_equals_estimate(algo, arch, backend, prec):
 def test_tiles_runs_the_tiled_form(algo, arch):
     """``--algo mf|sff --tiles M`` trains the tiled p-bit form, and its measured step equals
     the estimate of the name :func:`pbitsim.rules.resolve_algo` gives (bsmf, bssff)."""
-    from pbitsim.rules import resolve_algo
+    from pbitsim.rulebook import resolve_algo
     net = load_arch(arch)
     cfg = TrainConfig(algo=algo, dataset="mnist", batch_size=BATCH, tiles=TILES,
                       schedule="online", arch=arch)

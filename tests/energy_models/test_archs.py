@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pbitsim.rulebook import rule
 import pytest
 
 from pbitsim.energy_models import ArchError, list_archs, load_arch
@@ -18,12 +19,12 @@ def test_builtin_names():
 
 def test_defaults():
     assert DEFAULT_ARCH == "cfse-cifar10"
-    assert default_arch((1, 28, 28), "bsff") == default_arch((1, 28, 28), "bp") == "cfse-mnist"
-    assert default_arch((3, 32, 32), "cwc") == "cfse-cifar10"
-    assert default_arch((1, 28, 28), "ff") == "ff-mlp-4x2000"
-    assert load_arch(default_arch((3, 32, 32), "ff")).input_shape == (3, 32, 32)
+    assert default_arch((1, 28, 28), rule("bsff").net) == default_arch((1, 28, 28), rule("bp").net) == "cfse-mnist"
+    assert default_arch((3, 32, 32), rule("cwc").net) == "cfse-cifar10"
+    assert default_arch((1, 28, 28), rule("ff").net) == "ff-mlp-4x2000"
+    assert load_arch(default_arch((3, 32, 32), rule("ff").net)).input_shape == (3, 32, 32)
     with pytest.raises(ArchError, match="no built-in network for 2x5x5 inputs"):
-        default_arch((2, 5, 5), "cwc")
+        default_arch((2, 5, 5), rule("cwc").net)
 
 
 @pytest.mark.parametrize("name, side, samples", [("cfse-cifar10", 32, 45000),

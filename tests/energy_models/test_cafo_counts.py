@@ -161,7 +161,7 @@ def test_estimate_json_and_table():
     r = _run("estimate", "--algo", "bp,cafo-rand,cafo-dfa", "--arch", "cafo-cnn-mnist",
              "--schedule", "greedy", "--layer-epochs", "2,2,2", "--dfa-epochs", "3")
     assert r.exit_code == 0, r.output
-    for text in ("CAFO-RAND schedules", "CAFO-DFA schedules", "blocks (DFA)",
+    for text in ("CaFo Rand-CE schedules", "CaFo DFA-CE schedules", "blocks (DFA)",
                  "predictor 3 (3 block(s) recomputed)", "not given in numbers"):
         assert text in r.output, text
     doc = json.loads(_run("estimate", "--algo", "cafo-dfa", "--arch", "cafo-cnn-mnist",
@@ -182,7 +182,8 @@ def test_tiles_select_the_named_p_bit_form(real):
     default_m = _run("estimate", "--algo", f"bs{real},bp", *args)
     assert via_tiles.exit_code == 0, via_tiles.output
     assert via_tiles.output == named.output == default_m.output
-    assert f"BS{real.upper()} M=7" in named.output and "predictor 2" in named.output
+    from pbitsim.rulebook import rule
+    assert f"{rule('bs' + real).label} M=7" in named.output and "predictor 2" in named.output
     as_json = [json.loads(_run("estimate", "--algo", a, *args, "--json", "-").output)
                for a in (real, f"bs{real}")]
     r, t = (d["algorithms"][n] for d, n in zip(as_json, (real, f"bs{real}")))

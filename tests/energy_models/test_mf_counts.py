@@ -3,6 +3,7 @@ forward MACs, the schedules' costs and one-line errors."""
 
 from __future__ import annotations
 
+from pbitsim.rulebook import rule
 import pytest
 from click.testing import CliRunner
 
@@ -165,6 +166,6 @@ def test_default_net_is_the_seeds_mlp():
     """`pbitsim train --algo mf` (and bsmf) without --arch trains the seeds' MF MLP of the data
     set's input size."""
     from pbitsim.energy_models.archs import default_arch
-    assert default_arch((1, 28, 28), "mf") == default_arch((1, 28, 28), "bsmf") == "mf-mlp-2x1000"
-    assert default_arch((3, 32, 32), "mf") == "mf-mlp-3x2000"
-    assert default_arch((1, 28, 28), "cwc") == "cfse-mnist"
+    assert default_arch((1, 28, 28), rule("mf").net) == default_arch((1, 28, 28), rule("bsmf").net) == "mf-mlp-2x1000"
+    assert default_arch((3, 32, 32), rule("mf").net) == "mf-mlp-3x2000"
+    assert default_arch((1, 28, 28), rule("cwc").net) == "cfse-mnist"

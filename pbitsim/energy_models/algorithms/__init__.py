@@ -143,6 +143,9 @@ class Algorithm:
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
     tiled = False  # a tiled p-bit form (a rule of arch_rules.TILED_RULES; walked as a p-bit net)
+    #: The rule's descriptor (:class:`pbitsim.rulebook.Rule`), set by :func:`register`
+    #: from its package; None for a walk registered outside a rule package.
+    rule = None
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         """Counts of one training step over ``params.batch_size`` samples, per block and head."""
@@ -175,6 +178,15 @@ class Algorithm:
         """One-line statements printed under the estimate."""
         return []
 
+    def model_params(self, arch: Arch) -> int:
+        """Parameters the rule's model holds on ``arch``, trained or frozen (what its torch
+        model and auxiliary modules hold): the blocks with their batch-norm affines (and the
+        pre-activation batch norm of a p-bit or ``pre_norm`` net) and the softmax head."""
+        from ._steps import block_params as _block_params
+        pre = self.tiled or arch.pre_norm
+        head = arch.head.params if arch.head is not None else 0
+        return sum(_block_params(b, pre_norm=pre) for b in arch.blocks) + head
+
 
 def block_params(block: Block) -> int:
     """Trainable parameters of a block: the linear layer and batch-norm affines."""
@@ -187,7 +199,19 @@ _DISCOVERED = False
 
 
 def register(cls: type[Algorithm]) -> type[Algorithm]:
-    """Class decorator: make an algorithm model available by its ``name``."""
+    """Class decorator: make an algorithm model available by its rule's name.
+
+    A walk in a rule package (``pbitsim/rules/<pkg>/cost.py``) takes its name, title, order,
+    tiling and fixed-point form from the package's descriptor (``RULE``); a class outside
+    a rule package (a test's) declares them itself.
+    """
+    from ...rulebook import rule_of_module
+    spec = rule_of_module(cls.__module__)
+    if spec is not None:
+        cls.rule = spec
+        cls.name, cls.title, cls.order = spec.name, spec.title, spec.order
+        cls.tiled = cls.uses_tiles = spec.tiled
+        cls.fixed_point = spec.fixed_point
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
     _REGISTRY[cls.name] = cls()
@@ -198,7 +222,7 @@ def _discover() -> None:
     """Import every rule's estimator walk (``pbitsim/rules/<name>/cost.py``)."""
     global _DISCOVERED
     if not _DISCOVERED:
-        from ...rules import RULE_MODULES
+        from ...rulebook import RULE_MODULES
         for module in RULE_MODULES.values():
             importlib.import_module(f"{module}.cost")
         _DISCOVERED = True

@@ -3,4 +3,15 @@
 ``cost``: the torch-free estimator walk; ``train``: the training step.
 """
 
-ORDER = 30
+from pbitsim.rulebook import Rule
+
+RULE = Rule(
+    name='bgbsff',
+    label='BGBSFF',
+    title='BGBSFF (BSFF, quantized gradients)',
+    order=30,
+    family='cwc',
+    tiled=True,
+    default_lr=0.01,
+    estimate_default=True,
+)

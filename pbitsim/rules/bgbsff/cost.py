@@ -18,9 +18,6 @@ from pbitsim.rules.bsff.cost import BSFF, _datapath
 
 @register
 class BGBSFF(BSFF):
-    name = "bgbsff"
-    title = "BGBSFF (BSFF, quantized gradients)"
-    order = 30
     quantized = True
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:

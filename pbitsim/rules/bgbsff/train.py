@@ -8,5 +8,4 @@ from pbitsim.rules.cwc.train import CwCFamily
 
 @register
 class BGBSFF(CwCFamily):
-    name = "bgbsff"
-    default_lr = 0.01
+    """BSFF with quantized local errors (``--grad-quant``, ``--update``)."""

@@ -3,4 +3,14 @@
 ``cost``: the torch-free estimator walk; ``train``: the training step.
 """
 
-ORDER = 0
+from pbitsim.rulebook import Rule
+
+RULE = Rule(
+    name='bp',
+    label='BP',
+    title='BP (backpropagation)',
+    order=0,
+    family='bp',
+    default_lr=0.001,
+    estimate_default=True,
+)

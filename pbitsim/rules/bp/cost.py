@@ -21,9 +21,6 @@ SAVED = "stash"
 
 @register
 class BP(Algorithm):
-    name = "bp"
-    title = "BP (backpropagation)"
-    order = 0
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         b, prec = params.batch_size, params.precision

@@ -15,8 +15,6 @@ from pbitsim.training.models import Net
 class BP(Algorithm):
     """Backpropagation through the whole network and its softmax head."""
 
-    name = "bp"
-    default_lr = 0.001
     predictors = ("sf",)
 
     def __init__(self, cfg, input_shape, classes):

@@ -14,8 +14,3 @@ class BSCafoDFA(CafoDFA):
     index-and-accumulates the last block's counts, the gradients pass the tiles by the mean
     field (or straight through) and the batch norm before them."""
 
-    name = "bscafo-dfa"
-    title = "BSCaFo DFA-CE (CaFo DFA-CE on p-bits, M tiles)"
-    order = 48
-    tiled = True
-    uses_tiles = True

@@ -9,5 +9,4 @@ from pbitsim.training.algorithms import register
 
 @register
 class BSCafoDFA(CafoDFA):
-    name = "bscafo-dfa"
-    tiled = True
+    """DFA-CE on tiled p-bit blocks (the descriptor's ``tiled``)."""

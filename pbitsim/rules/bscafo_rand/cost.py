@@ -13,8 +13,3 @@ class BSCafoRand(CafoRand):
     tiles sampled by p-bits; later blocks index-and-accumulate the counts), and every predictor
     index-and-accumulates its block's tile counts, the block's batch norm folded in."""
 
-    name = "bscafo-rand"
-    title = "BSCaFo Rand-CE (CaFo Rand-CE on p-bits, M tiles)"
-    order = 47
-    tiled = True
-    uses_tiles = True

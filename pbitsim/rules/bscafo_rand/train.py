@@ -9,5 +9,4 @@ from pbitsim.training.algorithms import register
 
 @register
 class BSCafoRand(CafoRand):
-    name = "bscafo-rand"
-    tiled = True
+    """Rand-CE on tiled p-bit blocks (the descriptor's ``tiled``)."""

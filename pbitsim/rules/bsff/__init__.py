@@ -3,4 +3,15 @@
 ``cost``: the torch-free estimator walk; ``train``: the training step.
 """
 
-ORDER = 20
+from pbitsim.rulebook import Rule
+
+RULE = Rule(
+    name='bsff',
+    label='BSFF',
+    title='BSFF (binary stochastic FF, M tiles)',
+    order=20,
+    family='cwc',
+    tiled=True,
+    default_lr=0.01,
+    estimate_default=True,
+)

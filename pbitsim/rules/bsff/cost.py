@@ -25,12 +25,7 @@ from pbitsim.energy_models.archs import Arch
 
 @register
 class BSFF(LocalRule):
-    name = "bsff"
-    title = "BSFF (binary stochastic FF, M tiles)"
-    uses_tiles = True
-    order = 20
     variant = "cwc"
-    tiled = True
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         k = (f"; {params.eval_samples} sampled test passes summed" if params.eval_samples > 1

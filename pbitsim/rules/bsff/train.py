@@ -8,5 +8,4 @@ from pbitsim.rules.cwc.train import CwCFamily
 
 @register
 class BSFF(CwCFamily):
-    name = "bsff"
-    default_lr = 0.01
+    """CwC-FF's rule on tiled p-bit units."""

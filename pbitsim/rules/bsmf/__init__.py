@@ -3,4 +3,16 @@
 ``cost``: the torch-free estimator walk; ``train``: the training step.
 """
 
-ORDER = 41
+from pbitsim.rulebook import Rule
+
+RULE = Rule(
+    name='bsmf',
+    label='BSMF',
+    title='BSMF (Mono-Forward on p-bits, M tiles)',
+    order=41,
+    family='mf',
+    net='mf-mlp',
+    tiled=True,
+    fixed_point=False,
+    default_lr=0.01,
+)

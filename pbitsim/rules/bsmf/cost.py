@@ -22,12 +22,6 @@ class BSMF(MF):
     mean-field (or straight-through) gradient through the tiles and the batch norm.
     """
 
-    name = "bsmf"
-    fixed_point = False  # its projection layers are not ported to fixed point
-    title = "BSMF (Mono-Forward on p-bits, M tiles)"
-    order = 41
-    tiled = True
-    uses_tiles = True
 
     def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         stats = params.input_stats(arch, block.index + 1)

@@ -8,5 +8,4 @@ from pbitsim.rules.mf.train import MF
 
 @register
 class BSMF(MF):
-    name = "bsmf"
-    default_lr = 0.01
+    """Mono-Forward on tiled p-bit units (one implementation: MF's)."""

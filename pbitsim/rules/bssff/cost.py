@@ -10,8 +10,3 @@ from pbitsim.rules.sff.cost import SFF
 class BSSFF(SFF):
     """SFF on tiled p-bit units: BSFF's hardware form applied to Scalable FF."""
 
-    name = "bssff"
-    title = "BSSFF (Scalable FF on p-bits, M tiles)"
-    order = 51
-    tiled = True
-    uses_tiles = True

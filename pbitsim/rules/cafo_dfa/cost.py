@@ -24,9 +24,6 @@ from pbitsim.schedules import dfa_epochs
 
 @register
 class CafoDFA(CafoRand):
-    name = "cafo-dfa"
-    title = "CaFo DFA-CE (DFA-trained blocks, CE predictors)"
-    order = 46
 
     def dfa_epochs(self, params: ModelParams) -> int:
         return dfa_epochs(self.name, None, params.dfa_epochs)

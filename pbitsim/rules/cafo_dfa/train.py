@@ -44,12 +44,10 @@ class CafoDFA(CafoRand):
     gradient ``e W^T`` is an fp32 product.
     """
 
-    name = "cafo-dfa"
     #: The seeds' predictor and block Adam rates per data set (``configs/cafo/cafodfa_*``;
     #: CIFAR-10, not read here, takes MNIST's).
     LRS = {"mnist": 2.5391813833013565e-4, "fashion-mnist": 3.304463634024569e-4}
     BLOCK_LRS = {"mnist": 4.977965859721583e-4, "fashion-mnist": 1.384690524742107e-4}
-    default_lr = LRS["mnist"]
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)

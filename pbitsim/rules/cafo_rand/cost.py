@@ -41,11 +41,6 @@ def predictor(block: Block, classes: int) -> Layer:
 
 @register
 class CafoRand(Algorithm):
-    name = "cafo-rand"
-    fixed_point = False  # its predictors and DFA feedback are not ported to fixed point
-    title = "CaFo Rand-CE (random blocks, CE predictors)"
-    order = 45
-    tiled = False  # True in the p-bit forms (pbitsim.rules.bscafo_rand, bscafo_dfa)
     #: What a greedy stage trains (the schedules table's rows).
     stage_noun = "predictor"
 
@@ -149,6 +144,14 @@ class CafoRand(Algorithm):
     def params_count(self, arch: Arch) -> int:
         """Trainable parameters: the predictors (Rand-CE's blocks never learn)."""
         return sum(predictor(b, arch.classes).params for b in arch.blocks)
+
+    def model_params(self, arch: Arch) -> int:
+        """The blocks (frozen in Rand-CE), the predictors and (DFA-CE) the auxiliary head the
+        blocks learn through; no softmax head."""
+        blocks = sum(S.block_params(b, pre_norm=self.tiled or arch.pre_norm) for b in arch.blocks)
+        trained = self.params_count(arch)
+        # DFA-CE's count already holds its blocks (they learn); Rand-CE's holds the predictors
+        return trained if self.rule.dfa_blocks else blocks + trained
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         form = (f"tiled p-bit blocks, M = {params.tiles}; predictors index-and-accumulate the "

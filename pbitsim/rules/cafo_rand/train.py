@@ -58,18 +58,15 @@ class CafoRand(FrozenInputs, Algorithm):
     every step and are recomputed.
     """
 
-    name = "cafo-rand"
     # its blocks' batch norms run in evaluation mode in training too: the predictors learn and
     # are tested on the same statistics, so there is nothing to recalibrate
     refreshes_norms = False
     #: The seeds' predictor Adam rate per data set (``configs/cafo/*_cnn_3block.yaml``: 0.001
     #: on MNIST and Fashion-MNIST; CIFAR-10 takes the same).
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
-    default_lr = LRS["mnist"]
     predictors = ("sum",)
-    #: Tiled p-bit blocks and predictors reading their counts: the p-bit forms
-    #: (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`) set it.
-    tiled = False
+    # ``tiled`` (the descriptor's): tiled p-bit blocks and predictors reading their counts, in
+    # the p-bit forms (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`).
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
@@ -114,6 +111,17 @@ class CafoRand(FrozenInputs, Algorithm):
         if e < 0:
             return DFA_STAGE
         return e // self.cap if self.greedy else None
+
+    def epoch_name(self, epoch: int, total: int) -> str:
+        """``blocks (DFA), epoch 3/5`` in DFA-CE's block stage; greedy: ``predictor 2/3, epoch
+        1/1`` (each predictor is a stage of ``--epochs``); online: ``epoch 1/1``."""
+        stage, dfa = self.stage(epoch), self.dfa_epochs or 0
+        if stage == DFA_STAGE:
+            return f"blocks (DFA), epoch {epoch + 1}/{dfa}"
+        e = epoch - dfa
+        if stage is None:
+            return f"epoch {e + 1}/{self.cap}"
+        return f"predictor {stage + 1}/{len(self.preds)}, epoch {e % self.cap + 1}/{self.cap}"
 
     def skip_epoch(self, epoch: int) -> bool:
         """Greedy: the epoch belongs to a predictor that stopped early."""

@@ -8,7 +8,4 @@ from pbitsim.energy_models.algorithms._local import LocalRule
 
 @register
 class CwC(LocalRule):
-    name = "cwc"
-    title = "CwC-FF (channel-wise competitive FF)"
-    order = 15
     variant = "cwc"

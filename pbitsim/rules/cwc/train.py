@@ -21,7 +21,7 @@ class CwCFamily(Algorithm):
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        tiles = None if self.name == "cwc" else cfg.tiles
+        tiles = cfg.tiles if self.rule.tiled else None
         quant = cfg.grad_quant if self.name == "bgbsff" else None
         self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
                          seed=cfg.seed, device=cfg.device)
@@ -79,5 +79,4 @@ class CwCFamily(Algorithm):
 
 @register
 class CwC(CwCFamily):
-    name = "cwc"
-    default_lr = 0.01
+    """Real-valued CwC-FF."""

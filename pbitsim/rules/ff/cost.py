@@ -8,8 +8,10 @@ from pbitsim.energy_models.algorithms._local import LocalRule
 
 @register
 class FF(LocalRule):
-    name = "ff"
-    title = "FF (Hinton's forward-forward)"
-    order = 10
     variant = "hinton"
     scheduled = False
+
+    def model_params(self, arch):
+        """The layers only: Hinton's FF predicts by goodness, with no softmax head."""
+        from pbitsim.energy_models.algorithms._steps import block_params
+        return sum(block_params(b, pre_norm=arch.pre_norm) for b in arch.blocks)

@@ -27,8 +27,6 @@ class FF(Algorithm):
     49% and 78%); the pairwise gap has no such term.
     """
 
-    name = "ff"
-    default_lr = 0.003
     predictors = ("goodness",)
     # its passes read label-embedded inputs (no unlabelled pass to recompute the statistics
     # on); the built-in FF nets have layer norms only

@@ -45,16 +45,15 @@ def _proj_forward(p: Layer, b: int) -> Counts:
 
 @register
 class MF(Algorithm):
-    name = "mf"
-    fixed_point = False  # its projection layers are not ported to fixed point
-    title = "MF (Mono-Forward)"
-    order = 40
-    tiled = False
 
     def params_count(self, arch: Arch) -> int:
         """Trainable parameters: the layers and their projections (no head)."""
         return sum(self._layer_params(b) + projection(b, arch.classes).weights
                    for b in arch.blocks)
+
+    def model_params(self, arch: Arch) -> int:
+        """The layers and their projections (no head): :meth:`params_count`."""
+        return self.params_count(arch)
 
     def _layer_params(self, block: Block) -> int:
         return S.block_params(block, pre_norm=self.tiled)

@@ -37,13 +37,10 @@ class MF(FrozenInputs, Algorithm):
     recompute counted on every step.
     """
 
-    name = "mf"
-    default_lr = 1.570e-3  # the seeds' MNIST rate (F-MNIST 3.873e-4, CIFAR-10 3.242e-4)
     predictors = ("last",)
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        self.tiled = self.name == "bsmf"
         if self.tiled:  # BSFF's tiled p-bit net; projections index-and-accumulate the counts
             self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
                              device=cfg.device, head=False)
@@ -72,6 +69,13 @@ class MF(FrozenInputs, Algorithm):
 
     def stage(self, epoch: int) -> int | None:
         return epoch // self.cap if self.greedy else None
+
+    def epoch_name(self, epoch: int, total: int) -> str:
+        """Greedy: ``layer 2/2, epoch 1/3`` (each layer is a stage of ``--epochs``)."""
+        if not self.greedy:
+            return super().epoch_name(epoch, total)
+        return (f"layer {self.stage(epoch) + 1}/{len(self.groups)}, epoch "
+                f"{epoch % self.cap + 1}/{self.cap}")
 
     def skip_epoch(self, epoch: int) -> bool:
         """Greedy: the epoch belongs to a layer that stopped early."""

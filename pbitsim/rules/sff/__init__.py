@@ -4,4 +4,16 @@
 units (``--algo sff --tiles M``) is :mod:`pbitsim.rules.bssff`.
 """
 
-ORDER = 50
+from pbitsim.rulebook import Rule
+
+RULE = Rule(
+    name='sff',
+    label='SFF',
+    title='SFF (Scalable Forward-Forward)',
+    order=50,
+    family='sff',
+    net='sff-cnn',
+    tiled_form='bssff',
+    fixed_point=False,
+    default_lr=0.001,
+)

@@ -25,17 +25,16 @@ from pbitsim.energy_models.archs import Arch, Block
 
 @register
 class SFF(Algorithm):
-    name = "sff"
-    fixed_point = False  # its goodness convs and AdamW path are not ported to fixed point
-    title = "SFF (Scalable Forward-Forward)"
-    order = 50
-    tiled = False
 
     def params_count(self, arch: Arch) -> int:
         """Trainable parameters: every block (with its pre-activation batch norm) and its
         goodness conv; no head."""
         return sum(S.block_params(b, pre_norm=True) + arch.goodness_conv(b).params
                    for b in arch.blocks)
+
+    def model_params(self, arch: Arch) -> int:
+        """The blocks and their goodness convs (no head): :meth:`params_count`."""
+        return self.params_count(arch)
 
     # --- one block ---------------------------------------------------------------------------
     def block_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,

@@ -36,13 +36,10 @@ class SFF(Algorithm):
     of value zero, counted as an input-gradient product.
     """
 
-    name = "sff"
-    default_lr = 1e-3
     predictors = ("avg", "last")
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        self.tiled = self.name == "bssff"
         convs = [self.net.goodness_conv(b) for b in self.net.blocks]
         if self.tiled:
             self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
