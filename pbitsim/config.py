@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
            "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
-           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS"]
+           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "MAX_SEED", "check_seed"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -41,6 +41,22 @@ def check_tiles(tiles) -> int:
     if not 1 <= m <= MAX_TILES:
         raise ValueError(f"tiles must be in 1..{MAX_TILES}, got {m}")
     return m
+
+
+#: Largest training seed of every command (``train --seed``, ``sweep --seeds``): each consumer
+#: takes it (torch.manual_seed, numpy's generators, the kernels' 64-bit mixer, a sweep's
+#: folder names), and results are reproducible from it alone.
+MAX_SEED = 2 ** 31 - 1
+
+
+def check_seed(seed, option: str = "--seed") -> int:
+    """``seed`` as an int in ``0..MAX_SEED``, else ``ValueError`` with one readable line."""
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise ValueError(f"{option} must be an integer in 0..{MAX_SEED}, got {seed!r}")
+    s = int(seed.__index__())
+    if not 0 <= s <= MAX_SEED:
+        raise ValueError(f"{option} must be in 0..{MAX_SEED}, got {s}")
+    return s
 
 
 #: How the index layers (BSNConv2d, BSNLinear) run: ``index`` the index-and-accumulate kernels

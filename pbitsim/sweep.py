@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import runfiles
-from .config import MAX_TILES
+from .config import MAX_SEED, MAX_TILES
 from .counters import OpCounter
 from .devices import split_devices
 
@@ -263,7 +263,7 @@ AXES: tuple[Axis, ...] = (
          "fp32,w8a32,w4a16g8; for the rules with a fixed-point form.", column="datapath",
          label_default=False, applies=_has_fixed_point, estimate_arg="precision",
          config=_precision_fields, estimate_value=_precision_of),
-    Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, 2 ** 31 - 1), "0",
+    Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, MAX_SEED), "0",
          lambda s: f"s{s}", "Training seeds (accuracy mean and spread over them).",
          column="seed", averaged=True),
 )

@@ -7,7 +7,6 @@ import contextlib
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ..config import BACKENDS, DEFAULT_BACKEND
 from .console import make_console
@@ -278,8 +277,8 @@ def _finish(console, out, rows, files, trained, no_plots):
         except ValueError as e:  # RunFileError: a plot that cannot be written
             raise PbitsimError(str(e)) from None
         except ImportError:
-            hint = escape("pip install 'pbitsim[plot]'")  # rich would eat [plot] as markup
-            console.print(f"[yellow]plots skipped: matplotlib is not installed ({hint})[/]")
+            console.print("plots skipped: matplotlib is not installed (pip install "
+                          "'pbitsim[plot]')", style="yellow")
     console.print("wrote " + ", ".join(str(f) for f in files))
 
 

@@ -46,7 +46,8 @@ def _summary_table(results: dict):
             t.add_row(f"train {op}", f"{ops[op]:.3e}")
     e = results["energy"]
     if "error" in e:
-        t.add_row("energy", f"[yellow]{e['error']}[/]")
+        from rich.text import Text
+        t.add_row("energy", Text(e["error"], style="yellow"))
     else:
         tr = e["train"]
         t.add_row(f"train energy ({e['table']})",

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch_rules import TILED_RULES, resolve_arch
-from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
+from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_seed,
+                      check_tiles)
 from ..devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
 from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
@@ -97,8 +98,10 @@ class TrainConfig:
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise TrainingError(f"--seed must be >= 0, got {self.seed}")
+        try:
+            check_seed(self.seed)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
         if self.batch_size < 2:
             raise TrainingError("--batch-size must be >= 2 (batch norm needs two samples)")
         try:
