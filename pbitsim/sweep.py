@@ -858,7 +858,7 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
     lines = [a for a in varying(rows) if a.name != "tiles"] or [axis("device")]
     series: dict[str, list[dict]] = {}
     for r in sorted(rows, key=lambda r: -1 if r["tiles"] is None else r["tiles"]):
-        series.setdefault(series_label(r, lines), []).append(r)
+        series.setdefault(_plain(series_label(r, lines)), []).append(r)
     tiled = {k: [r for r in rs if r["tiles"] is not None] for k, rs in series.items()}
     written = []
     if trained:
@@ -876,7 +876,7 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
         if max(energies) > 10 * min(energies):  # log only where the range needs it
             ax.set_xscale("log")
         ax.set(xlabel="training energy per sample (uJ, measured counts)",
-               ylabel="test accuracy (%)", title=_title(rows))
+               ylabel="test accuracy (%)", title=_plain(_title(rows)))
         written.append(_save(fig, Path(out) / "accuracy_vs_energy.png"))
         if any(tiled.values()):
             fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -885,7 +885,8 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
                     ax.errorbar([r["tiles"] for r in rs], [100 * r["accuracy_mean"] for r in rs],
                                 yerr=[100 * r["accuracy_sd"] for r in rs], marker="o",
                                 capsize=3, label=label)
-            ax.set(xlabel="tiles per unit M", ylabel="test accuracy (%)", title=_title(rows))
+            ax.set(xlabel="tiles per unit M", ylabel="test accuracy (%)",
+                   title=_plain(_title(rows)))
             written.append(_save(fig, Path(out) / "accuracy_vs_tiles.png"))
     elif any(tiled.values()):
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -898,9 +899,15 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
             ax2.plot(m, [r["pbit_area_mm2"] for r in rs], marker="o", label=label)
         ax1.set(xlabel="tiles per unit M", ylabel="training energy per sample (uJ)")
         ax2.set(xlabel="tiles per unit M", ylabel="p-bit area (mm$^2$)", yscale="log")
-        fig.suptitle(_title(rows) + " (analytic estimate)")
+        fig.suptitle(_plain(_title(rows)) + " (analytic estimate)")
         written.append(_save(fig, Path(out) / "energy_vs_tiles.png"))
     return written
+
+
+def _plain(text: str) -> str:
+    """A user string (a net's or table's name, a device spec) as matplotlib prints it: ``$``
+    would start its math mode (``$\\x$`` raises), so it is escaped."""
+    return text.replace("$", r"\$")
 
 
 def _title(rows) -> str:
