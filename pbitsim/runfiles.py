@@ -42,7 +42,8 @@ from .config import MAX_CHECKPOINT_BYTES, MAX_JSON_BYTES, MAX_TOML_BYTES
 
 __all__ = ["CHECKPOINT", "RESULTS", "COUNTS", "LOCK", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
            "READABLE_CHECKPOINT_VERSIONS", "RESULTS_FORMAT", "COUNTS_FORMAT", "RunFileError",
-           "OutFolderBusy", "write_text", "write_bytes", "read_bytes", "read_json", "read_toml",
+           "OutFolderBusy", "write_text", "write_bytes", "json_text", "read_bytes", "read_json",
+           "read_toml",
            "write_results", "read_results", "write_counts", "read_counts", "save_checkpoint",
            "load_checkpoint", "make_out_folder", "out_lock"]
 
@@ -211,10 +212,20 @@ def read_toml(path: "str | os.PathLike", what: str = "TOML file", cap: int = MAX
 
 
 # --------------------------------------------------------------------------- results, counts
+def json_text(doc: Any, name: "str | os.PathLike" = "output") -> str:
+    """``doc`` as indented JSON; a NaN or an infinity (which JSON has no word for) is a
+    ``RunFileError``, never an ``Infinity``/``NaN`` token another reader would reject."""
+    try:
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise RunFileError(f"cannot write {os.fspath(name)}: it would hold a non-finite number "
+                           "(NaN or infinity)") from None
+
+
 def write_results(folder: "str | os.PathLike", doc: dict) -> Path:
     """``folder/results.json`` (a training run's results document)."""
     path = Path(folder) / RESULTS
-    write_text(path, json.dumps(doc, indent=2) + "\n")
+    write_text(path, json_text(doc, path))
     return path
 
 
@@ -245,7 +256,7 @@ def read_results(folder: "str | os.PathLike") -> dict:
 def write_counts(folder: "str | os.PathLike", doc: dict) -> Path:
     """``folder/counts.json`` (the counts file ``pbitsim estimate --counts`` reads)."""
     path = Path(folder) / COUNTS
-    write_text(path, json.dumps(doc, indent=2) + "\n")
+    write_text(path, json_text(doc, path))
     return path
 
 

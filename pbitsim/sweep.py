@@ -824,7 +824,7 @@ def write_outputs(out: Path, meta: dict, rows: list[dict], runs: list[dict] | No
     doc = {"format": "pbitsim-sweep", "version": 2, **meta, "rows": rows}
     if runs is not None:
         doc["runs"] = runs
-    runfiles.write_text(out / "sweep.json", json.dumps(doc, indent=2) + "\n")
+    runfiles.write_text(out / "sweep.json", runfiles.json_text(doc, out / "sweep.json"))
     buf = io.StringIO()
     columns = [k for k in rows[0] if not isinstance(rows[0][k], list)] if rows else []
     writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")

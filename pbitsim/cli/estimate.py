@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import click
 
@@ -214,7 +213,12 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
         doc = result.to_dict()
         if measured_price:
             doc["measured"] = measured_price
-        _write(json_out, json.dumps(doc, indent=2) + "\n")
+        from ..runfiles import RunFileError, json_text
+        try:
+            text = json_text(doc, json_out)
+        except RunFileError as exc:
+            raise PbitsimError(str(exc)) from None
+        _write(json_out, text)
     if csv_out is not None:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(result.csv_rows())

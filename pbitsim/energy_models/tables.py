@@ -64,6 +64,11 @@ RULES = (
     "float widths need an entry (fp32, fp16, bf16 ...); there is no float rule",
 )
 
+#: Largest figure of a table entry, in its unit (pJ per operation, access or sample; um^2 per
+#: part or p-bit): 1e12 pJ is a joule per operation. Above it the figure is a typo, and priced
+#: over a run's counts it could reach infinity ("inf J", NaN shares, invalid JSON).
+MAX_TABLE_FIGURE = 1e12
+
 _META_KEYS = {"name", "title", "node_nm", "voltage_v", "source", "description", "notes",
               "scaling_factor"}
 _ENTRY_INFO_KEYS = {"source", "verified", "notes"}
@@ -251,6 +256,9 @@ def _check_entry(label, where, body, figures, sizes, names=()) -> None:
             if not _number(value) or value < 0:
                 raise TableError(f"table {label}: {where}.{key} must be a number >= 0, "
                                  f"got {value!r}")
+            if value > MAX_TABLE_FIGURE:
+                raise TableError(f"table {label}: {where}.{key} = {value:g} is above the "
+                                 f"limit of {MAX_TABLE_FIGURE:g} per operation or part")
             if key not in figures and where.startswith(("pbit.", "pbit_parts.")):
                 raise TableError(f"table {label}: unknown key {where}.{key} (expected "
                                  f"{', '.join(figures) or 'no figures'})")
