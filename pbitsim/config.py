@@ -9,7 +9,8 @@ from __future__ import annotations
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
            "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
-           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "MAX_SEED", "check_seed"]
+           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "MAX_SEED", "check_seed",
+           "machine_memory_bytes"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -82,6 +83,29 @@ MAX_BITS = 64
 #: The accumulator width when ``--weight-bits`` is given without ``--acc-bits`` (int32 MACs:
 #: the common int8 inference datapath).
 DEFAULT_FIXED_ACC_BITS = 32
+
+def machine_memory_bytes() -> int | None:
+    """The memory a run can use: physical memory, or a smaller cgroup limit (None: unknown).
+
+    The one limit a command checks the sizes it will allocate against, before any work
+    (:meth:`pbitsim.training.TrainConfig.validate`)."""
+    import os
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        pass
+    for name in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(name, encoding="ascii") as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    limits = [v for v in limits if v > 0]
+    return min(limits) if limits else None
+
 
 #: Largest cache of frozen layers' outputs a greedy stage keeps (bytes; see
 #: :mod:`pbitsim.training.frozen`): CaFo's first block on all of MNIST holds 60,000 x 6,272

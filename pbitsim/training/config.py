@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..arch_rules import TILED_RULES, resolve_arch
 from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_seed,
-                      check_tiles)
+                      check_tiles, machine_memory_bytes)
 from ..devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
 from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
@@ -177,6 +177,12 @@ class TrainConfig:
             raise TrainingError(msg) from None
         if self.arch is None:
             self.arch = net.name
+        batch = min(self.batch_size, self.limit_train or self.batch_size)  # what a step holds
+        need, have = net.min_train_bytes(batch), machine_memory_bytes()
+        if have is not None and need > have:
+            raise TrainingError(f"{net.name} ({net.params:,} parameters) needs at least "
+                                f"{need / 2**30:,.1f} GiB to train at batch size {batch}; this "
+                                f"machine has {have / 2**30:,.1f} GiB")
         builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
         self.arch_sha256 = None if builtin else hashlib.sha256(
             Path(net.path).read_bytes()).hexdigest()
