@@ -239,6 +239,8 @@ def _write(target: str, text: str) -> None:
 
 def _price_measured(measured, result) -> dict:
     """Price a run's measured counts per sample, beside the analytic estimate."""
+    if result.arch.name == measured.arch:
+        measured.check_arch(result.arch)
     try:
         train = price_counts(measured.train_per_sample(), result.table)
         infer_counts = measured.inference_per_sample()
