@@ -30,6 +30,7 @@ import contextlib
 import errno
 import io
 import json
+import math
 import os
 import stat
 import sys
@@ -338,7 +339,62 @@ def load_checkpoint(folder: "str | os.PathLike") -> dict:
                            f"another pbitsim (this one reads {readable}); start a new run")
     if isinstance(state.get("config"), dict):
         state["config"].setdefault("threads", None)  # version 3
+    _check_checkpoint_fields(state, path)
     return state
+
+
+def _check_checkpoint_fields(state: dict, path: Path) -> None:
+    """Every field a resume reads has its type and range (a file that loads safely can still
+    be edited or damaged: one line naming the field, not a traceback mid-resume). How the
+    fields fit the run's own configuration is checked by the trainer."""
+    def bad(field, what):
+        raise RunFileError(f"{path}: checkpoint field {field} {what}")
+
+    def integer(value, field, lo=0):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            bad(field, f"must be an integer >= {lo}, got {_short(value)}")
+
+    def number(value, field, signed=False):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or (value < 0 and not signed):
+            bad(field, f"must be a finite number{'' if signed else ' >= 0'}, got "
+                       f"{_short(value)}")
+
+    for key in ("config", "algo", "counts", "partial"):
+        if not isinstance(state.get(key), dict):
+            bad(repr(key), f"must be a mapping, got {_short(state.get(key))}")
+    integer(state.get("epoch"), "'epoch'")
+    integer(state.get("step"), "'step'")
+    number(state.get("wall_s"), "'wall_s'")
+    for key, n in state["counts"].items():
+        if not isinstance(key, str):
+            bad("'counts'", f"has a key {_short(key)} that is not a count name")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 2 ** 63:
+            bad(f"counts[{key!r}]", f"must be an integer in 0..2^63-1, got {_short(n)}")
+    part = state["partial"]
+    for key in ("correct", "seen"):
+        integer(part.get(key), f"partial[{key!r}]")
+    number(part.get("loss_sum"), "partial['loss_sum']", signed=True)
+    number(part.get("wall_s"), "partial['wall_s']")
+    if part["correct"] > part["seen"]:
+        bad("'partial'", f"counts {part['correct']} correct of {part['seen']} seen")
+    history = state.get("history")
+    if not isinstance(history, list):
+        bad("'history'", f"must be a list, got {_short(history)}")
+    for i, record in enumerate(history):
+        if not isinstance(record, dict):
+            bad(f"history[{i}]", f"must be a mapping, got {_short(record)}")
+        integer(record.get("epoch"), f"history[{i}]['epoch']", lo=1)
+        integer(record.get("samples"), f"history[{i}]['samples']", lo=1)
+        number(record.get("loss"), f"history[{i}]['loss']", signed=True)
+        for key in ("train_acc", "wall_s"):
+            number(record.get(key), f"history[{i}][{key!r}]")
+
+
+def _short(value) -> str:
+    """A value as an error line shows it (a huge or deep one cut short)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10 ** 30 else "a huge integer"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---------------------------------------------------------------------------- output folders
