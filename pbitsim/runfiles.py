@@ -35,6 +35,7 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,9 +327,16 @@ def load_checkpoint(folder: "str | os.PathLike") -> dict:
         raise RunFileError(f"{path}: no checkpoint to resume from")
     data = read_bytes(path, MAX_CHECKPOINT_BYTES, "checkpoint")
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about foreign pickles: said below
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, foreign, or a pickle that would run code
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = str(exc).strip()
+        if "weights_only" in text:  # never repeat torch's advice to load it unsafely
+            raise RunFileError(f"{path}: unreadable checkpoint (it holds more than tensors and "
+                               "plain values: a raw pickle, another program's file or a "
+                               "crafted one; it was not loaded)") from None
+        first = text.splitlines()[0] if text else ""
         raise RunFileError(f"{path}: unreadable checkpoint ({type(exc).__name__}: "
                            f"{first[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
