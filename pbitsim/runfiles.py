@@ -47,7 +47,7 @@ __all__ = ["CHECKPOINT", "RESULTS", "COUNTS", "LOCK", "CHECKPOINT_FORMAT", "CHEC
            "OutFolderBusy", "write_text", "write_bytes", "json_text", "read_bytes", "read_json",
            "read_toml",
            "write_results", "read_results", "write_counts", "read_counts", "save_checkpoint",
-           "load_checkpoint", "make_out_folder", "out_lock"]
+           "load_checkpoint", "make_out_folder", "prepare_new_run_folder", "out_lock"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
 LOCK = ".pbitsim.lock"
@@ -418,6 +418,36 @@ def make_out_folder(folder: "str | os.PathLike") -> Path:
     except OSError as exc:
         raise RunFileError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
     return path
+
+
+def prepare_new_run_folder(folder: "str | os.PathLike", overwrite: bool = False) -> None:
+    """A new (not resumed) run may write into ``folder``: it holds no checkpoint, results or
+    counts of another run, unless ``overwrite`` (``pbitsim train --overwrite``) says to
+    replace them: they are then removed now, so the folder never mixes two runs' files.
+    Without it a copied or half-cleaned run folder is never overwritten.
+
+    Raises
+    ------
+    RunFileError
+        The folder holds a run's files (named) and ``overwrite`` is false, or they cannot be
+        removed.
+    """
+    path = Path(folder)
+    if overwrite:
+        for name in (CHECKPOINT, RESULTS, COUNTS):
+            try:
+                (path / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise RunFileError(f"cannot remove {path / name}: {exc.strerror or exc}") \
+                    from None
+        return
+    if (path / CHECKPOINT).exists():
+        raise RunFileError(f"{path} already holds a checkpoint; pass --resume to continue it, "
+                           "--overwrite to replace it, or choose another --out")
+    held = [name for name in (RESULTS, COUNTS) if (path / name).exists()]
+    if held:
+        raise RunFileError(f"{path} already holds another run's {' and '.join(held)}; pass "
+                           "--overwrite to replace them or choose another --out")
 
 
 _HELD: dict[str, list] = {}  # realpath -> [open lock file, depth]: re-entrant in one process
