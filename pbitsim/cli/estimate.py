@@ -137,6 +137,9 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     with the analytic model of each algorithm, and prices them with a per-operation
     energy table.
     """
+    for flag, given in (("--algo", algo), ("--arch", arch)):  # '' is not "the default"
+        if given is not None and not given.replace(",", "").strip():
+            raise PbitsimError(f"{flag} is empty (leave it out for the default)")
     measured = None
     algo_given = algo is not None
     tiles_given = tiles is not None  # the user's --tiles (mf/sff/cafo-* then run tiled)
