@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, DEFAULT_BACKEND
+from ..config import BACKENDS, DEFAULT_BACKEND, threads_note
 from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import list_archs
 from .console import make_console
@@ -187,6 +187,10 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
             if not resume:  # another run's files are replaced only with --overwrite
                 runfiles.prepare_new_run_folder(out_dir, overwrite)
             data = load_dataset(dataset, data_dir, download=download)
+            for note in cfg.data_notes(data.train_x.shape[0], data.test_x.shape[0]) + [
+                    threads_note(cfg.threads)]:
+                if note:
+                    progress_console.print(f"note: {note}", soft_wrap=True)
             trainer = Trainer(cfg, data, out_dir)
             with make_progress(progress_console) as progress, stop_on_signals(
                     lambda: setattr(trainer, "stop_requested", True)):

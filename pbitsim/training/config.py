@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..arch_rules import TILED_RULES, resolve_arch
 from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_seed,
-                      check_tiles, machine_memory_bytes)
+                      check_threads, check_tiles, machine_memory_bytes)
 from ..devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
 from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
@@ -136,8 +136,11 @@ class TrainConfig:
                                 f"{self.update!r}")
         if self.update != DEFAULT_UPDATE and self.algo != "bgbsff":
             raise TrainingError("--update applies to bgbsff (the other rules use Adam)")
-        if self.threads is not None and self.threads < 1:
-            raise TrainingError(f"--threads must be >= 1, got {self.threads}")
+        if self.threads is not None:
+            try:
+                check_threads(self.threads)
+            except ValueError as e:
+                raise TrainingError(str(e)) from None
         self._check_table()
         if self.backend not in BACKENDS:
             raise TrainingError(f"unknown --backend {self.backend!r}; choose "
@@ -194,6 +197,16 @@ class TrainConfig:
             load_table(self.energy_table).with_device(self.device)
         except ValueError as e:
             raise TrainingError(f"--table: {e}") from None
+
+    def data_notes(self, n_train: int, n_test: int) -> list[str]:
+        """One line for each limit above what the data set holds, saying what is used."""
+        notes = []
+        for option, limit, n, what in (("--limit-train", self.limit_train, n_train, "training"),
+                                       ("--limit-test", self.limit_test, n_test, "test")):
+            if limit is not None and limit > n:
+                notes.append(f"{option} {limit:,} is more than the {n:,} {what} images of "
+                             f"{self.dataset}: all {n:,} are used")
+        return notes
 
     def result_fields(self) -> dict:
         return {k: getattr(self, k) for k in RESULT_FIELDS}
