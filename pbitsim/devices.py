@@ -243,6 +243,8 @@ def parse_device(spec: "str | Device | Any | None") -> Device:
         if not eq or key not in fields:
             raise ValueError(f"device {spec!r}: {kind} has no option {key!r} "
                              f"(options: {', '.join(fields) or 'none'})")
+        if key in options:
+            raise ValueError(f"device {spec!r}: option {key!r} is given twice")
         default = fields[key].default
         try:
             if isinstance(default, tuple):

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import runfiles
-from .config import MAX_TILES
+from .config import MAX_SEED, MAX_TILES
 from .counters import OpCounter
 from .devices import split_devices
 
@@ -263,7 +263,7 @@ AXES: tuple[Axis, ...] = (
          "fp32,w8a32,w4a16g8; for the rules with a fixed-point form.", column="datapath",
          label_default=False, applies=_has_fixed_point, estimate_arg="precision",
          config=_precision_fields, estimate_value=_precision_of),
-    Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, 2 ** 31 - 1), "0",
+    Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, MAX_SEED), "0",
          lambda s: f"s{s}", "Training seeds (accuracy mean and spread over them).",
          column="seed", averaged=True),
 )
@@ -825,7 +825,7 @@ def write_outputs(out: Path, meta: dict, rows: list[dict], runs: list[dict] | No
     doc = {"format": "pbitsim-sweep", "version": 2, **meta, "rows": rows}
     if runs is not None:
         doc["runs"] = runs
-    runfiles.write_text(out / "sweep.json", json.dumps(doc, indent=2) + "\n")
+    runfiles.write_text(out / "sweep.json", runfiles.json_text(doc, out / "sweep.json"))
     buf = io.StringIO()
     columns = [k for k in rows[0] if not isinstance(rows[0][k], list)] if rows else []
     writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
@@ -859,7 +859,7 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
     lines = [a for a in varying(rows) if a.name != "tiles"] or [axis("device")]
     series: dict[str, list[dict]] = {}
     for r in sorted(rows, key=lambda r: -1 if r["tiles"] is None else r["tiles"]):
-        series.setdefault(series_label(r, lines), []).append(r)
+        series.setdefault(_plain(series_label(r, lines)), []).append(r)
     tiled = {k: [r for r in rs if r["tiles"] is not None] for k, rs in series.items()}
     written = []
     if trained:
@@ -878,7 +878,7 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
             ax.set_xscale("log")
         ax.margins(x=0.15, y=0.1)  # room for the M=... labels of the outermost points
         ax.set(xlabel="training energy per sample (uJ, measured counts)",
-               ylabel="test accuracy (%)", title=_title(rows))
+               ylabel="test accuracy (%)", title=_plain(_title(rows)))
         written.append(_save(fig, Path(out) / "accuracy_vs_energy.png"))
         if any(tiled.values()):
             fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -887,7 +887,8 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
                     ax.errorbar([r["tiles"] for r in rs], [100 * r["accuracy_mean"] for r in rs],
                                 yerr=[100 * r["accuracy_sd"] for r in rs], marker="o",
                                 capsize=3, label=label)
-            ax.set(xlabel="tiles per unit M", ylabel="test accuracy (%)", title=_title(rows))
+            ax.set(xlabel="tiles per unit M", ylabel="test accuracy (%)",
+                   title=_plain(_title(rows)))
             written.append(_save(fig, Path(out) / "accuracy_vs_tiles.png"))
     elif any(tiled.values()):
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -900,9 +901,15 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
             ax2.plot(m, [r["pbit_area_mm2"] for r in rs], marker="o", label=label)
         ax1.set(xlabel="tiles per unit M", ylabel="training energy per sample (uJ)")
         ax2.set(xlabel="tiles per unit M", ylabel="p-bit area (mm$^2$)", yscale="log")
-        fig.suptitle(_title(rows) + " (analytic estimate)")
+        fig.suptitle(_plain(_title(rows)) + " (analytic estimate)")
         written.append(_save(fig, Path(out) / "energy_vs_tiles.png"))
     return written
+
+
+def _plain(text: str) -> str:
+    """A user string (a net's or table's name, a device spec) as matplotlib prints it: ``$``
+    would start its math mode (``$\\x$`` raises), so it is escaped."""
+    return text.replace("$", r"\$")
 
 
 def _title(rows) -> str:
