@@ -25,7 +25,7 @@ from click.testing import CliRunner  # noqa: E402
 import pbitsim  # noqa: E402
 from pbitsim.cli.main import cli  # noqa: E402
 from pbitsim.sweep import SweepConfig, SweepRun  # noqa: E402
-from pbitsim.sweep_cluster import HOLD_ENV  # noqa: E402
+from pbitsim.sweep.cluster import HOLD_ENV  # noqa: E402
 
 MNIST = Path(os.environ.get("PBITSIM_TEST_DATA")
              or Path(__file__).resolve().parents[1].parent / "shared" / "data") / "mnist"
@@ -206,7 +206,7 @@ def test_missing_dataset_fails_its_points_not_the_sweep(scheduler, tmp_path):
 
 def test_unreachable_scheduler_is_one_line_before_work(tmp_path, monkeypatch):
     import socket
-    import pbitsim.sweep_cluster as sc
+    import pbitsim.sweep.cluster as sc
     monkeypatch.setattr(sc, "SCHEDULER_CONNECT_TIMEOUT_S", 1)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

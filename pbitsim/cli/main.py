@@ -26,7 +26,7 @@ def _rules_text() -> str:
 
 def _axes_text() -> str:
     """The sweep's axes, from the sweep's own list."""
-    from ..sweep import AXES
+    from ..sweep.grid import AXES
     names = {"algo": "learning rule", "tiles": "tile count M", "device": "p-bit device",
              "precision": "datapath precision", "dataset": "data set", "seed": "seed"}
     return ", ".join(names.get(a.name, a.name) for a in AXES)

@@ -36,7 +36,7 @@ configuration whose files were made with other settings is refused (--recompute 
 def _axis_options(command):
     """One repeatable option per sweep axis (:data:`pbitsim.sweep.AXES`), each value a comma
     list; the command receives them as ``axis_<name>``."""
-    from ..sweep import AXES
+    from ..sweep.grid import AXES
     for a in reversed(AXES):
         decls = (a.option,) + ((a.short,) if a.short else ())
         command = click.option(*decls, f"axis_{a.name}", multiple=True, metavar="V[,V...]",
@@ -135,7 +135,7 @@ def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table
 def _check_scheduler(scheduler, jobs, estimate_only) -> None:
     """``--scheduler``: its form, that it applies, and that Dask is installed (before work)."""
     from ..sweep import SweepError
-    from ..sweep_cluster import parse_scheduler, require_dask
+    from ..sweep.cluster import parse_scheduler, require_dask
     if estimate_only:
         raise PbitsimError("--scheduler applies to trained sweeps (--estimate-only is instant)")
     if jobs != 1:
@@ -269,7 +269,7 @@ class _PointsFailed(PbitsimError):
 
 
 def _title(rows) -> str:
-    from ..sweep import _title as plot_title
+    from ..sweep.output import title as plot_title
     return plot_title(rows)
 
 

@@ -180,7 +180,7 @@ def test_an_axis_is_one_declaration(monkeypatch):
     """A new axis (here the existing TrainConfig field eval_samples) is one Axis entry: the
     grid, the folder names, the training configuration and the CLI option follow from it."""
     import click
-    import pbitsim.sweep as sw
+    import pbitsim.sweep.grid as sw
     from pbitsim.cli.sweep import _axis_options
     k = sw.Axis("eval_samples", "--eval-samples", "eval_samples",
                 sw._int_values("--eval-samples", 1, 16), "1", lambda v: f"k{v}",
