@@ -30,6 +30,7 @@ import torch
 
 from .. import OMP_SPINNING, runfiles
 from ..arch_rules import is_tiled
+from ..seeds import stream
 from ..rulebook import recorded_algo
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
@@ -64,7 +65,7 @@ class Trainer:
         self.stop_requested = False
         n_train = data.train_x.shape[0]
         if cfg.limit_train is not None and cfg.limit_train < n_train:
-            rng = np.random.default_rng([cfg.seed, 7919])
+            rng = np.random.default_rng([cfg.seed, stream("train_subset")])
             self.train_idx = np.sort(rng.permutation(n_train)[:cfg.limit_train])
         else:
             self.train_idx = np.arange(n_train)
@@ -84,7 +85,8 @@ class Trainer:
             raise TrainingError(str(e)) from None
         self.val_idx = np.arange(0)
         if getattr(self.algo, "validation", False):  # a seeded held-out split (early stopping)
-            held = np.random.default_rng([cfg.seed, 104729]).permutation(len(self.train_idx))
+            held = np.random.default_rng([cfg.seed, stream("held_out")]).permutation(
+                len(self.train_idx))
             k = max(2, int(round(MF_VALIDATION * len(self.train_idx))))
             self.val_idx = np.sort(self.train_idx[held[:k]])
             self.train_idx = np.sort(self.train_idx[held[k:]])
