@@ -161,7 +161,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     output, progress to standard error (one line per epoch when that is not a terminal).
     """
     from .. import runfiles
-    from ..arch_rules import is_tiled
+    from ..energy_models.arch_rules import is_tiled
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 

@@ -336,7 +336,7 @@ class SweepConfig:
 def check_grid(cfg: SweepConfig) -> None:
     """Every (data set, rule) of the grid must fit the network: ``ValueError`` (one line)
     naming the first that does not, before anything trains (torch-free)."""
-    from ..arch_rules import resolve_arch
+    from ..energy_models.arch_rules import resolve_arch
     from ..config import DATASET_INPUTS
     from ..schedules import default_schedule
     done = set()

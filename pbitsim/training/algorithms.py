@@ -5,7 +5,7 @@ its estimator walk, ``cost.py``), registered here with :func:`register` and buil
 :func:`make_algorithm`. Every algorithm trains the network of an architecture
 (:class:`~pbitsim.training.models.Net` built from a built-in name or a user TOML file, as
 ``pbitsim estimate --arch`` reads them) where its rule applies
-(:func:`pbitsim.arch_rules.arch_rule`). CwC-family blocks follow a freezing schedule
+(:func:`pbitsim.energy_models.arch_rules.arch_rule`). CwC-family blocks follow a freezing schedule
 (:mod:`pbitsim.schedules`); the head trains throughout.
 """
 
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..rulebook import RULE_MODULES, RULES
-from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
+from ..energy_models.arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import DEFAULT_TILES
 from ..bridge import tally
 from ..counters import active_counter

@@ -2,7 +2,7 @@
 
 :meth:`TrainConfig.validate` turns every bad value into one :class:`TrainingError` line (the
 CLI prints it as ``Error: ...`` and exits 2): algorithm, tiles, budget, the architecture and
-whether the algorithm's rule applies to it (:mod:`pbitsim.arch_rules`), the schedule, the p-bit
+whether the algorithm's rule applies to it (:mod:`pbitsim.energy_models.arch_rules`), the schedule, the p-bit
 device, BGBSFF's update, the energy table, threads and backend.
 """
 
@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..arch_rules import TILED_RULES, resolve_arch
+from ..energy_models.arch_rules import TILED_RULES, resolve_arch
 from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_seed,
                       check_threads, check_tiles, machine_memory_bytes)
 from ..devices import parse_device, spec_string

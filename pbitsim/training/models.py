@@ -42,7 +42,7 @@ from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward,
                               counted_relu)
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
                               QuantizeGrad, TiledLogistic, max_pool_counts, normalized_tiles)
-from ..arch_rules import NORMS, simulated_rule
+from ..energy_models.arch_rules import NORMS, simulated_rule
 from ..seeds import stream
 from .. import costs
 from ..counters import active_counter, uint_dtype

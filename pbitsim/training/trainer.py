@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .. import OMP_SPINNING, runfiles
-from ..arch_rules import is_tiled
+from ..energy_models.arch_rules import is_tiled
 from ..seeds import stream
 from ..rulebook import recorded_algo
 from ..counters import OpCounter, counting

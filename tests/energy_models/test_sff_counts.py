@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from pbitsim.arch_rules import arch_rule
+from pbitsim.energy_models.arch_rules import arch_rule
 from pbitsim.cli.main import cli
 from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
 from pbitsim.energy_models.archs import ArchError, arch_from_mapping, load_arch
