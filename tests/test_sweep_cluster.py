@@ -27,8 +27,10 @@ from pbitsim.cli.main import cli  # noqa: E402
 from pbitsim.sweep import SweepConfig, SweepRun  # noqa: E402
 from pbitsim.sweep_cluster import HOLD_ENV  # noqa: E402
 
-# the smallest useful grid: a CwC-FF point (no p-bit kernels) and a BSFF M=1 point
-BUDGET = ("--limit-train", "64", "--limit-test", "32", "--batch-size", "32", "--no-plots")
+# the smallest useful grid: a CwC-FF point (no p-bit kernels) and a BSFF M=1 point, on the
+# small ConvNet
+BUDGET = ("--arch", "cwc-mnist", "--limit-train", "64", "--limit-test", "32", "--batch-size",
+          "32", "--no-plots")
 GRID = ("--algo", "cwc,bsff", "--tiles", "1")
 
 
@@ -117,7 +119,7 @@ def test_second_run_skips_finished_points(both, scheduler, tiny):
 
 def _cfg(mnist_dir, **grid):
     return SweepConfig(grid={"algo": ("cwc",), **grid}, epochs=2, batch_size=32,
-                       limit_train=64, limit_test=32, data_dir=mnist_dir)
+                       limit_train=64, limit_test=32, data_dir=mnist_dir, arch="cwc-mnist")
 
 
 def _wait_for(path: Path, timeout_s: float = 120) -> str:

@@ -267,7 +267,7 @@ def test_parallel_jobs(tmp_path, monkeypatch, mnist_dir):
     for name in ("dask", "distributed"):  # --jobs needs no Dask
         monkeypatch.setitem(sys.modules, name, None)
     result = run("--tiles", "1,2", "--jobs", "2", "--dataset", "mnist", "--data-dir", mnist_dir,
-                 "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
+                 "--arch", "cwc-mnist", "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
                  "--out", str(tmp_path), "--no-plots")
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "sweep.json").read_text())
