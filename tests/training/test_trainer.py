@@ -1,4 +1,5 @@
-"""The trainer: learning on a few hundred MNIST images, exact resume, results and counts files."""
+"""The trainer: learning on a few hundred MNIST images (the accuracy floors on the real ones),
+exact resume, results and counts files."""
 
 from __future__ import annotations
 
