@@ -69,7 +69,7 @@ def test_resolve_arch():
 
 def test_pure_python():
     code = ("import sys, pbitsim.energy_models.arch_rules, pbitsim.schedules\n"
-            "pbitsim.arch_rules.resolve_arch('cwc', None, (1, 28, 28), 10, 'mnist', 'reference')\n"
+            "pbitsim.energy_models.arch_rules.resolve_arch('cwc', None, (1, 28, 28), 10, 'mnist', 'reference')\n"
             "print(sorted(m for m in ('torch', 'numpy', 'numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
