@@ -354,7 +354,8 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"train size must be an integer >= 1, got {samples!r}")
     if batch_size > samples:  # a step cannot take more samples than the epoch has
-        raise ValueError(f"batch size {batch_size:,} is more than the {samples:,} samples of "
+        shown = f"{batch_size:,}" if batch_size < 10 ** 15 else f"of {len(str(batch_size))} digits"
+        raise ValueError(f"batch size {shown} is more than the {samples:,} samples of "
                          f"an epoch of {net.name} (give a batch size up to {samples:,}, or "
                          "--train-size)")
     if skip_incompatible is None:
