@@ -353,11 +353,6 @@ def estimate(arch: "str | os.PathLike | Arch" = DEFAULT_ARCH,
     samples = net.train_samples if train_samples is None else train_samples
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"train size must be an integer >= 1, got {samples!r}")
-    if batch_size > samples:  # a step cannot take more samples than the epoch has
-        shown = f"{batch_size:,}" if batch_size < 10 ** 15 else f"of {len(str(batch_size))} digits"
-        raise ValueError(f"batch size {shown} is more than the {samples:,} samples of "
-                         f"an epoch of {net.name} (give a batch size up to {samples:,}, or "
-                         "--train-size)")
     if skip_incompatible is None:
         skip_incompatible = algos is DEFAULT_ALGOS
     names = [algos] if isinstance(algos, str) else list(algos)

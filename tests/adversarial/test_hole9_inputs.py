@@ -155,7 +155,7 @@ def test_a_device_option_given_twice(tmp_path, command):
 
 
 def test_estimate_batch_larger_than_the_epoch():
-    one_error_line(invoke("estimate", "--batch-size", str(10 ** 22)), "batch size",
+    one_error_line(invoke("estimate", "--batch-size", str(10 ** 22)), "--batch-size",
                    "45,000 samples")
     assert invoke("estimate", "--batch-size", "45000").exit_code == 0
 
