@@ -62,6 +62,15 @@ def test_sweep_estimate_prints_a_markup_name_as_it_is(tmp_path):
     assert EVIL in r.output
 
 
+def test_sweep_estimate_prints_a_markup_table_name_as_it_is(tmp_path):
+    table = tmp_path / "my[bold red]table.toml"  # a user table is labelled by its path
+    table.write_text((TABLE_DIR / "horowitz-45nm.toml").read_text())
+    r = invoke("sweep", "--estimate-only", "--tiles", "1", "--table", table,
+               "--out", tmp_path / "out", "--no-plots")
+    assert r.exit_code == 0, r.output
+    assert "my[bold red]table.toml" in r.output.replace("\n", "")
+
+
 def test_sweep_plots_a_name_with_math_dollars(tmp_path):
     pytest.importorskip("matplotlib")
     r = invoke("sweep", "--estimate-only", "--tiles", "1,2",
