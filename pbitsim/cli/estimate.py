@@ -231,6 +231,12 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                               train_samples=train_size, epochs=epochs,
                               device="ideal" if device is None else device,
                               skip_incompatible=not algo_given, **options)
+        if batch_size is not None and batch_size > result.train_samples:  # the user's batch
+            shown = f"{batch_size:,}" if batch_size < 10 ** 15 else \
+                f"of {len(str(batch_size))} digits"
+            raise PbitsimError(f"--batch-size {shown} is more than the {result.train_samples:,} "
+                               f"samples of an epoch of {result.arch.name} (give at most "
+                               f"{result.train_samples:,}, or a larger --train-size)")
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None

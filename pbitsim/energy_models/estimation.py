@@ -416,10 +416,6 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     samples = net.train_samples if train_samples is None else train_samples
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"train size must be an integer >= 1, got {samples!r}")
-    if batch_size > samples:  # a step cannot take more samples than the epoch has
-        raise ValueError(f"batch size {batch_size:,} is more than the {samples:,} samples of "
-                         f"an epoch of {net.name} (give a batch size up to {samples:,}, or "
-                         "--train-size)")
     if skip_incompatible is None:
         skip_incompatible = algos is DEFAULT_ALGOS
     names = [algos] if isinstance(algos, str) else list(algos)

@@ -62,6 +62,15 @@ def test_sweep_estimate_prints_a_markup_name_as_it_is(tmp_path):
     assert EVIL in r.output
 
 
+def test_sweep_estimate_prints_a_markup_table_name_as_it_is(tmp_path):
+    table = tmp_path / "my[bold red]table.toml"  # a user table is labelled by its path
+    table.write_text((TABLE_DIR / "horowitz-45nm.toml").read_text())
+    r = invoke("sweep", "--estimate-only", "--tiles", "1", "--table", table,
+               "--out", tmp_path / "out", "--no-plots")
+    assert r.exit_code == 0, r.output
+    assert "my[boldred]table.toml" in "".join(r.output.split())  # the title may wrap
+
+
 def test_sweep_plots_a_name_with_math_dollars(tmp_path):
     pytest.importorskip("matplotlib")
     r = invoke("sweep", "--estimate-only", "--tiles", "1,2",
@@ -155,7 +164,7 @@ def test_a_device_option_given_twice(tmp_path, command):
 
 
 def test_estimate_batch_larger_than_the_epoch():
-    one_error_line(invoke("estimate", "--batch-size", str(10 ** 22)), "batch size",
+    one_error_line(invoke("estimate", "--batch-size", str(10 ** 22)), "--batch-size",
                    "45,000 samples")
     assert invoke("estimate", "--batch-size", "45000").exit_code == 0
 
@@ -186,22 +195,40 @@ def test_unknown_subcommand_is_one_line():
     one_error_line(invoke("trian"), "No such command 'trian'")
 
 
-def test_limit_test_above_the_test_set_says_what_is_used(mnist_dir, tmp_path):
-    r = invoke("train", *SMALL, "--data-dir", mnist_dir, "--limit-test", "100000000",
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    """An MNIST-format folder of 80 training and 20 test images (seeded noise): the limits
+    above what it holds are checked without training or testing on all of MNIST."""
+    import gzip
+    import struct
+
+    import numpy as np
+    rng = np.random.default_rng(22)
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for stem, n in (("train", 80), ("t10k", 20)):
+        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        y = rng.integers(0, 10, n, dtype=np.uint8)
+        with gzip.open(folder / f"{stem}-images-idx3-ubyte.gz", "wb") as fh:
+            fh.write(struct.pack(">IIII", 2051, n, 28, 28) + x.tobytes())
+        with gzip.open(folder / f"{stem}-labels-idx1-ubyte.gz", "wb") as fh:
+            fh.write(struct.pack(">II", 2049, n) + y.tobytes())
+    return folder
+
+
+def test_limits_above_the_data_set_say_what_is_used(tiny_mnist, tmp_path):
+    r = invoke("train", "--algo", "cwc", "--batch-size", "32", "--data-dir", tiny_mnist,
+               "--limit-train", "100000000", "--limit-test", "100000000",
                "--out", tmp_path / "run")
     assert r.exit_code == 0, r.output
-    assert "note: --limit-test 100,000,000 is more than the 10,000 test images of mnist: all " \
-           "10,000 are used" in r.output
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["test_samples"] == 10000
-
-
-def test_limit_train_above_the_training_set_says_what_is_used():
-    from pbitsim.training import TrainConfig
-    cfg = TrainConfig(algo="cwc", limit_train=100_000_000)
-    assert cfg.data_notes(60000, 10000) == [
-        "--limit-train 100,000,000 is more than the 60,000 training images of mnist: all "
-        "60,000 are used"]
-    assert TrainConfig(algo="cwc", limit_train=60000).data_notes(60000, 10000) == []
+    notes = [l for l in r.output.splitlines() if l.startswith("note:")]
+    assert notes == [
+        "note: --limit-train 100,000,000 is more than the 80 training images of mnist: all 80 "
+        "are used",
+        "note: --limit-test 100,000,000 is more than the 20 test images of mnist: all 20 are "
+        "used"], r.output
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (res["train_samples"], res["test_samples"]) == (80, 20)
 
 
 def test_threads_above_the_cpus_says_what_is_used(mnist_dir, tmp_path):
