@@ -30,6 +30,7 @@ import torch
 
 from .. import OMP_SPINNING, runfiles
 from ..energy_models.arch_rules import is_tiled
+from ..bridge.heap import keep_freed_memory
 from ..seeds import stream
 from ..rulebook import recorded_algo
 from ..counters import OpCounter, counting
@@ -315,6 +316,7 @@ class Trainer:
         Holds the output folder's lock throughout (creating the folder): a second run into the
         same folder fails at once with :class:`~pbitsim.runfiles.OutFolderBusy`.
         """
+        keep_freed_memory()  # the steps' large arrays reuse memory instead of faulting it in
         try:
             with runfiles.out_lock(self.out), thread_count(self.cfg.threads):
                 if resume:
