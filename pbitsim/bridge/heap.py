@@ -4,11 +4,11 @@ A training step allocates and frees the same large arrays every step: activation
 counts, slopes and gradients of 10-50 MB each (cfse-mnist at batch 128). glibc serves every
 allocation above its mmap threshold (at most 32 MB, and 128 KB until it adapts) with a fresh
 ``mmap`` and gives it back with ``munmap`` when freed, so the next step touches new pages:
-each 4 KB page faults into the kernel, which zeroes it. Measured on a BSFF M=7 step of
-cfse-mnist (one thread, 6 steps): 391,000 page faults and 1.5 s of system time against 6.8 s
-of user time; CwC-FF 292,000 faults and 0.8 s. :func:`keep_freed_memory` makes large
-allocations come from the heap and keeps freed heap memory for reuse: then 13,000 faults and
-0.3 s (CwC-FF 0.1 s), peak memory alike (README, speed).
+each 4 KB page faults into the kernel, which zeroes it. :func:`keep_freed_memory` makes large
+allocations come from the heap and keeps freed heap memory for reuse. Measured on cfse-mnist
+(``benchmarks/bench_heap.py``, one thread, the two settings alternated in one process): a BSFF
+M=7 step 1.42-1.69 -> 1.14-1.16 s of CPU time (52,000-91,000 page faults -> 700-4,100), a CwC-FF
+step 0.84-1.02 -> 0.79-0.81 s; peak memory alike (README, speed).
 
 Numbers do not depend on it: only where arrays live changes. A no-op where the C library is
 not glibc.

@@ -121,20 +121,26 @@ def register(cls: type) -> type:
     return cls
 
 
-def _discover() -> None:
+def _discover(algo: str | None = None) -> None:
+    """Import the training step of ``algo`` (registering it), or of every rule when None or
+    unknown: a run loads its own rule's module, not the others'."""
+    if algo in RULE_MODULES:
+        importlib.import_module(f"{RULE_MODULES[algo]}.train")
+        if algo in _REGISTRY:
+            return
     for module in RULE_MODULES.values():
         importlib.import_module(f"{module}.train")
 
 
 def default_lr(algo: str) -> float:
     """The layers' Adam rate of ``algo`` when no --lr is given."""
-    _discover()
+    _discover(algo)
     return _REGISTRY[algo].default_lr
 
 
 def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     """The algorithm named ``cfg.algo`` for data of ``input_shape`` with ``classes`` classes."""
-    _discover()
+    _discover(cfg.algo)
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
     if cfg.tiles is None and cfg.algo in TILED_RULES:  # a config not run through validate()
