@@ -7,8 +7,8 @@ allocation above its mmap threshold (at most 32 MB, and 128 KB until it adapts) 
 each 4 KB page faults into the kernel, which zeroes it. :func:`keep_freed_memory` makes large
 allocations come from the heap and keeps freed heap memory for reuse. Measured on cfse-mnist
 (``benchmarks/bench_heap.py``, one thread, the two settings alternated in one process): a BSFF
-M=7 step 1.42-1.69 -> 1.14-1.16 s of CPU time (52,000-91,000 page faults -> 700-4,100), a CwC-FF
-step 0.84-1.02 -> 0.79-0.81 s; peak memory alike (README, speed).
+M=7 step 1.42-1.69 -> 1.10-1.16 s of CPU time (52,000-91,000 page faults -> 700-4,100), a CwC-FF
+step 0.84-1.02 -> 0.78-0.81 s; peak memory alike (README, speed).
 
 Numbers do not depend on it: only where arrays live changes. A no-op where the C library is
 not glibc.
