@@ -24,14 +24,15 @@ torch = pytest.importorskip("torch")
 TWO = (*SMALL, "--epochs", "2")
 
 
+_DATA: dict = {}
+
+
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A finished two-epoch cwc run (trained once for the module)."""
-    from adv_helpers import MNIST_DIR
-    if not MNIST_DIR.is_dir():
-        pytest.skip(f"MNIST not available at {MNIST_DIR}")
+def finished(tmp_path_factory, mnist_dir):
+    """A finished two-epoch cwc run (trained once for the module) on the session's data."""
+    _DATA["dir"] = mnist_dir
     out = tmp_path_factory.mktemp("finished") / "run"
-    r = invoke("train", *TWO, "--data-dir", MNIST_DIR, "--out", out)
+    r = invoke("train", *TWO, "--data-dir", mnist_dir, "--out", out)
     assert r.exit_code == 0, r.output
     return out
 
@@ -43,8 +44,7 @@ def _copy(finished, tmp_path):
 
 
 def _resume(out):
-    from adv_helpers import MNIST_DIR
-    return invoke("train", *TWO, "--data-dir", MNIST_DIR, "--out", out, "--resume")
+    return invoke("train", *TWO, "--data-dir", _DATA["dir"], "--out", out, "--resume")
 
 
 def _edit(state):
@@ -105,13 +105,12 @@ def test_raw_pickle_checkpoint_is_one_line_without_unsafe_advice(finished, tmp_p
 
 
 # ------------------------------------------------------------------------------ data loss
-def test_another_runs_results_are_not_overwritten(finished, tmp_path):
-    from adv_helpers import MNIST_DIR
+def test_another_runs_results_are_not_overwritten(finished, tmp_path, mnist_dir):
     out = _copy(finished, tmp_path)
     (out / "checkpoint.pt").unlink()
     kept = {n: (out / n).read_bytes() for n in ("results.json", "counts.json")}
     args = ("train", "--algo", "bp", "--limit-train", "64", "--limit-test", "32",
-            "--batch-size", "32", "--data-dir", MNIST_DIR, "--out", out)
+            "--batch-size", "32", "--data-dir", mnist_dir, "--out", out)
     one_error_line(invoke(*args), "results.json and counts.json", "--overwrite")
     assert {n: (out / n).read_bytes() for n in kept} == kept
     r = invoke(*args, "--overwrite")
@@ -119,10 +118,9 @@ def test_another_runs_results_are_not_overwritten(finished, tmp_path):
     assert json.loads((out / "results.json").read_text())["algo"] == "bp"
 
 
-def test_resume_and_overwrite_together(finished, tmp_path):
-    from adv_helpers import MNIST_DIR
+def test_resume_and_overwrite_together(finished, tmp_path, mnist_dir):
     out = _copy(finished, tmp_path)
-    one_error_line(invoke("train", *TWO, "--data-dir", MNIST_DIR, "--out", out, "--resume",
+    one_error_line(invoke("train", *TWO, "--data-dir", mnist_dir, "--out", out, "--resume",
                           "--overwrite"), "--resume", "--overwrite")
 
 
