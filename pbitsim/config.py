@@ -9,7 +9,9 @@ from __future__ import annotations
 __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
            "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
-           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "CALIBRATION_SAMPLES", "calibration_batches"]
+           "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "MAX_SEED", "check_seed",
+           "machine_memory_bytes", "MAX_THREADS", "check_threads", "threads_note",
+           "CALIBRATION_SAMPLES", "calibration_batches"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -43,6 +45,22 @@ def check_tiles(tiles) -> int:
     return m
 
 
+#: Largest training seed of every command (``train --seed``, ``sweep --seeds``): each consumer
+#: takes it (torch.manual_seed, numpy's generators, the kernels' 64-bit mixer, a sweep's
+#: folder names), and results are reproducible from it alone.
+MAX_SEED = 2 ** 31 - 1
+
+
+def check_seed(seed, option: str = "--seed") -> int:
+    """``seed`` as an int in ``0..MAX_SEED``, else ``ValueError`` with one readable line."""
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise ValueError(f"{option} must be an integer in 0..{MAX_SEED}, got {seed!r}")
+    s = int(seed.__index__())
+    if not 0 <= s <= MAX_SEED:
+        raise ValueError(f"{option} must be in 0..{MAX_SEED}, got {s}")
+    return s
+
+
 #: How the index layers (BSNConv2d, BSNLinear) run: ``index`` the index-and-accumulate kernels
 #: (the reference), ``dense`` torch's float product on the tile counts (same sums up to float
 #: reassociation, the kernels' counts from their closed forms).
@@ -66,6 +84,58 @@ MAX_BITS = 64
 #: The accumulator width when ``--weight-bits`` is given without ``--acc-bits`` (int32 MACs:
 #: the common int8 inference datapath).
 DEFAULT_FIXED_ACC_BITS = 32
+
+#: Most threads a run may ask for (``--threads``). More than the machine's CPUs is allowed (the
+#: thread count is part of a run's result, so a run recorded elsewhere can be reproduced), and
+#: said in one line (:func:`threads_note`).
+MAX_THREADS = 1024
+
+
+def check_threads(threads, option: str = "--threads") -> int:
+    """``threads`` as an int in ``1..MAX_THREADS``, else ``ValueError`` with one line."""
+    if isinstance(threads, bool) or not hasattr(threads, "__index__"):
+        raise ValueError(f"{option} must be an integer, got {threads!r}")
+    n = int(threads.__index__())
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"{option} must be in 1..{MAX_THREADS}, got {n}")
+    return n
+
+
+def threads_note(threads, option: str = "--threads") -> str | None:
+    """One line when ``threads`` is more than the CPUs this process may run on, else None."""
+    import os
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if threads is None or threads <= cpus:
+        return None
+    return (f"{option} {threads} is more than the {cpus} CPU(s) here: the run uses {threads} "
+            "threads as asked (its float sums depend on the count), sharing the CPUs")
+
+
+def machine_memory_bytes() -> int | None:
+    """The memory a run can use: physical memory, or a smaller cgroup limit (None: unknown).
+
+    The one limit a command checks the sizes it will allocate against, before any work
+    (:meth:`pbitsim.training.TrainConfig.validate`)."""
+    import os
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        pass
+    for name in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(name, encoding="ascii") as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    limits = [v for v in limits if v > 0]
+    return min(limits) if limits else None
+
 
 #: Largest cache of frozen layers' outputs a greedy stage keeps (bytes; see
 #: :mod:`pbitsim.training.frozen`): CaFo's first block on all of MNIST holds 60,000 x 6,272

@@ -32,6 +32,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .seeds import derive_seed
+
 __all__ = ["Ideal", "Digital", "Smtj", "Device", "DEVICE_KINDS", "RNGS", "parse_device",
            "split_devices", "spec_string", "lfsr_mask", "lfsr_is_maximal", "lfsr_step"]
 
@@ -169,7 +171,6 @@ class Smtj:
 
     def for_layer(self, index: int) -> "Smtj":
         """The same kind of device with its own variation (another array of devices)."""
-        from .kernels.rng import derive_seed
         return dataclasses.replace(self, device_seed=derive_seed(self.device_seed, index))
 
     @functools.lru_cache(maxsize=32)
@@ -243,6 +244,8 @@ def parse_device(spec: "str | Device | Any | None") -> Device:
         if not eq or key not in fields:
             raise ValueError(f"device {spec!r}: {kind} has no option {key!r} "
                              f"(options: {', '.join(fields) or 'none'})")
+        if key in options:
+            raise ValueError(f"device {spec!r}: option {key!r} is given twice")
         default = fields[key].default
         try:
             if isinstance(default, tuple):

@@ -5,7 +5,7 @@ Each rule package ``pbitsim/rules/<pkg>/__init__.py`` declares one ``RULE = Rule
 schedules it shares with its relatives), the network ``pbitsim train`` and ``pbitsim
 estimate`` use for it when no ``--arch`` is given, its schedules, its default learning rate,
 its p-bit form, and whether it has a fixed-point form. Everything else reads them here: the
-CLI's choices and help, the architecture checks (:mod:`pbitsim.arch_rules`), the schedules
+CLI's choices and help, the architecture checks (:mod:`pbitsim.energy_models.arch_rules`), the schedules
 (:mod:`pbitsim.schedules`), the estimate's default list and baseline, the sweep and the
 consistency tests' parameter lists. The rule's cost walk (``cost.py``) and training step
 (``train.py``) take their name from it when they register.

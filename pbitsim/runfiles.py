@@ -30,10 +30,12 @@ import contextlib
 import errno
 import io
 import json
+import math
 import os
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,9 +44,10 @@ from .config import MAX_CHECKPOINT_BYTES, MAX_JSON_BYTES, MAX_TOML_BYTES
 
 __all__ = ["CHECKPOINT", "RESULTS", "COUNTS", "LOCK", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
            "READABLE_CHECKPOINT_VERSIONS", "RESULTS_FORMAT", "COUNTS_FORMAT", "RunFileError",
-           "OutFolderBusy", "write_text", "write_bytes", "read_bytes", "read_json", "read_toml",
+           "OutFolderBusy", "write_text", "write_bytes", "json_text", "read_bytes", "read_json",
+           "read_toml",
            "write_results", "read_results", "write_counts", "read_counts", "save_checkpoint",
-           "load_checkpoint", "make_out_folder", "out_lock"]
+           "load_checkpoint", "make_out_folder", "prepare_new_run_folder", "out_lock"]
 
 CHECKPOINT, RESULTS, COUNTS = "checkpoint.pt", "results.json", "counts.json"
 LOCK = ".pbitsim.lock"
@@ -211,10 +214,20 @@ def read_toml(path: "str | os.PathLike", what: str = "TOML file", cap: int = MAX
 
 
 # --------------------------------------------------------------------------- results, counts
+def json_text(doc: Any, name: "str | os.PathLike" = "output") -> str:
+    """``doc`` as indented JSON; a NaN or an infinity (which JSON has no word for) is a
+    ``RunFileError``, never an ``Infinity``/``NaN`` token another reader would reject."""
+    try:
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise RunFileError(f"cannot write {os.fspath(name)}: it would hold a non-finite number "
+                           "(NaN or infinity)") from None
+
+
 def write_results(folder: "str | os.PathLike", doc: dict) -> Path:
     """``folder/results.json`` (a training run's results document)."""
     path = Path(folder) / RESULTS
-    write_text(path, json.dumps(doc, indent=2) + "\n")
+    write_text(path, json_text(doc, path))
     return path
 
 
@@ -245,7 +258,7 @@ def read_results(folder: "str | os.PathLike") -> dict:
 def write_counts(folder: "str | os.PathLike", doc: dict) -> Path:
     """``folder/counts.json`` (the counts file ``pbitsim estimate --counts`` reads)."""
     path = Path(folder) / COUNTS
-    write_text(path, json.dumps(doc, indent=2) + "\n")
+    write_text(path, json_text(doc, path))
     return path
 
 
@@ -314,9 +327,16 @@ def load_checkpoint(folder: "str | os.PathLike") -> dict:
         raise RunFileError(f"{path}: no checkpoint to resume from")
     data = read_bytes(path, MAX_CHECKPOINT_BYTES, "checkpoint")
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about foreign pickles: said below
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, foreign, or a pickle that would run code
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = str(exc).strip()
+        if "weights_only" in text:  # never repeat torch's advice to load it unsafely
+            raise RunFileError(f"{path}: unreadable checkpoint (it holds more than tensors and "
+                               "plain values: a raw pickle, another program's file or a "
+                               "crafted one; it was not loaded)") from None
+        first = text.splitlines()[0] if text else ""
         raise RunFileError(f"{path}: unreadable checkpoint ({type(exc).__name__}: "
                            f"{first[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -327,7 +347,65 @@ def load_checkpoint(folder: "str | os.PathLike") -> dict:
                            f"another pbitsim (this one reads {readable}); start a new run")
     if isinstance(state.get("config"), dict):
         state["config"].setdefault("threads", None)  # version 3
+    _check_checkpoint_fields(state, path)
     return state
+
+
+def _check_checkpoint_fields(state: dict, path: Path) -> None:
+    """Every field a resume reads has its type and range (a file that loads safely can still
+    be edited or damaged: one line naming the field, not a traceback mid-resume). How the
+    fields fit the run's own configuration is checked by the trainer."""
+    def bad(field, what):
+        raise RunFileError(f"{path}: checkpoint field {field} {what}")
+
+    def integer(value, field, lo=0):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            bad(field, f"must be an integer >= {lo}, got {_short(value)}")
+
+    def number(value, field, signed=False):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or (value < 0 and not signed):
+            bad(field, f"must be a finite number{'' if signed else ' >= 0'}, got "
+                       f"{_short(value)}")
+
+    for key in ("config", "algo", "counts", "partial"):
+        if not isinstance(state.get(key), dict):
+            bad(repr(key), f"must be a mapping, got {_short(state.get(key))}")
+    integer(state.get("epoch"), "'epoch'")
+    integer(state.get("step"), "'step'")
+    if not isinstance(state.get("calibrated", False), bool):  # batch-norm calibration done
+        bad("'calibrated'", f"must be true or false, got {_short(state.get('calibrated'))}")
+    integer(state.get("calibration_samples", 0), "'calibration_samples'")
+    number(state.get("wall_s"), "'wall_s'")
+    for key, n in state["counts"].items():
+        if not isinstance(key, str):
+            bad("'counts'", f"has a key {_short(key)} that is not a count name")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 2 ** 63:
+            bad(f"counts[{key!r}]", f"must be an integer in 0..2^63-1, got {_short(n)}")
+    part = state["partial"]
+    for key in ("correct", "seen"):
+        integer(part.get(key), f"partial[{key!r}]")
+    number(part.get("loss_sum"), "partial['loss_sum']", signed=True)
+    number(part.get("wall_s"), "partial['wall_s']")
+    if part["correct"] > part["seen"]:
+        bad("'partial'", f"counts {part['correct']} correct of {part['seen']} seen")
+    history = state.get("history")
+    if not isinstance(history, list):
+        bad("'history'", f"must be a list, got {_short(history)}")
+    for i, record in enumerate(history):
+        if not isinstance(record, dict):
+            bad(f"history[{i}]", f"must be a mapping, got {_short(record)}")
+        integer(record.get("epoch"), f"history[{i}]['epoch']", lo=1)
+        integer(record.get("samples"), f"history[{i}]['samples']", lo=1)
+        number(record.get("loss"), f"history[{i}]['loss']", signed=True)
+        for key in ("train_acc", "wall_s"):
+            number(record.get(key), f"history[{i}][{key!r}]")
+
+
+def _short(value) -> str:
+    """A value as an error line shows it (a huge or deep one cut short)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10 ** 30 else "a huge integer"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---------------------------------------------------------------------------- output folders
@@ -343,6 +421,36 @@ def make_out_folder(folder: "str | os.PathLike") -> Path:
     except OSError as exc:
         raise RunFileError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
     return path
+
+
+def prepare_new_run_folder(folder: "str | os.PathLike", overwrite: bool = False) -> None:
+    """A new (not resumed) run may write into ``folder``: it holds no checkpoint, results or
+    counts of another run, unless ``overwrite`` (``pbitsim train --overwrite``) says to
+    replace them: they are then removed now, so the folder never mixes two runs' files.
+    Without it a copied or half-cleaned run folder is never overwritten.
+
+    Raises
+    ------
+    RunFileError
+        The folder holds a run's files (named) and ``overwrite`` is false, or they cannot be
+        removed.
+    """
+    path = Path(folder)
+    if overwrite:
+        for name in (CHECKPOINT, RESULTS, COUNTS):
+            try:
+                (path / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise RunFileError(f"cannot remove {path / name}: {exc.strerror or exc}") \
+                    from None
+        return
+    if (path / CHECKPOINT).exists():
+        raise RunFileError(f"{path} already holds a checkpoint; pass --resume to continue it, "
+                           "--overwrite to replace it, or choose another --out")
+    held = [name for name in (RESULTS, COUNTS) if (path / name).exists()]
+    if held:
+        raise RunFileError(f"{path} already holds another run's {' and '.join(held)}; pass "
+                           "--overwrite to replace them or choose another --out")
 
 
 _HELD: dict[str, list] = {}  # realpath -> [open lock file, depth]: re-entrant in one process

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pbitsim.arch_rules import arch_rule, resolve_arch, simulated_rule
+from pbitsim.energy_models.arch_rules import arch_rule, resolve_arch, simulated_rule
 from pbitsim.energy_models import load_arch
 from pbitsim.energy_models.archs import arch_from_mapping
 
@@ -68,8 +68,8 @@ def test_resolve_arch():
 
 
 def test_pure_python():
-    code = ("import sys, pbitsim.arch_rules, pbitsim.schedules\n"
-            "pbitsim.arch_rules.resolve_arch('cwc', None, (1, 28, 28), 10, 'mnist', 'reference')\n"
+    code = ("import sys, pbitsim.energy_models.arch_rules, pbitsim.schedules\n"
+            "pbitsim.energy_models.arch_rules.resolve_arch('cwc', None, (1, 28, 28), 10, 'mnist', 'reference')\n"
             "print(sorted(m for m in ('torch', 'numpy', 'numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -80,7 +80,7 @@ def test_tiled_forms_are_the_tiled_rules():
     """One list of tiled rules: every cost model that walks a p-bit net (``tiled``) is in
     ``TILED_RULES`` and prices p-bits, every local rule's ``--tiles`` form is one of them, and
     the real-valued rules are not."""
-    from pbitsim.arch_rules import TILED_RULES, is_tiled
+    from pbitsim.energy_models.arch_rules import TILED_RULES, is_tiled
     from pbitsim.energy_models.algorithms import algorithm_names, get_algorithm
     from pbitsim.rulebook import RULES, TILED_FORMS, recorded_algo, resolve_algo
     assert set(RULES) == set(algorithm_names())

@@ -18,14 +18,7 @@ import pytest
 from pbitsim import datasets
 from pbitsim.datasets import Dataset, DatasetError, load_dataset
 
-# --------------------------------------------------------------------------------------------
-# Real data locations (tests skip when absent)
-# --------------------------------------------------------------------------------------------
-
-_SHARED = Path(os.environ.get("PBITSIM_TEST_DATA")
-               or Path(__file__).resolve().parents[1].parent / "shared" / "data")
-MNIST_DIR = _SHARED / "mnist"
-CIFAR_TAR = _SHARED / "cifar10" / "cifar-10-binary.tar.gz"
+# Real data: real_mnist_dir / real_cifar_dir (tests/conftest.py) skip when it is absent
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -42,15 +35,13 @@ def _isolated_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    _need(MNIST_DIR / "train-images-idx3-ubyte.gz", "MNIST")
-    return load_dataset("mnist", MNIST_DIR)
+def mnist(real_mnist_dir):
+    return load_dataset("mnist", real_mnist_dir)
 
 
 @pytest.fixture(scope="module")
-def cifar():
-    _need(CIFAR_TAR, "CIFAR-10 binary tarball")
-    return load_dataset("cifar10", CIFAR_TAR.parent)
+def cifar(real_cifar_dir):
+    return load_dataset("cifar10", real_cifar_dir)
 
 
 def _check_common(ds: Dataset, n_train, n_test, shape):
@@ -83,9 +74,8 @@ def test_mnist_real_normalized(mnist):
     assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1) < 0.02
 
 
-def test_mnist_real_parent_dir_and_verify():
-    _need(MNIST_DIR / "train-images-idx3-ubyte.gz", "MNIST")
-    ds = load_dataset("MNIST", MNIST_DIR.parent, verify=True)  # parent holding mnist/
+def test_mnist_real_parent_dir_and_verify(real_mnist_dir):
+    ds = load_dataset("MNIST", Path(real_mnist_dir).parent, verify=True)  # parent holding mnist/
     assert ds.name == "mnist" and ds.train_x.shape[0] == 60000
 
 

@@ -25,17 +25,19 @@ from click.testing import CliRunner  # noqa: E402
 import pbitsim  # noqa: E402
 from pbitsim.cli.main import cli  # noqa: E402
 from pbitsim.sweep import SweepConfig, SweepRun  # noqa: E402
-from pbitsim.sweep_cluster import HOLD_ENV  # noqa: E402
+from pbitsim.sweep.cluster import HOLD_ENV  # noqa: E402
 
-MNIST = Path(os.environ.get("PBITSIM_TEST_DATA")
-             or Path(__file__).resolve().parents[1].parent / "shared" / "data") / "mnist"
-pytestmark = pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").exists(),
-                                reason=f"MNIST not found at {MNIST}")
-
-# the smallest useful grid: a CwC-FF point (no p-bit kernels) and a BSFF M=1 point
-BUDGET = ("--limit-train", "64", "--limit-test", "32", "--batch-size", "32", "--no-plots")
-TINY = ("--data-dir", str(MNIST), *BUDGET)
+# the smallest useful grid: a CwC-FF point (no p-bit kernels) and a BSFF M=1 point, on the
+# small ConvNet
+BUDGET = ("--arch", "cwc-mnist", "--limit-train", "64", "--limit-test", "32", "--batch-size",
+          "32", "--no-plots")
 GRID = ("--algo", "cwc,bsff", "--tiles", "1")
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist_dir):
+    """The budget and the (synthetic) MNIST folder."""
+    return ("--data-dir", mnist_dir, *BUDGET)
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +82,12 @@ def numbers(out: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def both(scheduler, tmp_path_factory):
+def both(scheduler, tmp_path_factory, tiny):
     """The grid trained with ``--jobs 1`` and on the cluster."""
     serial, cluster = tmp_path_factory.mktemp("serial"), tmp_path_factory.mktemp("cluster")
-    one = sweep(*GRID, *TINY, "--out", serial)
+    one = sweep(*GRID, *tiny, "--out", serial)
     assert one.exit_code == 0, one.output
-    two = sweep(*GRID, *TINY, "--out", cluster, "--scheduler", scheduler)
+    two = sweep(*GRID, *tiny, "--out", cluster, "--scheduler", scheduler)
     assert two.exit_code == 0, two.output
     return serial, cluster, two
 
@@ -100,24 +102,24 @@ def test_cluster_equals_jobs_1(both):
     assert not list((cluster / "runs").glob(".stop-*"))  # the stop file is the client's
 
 
-def test_second_run_skips_finished_points(both, scheduler):
+def test_second_run_skips_finished_points(both, scheduler, tiny):
     _, cluster, _ = both
     stamps = {p: p.stat().st_mtime_ns for p in cluster.glob("runs/*/results.json")}
     assert len(stamps) == 2
     rows = json.loads((cluster / "sweep.json").read_text())["rows"]
-    again = sweep(*GRID, *TINY, "--out", cluster, "--scheduler", scheduler)
+    again = sweep(*GRID, *tiny, "--out", cluster, "--scheduler", scheduler)
     assert again.exit_code == 0, again.output
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((cluster / "sweep.json").read_text())["rows"] == rows
     # finished points are read back here, not sent anywhere: no scheduler is even contacted
-    offline = sweep(*GRID, *TINY, "--out", cluster, "--scheduler", "tcp://127.0.0.1:9")
+    offline = sweep(*GRID, *tiny, "--out", cluster, "--scheduler", "tcp://127.0.0.1:9")
     assert offline.exit_code == 0, offline.output
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
-def _cfg(**grid):
+def _cfg(mnist_dir, **grid):
     return SweepConfig(grid={"algo": ("cwc",), **grid}, epochs=2, batch_size=32,
-                       limit_train=64, limit_test=32, data_dir=str(MNIST))
+                       limit_train=64, limit_test=32, data_dir=mnist_dir, arch="cwc-mnist")
 
 
 def _wait_for(path: Path, timeout_s: float = 120) -> str:
@@ -135,8 +137,8 @@ def _in_thread(run):
     return thread, box
 
 
-def test_killed_worker_loses_no_point(scheduler, hold_dir, tmp_path):
-    cfg = _cfg(seed=(3,))
+def test_killed_worker_loses_no_point(scheduler, hold_dir, tmp_path, mnist_dir):
+    cfg = _cfg(mnist_dir, seed=(3,))
     (point,) = cfg.points()
     (hold_dir / f"hold-{point.key}").write_text("")
     run = SweepRun(cfg, tmp_path / "cluster", scheduler=scheduler)
@@ -158,8 +160,9 @@ def test_killed_worker_loses_no_point(scheduler, hold_dir, tmp_path):
     assert [h["loss"] for h in results["history"]] == [h["loss"] for h in plain["history"]]
 
 
-def test_stop_checkpoints_running_points_and_cancels_queued(scheduler, hold_dir, tmp_path):
-    cfg = _cfg(seed=(5, 6, 7))
+def test_stop_checkpoints_running_points_and_cancels_queued(scheduler, hold_dir, tmp_path,
+                                                            mnist_dir):
+    cfg = _cfg(mnist_dir, seed=(5, 6, 7))
     held, queued = cfg.points()[:2], cfg.points()[2]
     for p in held:
         (hold_dir / f"hold-{p.key}").write_text("")
@@ -188,11 +191,11 @@ def test_stop_checkpoints_running_points_and_cancels_queued(scheduler, hold_dir,
     assert all(len(r["history"]) == 2 for r in again.values())
 
 
-def test_missing_dataset_fails_its_points_not_the_sweep(scheduler, tmp_path):
+def test_missing_dataset_fails_its_points_not_the_sweep(scheduler, tmp_path, mnist_dir):
     # the workers see MNIST in --data-dir, but no Fashion-MNIST there
     data = tmp_path / "data"
     data.mkdir()
-    (data / "mnist").symlink_to(MNIST)
+    (data / "mnist").symlink_to(mnist_dir)
     r = sweep("--algo", "cwc", "--dataset", "mnist,fashion-mnist", *BUDGET, "--data-dir", data,
               "--out", tmp_path / "out", "--scheduler", scheduler)
     assert r.exit_code == 1, r.output
@@ -204,14 +207,14 @@ def test_missing_dataset_fails_its_points_not_the_sweep(scheduler, tmp_path):
     assert doc["points_done"] == 1 and doc["points_total"] == 2
 
 
-def test_unreachable_scheduler_is_one_line_before_work(tmp_path, monkeypatch):
+def test_unreachable_scheduler_is_one_line_before_work(tmp_path, monkeypatch, tiny):
     import socket
-    import pbitsim.sweep_cluster as sc
+    import pbitsim.sweep.cluster as sc
     monkeypatch.setattr(sc, "SCHEDULER_CONNECT_TIMEOUT_S", 1)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r = sweep("--algo", "cwc", *TINY, "--out", tmp_path, "--scheduler", f"tcp://127.0.0.1:{port}")
+    r = sweep("--algo", "cwc", *tiny, "--out", tmp_path, "--scheduler", f"tcp://127.0.0.1:{port}")
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the Dask scheduler")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import click
 
@@ -152,6 +151,9 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     with the analytic model of each algorithm, and prices them with a per-operation
     energy table.
     """
+    for flag, given in (("--algo", algo), ("--arch", arch)):  # '' is not "the default"
+        if given is not None and not given.replace(",", "").strip():
+            raise PbitsimError(f"{flag} is empty (leave it out for the default)")
     measured = None
     algo_given = algo is not None
     tiles_given = tiles is not None  # the user's --tiles (mf/sff/cafo-* then run tiled)
@@ -229,6 +231,12 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                               train_samples=train_size, epochs=epochs,
                               device="ideal" if device is None else device,
                               skip_incompatible=not algo_given, **options)
+        if batch_size is not None and batch_size > result.train_samples:  # the user's batch
+            shown = f"{batch_size:,}" if batch_size < 10 ** 15 else \
+                f"of {len(str(batch_size))} digits"
+            raise PbitsimError(f"--batch-size {shown} is more than the {result.train_samples:,} "
+                               f"samples of an epoch of {result.arch.name} (give at most "
+                               f"{result.train_samples:,}, or a larger --train-size)")
         measured_price = _price_measured(measured, result) if measured else None
     except ValueError as exc:
         raise PbitsimError(str(exc)) from None
@@ -237,7 +245,12 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
         doc = result.to_dict()
         if measured_price:
             doc["measured"] = measured_price
-        _write(json_out, json.dumps(doc, indent=2) + "\n")
+        from ..runfiles import RunFileError, json_text
+        try:
+            text = json_text(doc, json_out)
+        except RunFileError as exc:
+            raise PbitsimError(str(exc)) from None
+        _write(json_out, text)
     if csv_out is not None:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(result.csv_rows())
@@ -258,6 +271,8 @@ def _write(target: str, text: str) -> None:
 
 def _price_measured(measured, result) -> dict:
     """Price a run's measured counts per sample, beside the analytic estimate."""
+    if result.arch.name == measured.arch:
+        measured.check_arch(result.arch)
     try:
         train = price_counts(measured.train_per_sample(), result.table)
         infer_counts = measured.inference_per_sample()

@@ -12,6 +12,7 @@ import sys
 import click
 
 from .. import __version__
+from .console import guard_stdout
 from .errors import PbitsimError
 
 
@@ -25,7 +26,7 @@ def _rules_text() -> str:
 
 def _axes_text() -> str:
     """The sweep's axes, from the sweep's own list."""
-    from ..sweep import AXES
+    from ..sweep.grid import AXES
     names = {"algo": "learning rule", "tiles": "tile count M", "device": "p-bit device",
              "precision": "datapath precision", "dataset": "data set", "seed": "seed"}
     return ", ".join(names.get(a.name, a.name) for a in AXES)
@@ -63,6 +64,13 @@ class LazyGroup(click.Group):
         except ImportError as exc:  # e.g. torch missing for `train`
             raise PbitsimError(f"the '{name}' command is unavailable: {exc}") from None
 
+    def resolve_command(self, ctx, args):
+        """An unknown subcommand is one ``Error:`` line (click would print the usage too)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise PbitsimError(exc.format_message()) from None
+
     def format_commands(self, ctx, formatter):
         rows = [(name, SUBCOMMANDS[name][1]()) for name in self.list_commands(ctx)
                 if name in SUBCOMMANDS]
@@ -88,7 +96,11 @@ def cli():
 def main(argv=None):
     """Console entry point: bad input ends with a one-line error and exit status 2."""
     try:
+        guard_stdout()  # closed: refused now; unwritable later: one line (cli/console.py)
         cli.main(args=argv, prog_name="pbitsim", standalone_mode=True)
+    except PbitsimError as exc:  # raised before click runs
+        exc.show()
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -113,5 +113,6 @@ class BarReporter:
     def _new_task(self, description, total, completed):
         if not self.keep:
             self.close()
-        self.task = self.progress.add_task(description, total=total, completed=completed,
+        from rich.markup import escape  # the bar's column reads markup; a label is the user's
+        self.task = self.progress.add_task(escape(description), total=total, completed=completed,
                                            stats="")

@@ -7,9 +7,8 @@ import contextlib
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from ..config import BACKENDS, DEFAULT_BACKEND
+from ..config import BACKENDS, DEFAULT_BACKEND, check_threads, threads_note
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
@@ -37,7 +36,7 @@ configuration whose files were made with other settings is refused (--recompute 
 def _axis_options(command):
     """One repeatable option per sweep axis (:data:`pbitsim.sweep.AXES`), each value a comma
     list; the command receives them as ``axis_<name>``."""
-    from ..sweep import AXES
+    from ..sweep.grid import AXES
     for a in reversed(AXES):
         decls = (a.option,) + ((a.short,) if a.short else ())
         command = click.option(*decls, f"axis_{a.name}", multiple=True, metavar="V[,V...]",
@@ -100,8 +99,10 @@ def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table
     console = make_console()
     if jobs < 1:
         raise PbitsimError(f"--jobs must be >= 1, got {jobs}")
-    if threads < 1:
-        raise PbitsimError(f"--threads must be >= 1, got {threads}")
+    try:
+        check_threads(threads)
+    except ValueError as e:
+        raise PbitsimError(str(e)) from None
     if out_dir == "":
         raise PbitsimError("--out is empty")
     if density is not None and not 0 < density <= 1:
@@ -134,7 +135,7 @@ def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table
 def _check_scheduler(scheduler, jobs, estimate_only) -> None:
     """``--scheduler``: its form, that it applies, and that Dask is installed (before work)."""
     from ..sweep import SweepError
-    from ..sweep_cluster import parse_scheduler, require_dask
+    from ..sweep.cluster import parse_scheduler, require_dask
     if estimate_only:
         raise PbitsimError("--scheduler applies to trained sweeps (--estimate-only is instant)")
     if jobs != 1:
@@ -225,6 +226,8 @@ def _train_sweep(console, cfg, out, jobs, scheduler, recompute, no_plots):
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
     progress_console = make_console(stderr=True)
+    if scheduler is None and threads_note(cfg.threads):  # a cluster's workers: their own CPUs
+        progress_console.print(f"note: {threads_note(cfg.threads)}", soft_wrap=True)
     try:
         with make_progress(progress_console, remaining=False) as progress:
             overall = progress.add_task("sweep", total=len(points), stats="")
@@ -266,7 +269,7 @@ class _PointsFailed(PbitsimError):
 
 
 def _title(rows) -> str:
-    from ..sweep import _title as plot_title
+    from ..sweep.output import title as plot_title
     return plot_title(rows)
 
 
@@ -278,8 +281,8 @@ def _finish(console, out, rows, files, trained, no_plots):
         except ValueError as e:  # RunFileError: a plot that cannot be written
             raise PbitsimError(str(e)) from None
         except ImportError:
-            hint = escape("pip install 'pbitsim[plot]'")  # rich would eat [plot] as markup
-            console.print(f"[yellow]plots skipped: matplotlib is not installed ({hint})[/]")
+            console.print("plots skipped: matplotlib is not installed (pip install "
+                          "'pbitsim[plot]')", style="yellow")
     console.print("wrote " + ", ".join(str(f) for f in files))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND
+from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND, threads_note
 from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
 from ..energy_models.archs import list_archs
 from .console import make_console
@@ -62,7 +62,8 @@ def _summary_table(results: dict):
             t.add_row(f"train {op}", f"{ops[op]:.3e}")
     e = results["energy"]
     if "error" in e:
-        t.add_row("energy", f"[yellow]{e['error']}[/]")
+        from rich.text import Text
+        t.add_row("energy", Text(e["error"], style="yellow"))
     else:
         tr = e["train"]
         t.add_row(f"train energy ({e['table']})",
@@ -92,6 +93,9 @@ def _summary_table(results: dict):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: runs/ALGO-DATASET[-MTILES]).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--overwrite", is_flag=True,
+              help="Start afresh in an OUT that holds another run's checkpoint, results.json "
+                   "or counts.json, replacing them (without it such a folder is refused).")
 @click.option("--estimator", type=click.Choice(("mean-field", "straight-through")),
               default="mean-field", show_default=True,
               help="Backward of the binary stochastic units (the tiled rules: bsff, bgbsff, "
@@ -142,9 +146,9 @@ def _summary_table(results: dict):
                    f"{CALIBRATION_SAMPLES}].")
 @precision_options(train=True)
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
-          download, out_dir, resume, estimator, grad_quant, update, schedule, dfa_epochs, arch,
-          energy_table, device, threads, eval_samples, backend, calibration_samples, weight_bits,
-          acc_bits, grad_bits):
+          download, out_dir, resume, overwrite, estimator, grad_quant, update, schedule,
+          dfa_epochs, arch, energy_table, device, threads, eval_samples, backend,
+          calibration_samples, weight_bits, acc_bits, grad_bits):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
     \b
@@ -162,11 +166,14 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     output, progress to standard error (one line per epoch when that is not a terminal).
     """
     from .. import runfiles
-    from ..arch_rules import is_tiled
+    from ..energy_models.arch_rules import is_tiled
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 
     console, progress_console = make_console(), make_console(stderr=True)
+    if resume and overwrite:
+        raise PbitsimError("give --resume (continue the run in OUT) or --overwrite (replace "
+                           "it), not both")
     cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
                       limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
@@ -185,10 +192,13 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     try:
         # the folder's lock first: a second run into it stops here, before loading anything
         with runfiles.out_lock(out_dir):
-            if not resume and (Path(out_dir) / runfiles.CHECKPOINT).exists():
-                raise PbitsimError(f"{out_dir} already holds a checkpoint; pass --resume to "
-                                   "continue it or choose another --out")
+            if not resume:  # another run's files are replaced only with --overwrite
+                runfiles.prepare_new_run_folder(out_dir, overwrite)
             data = load_dataset(dataset, data_dir, download=download)
+            for note in cfg.data_notes(data.train_x.shape[0], data.test_x.shape[0]) + [
+                    threads_note(cfg.threads)]:
+                if note:
+                    progress_console.print(f"note: {note}", soft_wrap=True)
             trainer = Trainer(cfg, data, out_dir)
             with make_progress(progress_console) as progress, stop_on_signals(
                     lambda: setattr(trainer, "stop_requested", True)):

@@ -171,6 +171,14 @@ class Arch:
     def params(self) -> int:
         return sum(l.params for l in self.layers)
 
+    def min_train_bytes(self, batch_size: int) -> int:
+        """A lower bound on the memory training this net takes, in bytes: a float32 weight and
+        its gradient per parameter, and one batch of the widest layer's float32 outputs. Every
+        rule holds at least that (Adam's state, the other layers' outputs and the data come on
+        top), so a net above the machine's memory is refused before anything is allocated."""
+        widest = max(l.n_out for l in self.layers)
+        return 8 * self.params + 4 * batch_size * widest
+
     def goodness_conv(self, block: Block) -> Layer:
         """The auxiliary goodness conv of ``block`` (``goodness_kernel`` x ``goodness_kernel``,
         stride 1, padding ``k // 2``, bias): block output ``(C, H, W)`` -> ``(classes, H, W)``.

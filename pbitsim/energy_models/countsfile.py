@@ -27,6 +27,11 @@ from ..runfiles import read_counts
 __all__ = ["CountsFile", "CountsFileError", "load_counts_file", "parse_counts", "run_arch"]
 
 
+#: Largest count a counts file may hold: a run's counters are 64-bit, and a count must stay a
+#: finite float when divided per sample (10**400 would not).
+MAX_COUNT = 2 ** 63 - 1
+
+
 class CountsFileError(ValueError):
     """A counts file that cannot be used: the message names the file and the field."""
 
@@ -46,6 +51,7 @@ class CountsFile:
     dataset: str = ""
     device: str | None = None               # p-bit device spec of the run
     model_params: dict | None = None        # the run's training choices and tile statistics
+    per_layer: bool = False                 # densities came from layer_density (one per block)
     arch_file: str | None = None            # a user architecture file: its path at the run
     arch_sha256: str | None = None          # and its content hash
 
@@ -71,6 +77,14 @@ class CountsFile:
         out["calibration_samples"] = int(mp.get("calibration_samples") or 0)
         out["run_samples"] = self.train_samples * self.epochs
         return out
+
+    def check_arch(self, net) -> None:
+        """The file's per-layer figures fit ``net`` (its own arch, loaded): one density per
+        block of a p-bit run."""
+        if self.per_layer and len(self.densities) != len(net.blocks):
+            raise CountsFileError(f"counts file {self.path}: layer_density has "
+                                  f"{len(self.densities)} values, but {net.name} has "
+                                  f"{len(net.blocks)} block(s)")
 
     def train_per_sample(self) -> dict[str, float]:
         """Measured training counts per training sample (total / samples / epochs)."""
@@ -126,9 +140,10 @@ def parse_counts(data: dict, where: str) -> CountsFile:
         if not isinstance(value, dict):
             raise CountsFileError(f"counts file {where}: {key!r} must map count keys to integers")
         for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
+                shown = repr(v) if not isinstance(v, int) or v < 10 ** 30 else "a larger one"
                 raise CountsFileError(f"counts file {where}: {key}[{k!r}] must be an "
-                                      f"integer >= 0, got {v!r}")
+                                      f"integer in 0..{MAX_COUNT}, got {shown}")
         return dict(value)
 
     device = data.get("device")
@@ -147,14 +162,37 @@ def parse_counts(data: dict, where: str) -> CountsFile:
     tiles = need_int("tiles", required=False)
     # an earlier version's tiled CaFo run recorded cafo-dfa with its tiles: bscafo-dfa now
     algo = recorded_algo(need_str("algo"), tiles)
+    counts = count_map("counts")
+    inference_counts = count_map("inference_counts", required=False)
+    _check_rule(where, algo, tiles, counts, inference_counts)
     return CountsFile(path=where, algo=algo, arch=need_str("arch"),
                       tiles=tiles, densities=densities,
                       train_samples=need_int("train_samples"), epochs=need_int("epochs"),
                       test_samples=need_int("test_samples", required=False),
-                      counts=count_map("counts"),
-                      inference_counts=count_map("inference_counts", required=False),
+                      counts=counts, inference_counts=inference_counts,
                       dataset=str(data.get("dataset", "")), device=device,
-                      model_params=model_params, **_arch_file(data, where))
+                      model_params=model_params, per_layer=bool(layers),
+                      **_arch_file(data, where))
+
+
+def _check_rule(where: str, algo: str, tiles, counts: dict, inference_counts) -> None:
+    """The recorded rule is one pbitsim knows, and the counts are that rule's: a p-bit rule
+    records its tiles and samples p-bits, a real-valued one neither (a tiled run's file
+    relabelled as another rule would be priced as that rule)."""
+    from .algorithms import get_algorithm
+    try:
+        rule = get_algorithm(algo)
+    except ValueError as exc:
+        raise CountsFileError(f"counts file {where}: 'algo': {exc}") from None
+    sampled = counts.get("pbit_sample", 0) + (inference_counts or {}).get("pbit_sample", 0)
+    if rule.uses_tiles and (tiles is None or not sampled):
+        raise CountsFileError(f"counts file {where}: {algo} runs on p-bits, but the file "
+                              f"records {'no tiles' if tiles is None else 'no p-bit samples'}"
+                              " (not a counts file of that rule)")
+    if not rule.uses_tiles and (tiles is not None or sampled):
+        raise CountsFileError(f"counts file {where}: {algo} has no p-bits, but the file "
+                              f"records {'p-bit samples' if sampled else f'tiles = {tiles}'} "
+                              "(not a counts file of that rule)")
 
 
 def _model_params(mp, where: str) -> dict | None:

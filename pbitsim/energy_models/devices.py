@@ -23,13 +23,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 from ..devices import DEVICE_KINDS, Device, Digital, Ideal, Smtj, parse_device, spec_string
 
-if TYPE_CHECKING:  # pragma: no cover - typing only (tables imports this module)
+if TYPE_CHECKING:  # pragma: no cover - typing only
     from .archs import Arch
-    from .tables import EnergyTable
+
+
+class PricedTable(Protocol):
+    """What pricing a device reads of an energy table
+    (:class:`~pbitsim.energy_models.tables.EnergyTable`, which imports this module)."""
+
+    name: str
+    levels: Mapping[str, str]
+    memory: Mapping[str, Mapping]
+    pbit: Mapping[str, Mapping]
+    pbit_parts: Mapping[str, Mapping]
 
 __all__ = ["Device", "Ideal", "Digital", "Smtj", "DEVICE_KINDS", "spec_string",
            "PHYSICAL_KINDS", "DIGITAL_PARTS", "DIGITAL_RULES", "DeviceCost", "parse_device",
@@ -100,7 +110,7 @@ class DeviceCost:
                 "area_um2": self.area_um2, "parts": self.parts}
 
 
-def device_cost(device: "str | Device | None", table: "EnergyTable") -> DeviceCost:
+def device_cost(device: "str | Device | None", table: PricedTable) -> DeviceCost:
     """Energy per sample and area of one p-bit of ``device`` under ``table``."""
     spec = parse_device(device)
     kind = table.levels["pbit"] if spec.kind == "ideal" else spec.kind
@@ -116,7 +126,7 @@ def device_cost(device: "str | Device | None", table: "EnergyTable") -> DeviceCo
     return DeviceCost(spec_string(spec), spec.describe(), kind, energy, area, parts)
 
 
-def _digital(dev: Digital, table: "EnergyTable") -> tuple[float, float, dict]:
+def _digital(dev: Digital, table: PricedTable) -> tuple[float, float, dict]:
     """Energy per sample and area of a digital p-bit, part by part (DIGITAL_RULES)."""
     parts = table.pbit_parts
 

@@ -16,7 +16,7 @@ from ..config import calibration_batches, check_tiles
 from ..costs import QUANTIZERS
 from .algorithms import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
                          ESTIMATORS, UPDATES, Algorithm, LayerCounts, ModelParams, get_algorithm)
-from .archs import DEFAULT_ARCH, Arch, load_arch
+from .archs import Arch, load_arch
 from .counts import PHASES, Counts
 from .devices import Device, pbits_per_block
 from .pricing import price_counts

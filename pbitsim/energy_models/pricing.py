@@ -43,4 +43,7 @@ def price_counts(counts: "OpCounter | Mapping[str, float]",
         out["by_key"][key] = out["by_key"].get(key, 0.0) + energy_pj
         out[f"{tab.category(key)}_pj"] += energy_pj
         out["total_pj"] += energy_pj
+    if not math.isfinite(out["total_pj"]):  # finite counts x bounded figures; a guard
+        raise ValueError(f"table {tab.name}: these counts price to {out['total_pj']} pJ "
+                         "(too large to represent)")
     return out

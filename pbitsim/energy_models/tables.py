@@ -64,6 +64,11 @@ RULES = (
     "float widths need an entry (fp32, fp16, bf16 ...); there is no float rule",
 )
 
+#: Largest figure of a table entry, in its unit (pJ per operation, access or sample; um^2 per
+#: part or p-bit): 1e12 pJ is a joule per operation. Above it the figure is a typo, and priced
+#: over a run's counts it could reach infinity ("inf J", NaN shares, invalid JSON).
+MAX_TABLE_FIGURE = 1e12
+
 _META_KEYS = {"name", "title", "node_nm", "voltage_v", "source", "description", "notes",
               "scaling_factor"}
 _ENTRY_INFO_KEYS = {"source", "verified", "notes"}
@@ -251,6 +256,9 @@ def _check_entry(label, where, body, figures, sizes, names=()) -> None:
             if not _number(value) or value < 0:
                 raise TableError(f"table {label}: {where}.{key} must be a number >= 0, "
                                  f"got {value!r}")
+            if value > MAX_TABLE_FIGURE:
+                raise TableError(f"table {label}: {where}.{key} = {value:g} is above the "
+                                 f"limit of {MAX_TABLE_FIGURE:g} per operation or part")
             if key not in figures and where.startswith(("pbit.", "pbit_parts.")):
                 raise TableError(f"table {label}: unknown key {where}.{key} (expected "
                                  f"{', '.join(figures) or 'no figures'})")
@@ -361,9 +369,11 @@ def _derive(data: Mapping[str, Any], path: str, seen: tuple[str, ...]) -> Energy
     scale = spec.get("scale")
     if not isinstance(scale, list) or not all(isinstance(s, str) for s in scale):
         raise TableError(f"table {label}: derive.scale must be a list of entry names")
-    base_path = TABLE_DIR / f"{base_name}.toml"
+    base_path = _base_path(base_name, path)
     if not base_path.is_file():
-        base_path = Path(path).with_name(f"{base_name}.toml")
+        what = "a folder" if base_path.is_dir() else "not found"
+        raise TableError(f"table {label}: derive.base = {base_name!r} is neither a shipped "
+                         f"table nor a table file ({base_path} is {what})")
     if os.path.realpath(base_path) in seen:  # a table derived from itself, or a cycle
         raise TableError(f"table {label}: derive.base {base_name!r} leads back to {path} "
                          "(a table cannot be derived from itself)")
@@ -389,6 +399,19 @@ def _derive(data: Mapping[str, Any], path: str, seen: tuple[str, ...]) -> Energy
     table = EnergyTable.from_mapping(merged, path)
     return dataclasses.replace(table, meta={**table.meta, "scaling_factor": factor},
                                derived_from=base_name)
+
+
+def _base_path(base: str, path: str) -> Path:
+    """Where ``derive.base`` points: a shipped table's name, else a file beside the deriving
+    table (``name`` or ``name.toml``; relative paths from the deriving table's folder)."""
+    here = Path(path).parent
+    if not base.endswith(".toml") and os.sep not in base:
+        shipped = TABLE_DIR / f"{base}.toml"
+        if shipped.is_file():
+            return shipped
+        if not (here / base).is_dir():  # a folder of that name: said as a folder
+            base = f"{base}.toml"
+    return here / os.path.expanduser(base)
 
 
 def scaling_factor(spec: Mapping[str, Any], label: str = "<table>") -> float:

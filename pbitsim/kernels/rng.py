@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["derive_seed", "seed_key", "mix64", "draw64", "UNIFORM24_SCALE"]
+from ..seeds import check_seed, derive_seed, mix64_py
+
+__all__ = ["derive_seed", "seed_key", "mix64", "draw64", "UNIFORM24_SCALE"]  # derive_seed: pbitsim.seeds
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -37,31 +39,6 @@ def draw64(key, j):
     return mix64(key + (np.uint64(j) + np.uint64(1)) * _GAMMA)
 
 
-def _mix64_py(z: int) -> int:
-    z &= _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return z ^ (z >> 31)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {type(seed).__name__}")
-    return int(seed) & _MASK64
-
-
 def seed_key(seed) -> np.uint64:
     """The stream key of a user seed (any Python or numpy integer; negatives wrap)."""
-    return np.uint64(_mix64_py(_check_seed(seed) ^ 0x5EED5EED5EED5EED))
-
-
-def derive_seed(seed, *keys) -> int:
-    """A fresh 63-bit seed from a base seed and integers (layer index, step, ...).
-
-    ``derive_seed(s, 3, 10)`` is deterministic, and distinct key tuples give unrelated
-    seeds, so every sampling call of a training run can have its own stream.
-    """
-    s = _mix64_py(_check_seed(seed) + 0x9E3779B97F4A7C15)
-    for k in keys:
-        s = _mix64_py(s ^ _mix64_py(_check_seed(k) + 0x9E3779B97F4A7C15))
-    return s & ((1 << 63) - 1)
+    return np.uint64(mix64_py(check_seed(seed) ^ 0x5EED5EED5EED5EED))

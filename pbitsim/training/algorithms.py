@@ -5,7 +5,7 @@ its estimator walk, ``cost.py``), registered here with :func:`register` and buil
 :func:`make_algorithm`. Every algorithm trains the network of an architecture
 (:class:`~pbitsim.training.models.Net` built from a built-in name or a user TOML file, as
 ``pbitsim estimate --arch`` reads them) where its rule applies
-(:func:`pbitsim.arch_rules.arch_rule`). CwC-family blocks follow a freezing schedule
+(:func:`pbitsim.energy_models.arch_rules.arch_rule`). CwC-family blocks follow a freezing schedule
 (:mod:`pbitsim.schedules`); the head trains throughout.
 """
 
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..rulebook import RULE_MODULES, RULES
-from ..arch_rules import TILED_RULES, is_tiled, resolve_arch
+from ..energy_models.arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import DEFAULT_TILES
 from ..bridge import tally
 from ..counters import active_counter
@@ -131,20 +131,26 @@ def register(cls: type) -> type:
     return cls
 
 
-def _discover() -> None:
+def _discover(algo: str | None = None) -> None:
+    """Import the training step of ``algo`` (registering it), or of every rule when None or
+    unknown: a run loads its own rule's module, not the others'."""
+    if algo in RULE_MODULES:
+        importlib.import_module(f"{RULE_MODULES[algo]}.train")
+        if algo in _REGISTRY:
+            return
     for module in RULE_MODULES.values():
         importlib.import_module(f"{module}.train")
 
 
 def default_lr(algo: str) -> float:
     """The layers' Adam rate of ``algo`` when no --lr is given."""
-    _discover()
+    _discover(algo)
     return _REGISTRY[algo].default_lr
 
 
 def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     """The algorithm named ``cfg.algo`` for data of ``input_shape`` with ``classes`` classes."""
-    _discover()
+    _discover(cfg.algo)
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
     if cfg.tiles is None and cfg.algo in TILED_RULES:  # a config not run through validate()

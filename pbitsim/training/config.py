@@ -2,7 +2,7 @@
 
 :meth:`TrainConfig.validate` turns every bad value into one :class:`TrainingError` line (the
 CLI prints it as ``Error: ...`` and exits 2): algorithm, tiles, budget, the architecture and
-whether the algorithm's rule applies to it (:mod:`pbitsim.arch_rules`), the schedule, the p-bit
+whether the algorithm's rule applies to it (:mod:`pbitsim.energy_models.arch_rules`), the schedule, the p-bit
 device, BGBSFF's update, the energy table, threads and backend.
 """
 
@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..arch_rules import TILED_RULES, resolve_arch
-from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_tiles
+from ..energy_models.arch_rules import TILED_RULES, resolve_arch
+from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_seed,
+                      check_threads, check_tiles, machine_memory_bytes)
 from ..devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
 from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
@@ -104,8 +105,10 @@ class TrainConfig:
         if self.calibration_samples is not None and self.calibration_samples < 0:
             raise TrainingError(f"--calibration-samples must be >= 0, got "
                                 f"{self.calibration_samples}")
-        if self.seed < 0:
-            raise TrainingError(f"--seed must be >= 0, got {self.seed}")
+        try:
+            check_seed(self.seed)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
         if self.batch_size < 2:
             raise TrainingError("--batch-size must be >= 2 (batch norm needs two samples)")
         try:
@@ -140,8 +143,11 @@ class TrainConfig:
                                 f"{self.update!r}")
         if self.update != DEFAULT_UPDATE and self.algo != "bgbsff":
             raise TrainingError("--update applies to bgbsff (the other rules use Adam)")
-        if self.threads is not None and self.threads < 1:
-            raise TrainingError(f"--threads must be >= 1, got {self.threads}")
+        if self.threads is not None:
+            try:
+                check_threads(self.threads)
+            except ValueError as e:
+                raise TrainingError(str(e)) from None
         self._check_table()
         if self.backend not in BACKENDS:
             raise TrainingError(f"unknown --backend {self.backend!r}; choose "
@@ -181,6 +187,12 @@ class TrainConfig:
             raise TrainingError(msg) from None
         if self.arch is None:
             self.arch = net.name
+        batch = min(self.batch_size, self.limit_train or self.batch_size)  # what a step holds
+        need, have = net.min_train_bytes(batch), machine_memory_bytes()
+        if have is not None and need > have:
+            raise TrainingError(f"{net.name} ({net.params:,} parameters) needs at least "
+                                f"{need / 2**30:,.1f} GiB to train at batch size {batch}; this "
+                                f"machine has {have / 2**30:,.1f} GiB")
         builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
         self.arch_sha256 = None if builtin else hashlib.sha256(
             Path(net.path).read_bytes()).hexdigest()
@@ -192,6 +204,16 @@ class TrainConfig:
             load_table(self.energy_table).with_device(self.device)
         except ValueError as e:
             raise TrainingError(f"--table: {e}") from None
+
+    def data_notes(self, n_train: int, n_test: int) -> list[str]:
+        """One line for each limit above what the data set holds, saying what is used."""
+        notes = []
+        for option, limit, n, what in (("--limit-train", self.limit_train, n_train, "training"),
+                                       ("--limit-test", self.limit_test, n_test, "test")):
+            if limit is not None and limit > n:
+                notes.append(f"{option} {limit:,} is more than the {n:,} {what} images of "
+                             f"{self.dataset}: all {n:,} are used")
+        return notes
 
     def result_fields(self) -> dict:
         return {k: getattr(self, k) for k in RESULT_FIELDS}

@@ -42,7 +42,8 @@ from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward,
                               counted_relu)
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
                               QuantizeGrad, TiledLogistic, max_pool_counts, normalized_tiles)
-from ..arch_rules import NORMS, simulated_rule
+from ..energy_models.arch_rules import NORMS, simulated_rule
+from ..seeds import stream
 from .. import costs
 from ..counters import active_counter, uint_dtype
 
@@ -204,7 +205,7 @@ class Net(nn.Module):
         ys, head_in = self.blocks(x, seed_key, local=local, frozen=frozen)
         if self.head is None:
             return ys, None
-        seed = K.derive_seed(self.seed, 300, *seed_key)  # the head's error rounding
+        seed = K.derive_seed(self.seed, stream("head_grad"), *seed_key)  # the head's error rounding
         if self.simulated:
             return ys, self.head(*head_in, seed=seed)
         self.head.step_seed = seed
@@ -261,7 +262,7 @@ class Net(nn.Module):
         block = self.arch.blocks[i]
         if block.linear.type == "dense" and x.dim() > 2:
             x = x.flatten(1)
-        self.linears[i].step_seed = K.derive_seed(self.seed, 400 + i, *self._key)
+        self.linears[i].step_seed = K.derive_seed(self.seed, stream("real_grad", i), *self._key)
         z = self.linears[i](x)
         if self.pres is not None:  # conv -> batch norm -> ReLU (pre_norm)
             z = counted_bn_backward(self.pres[i](z)[0], self.saved)
@@ -286,22 +287,20 @@ class Net(nn.Module):
         if i == 0:
             if block.linear.type == "dense":
                 x = x.flatten(1)
-            self.linears[0].step_seed = K.derive_seed(self.seed, 400, *seed_key)
+            self.linears[0].step_seed = K.derive_seed(self.seed, stream("real_grad"), *seed_key)
             z = self.linears[0](x)
             if self.quant0 is not None:
-                z = self.quant0(z, K.derive_seed(self.seed, 100, *seed_key))
+                z = self.quant0(z, K.derive_seed(self.seed, stream("first_layer_grad"), *seed_key))
         else:
             scale, shift, rows = fold
+            grad_seed = K.derive_seed(self.seed, stream("layer_grad", i), *seed_key)
             if block.linear.type == "dense":
                 x, (scale, shift, rows) = _flat_counts(x, fold)
-                z = self.linears[i](x, scale, shift, row_scale=rows,
-                                    seed=K.derive_seed(self.seed, 200 + i, *seed_key))
+                z = self.linears[i](x, scale, shift, row_scale=rows, seed=grad_seed)
             else:
-                z = self.linears[i](x, scale, shift, seed=K.derive_seed(self.seed, 200 + i,
-                                                                       *seed_key),
-                                    row_scale=rows)
-        s, s_u8 = normalized_tiles(self.pres[i], self.acts[i], z,
-                                   seed=K.derive_seed(self.seed, i, *seed_key))
+                z = self.linears[i](x, scale, shift, seed=grad_seed, row_scale=rows)
+        s, s_u8 = normalized_tiles(self.pres[i], self.acts[i], z, seed=K.derive_seed(
+            self.seed, stream("block_tiles", i), *seed_key))
         if self.training:
             with torch.no_grad():
                 self.count_sum[i] += float(s.sum())

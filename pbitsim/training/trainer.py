@@ -29,7 +29,9 @@ import numpy as np
 import torch
 
 from .. import OMP_SPINNING, runfiles
-from ..arch_rules import is_tiled
+from ..energy_models.arch_rules import is_tiled
+from ..bridge.heap import keep_freed_memory
+from ..seeds import stream
 from ..rulebook import recorded_algo
 from ..counters import OpCounter, counting
 from ..datasets import Dataset
@@ -66,7 +68,7 @@ class Trainer:
         self.stop_requested = False
         n_train = data.train_x.shape[0]
         if cfg.limit_train is not None and cfg.limit_train < n_train:
-            rng = np.random.default_rng([cfg.seed, 7919])
+            rng = np.random.default_rng([cfg.seed, stream("train_subset")])
             self.train_idx = np.sort(rng.permutation(n_train)[:cfg.limit_train])
         else:
             self.train_idx = np.arange(n_train)
@@ -86,7 +88,8 @@ class Trainer:
             raise TrainingError(str(e)) from None
         self.val_idx = np.arange(0)
         if getattr(self.algo, "validation", False):  # a seeded held-out split (early stopping)
-            held = np.random.default_rng([cfg.seed, 104729]).permutation(len(self.train_idx))
+            held = np.random.default_rng([cfg.seed, stream("held_out")]).permutation(
+                len(self.train_idx))
             k = max(2, int(round(MF_VALIDATION * len(self.train_idx))))
             self.val_idx = np.sort(self.train_idx[held[:k]])
             self.train_idx = np.sort(self.train_idx[held[k:]])
@@ -152,8 +155,13 @@ class Trainer:
             if theirs.get(k) != v:
                 raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
                                     f"run has {k}={v!r}; use the same settings to resume")
-        self.algo.load_state_dict(state["algo"])
-        self.counts = OpCounter(state["counts"])
+        self._load_algo_state(state["algo"], path)
+        try:
+            counts = OpCounter(state["counts"])
+        except (ValueError, TypeError) as e:
+            raise TrainingError(f"{path}: checkpoint counts: {e}") from None
+        self._check_progress(state, path)
+        self.counts = counts
         self.history = list(state["history"])
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step"])
         self.partial = dict(state["partial"])
@@ -161,6 +169,55 @@ class Trainer:
         self.calibrated = bool(state.get("calibrated", False))
         self.calibration_samples = int(state.get("calibration_samples", 0))
         self.saved_at = self._position()
+
+    def _load_algo_state(self, algo_state: dict, path: Path) -> None:
+        """The weights and optimizer states, which must fit this run's network exactly."""
+        try:
+            self.algo.load_state_dict(algo_state)
+            for optim in getattr(self.algo, "optims", ()):
+                for group in optim.param_groups:
+                    for p in group["params"]:
+                        for key, v in optim.state.get(p, {}).items():
+                            if torch.is_tensor(v) and v.dim() and v.shape != p.shape:
+                                raise ValueError(f"optimizer state {key!r} has shape "
+                                                 f"{tuple(v.shape)}, its weight "
+                                                 f"{tuple(p.shape)}")
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+            lines = [l.strip() for l in str(e).splitlines()  # torch's first line: a heading
+                     if l.strip() and not l.strip().startswith("Error(s) in loading")]
+            said = lines[0] if lines else type(e).__name__
+            raise TrainingError(f"{path}: checkpoint does not fit this run's network "
+                                f"({said[:200]})") from None
+
+    def _check_progress(self, state: dict, path: Path) -> None:
+        """Where the checkpoint stands fits this run: epoch and step inside the budget, one
+        history record per trained epoch (each of the epoch's samples), the partial epoch's
+        samples those of its steps. A record lost or added would change the energy per sample
+        and the curve the results report."""
+        epoch, step, part = state["epoch"], state["step"], state["partial"]
+        total = self.total_epochs
+        if epoch > total or (epoch == total and step != 0):
+            raise TrainingError(f"{path}: checkpoint stands at epoch {epoch + 1}, step {step}, "
+                                f"past this run's {total} epoch(s)")
+        if step >= self.steps:
+            raise TrainingError(f"{path}: checkpoint stands at step {step} of an epoch of "
+                                f"{self.steps} step(s)")
+        if part["seen"] != step * self.cfg.batch_size:
+            raise TrainingError(f"{path}: checkpoint's partial epoch saw {part['seen']} "
+                                f"samples in {step} step(s) of {self.cfg.batch_size}")
+        recorded = [r["epoch"] for r in state["history"]]
+        skip = getattr(self.algo, "skip_epoch", None)  # greedy stages that stopped early
+        lost = [e + 1 for e in range(epoch)
+                if e + 1 not in recorded and (skip is None or not skip(e))]
+        if recorded != sorted(set(recorded)) or (recorded and recorded[-1] > epoch) or lost:
+            raise TrainingError(f"{path}: checkpoint's history records epochs "
+                                f"{recorded or 'none'} after {epoch} epoch(s)"
+                                + (f" (epoch {lost[0]} missing)" if lost else ""))
+        for r in state["history"]:
+            if r["samples"] != self.samples_per_epoch:
+                raise TrainingError(f"{path}: checkpoint's epoch {r['epoch']} trained "
+                                    f"{r['samples']} samples; this run's epochs train "
+                                    f"{self.samples_per_epoch}")
 
     # ---- the loop -------------------------------------------------------------------------
     def _images(self, idx: np.ndarray) -> torch.Tensor:
@@ -287,6 +344,7 @@ class Trainer:
         Holds the output folder's lock throughout (creating the folder): a second run into the
         same folder fails at once with :class:`~pbitsim.runfiles.OutFolderBusy`.
         """
+        keep_freed_memory()  # the steps' large arrays reuse memory instead of faulting it in
         try:
             with runfiles.out_lock(self.out), thread_count(self.cfg.threads):
                 if resume:

@@ -11,8 +11,6 @@ from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
 
-MNIST_DIR = Path(os.environ.get("PBITSIM_TEST_DATA")
-                 or Path(__file__).resolve().parents[2].parent / "shared" / "data") / "mnist"
 ROOT = Path(__file__).resolve().parents[2]
 
 # a small cwc run (no p-bit kernels to compile: a subprocess starts in seconds)

@@ -1,4 +1,5 @@
-"""Shared helpers of the adversarial suite: the real MNIST (skips when absent) and the CLI.
+"""Shared helpers of the adversarial suite: the CLI (adv_helpers); the data is the session's
+synthetic MNIST (``mnist_dir``, tests/conftest.py).
 
 Every test here is an attack or an accident that once went wrong (issue #11): a crafted file,
 a stale or forged sweep point, an odd output path, a signal, a second run into the same folder.
@@ -10,15 +11,4 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).parent))
-
-from adv_helpers import MNIST_DIR  # noqa: E402
-
-
-@pytest.fixture
-def mnist_dir():
-    if not MNIST_DIR.is_dir():
-        pytest.skip(f"MNIST not available at {MNIST_DIR}")
-    return str(MNIST_DIR)

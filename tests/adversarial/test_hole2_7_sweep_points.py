@@ -9,8 +9,9 @@ import pytest
 
 from adv_helpers import invoke, one_error_line
 
-# the smallest trained sweep: one or two tiny BSFF points
-TINY = ("--limit-train", "64", "--limit-test", "32", "--batch-size", "32", "--no-plots")
+# the smallest trained sweep: one or two tiny BSFF points on the small ConvNet
+TINY = ("--arch", "cwc-mnist", "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
+        "--no-plots")
 POINT = "runs/ideal-m1-s0"
 
 

@@ -21,9 +21,10 @@ from pbitsim import runfiles
 
 torch = pytest.importorskip("torch")
 
-# 3 steps per epoch, 3 epochs: a signal after the first checkpoint lands in epoch 2
-LONGER = ("--algo", "cwc", "--limit-train", "96", "--limit-test", "32", "--batch-size", "32",
-          "--epochs", "3")
+# 3 steps per epoch, 3 epochs: a signal after the first checkpoint lands in epoch 2 (the small
+# ConvNet: a third of the default CFSE net's work)
+LONGER = ("--algo", "cwc", "--arch", "cwc-mnist", "--limit-train", "96", "--limit-test", "32",
+          "--batch-size", "32", "--epochs", "3")
 
 
 def _start(*args):

@@ -40,6 +40,12 @@ def _compare(layer, x, args, seed=0, exact_grads=False):
                 shape = layer(x, *args).shape
             g = torch.randn(shape)
         out, grads, c = _run(layer, backend, x, g, args, 12345)
+        # the counts are right, not only equal: the forward product's adds and weight reads
+        # from the taps torch lists
+        want = _forward_counts_by_hand(layer, x)
+        with torch.no_grad(), counting(OpCounter()) as fc:
+            layer(x)
+        assert {k: fc[k] for k in want} == want, backend
         if ref_out is None:
             ref_out, ref_grads, ref_c = out, grads, c
             continue
@@ -51,7 +57,24 @@ def _compare(layer, x, args, seed=0, exact_grads=False):
             else:
                 torch.testing.assert_close(a, b, rtol=0, atol=2e-5 * (float(b.abs().max()) + 1))
         assert c.as_dict() == ref_c.as_dict()  # every key, exactly
-        assert c["add:fp32"] > 0 and c["mul:fp32"] >= 0
+
+
+def _forward_counts_by_hand(layer, x):
+    """``add:fp32`` and ``weight_read:fp32`` of a forward pass without a folded norm, counted
+    apart from the kernels: ``unfold`` lists every output's taps (zeros where padded); a unit
+    of count adds one weight row (the layer's outputs per group) and a nonzero tap fetches it
+    once; the bias adds once per output and is read once per channel."""
+    taps = x.float()
+    if isinstance(layer, BSNConv2d):
+        k = layer.weight.shape[-1]
+        taps = torch.nn.functional.unfold(taps, k, padding=layer.padding, stride=layer.stride)
+        channels, row = layer.weight.shape[0], layer.weight.shape[0] // layer.groups
+        n_out = taps.shape[0] * channels * taps.shape[2]
+    else:
+        channels = row = layer.weight.shape[1]
+        n_out = x.shape[0] * channels
+    return {"add:fp32": row * int(taps.sum()) + n_out,
+            "weight_read:fp32": row * int((taps > 0).sum()) + channels}
 
 
 CONV_CASES = [  # (c_in, c_out, kernel, stride, padding, groups, h, w, tiles)

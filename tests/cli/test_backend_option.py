@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
-
-MNIST_DIR = Path(os.environ.get("PBITSIM_TEST_DATA")
-                 or Path(__file__).resolve().parents[2].parent / "shared" / "data") / "mnist"
-
 
 @pytest.mark.parametrize("command", ["train", "sweep"])
 def test_bad_backend_is_one_error_line(command):
@@ -23,12 +17,10 @@ def test_bad_backend_is_one_error_line(command):
     assert len(lines) == 1 and lines[0].startswith("Error:") and "gpu" in lines[0]
 
 
-def test_train_records_the_backend(tmp_path):
-    if not MNIST_DIR.exists():
-        pytest.skip(f"MNIST not available at {MNIST_DIR}")
+def test_train_records_the_backend(tmp_path, mnist_dir):
     out = tmp_path / "run"
     r = CliRunner().invoke(cli, ["train", "--algo", "bsff", "--tiles", "2", "--data-dir",
-                                 str(MNIST_DIR), "--limit-train", "64", "--limit-test", "32",
+                                 mnist_dir, "--limit-train", "64", "--limit-test", "32",
                                  "--batch-size", "32", "--backend", "index", "--out", str(out)],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output

@@ -4,7 +4,6 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,8 +12,6 @@ from pbitsim.cli.main import cli
 from pbitsim.energy_models import hardware_summary
 from pbitsim.devices import split_devices
 from pbitsim.sweep import Point
-
-MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
 def run(*args):
@@ -114,14 +111,9 @@ def test_bad_input_is_one_line(args, message, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0]
 
 
-needs_mnist = pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").exists(),
-                                 reason=f"MNIST not found at {MNIST}")
-
-
-@needs_mnist
-def test_trained_sweep_and_resume(tmp_path):
+def test_trained_sweep_and_resume(tmp_path, mnist_dir):
     args = ["--tiles", "1,3", "--device", "smtj:offset_sd=0.3", "--seeds", "0,1", "--dataset",
-            "mnist", "--data-dir", str(MNIST), "--limit-train", "128", "--limit-test", "64",
+            "mnist", "--data-dir", mnist_dir, "--limit-train", "128", "--limit-test", "64",
             "--batch-size", "64", "--epochs", "1", "--out", str(tmp_path), "--no-plots",
             "--arch", "cwc-mnist"]
     result = run(*args)
@@ -130,7 +122,7 @@ def test_trained_sweep_and_resume(tmp_path):
     assert doc["mode"] == "train" and len(doc["runs"]) == 4 and len(doc["rows"]) == 2
     assert {r["arch"] for r in doc["runs"]} == {"cwc-mnist"}
     for row in doc["rows"]:
-        assert row["seeds"] == [0, 1] and 0 <= row["accuracy_mean"] <= 1
+        assert row["seeds"] == [0, 1]
         assert row["energy_train_pj_per_sample"] > 0 and row["n_pbits"] > 0
         accs = [r["accuracy"] for r in doc["runs"]
                 if (r["device"], r["tiles"]) == (row["device"], row["tiles"])]
@@ -138,6 +130,7 @@ def test_trained_sweep_and_resume(tmp_path):
     for r in doc["runs"]:
         res = json.loads((tmp_path / r["run"] / "results.json").read_text())
         assert res["device"] == r["device"] and res["tiles"] == r["tiles"]
+        assert res["accuracy"] == r["accuracy"]  # the rows' means are of the runs' own results
         assert res["arch"] == res["config"]["arch"] == "cwc-mnist"
     # a second run reads every finished configuration back instead of training it
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/results.json")}
@@ -180,7 +173,7 @@ def test_an_axis_is_one_declaration(monkeypatch):
     """A new axis (here the existing TrainConfig field eval_samples) is one Axis entry: the
     grid, the folder names, the training configuration and the CLI option follow from it."""
     import click
-    import pbitsim.sweep as sw
+    import pbitsim.sweep.grid as sw
     from pbitsim.cli.sweep import _axis_options
     k = sw.Axis("eval_samples", "--eval-samples", "eval_samples",
                 sw._int_values("--eval-samples", 1, 16), "1", lambda v: f"k{v}",
@@ -270,12 +263,11 @@ def test_precision_axis_bad_values(tmp_path, value):
     assert len(lines) == 1 and lines[0].startswith("Error: --precision"), result.output
 
 
-@needs_mnist
-def test_parallel_jobs(tmp_path, monkeypatch):
+def test_parallel_jobs(tmp_path, monkeypatch, mnist_dir):
     for name in ("dask", "distributed"):  # --jobs needs no Dask
         monkeypatch.setitem(sys.modules, name, None)
-    result = run("--tiles", "1,2", "--jobs", "2", "--dataset", "mnist", "--data-dir", str(MNIST),
-                 "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
+    result = run("--tiles", "1,2", "--jobs", "2", "--dataset", "mnist", "--data-dir", mnist_dir,
+                 "--arch", "cwc-mnist", "--limit-train", "64", "--limit-test", "32", "--batch-size", "32",
                  "--out", str(tmp_path), "--no-plots")
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "sweep.json").read_text())

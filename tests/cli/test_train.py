@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,17 +15,6 @@ from click.testing import CliRunner
 from pbitsim.cli.main import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
-MNIST_DIR = Path(os.environ.get("PBITSIM_TEST_DATA")
-                 or Path(__file__).resolve().parents[2].parent / "shared" / "data") / "mnist"
-
-
-@pytest.fixture
-def mnist_dir():
-    if not MNIST_DIR.exists():
-        pytest.skip(f"MNIST not available at {MNIST_DIR}")
-    return str(MNIST_DIR)
-
-
 def _invoke(*args):
     return CliRunner().invoke(cli, ["train", *args], catch_exceptions=False)
 

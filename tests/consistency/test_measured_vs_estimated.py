@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from pbitsim import counting
-from pbitsim.arch_rules import TILED_RULES, arch_rule
+from pbitsim.energy_models.arch_rules import TILED_RULES, arch_rule
 from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
 from pbitsim.energy_models.archs import list_archs, load_arch
 from pbitsim.energy_models.tiles import TileStats

@@ -33,10 +33,11 @@ def test_reads_a_run(tmp_path):
     assert run.inference_per_sample() == {"add:fp32": 10.0}
     overall = load_counts_file(write(tmp_path, counts_doc(layer_density=None)))
     assert overall.densities == (0.21,)
-    # What a real-valued run writes: no tiles, no densities.
+    # What a real-valued run writes: no tiles, no densities, no p-bit samples.
     real = load_counts_file(write(tmp_path, counts_doc(algo="cwc", tiles=None,
                                                        activation_density=None,
-                                                       layer_density=[])))
+                                                       layer_density=[],
+                                                       counts={"add:fp32": 1000})))
     assert (real.algo, real.tiles, real.densities) == ("cwc", None, None)
     assert run.device is None
     digital = load_counts_file(write(tmp_path, counts_doc(device="digital:lut_width=8")))

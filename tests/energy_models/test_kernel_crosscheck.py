@@ -9,15 +9,11 @@ which every tap sees the same count (random inputs weigh border pixels different
 import numpy as np
 import pytest
 
-from pbitsim import OpCounter
+from pbitsim import OpCounter, kernels
 from pbitsim.counters import uint_dtype
 from pbitsim.energy_models import ops
 from pbitsim.energy_models.archs import arch_from_mapping
 from pbitsim.energy_models.tiles import TileStats
-
-kernels = pytest.importorskip("pbitsim.kernels")
-if not hasattr(kernels, "index_matmul"):
-    pytest.skip("pbitsim.kernels has no index kernels yet", allow_module_level=True)
 
 
 def dense_layer(k, n):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pbitsim.arch_rules import arch_rule
+from pbitsim.energy_models.arch_rules import arch_rule
 from pbitsim.energy_models import estimate
 from pbitsim.energy_models.archs import load_arch
 

@@ -8,7 +8,8 @@ from pbitsim import costs
 from pbitsim.counters import OpCounter
 from pbitsim.kernels import fixed_point as F
 from pbitsim.kernels import index_ops as I
-from pbitsim.kernels.rng import _mix64_py, seed_key
+from pbitsim.kernels.rng import seed_key
+from pbitsim.seeds import mix64_py as _mix64_py
 from pbitsim.precision import make_precision
 
 

@@ -3,7 +3,6 @@ name, path and content hash, and the default CFSE net of the CwC-FF reference.""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -14,8 +13,6 @@ import torch
 
 from pbitsim.training import TrainConfig, Trainer, TrainingError
 from pbitsim.training.models import Net
-
-from .conftest import SHARED_DATA
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "archs"
 
@@ -30,7 +27,8 @@ def _train(ds, out, **kw):
 def test_user_mlp_trains_with_every_algorithm(mnist_small, tmp_path, algo):
     path = tmp_path / "my-mlp.toml"
     shutil.copy(EXAMPLES / "my-mlp.toml", path)
-    t = _train(mnist_small, tmp_path / "run", algo=algo, arch=str(path))
+    kw = dict(algo=algo, arch=str(path), limit_train=256, limit_test=64)
+    t = _train(mnist_small, tmp_path / "run", **kw)
     res = t.run()
     model = t.algo.model
     assert [layer.weight.numel() for layer in model.linears] == [784 * 300, 300 * 100]
@@ -39,28 +37,19 @@ def test_user_mlp_trains_with_every_algorithm(mnist_small, tmp_path, algo):
     counts = json.loads((tmp_path / "run" / "counts.json").read_text())
     for doc in (res, counts):
         assert doc["arch_file"] == str(path) and doc["arch_sha256"] == sha
-    assert all(0 <= a <= 1 for a in res["test_accuracy"].values())
+    # it learns: 8 steps on the synthetic set give 45-78% (best predictor, per rule); chance is
+    # 10%, and 20 of 64 right by chance has probability below 1e-5
+    assert max(res["test_accuracy"].values()) > 0.3, res["test_accuracy"]
     if algo in ("bsff", "bgbsff"):
         assert len(res["layer_density"]) == 2
         # p-bits: M per unit of both blocks, every training image and every image of the
-        # batch-norm calibration after training (all 64)
-        assert counts["model_params"]["calibration_samples"] == 64
-        assert counts["counts"]["pbit_sample"] == 3 * (300 + 100) * (64 + 64)
+        # batch-norm calibration after training (all 256)
+        assert counts["model_params"]["calibration_samples"] == 256
+        assert counts["counts"]["pbit_sample"] == 3 * (300 + 100) * (256 + 256)
     # the checkpoint records the file's hash: an edited file does not resume it
     path.write_text(path.read_text().replace("units = 100", "units = 200"))
     with pytest.raises(TrainingError, match="arch_sha256"):
-        _train(mnist_small, tmp_path / "run", algo=algo, arch=str(path)).run(resume=True)
-
-
-@pytest.fixture(scope="module")
-def cifar_small():
-    path = SHARED_DATA / "cifar10"
-    if not path.exists():
-        pytest.skip(f"CIFAR-10 not available at {path}")
-    from pbitsim.datasets import load_dataset
-    ds = load_dataset("cifar10", path)
-    return dataclasses.replace(ds, train_x=ds.train_x[:200], train_y=ds.train_y[:200],
-                               test_x=ds.test_x[:64], test_y=ds.test_y[:64])
+        _train(mnist_small, tmp_path / "run", **kw).run(resume=True)
 
 
 @pytest.mark.parametrize("algo", ["bsff", "bp"])

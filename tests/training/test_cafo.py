@@ -53,13 +53,13 @@ def _cafo(ds, tmp_path, name="run", **kw):
 
 
 @pytest.mark.parametrize("algo", ["cafo-rand", "cafo-dfa"])
-def test_cafo_learns_well_above_chance(mnist_small, tmp_path, tiny_arch, algo):
+def test_cafo_learns_well_above_chance(real_mnist_small, tmp_path, tiny_arch, algo):
     # A small CaFo CNN (8/16 channels), 1,000 images (900 after the held-out 10%), batch 25,
     # predictor rate 3e-3, greedy, one epoch per predictor (DFA-CE: one block epoch first), 200
     # test images: measured 77.5% (Rand-CE) and 92.0% (DFA-CE); chance is 10%, the margin asked
     # is 50 points
     kw = {"dfa_epochs": 1} if algo == "cafo-dfa" else {}
-    tr = _cafo(mnist_small, tmp_path, algo=algo, arch=tiny_arch, limit_train=None,
+    tr = _cafo(real_mnist_small, tmp_path, algo=algo, arch=tiny_arch, limit_train=None,
                batch_size=25, lr=3e-3, **kw)
     res = tr.run()
     assert res["predictor"] == "sum"

@@ -20,10 +20,10 @@ def _mf(ds, tmp_path, name="run", **kw):
 
 
 @pytest.mark.parametrize("schedule", ["online", "greedy"])
-def test_mf_learns_well_above_chance(mnist_small, tmp_path, schedule):
+def test_mf_learns_well_above_chance(real_mnist_small, tmp_path, schedule):
     # 500 images (greedy: 450 after the held-out 10%), one epoch per layer, 200 test images:
     # measured 71% online, 75% greedy; chance is 10%, the margin asked is 50 points
-    res = _mf(mnist_small, tmp_path, schedule=schedule).run()
+    res = _mf(real_mnist_small, tmp_path, schedule=schedule).run()
     assert res["accuracy"] > 0.6
     assert res["predictor"] == "last"
     layers = [h.get("layer") for h in res["history"]]
@@ -48,10 +48,11 @@ def test_greedy_early_stopping_skips_the_rest_of_a_layers_cap(mnist_small, tmp_p
 
 
 
-def test_bsmf_learns_well_above_chance(mnist_small, tmp_path):
+def test_bsmf_learns_well_above_chance(real_mnist_small, tmp_path):
     # MF on 7-tile p-bit units, 784-300-100, 500 images x 1 epoch online: measured 77%;
     # chance is 10%, the margin asked is 40 points
-    res = _mf(mnist_small, tmp_path, algo="bsmf", arch=MY_MLP, tiles=7, schedule="online").run()
+    res = _mf(real_mnist_small, tmp_path, algo="bsmf", arch=MY_MLP, tiles=7,
+              schedule="online").run()
     assert res["accuracy"] > 0.5
     assert res["tiles"] == 7 and 0.0 < res["activation_density"] < 1.0
 

@@ -20,11 +20,11 @@ def _sff(ds, tmp_path, name="run", **kw):
 
 
 @pytest.mark.parametrize("tiles", [None, 7])
-def test_sff_learns_well_above_chance(mnist_small, tmp_path, tiles):
+def test_sff_learns_well_above_chance(real_mnist_small, tmp_path, tiles):
     # 1,000 images x 3 epochs (batch 32), 500 test images, small-sff (16 / 32 channels), the
     # default rates: measured 38.2% real (lr 1e-3), 46.6% on 7-tile p-bit units (sff --tiles 7
     # = bssff, lr 3e-3); chance is 10%, the margin asked is 15 points
-    res = _sff(mnist_small, tmp_path, tiles=tiles, epochs=3).run()
+    res = _sff(real_mnist_small, tmp_path, tiles=tiles, epochs=3).run()
     assert res["algo"] == ("sff" if tiles is None else "bssff")
     assert res["predictor"] == "avg" and set(res["test_accuracy"]) == {"avg", "last"}
     assert res["accuracy"] > 0.25

@@ -167,9 +167,9 @@ class Algorithm:
 
     def check(self, arch: Arch) -> None:
         """Raise ``ValueError`` (one line naming the layer and the rule) if the rule cannot
-        run on ``arch``: the trainer's rules (:func:`pbitsim.arch_rules.arch_rule`), one
+        run on ``arch``: the trainer's rules (:func:`pbitsim.energy_models.arch_rules.arch_rule`), one
         definition; a tiled form is checked as a p-bit net."""
-        from ...arch_rules import arch_rule
+        from ..arch_rules import arch_rule
         rule = arch_rule(self.name, arch)
         if rule is not None:
             raise ValueError(rule)

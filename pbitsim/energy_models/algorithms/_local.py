@@ -4,7 +4,7 @@
 Each block learns from its own loss; nothing is kept across blocks for a backward pass.
 
 Both train as ``pbitsim train`` trains them, on the architectures whose rule they fit
-(:func:`pbitsim.arch_rules.arch_rule`):
+(:func:`pbitsim.energy_models.arch_rules.arch_rule`):
 
 * ``cwc`` (CwC-FF, the BSFF paper's base): one pass per sample; the goodness of a class is the
   mean square of its channel group on the block output (after batch norm); cross-entropy over

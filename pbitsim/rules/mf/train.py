@@ -83,7 +83,7 @@ class MF(FrozenInputs, Algorithm):
 
     def caches_frozen(self) -> bool:
         """Greedy and real-valued: the dense ReLU layers below the learning one (MF's nets
-        have no norms, :func:`pbitsim.arch_rules.arch_rule`) are frozen and deterministic."""
+        have no norms, :func:`pbitsim.energy_models.arch_rules.arch_rule`) are frozen and deterministic."""
         return self.greedy and not self.tiled
 
     def _loss(self, x, y, stage, seed_key=(0,), rows=None):

@@ -11,6 +11,7 @@ from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.modules import BSNConv2d, set_backend
 from pbitsim.counters import active_counter
+from pbitsim.seeds import stream
 from pbitsim.training.algorithms import Algorithm, _ce, register
 from pbitsim.training.models import Net, class_goodness
 
@@ -76,8 +77,8 @@ class SFF(Algorithm):
         if not self.tiled:
             return conv(y)
         s_u8, (scale, shift, rows) = counts[i]
-        out = conv(s_u8, scale, shift, seed=K.derive_seed(self.model.seed, 300 + i, *seed_key),
-                   row_scale=rows)
+        seed = K.derive_seed(self.model.seed, stream("goodness_grad", i), *seed_key)
+        out = conv(s_u8, scale, shift, seed=seed, row_scale=rows)
         if not y.requires_grad:
             return out
         # the conv's value is out's; its gradient into the block output y is W^T g

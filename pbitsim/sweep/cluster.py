@@ -38,9 +38,10 @@ import time
 import uuid
 from pathlib import Path
 
-from . import runfiles
-from .config import POINT_LOCK_WAIT_S, SCHEDULER_CONNECT_TIMEOUT_S
-from .sweep import RUNS, SweepError, point_folder, train_point
+from .. import runfiles
+from ..config import POINT_LOCK_WAIT_S, SCHEDULER_CONNECT_TIMEOUT_S
+from .grid import SweepError
+from .points import RUNS, point_folder, train_point
 
 __all__ = ["INSTALL_HINT", "require_dask", "parse_scheduler", "run_on_cluster", "run_point",
            "HOLD_ENV"]

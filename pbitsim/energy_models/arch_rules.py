@@ -6,8 +6,8 @@ the estimator check architectures here, without loading torch.
 
 from __future__ import annotations
 
-from .rulebook import RULE_SPECS, TILED_FORMS, family
-from .schedules import (GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
+from ..rulebook import RULE_SPECS, TILED_FORMS, family
+from ..schedules import (GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule,
                         check_schedule)
 
 __all__ = ["CWC_FAMILY", "SFF_FAMILY", "NORMS", "TILED_RULES", "arch_rule",
@@ -110,7 +110,7 @@ def resolve_arch(algo: str, arch: str | None, input_shape, classes: int, dataset
     cannot be read, does not fit the data, or the algorithm's rule (:func:`arch_rule`) or the
     CwC-family ``schedule`` does not apply to it.
     """
-    from .energy_models.archs import default_arch, load_arch
+    from .archs import default_arch, load_arch
     net = load_arch(arch if arch is not None else default_arch(input_shape, RULE_SPECS[algo].net))
     shape = tuple(int(v) for v in input_shape)
     if net.input_shape != shape:

@@ -1,0 +1,93 @@
+"""Training steps with and without the trainer's heap setting (``bridge.heap``), alternated.
+
+BSFF M=7 and CwC-FF training steps on ``cfse-mnist`` (batch 128, every block training), one
+thread, in one process; rounds alternate the glibc allocator between its defaults (large arrays
+mmapped and returned when freed) and :func:`pbitsim.bridge.heap.keep_freed_memory`'s setting
+(large arrays from the heap, freed memory kept), and the order of the rules. Prints per step the
+median CPU time (user + system, from ``getrusage``: the work, little affected by waiting for a
+core on a shared machine), the system time, the page faults, and the BSFF / CwC-FF ratio per
+round.
+
+    python benchmarks/bench_heap.py --data-dir DATA/mnist [--steps 3] [--rounds 3]
+
+glibc only (Linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import resource
+
+import pbitsim  # noqa: F401  (first, as the CLI does: its OpenMP setting must precede torch)
+import numba
+import numpy as np
+import torch
+
+from pbitsim import counting
+from pbitsim.datasets import load_dataset
+from pbitsim.training import TrainConfig
+from pbitsim.training.algorithms import make_algorithm
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def heap_mode(libc, keep: bool) -> None:
+    """keep: the trainer's setting; else glibc's defaults (mmap on, 128 KB trim threshold)."""
+    if keep:
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    else:
+        libc.mallopt(_M_MMAP_MAX, 65536)
+        libc.mallopt(_M_TRIM_THRESHOLD, 128 * 1024)
+        libc.malloc_trim(0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", required=True, help="MNIST folder")
+    ap.add_argument("--steps", type=int, default=3, help="steps per rule, mode and round")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    libc = ctypes.CDLL("libc.so.6")
+    bs, n = 128, args.steps
+    ds = load_dataset("mnist", args.data_dir)
+    x = torch.from_numpy(ds.normalized(ds.train_x[:bs * n]))
+    y = torch.from_numpy(ds.train_y[:bs * n].astype(np.int64))
+    algos = {}
+    for rule in ("bsff", "cwc"):
+        torch.manual_seed(0)
+        cfg = TrainConfig(algo=rule, tiles=7, arch="cfse-mnist", dataset="mnist", schedule="none")
+        cfg.validate()
+        algos[rule] = make_algorithm(cfg, (1, 28, 28), 10)
+        with counting():  # warm-up: Numba cache loads, first calls
+            algos[rule].train_step(x[:bs], y[:bs], (99, 0), 0.0)
+    got = {(rule, keep): [] for rule in algos for keep in (False, True)}
+    for r in range(args.rounds):
+        for keep in ((False, True) if r % 2 == 0 else (True, False)):
+            heap_mode(libc, keep)
+            for rule in (("bsff", "cwc") if (r + keep) % 2 == 0 else ("cwc", "bsff")):
+                r0 = resource.getrusage(resource.RUSAGE_SELF)
+                for s in range(n):
+                    with counting():
+                        algos[rule].train_step(x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs],
+                                               (r, s), 0.0)
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                got[rule, keep].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime,
+                                        r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt))
+    print(f"cfse-mnist, batch {bs}, 1 thread, {n} steps per rule, mode and round, "
+          f"{args.rounds} rounds alternated; per step, medians:")
+    for keep in (False, True):
+        b, c = got["bsff", keep], got["cwc", keep]
+        ratios = [u[0] / v[0] for u, v in zip(b, c)]
+        med = lambda rows, k: float(np.median([row[k] for row in rows])) / n  # noqa: E731
+        print(f"  heap {'kept   ' if keep else 'default'}: CPU BSFF {med(b, 0):.3f} s, CwC-FF "
+              f"{med(c, 0):.3f} s; ratio per round {' '.join(f'{v:.2f}' for v in ratios)}, "
+              f"median {float(np.median(ratios)):.2f}; system BSFF {med(b, 1):.3f} s, CwC-FF "
+              f"{med(c, 1):.3f} s; page faults BSFF {med(b, 2):,.0f}, CwC-FF {med(c, 2):,.0f}")
+
+
+if __name__ == "__main__":
+    main()
