@@ -87,15 +87,15 @@ def _errors(norms, ref):
 
 
 @pytest.mark.parametrize("algo, tiles", [("cwc", None), ("bsff", 3)], ids=["cwc", "bsff"])
-def test_running_statistics_are_the_final_weights(algo, tiles, mnist_small, tmp_path):
-    trainer = _train(mnist_small, tmp_path, "cal", algo=algo, tiles=tiles)
+def test_running_statistics_are_the_final_weights(algo, tiles, real_mnist_small, tmp_path):
+    trainer = _train(real_mnist_small, tmp_path, "cal", algo=algo, tiles=tiles)
     assert trainer.calibrated and trainer.calibration_samples == 256
     norms, ref = _reference_stats(trainer)
     assert len(norms) == (8 if tiles else 4)  # post batch norms (and the tiles' pre ones)
     mean_err, var_err = _errors(norms, ref)
     assert mean_err < MEAN_TOL_SD and var_err < VAR_TOL, (mean_err, var_err)
 
-    stale = _train(mnist_small, tmp_path, "stale", algo=algo, tiles=tiles,
+    stale = _train(real_mnist_small, tmp_path, "stale", algo=algo, tiles=tiles,
                    calibration_samples=0)  # the same training, tested with its running averages
     assert not stale.calibration_samples
     for a, b in zip(trainer.algo.model.linears, stale.algo.model.linears):
