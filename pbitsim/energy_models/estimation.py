@@ -162,8 +162,7 @@ class Estimate:
     def run_epochs(self, name: str) -> int:
         """Epochs of ``name``'s run: greedy MF's stages one after another, else ``epochs``."""
         algo = self.get(name)
-        fn = getattr(algo.algorithm, "run_epochs", None) if algo is not None else None
-        return fn(self.params, self.epochs) if fn is not None else self.epochs
+        return algo.algorithm.run_epochs(self.params, self.epochs) if algo else self.epochs
 
     def ratio(self, name: str, ref: str, scope: str = "train") -> float | None:
         """Energy of ``name`` over energy of ``ref`` (None when ``ref`` is not run)."""
@@ -488,16 +487,10 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
         raise ValueError("no algorithm can run on this architecture: " + "; ".join(skipped))
     # the calibration is amortised over each rule's run (greedy MF: its stages' epochs)
     results = [_run(model, net, params if run_samples is not None else dataclasses.replace(
-        params, run_samples=samples * _run_epochs(model, params, epochs)), tab)
+        params, run_samples=samples * model.run_epochs(params, epochs)), tab)
         for model in models]
     return Estimate(net, tab, params, samples, epochs, results, skipped,
                     notes=[net_note] if net_note else [])
-
-
-def _run_epochs(model: Algorithm, params: ModelParams, epochs: int) -> int:
-    """Epochs of ``model``'s run (greedy MF and CaFo: their stages one after another)."""
-    fn = getattr(model, "run_epochs", None)
-    return fn(params, epochs) if fn is not None else epochs
 
 
 def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:

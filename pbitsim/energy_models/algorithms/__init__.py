@@ -178,6 +178,11 @@ class Algorithm:
         """One-line statements printed under the estimate."""
         return []
 
+    def run_epochs(self, params: ModelParams, epochs: int) -> int:
+        """Epochs of a run of ``epochs``: ``epochs``, or (a staged rule: greedy MF, CaFo) its
+        stages one after another."""
+        return epochs
+
     def model_params(self, arch: Arch) -> int:
         """Parameters the rule's model holds on ``arch``, trained or frozen (what its torch
         model and auxiliary modules hold): the blocks with their batch-norm affines (and the
