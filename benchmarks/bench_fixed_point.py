@@ -26,7 +26,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from pbitsim.counters import OpCounter
+from pbitsim.network.counters import OpCounter
 from pbitsim.kernels import (index_conv2d, index_conv2d_weight_grad, index_matmul,
                              index_matmul_xt)
 from pbitsim.kernels import fixed_point as FX

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pbitsim import OpCounter
-from pbitsim.counters import atomic_write_text
+from pbitsim.network.counters import atomic_write_text
 from pbitsim.kernels import (bsn_sample, index_conv2d, index_conv2d_weight_grad, index_matmul,
                              tile_offsets, tiled_logistic)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from pbitsim.energy_models import estimate, load_table
+from pbitsim.estimator import estimate
+from pbitsim.hardware.tables import load_table
 
 
 def ratios(**kw):

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from pbitsim.energy_models import estimate
+from pbitsim.estimator import estimate
 
 DATAPATHS = ["fp32", "w16a32", "w8a32", "w4a32", "w8a24", "w8a20", "w8a16", "w8a12", "w8a10"]
 

@@ -18,7 +18,7 @@ import sys
 OMP_SPINNING = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .counters import OpCounter, active_counter, counting  # noqa: E402
+from .network.counters import OpCounter, active_counter, counting  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -34,10 +34,10 @@ _LAZY = {
     # counts of the work torch does outside the layers (the loss, the optimizer step)
     "count_softmax_ce": "pbitsim.bridge.tally", "count_adam": "pbitsim.bridge.tally",
     # the estimator and the pricing of counts (torch-free)
-    "estimate": "pbitsim.energy_models", "price_counts": "pbitsim.energy_models",
-    "load_table": "pbitsim.energy_models", "list_tables": "pbitsim.energy_models",
-    "load_arch": "pbitsim.energy_models", "list_archs": "pbitsim.energy_models",
-    "parse_device": "pbitsim.energy_models",
+    "estimate": "pbitsim.estimator", "price_counts": "pbitsim.hardware",
+    "load_table": "pbitsim.hardware", "list_tables": "pbitsim.hardware",
+    "load_arch": "pbitsim.network", "list_archs": "pbitsim.network",
+    "parse_device": "pbitsim.hardware",
     # the learning rules' descriptors
     "RULES": "pbitsim.rules", "rule": "pbitsim.rules",
 }

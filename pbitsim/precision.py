@@ -3,7 +3,7 @@ gradient widths (``--weight-bits``, ``--acc-bits``, ``--grad-bits``).
 
 Pure Python (no numpy, numba or torch): ``pbitsim estimate`` imports it. The limits are in
 :mod:`pbitsim.config`; the kernels are :mod:`pbitsim.kernels.fixed_point`; what each count
-costs at a width is :func:`pbitsim.costs.at_precision`.
+costs at a width is :func:`pbitsim.network.costs.at_precision`.
 
 The fixed-point formats (one definition, used by the trainer and priced by the estimator):
 

@@ -5,7 +5,7 @@ Each rule package ``pbitsim/rules/<pkg>/__init__.py`` declares one ``RULE = Rule
 schedules it shares with its relatives), the network ``pbitsim train`` and ``pbitsim
 estimate`` use for it when no ``--arch`` is given, its schedules, its default learning rate,
 its p-bit form, and whether it has a fixed-point form. Everything else reads them here: the
-CLI's choices and help, the architecture checks (:mod:`pbitsim.energy_models.arch_rules`), the schedules
+CLI's choices and help, the architecture checks (:mod:`pbitsim.network.arch_rules`), the schedules
 (:mod:`pbitsim.schedules`), the estimate's default list and baseline, the sweep and the
 consistency tests' parameter lists. The rule's cost walk (``cost.py``) and training step
 (``train.py``) take their name from it when they register.
@@ -35,7 +35,7 @@ RULES_DIR = Path(__file__).with_name("rules")
 #: projections (MLPs); ``cafo`` Cascaded Forward's per-block predictors; ``sff`` Scalable FF's
 #: goodness convs.
 FAMILIES = ("bp", "ff", "cwc", "mf", "cafo", "sff")
-#: The default networks, by kind (:data:`pbitsim.energy_models.archs.DEFAULT_NETS` maps each
+#: The default networks, by kind (:data:`pbitsim.network.archs.DEFAULT_NETS` maps each
 #: to its built-in net per input shape).
 NETS = ("cfse", "ff-mlp", "mf-mlp", "cafo-cnn", "sff-cnn")
 

@@ -264,7 +264,7 @@ def write_counts(folder: "str | os.PathLike", doc: dict) -> Path:
 
 def read_counts(path: "str | os.PathLike", error: type[Exception] = RunFileError) -> dict:
     """A counts file as parsed JSON (a folder means its ``counts.json``); only the format is
-    checked here, :mod:`pbitsim.energy_models.countsfile` validates the fields."""
+    checked here, :mod:`pbitsim.estimator.countsfile` validates the fields."""
     path = Path(path)
     if path.is_dir():
         path = path / COUNTS

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from pbitsim.energy_models.arch_rules import arch_rule, resolve_arch, simulated_rule
-from pbitsim.energy_models import load_arch
-from pbitsim.energy_models.archs import arch_from_mapping
+from pbitsim.network.arch_rules import arch_rule, resolve_arch, simulated_rule
+from pbitsim.network.archs import load_arch
+from pbitsim.network.archs import arch_from_mapping
 
 
 def _arch(layers, shape=(1, 8, 8), **top):
@@ -68,8 +68,8 @@ def test_resolve_arch():
 
 
 def test_pure_python():
-    code = ("import sys, pbitsim.energy_models.arch_rules, pbitsim.schedules\n"
-            "pbitsim.energy_models.arch_rules.resolve_arch('cwc', None, (1, 28, 28), 10, 'mnist', 'reference')\n"
+    code = ("import sys, pbitsim.network.arch_rules, pbitsim.schedules\n"
+            "pbitsim.network.arch_rules.resolve_arch('cwc', None, (1, 28, 28), 10, 'mnist', 'reference')\n"
             "print(sorted(m for m in ('torch', 'numpy', 'numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -80,8 +80,8 @@ def test_tiled_forms_are_the_tiled_rules():
     """One list of tiled rules: every cost model that walks a p-bit net (``tiled``) is in
     ``TILED_RULES`` and prices p-bits, every local rule's ``--tiles`` form is one of them, and
     the real-valued rules are not."""
-    from pbitsim.energy_models.arch_rules import TILED_RULES, is_tiled
-    from pbitsim.energy_models.algorithms import algorithm_names, get_algorithm
+    from pbitsim.network.arch_rules import TILED_RULES, is_tiled
+    from pbitsim.estimator.algorithms import algorithm_names, get_algorithm
     from pbitsim.rulebook import RULES, TILED_FORMS, recorded_algo, resolve_algo
     assert set(RULES) == set(algorithm_names())
     for name in RULES:
@@ -104,7 +104,7 @@ def test_tiled_forms_are_the_tiled_rules():
 
 
 def test_bscafo_defaults_are_cafo_s():
-    from pbitsim.energy_models.archs import default_arch
+    from pbitsim.network.archs import default_arch
     from pbitsim.schedules import default_schedule, dfa_epochs
     for algo in ("bscafo-rand", "bscafo-dfa"):
         assert default_arch((1, 28, 28), rule(algo).net) == "cafo-cnn-mnist"

@@ -36,7 +36,7 @@ def test_bad_labels():
 
 
 def test_hardware_summary_takes_a_datapath():
-    from pbitsim.energy_models import hardware_summary
+    from pbitsim.estimator import hardware_summary
     fp = hardware_summary("cfse-mnist", "bsff", 7)
     q = hardware_summary("cfse-mnist", "bsff", 7, precision=parse_label("w8a16"))
     assert fp["precision"] == "fp32" and q["precision"] == "w8a16"

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..counters import active_counter
-from .. import costs
+from ..network.counters import active_counter
+from ..network import costs
 from .. import kernels as K
 from ..precision import ACT_ROUNDING, ACT_SCALE, FP32, Precision
 from . import tally
@@ -52,9 +52,9 @@ class _Counted:
         straight-through gradient; their float product (the integer sums times the two scales)
         saturated to the accumulator's range per output channel; with ``grad_bits`` the error
         reaching the product is quantized per channel (stochastic, seeded) before both of its
-        gradients. Counts: the quantizers (:func:`pbitsim.costs.quantize_fixed`) and one rescaling
-        multiply per output (:func:`pbitsim.costs.dequantize`); the products' own counts are
-        restated at the widths by the callers (:func:`pbitsim.costs.at_precision`).
+        gradients. Counts: the quantizers (:func:`pbitsim.network.costs.quantize_fixed`) and one rescaling
+        multiply per output (:func:`pbitsim.network.costs.dequantize`); the products' own counts are
+        restated at the widths by the callers (:func:`pbitsim.network.costs.at_precision`).
         """
         prec = self.precision
         from ..kernels import fixed_point as FX
@@ -99,9 +99,9 @@ class CountedConv2d(_Counted, nn.Conv2d):
 
     Counts
     ------
-    Forward: :func:`pbitsim.costs.product` ``("forward", macs, ...)`` with ``macs`` the in-image
-    taps (:func:`pbitsim.bridge.tally.conv_macs`), the bias (:func:`pbitsim.costs.bias`) and,
-    under backprop, the stashed input (:func:`pbitsim.costs.stash`). Backward, when a gradient
+    Forward: :func:`pbitsim.network.costs.product` ``("forward", macs, ...)`` with ``macs`` the in-image
+    taps (:func:`pbitsim.bridge.tally.conv_macs`), the bias (:func:`pbitsim.network.costs.bias`) and,
+    under backprop, the stashed input (:func:`pbitsim.network.costs.stash`). Backward, when a gradient
     flows: the weight gradient (``"weight_grad"``, quantized under BGBSFF), the bias gradient,
     and the input gradient (``"input_grad"``) when the input requires one.
     """

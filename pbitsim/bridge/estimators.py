@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..costs import ESTIMATORS, QUANTIZERS  # the names, defined once with their costs
+from ..network.costs import ESTIMATORS, QUANTIZERS  # the names, defined once with their costs
 
 __all__ = ["ESTIMATORS", "QUANTIZERS", "quantize_grad"]
 

@@ -6,7 +6,7 @@ Used by :class:`pbitsim.bridge.functions.IndexConv2dFn` and
 * the (batch-norm folded) fp32 weights are quantized per output channel to ``weight_bits``
   (nearest) and the integer weights are added into saturating ``acc_bits`` accumulators
   (:mod:`pbitsim.kernels.fixed_point`); the integer sums are rescaled by one fp32 multiply
-  per output (:func:`pbitsim.costs.dequantize`);
+  per output (:func:`pbitsim.network.costs.dequantize`);
 * with ``grad_bits`` the output error is quantized per output channel (stochastic, seeded)
   and the weight gradient accumulates integer error words the same way.
 
@@ -15,7 +15,7 @@ torch's float product on the integer values when no partial sum can saturate or 
 float32's exact integers (``max|word| x`` the largest sum of counts an output adds
 ``< min(2^(acc_bits-1), 2^24)``), and otherwise runs the integer kernels too. The counts are
 the same either way: the fp32 product's counts at the datapath's widths
-(:func:`pbitsim.costs.at_precision`; the integer kernels count at those widths themselves,
+(:func:`pbitsim.network.costs.at_precision`; the integer kernels count at those widths themselves,
 a kernel test holds them to it).
 """
 
@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.grad import conv2d_weight
 
-from .. import costs
+from ..network import costs
 from .. import kernels as K
-from ..counters import OpCounter
+from ..network.counters import OpCounter
 from ..kernels import fixed_point as FX
 from ..precision import GRAD_ROUNDING, GRAD_SCALE, WEIGHT_ROUNDING, WEIGHT_SCALE
 from . import tally

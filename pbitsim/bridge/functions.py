@@ -17,8 +17,8 @@ from torch.nn.grad import conv2d_weight
 
 from .. import kernels as K
 from ..config import BACKENDS
-from ..counters import OpCounter, active_counter
-from .. import costs
+from ..network.counters import OpCounter, active_counter
+from ..network import costs
 from ..precision import FP32
 from . import fixed, tally
 from .estimators import quantize_grad

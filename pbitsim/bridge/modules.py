@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from .. import kernels as K
-from ..counters import active_counter, uint_dtype
-from .. import costs
+from ..network.counters import active_counter, uint_dtype
+from ..network import costs
 from ..precision import FP32, Precision
 from . import tally
 from .estimators import ESTIMATORS, QUANTIZERS
@@ -68,7 +68,7 @@ class TiledLogistic(_Seeded):
     seed : int
         Base seed of calls made without an explicit ``seed``.
     device : device or str, optional
-        The p-bit model that samples them (:mod:`pbitsim.devices`, or a spec string; default
+        The p-bit model that samples them (:mod:`pbitsim.hardware.devices`, or a spec string; default
         ideal). The backward assumes ideal p-bits, as training that does not know its devices
         would.
 
@@ -79,8 +79,8 @@ class TiledLogistic(_Seeded):
     Counts
     ------
     Forward (the kernel's): ``pbit_sample`` = M x z.numel(), ``act_read:fp32`` and
-    ``act_write:u<bits(M)>`` = z.numel(). Backward: :func:`pbitsim.costs.tiled_backward`
-    (mean-field) or :func:`pbitsim.costs.straight_through_backward` of z.numel() units.
+    ``act_write:u<bits(M)>`` = z.numel(). Backward: :func:`pbitsim.network.costs.tiled_backward`
+    (mean-field) or :func:`pbitsim.network.costs.straight_through_backward` of z.numel() units.
     """
 
     def __init__(self, tiles: int, estimator: str = "mean-field", seed: int = 0, device=None):
@@ -183,15 +183,15 @@ class BSNConv2d(_CountStats, _Seeded):
 
     Counts
     ------
-    Forward: :func:`pbitsim.costs.fold_input_affine` of the weights when ``in_scale`` is given
+    Forward: :func:`pbitsim.network.costs.fold_input_affine` of the weights when ``in_scale`` is given
     (once per call); the product as :func:`pbitsim.kernels.index_conv2d` counts it (``add:fp32``
     = adds of weight rows, one per tap per unit of count; ``weight_read:fp32`` one per nonzero
     tap; ``act_read:uN`` = x.numel(); ``act_write:fp32`` = the output); the bias map
-    (:func:`pbitsim.costs.bias`), or with ``row_scale`` :func:`pbitsim.costs.row_scale`.
-    Backward: BGBSFF's :func:`pbitsim.costs.quantize`, the transposed product as
+    (:func:`pbitsim.network.costs.bias`), or with ``row_scale`` :func:`pbitsim.network.costs.row_scale`.
+    Backward: BGBSFF's :func:`pbitsim.network.costs.quantize`, the transposed product as
     :func:`pbitsim.kernels.index_conv2d_weight_grad` counts it (relabelled to int32 sums and
-    ``u2``/``u1`` error words when quantized), :func:`pbitsim.costs.fold_input_affine_backward`,
-    the bias gradient and :func:`pbitsim.costs.dequantize`. The training-mode statistics of
+    ``u2``/``u1`` error words when quantized), :func:`pbitsim.network.costs.fold_input_affine_backward`,
+    the bias gradient and :func:`pbitsim.network.costs.dequantize`. The training-mode statistics of
     ``x`` are kept (:meth:`input_stats`) for ``pbitsim estimate --counts``.
     """
 
@@ -315,7 +315,7 @@ class _Foldable:
 
     Counts
     ------
-    :func:`pbitsim.costs.batchnorm` in training, :func:`pbitsim.costs.batchnorm_eval` in
+    :func:`pbitsim.network.costs.batchnorm` in training, :func:`pbitsim.network.costs.batchnorm_eval` in
     evaluation, with the input read at ``in_dtype`` (``uN`` for tile counts, which the hardware
     sums in integers). The backward is counted by
     :func:`pbitsim.bridge.counted.counted_bn_backward` on the output.

@@ -1,8 +1,8 @@
-"""The bridge's side of the cost vocabulary: torch shapes in, :mod:`pbitsim.costs` counts out.
+"""The bridge's side of the cost vocabulary: torch shapes in, :mod:`pbitsim.network.costs` counts out.
 
 The Numba kernels count their own work; everything torch computes around them (real
 convolutions, batch norm, pooling, goodness, losses, optimizer steps) is counted here by calling
-the same functions of :mod:`pbitsim.costs` that the analytic estimator calls, with the shapes
+the same functions of :mod:`pbitsim.network.costs` that the analytic estimator calls, with the shapes
 that actually ran. So a measured step and an estimated step differ only where the work depends
 on the data (index-and-accumulate products, p-bit samples).
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 
-from .. import costs
-from ..counters import OpCounter
+from ..network import costs
+from ..network.counters import OpCounter
 from ..precision import FP32, Precision
 
 __all__ = [
@@ -31,7 +31,7 @@ grad_dtype = costs.grad_dtype
 
 
 def record(counter: OpCounter | None, counts) -> None:
-    """Add a :class:`pbitsim.costs.Counts` to ``counter`` (nothing when None)."""
+    """Add a :class:`pbitsim.network.costs.Counts` to ``counter`` (nothing when None)."""
     if counter is not None and counts:
         counter.add_counts(counts)
 
@@ -69,8 +69,8 @@ def conv_macs(x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0)
 def count_product(counter, macs: int, kind: str, n_in: int, n_out: int,
                   quant: str | None = None, weights: int = 0, saved: str = "act",
                   prec: Precision = FP32) -> None:
-    """A real-valued product (see :func:`pbitsim.costs.product`), at the widths of ``prec``
-    (:func:`pbitsim.costs.at_precision`)."""
+    """A real-valued product (see :func:`pbitsim.network.costs.product`), at the widths of ``prec``
+    (:func:`pbitsim.network.costs.at_precision`)."""
     if counter is None or macs == 0:
         return
     if kind not in PRODUCTS:

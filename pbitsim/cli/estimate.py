@@ -1,6 +1,6 @@
 """``pbitsim estimate``: training and inference energy of the learning rules in pJ.
 
-Pure Python on top of :mod:`pbitsim.energy_models` (no torch, no numba): it starts
+Pure Python on top of :mod:`pbitsim.estimator` (no torch, no numba): it starts
 fast and prints rich tables, or JSON/CSV for scripts.
 """
 
@@ -11,10 +11,11 @@ import io
 
 import click
 
-from ..energy_models import DEFAULT_ALGOS, DEFAULT_TABLE, estimate as run_estimate
-from ..energy_models.archs import DEFAULT_ARCH
-from ..energy_models.pricing import price_counts
-from ..energy_models.tiles import DEFAULT_DENSITY
+from ..estimator import DEFAULT_ALGOS, estimate as run_estimate
+from ..hardware.tables import DEFAULT_TABLE
+from ..network.archs import DEFAULT_ARCH
+from ..hardware.pricing import price_counts
+from ..network.tiles import DEFAULT_DENSITY
 from .console import make_console
 from .precision import precision_options
 from .rulehelp import algo_nets_help, tiles_help
@@ -158,7 +159,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     algo_given = algo is not None
     tiles_given = tiles is not None  # the user's --tiles (mf/sff/cafo-* then run tiled)
     if counts_path:
-        from ..energy_models.countsfile import load_counts_file
+        from ..estimator.countsfile import load_counts_file
         try:
             measured = load_counts_file(counts_path)
         except ValueError as exc:
@@ -166,7 +167,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     densities = _parse_density(density) if density is not None else None
     stats_given = tiles is not None or densities is not None  # the user's, not the run's
     if measured is not None:
-        from ..energy_models.countsfile import run_arch
+        from ..estimator.countsfile import run_arch
         try:
             arch = run_arch(measured, arch)
         except ValueError as exc:
@@ -179,7 +180,7 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
             # the measured counts are always compared with the run's own rule
             algo = f"{algo},{measured.algo}"
         if device is None and measured.device is not None:
-            from ..energy_models import parse_device
+            from ..hardware.devices import parse_device
             try:
                 device = parse_device(measured.device)
             except ValueError as exc:

@@ -4,7 +4,7 @@ command lists the same rules with the same defaults (pure Python: no torch)."""
 from __future__ import annotations
 
 from ..config import DATASET_INPUTS, DEFAULT_TILES
-from ..energy_models.archs import DEFAULT_NETS
+from ..network.archs import DEFAULT_NETS
 from ..rulebook import RULE_SPECS, TILED_FORMS
 
 __all__ = ["tiles_help", "lr_help", "arch_help", "algo_nets_help"]

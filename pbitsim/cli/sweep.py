@@ -150,7 +150,7 @@ def _check_scheduler(scheduler, jobs, estimate_only) -> None:
 
 def _estimate_only(console, cfg, out, density, no_plots):
     from .. import runfiles
-    from ..energy_models.tiles import DEFAULT_DENSITY
+    from ..network.tiles import DEFAULT_DENSITY
     from ..sweep import estimate_rows, write_outputs
     density = DEFAULT_DENSITY if density is None else density
     try:

@@ -11,7 +11,7 @@ from .errors import PbitsimError
 
 
 def _load(name):
-    from ..energy_models.tables import TableError, load_table
+    from ..hardware.tables import TableError, load_table
     try:
         return load_table(name)
     except TableError as exc:
@@ -32,7 +32,7 @@ def list_cmd():
     """The shipped tables, with their node and title."""
     from rich.table import Table
 
-    from ..energy_models.tables import list_tables
+    from ..hardware.tables import list_tables
     out = Table(title="Energy tables (pbitsim estimate --table NAME)", title_justify="left")
     for col in ("Name", "Node", "Title", "Derived from"):
         out.add_column(col)
@@ -59,8 +59,8 @@ def show_cmd(name, as_toml):
         return
     from rich.table import Table
 
-    from ..energy_models.devices import DIGITAL_RULES
-    from ..energy_models.tables import RULES
+    from ..hardware.pbits import DIGITAL_RULES
+    from ..hardware.tables import RULES
     console = _console()
     meta = tab.meta
     console.print(f"{tab.name}: {meta.get('title', '')}")

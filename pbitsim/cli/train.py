@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND, threads_note
-from ..energy_models.algorithms import DEFAULT_UPDATE, UPDATES
-from ..energy_models.archs import list_archs
+from ..estimator.algorithms import DEFAULT_UPDATE, UPDATES
+from ..network.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .precision import precision_options
@@ -166,7 +166,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     output, progress to standard error (one line per epoch when that is not a terminal).
     """
     from .. import runfiles
-    from ..energy_models.arch_rules import is_tiled
+    from ..network.arch_rules import is_tiled
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 

@@ -11,7 +11,7 @@
 * fixed point (:mod:`.fixed_point`): the same products on integer words into saturating
   accumulators, :func:`fixed_index_matmul` and the others, and its quantizer;
 * seeds: :func:`derive_seed`;
-* p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.devices` (re-exported).
+* p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.hardware.devices` (re-exported).
 
 Every kernel takes ``counter=`` (an :class:`pbitsim.OpCounter`) and adds the operations
 the hardware would perform; see each module's docstring for the exact counts.
@@ -33,8 +33,8 @@ _EXPORTS = {
     "fixed_index_matmul": ".fixed_point", "fixed_index_matmul_xt": ".fixed_point",
     "fixed_index_conv2d": ".fixed_point", "fixed_index_conv2d_weight_grad": ".fixed_point",
     "derive_seed": ".rng",
-    "Ideal": "..devices", "Digital": "..devices", "Smtj": "..devices",
-    "parse_device": "..devices",
+    "Ideal": "..hardware.devices", "Digital": "..hardware.devices", "Smtj": "..hardware.devices",
+    "parse_device": "..hardware.devices",
 }
 __all__ = list(_EXPORTS)
 

@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import MAX_BITS, MIN_BITS
-from ..counters import uint_dtype
+from ..network.counters import uint_dtype
 from ..precision import ROUNDINGS, SCALE_RULES
 from ._checks import as_array, check_levels, pair
 from .index_ops import _conv_shapes

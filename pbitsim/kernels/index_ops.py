@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from ..counters import uint_dtype
+from ..network.counters import uint_dtype
 from ._checks import as_array, check_levels, pair
 
 __all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad",

@@ -17,7 +17,7 @@ number of threads. Sums run in float32 vector lanes within a plane (reassociated
 vectorisation, an order fixed at compile time) and in float64 across planes: they equal torch's
 batch norm up to float rounding (tested), not bit for bit.
 These are the simulator's training computations; the bridge counts them as torch's batch norm
-(:func:`pbitsim.costs.batchnorm`, :func:`pbitsim.costs.batchnorm_backward`).
+(:func:`pbitsim.network.costs.batchnorm`, :func:`pbitsim.network.costs.batchnorm_backward`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ dropped (torch's floor mode). Each plane (image, channel) is one task: results n
 the number of threads.
 
 The comparisons are the simulator's, not counted here: the bridge counts pooling with
-:func:`pbitsim.costs.maxpool` and :func:`pbitsim.costs.maxpool_backward`, as for real values.
+:func:`pbitsim.network.costs.maxpool` and :func:`pbitsim.network.costs.maxpool_backward`, as for real values.
 """
 
 from __future__ import annotations

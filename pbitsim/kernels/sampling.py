@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..counters import uint_dtype
+from ..network.counters import uint_dtype
 from ..config import MAX_TILES
 from ._checks import as_array, check_tiles
-from ..devices import Digital, Ideal, Smtj
+from ..hardware.devices import Digital, Ideal, Smtj
 from .rng import UNIFORM24_SCALE, draw64, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
@@ -295,7 +295,7 @@ def bsn_sample(z, seed, counter=None, *, device=None) -> np.ndarray:
     """Binary stochastic neurons: uint8 of z's shape, 1 with probability sigmoid(z).
 
     ``z`` is float32 of any shape; ``seed`` an integer (same seed, same bits, on any
-    number of threads); ``device`` a p-bit model from ``pbitsim.devices``
+    number of threads); ``device`` a p-bit model from ``pbitsim.hardware.devices``
     (default: ideal).
 
     Counts
@@ -323,7 +323,7 @@ def tiled_logistic(z, tiles, seed, counter=None, *, device=None, out_float=None,
     counter : OpCounter, optional
         Receives the counts.
     device : p-bit device, optional
-        From :mod:`pbitsim.devices`; default ideal.
+        From :mod:`pbitsim.hardware.devices`; default ideal.
     out_float, slope : ndarray of float32 of z's shape, optional
         Ideal device only: filled in the same pass with the counts as float32 and with
         ``tiled_dmean(z, tiles)`` (bit for bit: the same sigmoids, summed in the same order),

@@ -6,8 +6,8 @@ A rule's package holds everything that is the rule's own:
   name, label, family, default network, schedules, learning rate, p-bit form, ...; the one
   place its name is written;
 * ``cost.py`` -- its estimator walk (torch-free): a class registered with
-  :func:`pbitsim.energy_models.algorithms.register` whose ``training_step`` and
-  ``inference_step`` walk one step of a batch in :mod:`pbitsim.costs` terms, in the order the
+  :func:`pbitsim.estimator.algorithms.register` whose ``training_step`` and
+  ``inference_step`` walk one step of a batch in :mod:`pbitsim.network.costs` terms, in the order the
   training step runs;
 * ``train.py`` -- its training step (torch): a class registered with
   :func:`pbitsim.training.algorithms.register` (model, optimizers, ``train_step``, ``predict``).

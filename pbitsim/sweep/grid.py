@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import MAX_SEED, MAX_TILES
-from ..devices import split_devices
+from ..hardware.devices import split_devices
 
 __all__ = ["Axis", "AXES", "axis", "Point", "SweepConfig", "SweepError", "StalePoint",
            "arch_for", "check_grid", "split_devices"]
@@ -62,7 +62,7 @@ def _choice_values(option: str, choices: Callable[[], tuple[str, ...]]):
 
 def _device_values(texts) -> tuple[str, ...]:
     """Canonical device specs from ``--device`` values (each a comma list of specs)."""
-    from ..devices import parse_device, spec_string
+    from ..hardware.devices import parse_device, spec_string
     specs = [spec_string(parse_device(spec)) for text in texts for spec in split_devices(text)]
     if not specs:
         raise ValueError("--device is empty (give ideal, digital or smtj, with options as "
@@ -109,13 +109,13 @@ def _precision_fields(label: str) -> dict:
 
 def _has_fixed_point(values: dict) -> bool:
     """Whether the point's rule has a fixed-point datapath (the precision axis applies)."""
-    from ..energy_models.algorithms import get_algorithm
+    from ..estimator.algorithms import get_algorithm
     return get_algorithm(values["algo"]).fixed_point
 
 
 def _uses_pbits(values: dict) -> bool:
     """Whether the point's rule samples tiled p-bits (tiles and device apply to it)."""
-    from ..energy_models.algorithms import get_algorithm
+    from ..estimator.algorithms import get_algorithm
     return get_algorithm(values["algo"]).uses_tiles
 
 
@@ -158,7 +158,7 @@ class Axis:
         False the axis does not apply to the point (value None, e.g. tiles for a rule without
         p-bits), and the grid holds the point once.
     estimate_arg
-        The keyword of :func:`~pbitsim.energy_models.hardware_summary` the value sets in
+        The keyword of :func:`~pbitsim.estimator.hardware_summary` the value sets in
         ``--estimate-only`` (None: it does not set one).
     averaged
         The rows of the outputs average over this axis (the seeds).
@@ -190,7 +190,7 @@ class Axis:
         return self.config(value) if self.config is not None else {self.field: value}
 
     def estimate_kwargs(self, value) -> dict:
-        """The keyword of :func:`~pbitsim.energy_models.hardware_summary` a value sets."""
+        """The keyword of :func:`~pbitsim.estimator.hardware_summary` a value sets."""
         if self.estimate_arg is None or value is None:
             return {}
         return {self.estimate_arg: (self.estimate_value(value) if self.estimate_value is not None
@@ -278,7 +278,7 @@ def arch_for(cfg: "SweepConfig", point: Point) -> str:
     if cfg.arch is not None:
         return cfg.arch
     from ..config import DATASET_INPUTS
-    from ..energy_models.archs import default_arch
+    from ..network.archs import default_arch
     from ..rulebook import rule
     return default_arch(DATASET_INPUTS[point.dataset][0], rule(point.algo).net)
 
@@ -336,7 +336,7 @@ class SweepConfig:
 def check_grid(cfg: SweepConfig) -> None:
     """Every (data set, rule) of the grid must fit the network: ``ValueError`` (one line)
     naming the first that does not, before anything trains (torch-free)."""
-    from ..energy_models.arch_rules import resolve_arch
+    from ..network.arch_rules import resolve_arch
     from ..config import DATASET_INPUTS
     from ..schedules import default_schedule
     done = set()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import runfiles
-from ..counters import OpCounter
+from ..network.counters import OpCounter
 from .grid import Point, StalePoint, SweepConfig, SweepError
 
 __all__ = ["RUNS", "point_folder", "point_status", "clear_point", "train_point"]
@@ -83,7 +83,7 @@ def _compare(want: dict, recorded: dict, where: str, hint: str) -> None:
 
 def _read_point_counts(folder: Path) -> dict:
     """A point's ``counts.json``, validated; :class:`~pbitsim.runfiles.RunFileError` if not."""
-    from ..energy_models.countsfile import CountsFileError, parse_counts
+    from ..estimator.countsfile import CountsFileError, parse_counts
     path = folder / runfiles.COUNTS
     try:
         doc = runfiles.read_counts(path, error=CountsFileError)

@@ -17,7 +17,9 @@ __all__ = ["estimate_rows", "point_row", "aggregate"]
 def estimate_rows(cfg: SweepConfig, density: float) -> list[dict]:
     """Energy, p-bit count and area of every point but the seeds, from the analytic model."""
     from ..config import DEFAULT_TILES
-    from ..energy_models import hardware_summary, load_arch, load_table
+    from ..estimator import hardware_summary
+    from ..network.archs import load_arch
+    from ..hardware.tables import load_table
     table = load_table(cfg.table)
     archs: dict = {}
     rows, seen = [], set()
@@ -53,7 +55,10 @@ def _row(point: Point, summary, **extra) -> dict:
 def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     """A trained point's accuracy and its measured counts priced with its device."""
     from ..config import DEFAULT_TILES
-    from ..energy_models import hardware_summary, load_arch, load_table, price_counts
+    from ..estimator import hardware_summary
+    from ..network.archs import load_arch
+    from ..hardware.tables import load_table
+    from ..hardware.pricing import price_counts
     try:
         doc = _read_point_counts(point_folder(out, point))
     except runfiles.RunFileError as e:

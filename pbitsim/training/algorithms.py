@@ -5,7 +5,7 @@ its estimator walk, ``cost.py``), registered here with :func:`register` and buil
 :func:`make_algorithm`. Every algorithm trains the network of an architecture
 (:class:`~pbitsim.training.models.Net` built from a built-in name or a user TOML file, as
 ``pbitsim estimate --arch`` reads them) where its rule applies
-(:func:`pbitsim.energy_models.arch_rules.arch_rule`). CwC-family blocks follow a freezing schedule
+(:func:`pbitsim.network.arch_rules.arch_rule`). CwC-family blocks follow a freezing schedule
 (:mod:`pbitsim.schedules`); the head trains throughout.
 """
 
@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from ..rulebook import RULE_MODULES, RULES
-from ..energy_models.arch_rules import TILED_RULES, is_tiled, resolve_arch
+from ..network.arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import DEFAULT_TILES
 from ..bridge import tally
-from ..counters import active_counter
+from ..network.counters import active_counter
 from ..schedules import default_schedule, freeze_ends
 
 __all__ = ["ALGOS", "Algorithm", "register", "default_lr", "make_algorithm", "freeze_ends"]

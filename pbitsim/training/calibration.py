@@ -14,7 +14,7 @@ Rules whose running statistics are not what the test depends on are left alone:
 CaFo's blocks run with their batch norms in evaluation mode in training too, so its predictors
 learn and are tested on the same statistics (``Algorithm.refreshes_norms = False``). The pass
 is training work: the trainer counts it with the training counts, and the estimator's rule
-walks add it (:func:`pbitsim.energy_models.algorithms._steps.calibration_forward`).
+walks add it (:func:`pbitsim.estimator.algorithms._steps.calibration_forward`).
 """
 
 from __future__ import annotations

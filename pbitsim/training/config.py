@@ -2,7 +2,7 @@
 
 :meth:`TrainConfig.validate` turns every bad value into one :class:`TrainingError` line (the
 CLI prints it as ``Error: ...`` and exits 2): algorithm, tiles, budget, the architecture and
-whether the algorithm's rule applies to it (:mod:`pbitsim.energy_models.arch_rules`), the schedule, the p-bit
+whether the algorithm's rule applies to it (:mod:`pbitsim.network.arch_rules`), the schedule, the p-bit
 device, BGBSFF's update, the energy table, threads and backend.
 """
 
@@ -13,14 +13,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..energy_models.arch_rules import TILED_RULES, resolve_arch
+from ..network.arch_rules import TILED_RULES, resolve_arch
 from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, check_seed,
                       check_threads, check_tiles, machine_memory_bytes)
-from ..devices import parse_device, spec_string
+from ..hardware.devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
-from ..energy_models.algorithms import (DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
-                                        get_algorithm)
-from ..energy_models.archs import ARCH_DIR
+from ..estimator.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES, get_algorithm
+from ..network.archs import ARCH_DIR
 from ..schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from ..rulebook import resolve_algo
 from .algorithms import ALGOS
@@ -199,7 +198,7 @@ class TrainConfig:
 
     def _check_table(self) -> None:
         """The energy table exists and prices the device: known now, not after the run."""
-        from ..energy_models import load_table
+        from ..hardware.tables import load_table
         try:
             load_table(self.energy_table).with_device(self.device)
         except ValueError as e:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from pbitsim import config
-from pbitsim.counters import OpCounter, active_counter, counting
+from pbitsim.network.counters import OpCounter, active_counter, counting
 
 __all__ = ["FrozenFeatures", "FrozenInputs"]
 

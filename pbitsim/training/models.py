@@ -1,4 +1,4 @@
-"""The trained network, built from an architecture (:class:`~pbitsim.energy_models.archs.Arch`).
+"""The trained network, built from an architecture (:class:`~pbitsim.network.archs.Arch`).
 
 One torch network for every algorithm and every architecture the estimator reads (built-in
 names or user TOML files). Each block is a linear layer (dense, or conv2d with stride, padding
@@ -42,10 +42,10 @@ from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward,
                               counted_relu)
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
                               QuantizeGrad, TiledLogistic, max_pool_counts, normalized_tiles)
-from ..energy_models.arch_rules import NORMS, simulated_rule
+from ..network.arch_rules import NORMS, simulated_rule
 from ..seeds import stream
-from .. import costs
-from ..counters import active_counter, uint_dtype
+from ..network import costs
+from ..network.counters import active_counter, uint_dtype
 
 __all__ = ["Net", "BN_EPS", "PRE_SCALE", "class_goodness", "rms_normalize"]
 

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 from .. import OMP_SPINNING, runfiles
-from ..energy_models.arch_rules import is_tiled
+from ..network.arch_rules import is_tiled
 from ..bridge.heap import keep_freed_memory
 from ..seeds import stream
 from ..rulebook import recorded_algo
-from ..counters import OpCounter, counting
+from ..network.counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
 from ..config import CALIBRATION_SAMPLES
@@ -444,7 +444,7 @@ def _price(train: OpCounter, infer: OpCounter, table: str, device: str | None,
            train_samples: int, test_samples: int):
     """Energy of the counted work from the energy model, or the reason it is unavailable."""
     try:
-        from ..energy_models import price_counts
+        from ..hardware.pricing import price_counts
     except ImportError as e:
         return {"table": table, "error": f"energy model unavailable: {e}"}
     try:

@@ -18,7 +18,7 @@ import pytest
 
 from adv_helpers import SMALL, invoke, one_error_line, subprocess_env
 
-from pbitsim.energy_models.tables import TABLE_DIR
+from pbitsim.hardware.tables import TABLE_DIR
 
 
 # ---------------------------------------------------------------------------------- hole 4

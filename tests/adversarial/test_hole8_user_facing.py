@@ -13,7 +13,7 @@ import sys
 
 from adv_helpers import ROOT, invoke
 
-from pbitsim.energy_models.tables import TABLE_DIR
+from pbitsim.hardware.tables import TABLE_DIR
 
 
 def test_train_summary_on_stdout_progress_on_stderr(mnist_dir, tmp_path):
@@ -57,7 +57,7 @@ def test_edited_table_copy_is_labelled_by_its_file(tmp_path):
 
 def test_readme_devices_table_agrees_with_the_tool():
     from pbitsim.cli.units import format_energy
-    from pbitsim.energy_models import estimate
+    from pbitsim.estimator import estimate
     readme = (ROOT / "README.md").read_text()
     rows = re.findall(r"^\| `(ideal|smtj|digital)`.*\| ([\d.]+ [um]J) \|$", readme, re.M)
     assert [kind for kind, _ in rows] == ["ideal", "smtj", "digital"]

@@ -18,7 +18,7 @@ from adv_helpers import SMALL, invoke, one_error_line
 
 from pbitsim import OpCounter
 from pbitsim.config import MAX_SEED
-from pbitsim.energy_models.tables import TABLE_DIR
+from pbitsim.hardware.tables import TABLE_DIR
 
 
 def _arch(tmp_path, name="net", units=20, file="net.toml"):

@@ -9,7 +9,7 @@ import torch
 
 from pbitsim import OpCounter, counting
 from pbitsim.bridge.modules import BSNConv2d, BSNLinear, set_backend
-from pbitsim.energy_models.archs import load_arch
+from pbitsim.network.archs import load_arch
 from pbitsim.training.models import Net
 
 

@@ -14,7 +14,7 @@ from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.estimators import quantize_grad
 from pbitsim.bridge.modules import (BinaryStochastic, BSNConv2d, BSNLinear, FoldableBatchNorm2d,
                                     QuantizeGrad, TiledLogistic)
-from pbitsim.energy_models.archs import arch_from_mapping
+from pbitsim.network.archs import arch_from_mapping
 from pbitsim.training import models as models_module
 from pbitsim.training.models import Net
 
@@ -220,7 +220,7 @@ def test_counts_in_context():
     before = c.copy()
     lin(x)  # outside the context: the closed counter gets nothing, and no counter is active
     assert c == before
-    from pbitsim.counters import active_counter
+    from pbitsim.network.counters import active_counter
     assert active_counter() is None
     with counting() as fresh:
         pass
@@ -342,6 +342,6 @@ def test_quantized_real_conv_weight_gradient_is_adds():
 
 def test_estimator_preactivation_scale_is_the_trainers():
     """The analytic tile model assumes the scale BSFF normalises its preactivations to."""
-    from pbitsim.energy_models.tiles import PREACT_STD
+    from pbitsim.network.tiles import PREACT_STD
     from pbitsim.training.models import PRE_SCALE
     assert PREACT_STD == PRE_SCALE

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pbitsim import OpCounter
 from pbitsim.cli.main import cli
-from pbitsim.energy_models import load_table
+from pbitsim.hardware.tables import load_table
 
 
 def run(*args):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
 from pbitsim.config import MAX_BITS, MIN_BITS
-from pbitsim.energy_models import estimate as run_estimate
+from pbitsim.estimator import estimate as run_estimate
 from pbitsim.precision import make_precision
 
 BAD = [

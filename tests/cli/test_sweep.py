@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
-from pbitsim.energy_models import hardware_summary
-from pbitsim.devices import split_devices
+from pbitsim.estimator import hardware_summary
+from pbitsim.hardware.devices import split_devices
 from pbitsim.sweep import Point
 
 

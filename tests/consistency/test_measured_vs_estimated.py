@@ -2,7 +2,7 @@
 
 For every algorithm on every built-in network and two user TOML files (a conv net and an MLP),
 the counts that one training step and one inference batch of the torch bridge record equal what
-``pbitsim.energy_models`` estimates for the same batch: exactly for the real-valued rules; for the
+``pbitsim.estimator`` estimates for the same batch: exactly for the real-valued rules; for the
 tiled rules when the estimator is given the tile statistics measured on the counts each index
 layer read. Index products on convolutions with zero padding are the one term that cannot match
 exactly from two statistics: a border pixel is read by fewer output positions than an inner one,
@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from pbitsim import counting
-from pbitsim.energy_models.arch_rules import TILED_RULES, arch_rule
-from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
-from pbitsim.energy_models.archs import list_archs, load_arch
-from pbitsim.energy_models.tiles import TileStats
+from pbitsim.network.arch_rules import TILED_RULES, arch_rule
+from pbitsim.estimator.algorithms import ModelParams, get_algorithm
+from pbitsim.network.archs import list_archs, load_arch
+from pbitsim.network.tiles import TileStats
 from pbitsim.rulebook import RULE_SPECS, family
 from pbitsim.schedules import CAFO_DFA_RULES
 from pbitsim.training.algorithms import make_algorithm

@@ -6,8 +6,8 @@ import pytest
 from scipy import stats
 
 from pbitsim.kernels import bsn_sample, tile_offsets, tiled_logistic
-from pbitsim.devices import (Digital, Ideal, Smtj, lfsr_is_maximal, lfsr_mask, lfsr_step,
-                                     parse_device)
+from pbitsim.hardware.devices import (
+    Digital, Ideal, Smtj, lfsr_is_maximal, lfsr_mask, lfsr_step, parse_device)
 
 
 def binomial_ok(k, n, p, sigmas=5.0):
@@ -156,7 +156,7 @@ def test_parse_device():
 _THREAD_SCRIPT = """
 import hashlib, numpy as np
 from pbitsim.kernels import tiled_logistic
-from pbitsim.devices import Digital, Smtj
+from pbitsim.hardware.devices import Digital, Smtj
 z = np.random.default_rng(1).standard_normal((64, 3, 17)).astype(np.float32)
 parts = [tiled_logistic(z, 4, 8, device=d) for d in
          (Digital(), Digital(rng="xoshiro128"), Smtj(offset_sd=0.5, stuck_rate=0.1))]

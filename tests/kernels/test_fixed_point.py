@@ -4,8 +4,8 @@ included), and their counts against the fp32 kernels' at the fixed-point widths.
 import numpy as np
 import pytest
 
-from pbitsim import costs
-from pbitsim.counters import OpCounter
+from pbitsim.network import costs
+from pbitsim.network.counters import OpCounter
 from pbitsim.kernels import fixed_point as F
 from pbitsim.kernels import index_ops as I
 from pbitsim.kernels.rng import seed_key

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pbitsim import OpCounter
-from pbitsim.counters import uint_dtype
+from pbitsim.network.counters import uint_dtype
 from pbitsim.kernels import (add_index_counts, conv2d_tap_stats, index_conv2d,
                              index_conv2d_weight_grad, index_matmul, index_matmul_xt,
                              matmul_tap_stats)

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pbitsim import costs, counting
+from pbitsim.network import costs
+from pbitsim import counting
 from pbitsim.bridge.modules import max_pool_counts as bridge_pool
 from pbitsim.kernels import max_pool_counts, max_pool_counts_backward
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from pbitsim.cli.main import cli
 from pbitsim.config import DATASET_INPUTS
-from pbitsim.energy_models.archs import DEFAULT_ARCH, DEFAULT_NETS, default_arch, load_arch
-from pbitsim.energy_models.estimation import DEFAULT_ALGOS, ESTIMATE_DATASET, FF_BASELINES
+from pbitsim.network.archs import DEFAULT_ARCH, DEFAULT_NETS, default_arch, load_arch
+from pbitsim.estimator.estimation import DEFAULT_ALGOS, ESTIMATE_DATASET, FF_BASELINES
 from pbitsim.rulebook import RULE_SPECS, RULES, TILED_FORMS, rule
 from pbitsim.rulebook import FAMILIES, NETS
 
@@ -31,7 +31,7 @@ def test_descriptors_are_consistent():
 
 
 def test_cost_walk_and_training_step_take_the_descriptor():
-    from pbitsim.energy_models.algorithms import get_algorithm
+    from pbitsim.estimator.algorithms import get_algorithm
     from pbitsim.training.algorithms import _REGISTRY, _discover
     _discover()
     for name, spec in RULE_SPECS.items():
@@ -87,7 +87,7 @@ def test_each_rule_reports_its_own_parameter_count():
     """The estimate's parameter count per rule equals what its torch model (with predictors,
     projections, goodness convs) holds, on every rule's default nets."""
     import torch
-    from pbitsim.energy_models.algorithms import get_algorithm
+    from pbitsim.estimator.algorithms import get_algorithm
     from pbitsim.training import TrainConfig
     from pbitsim.training.algorithms import make_algorithm
     for algo in RULES:

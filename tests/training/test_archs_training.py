@@ -72,7 +72,7 @@ def test_cfse_is_the_default_and_grouped(mnist_small):
     cfg.validate()
     assert cfg.arch == "cfse-mnist" and cfg.arch_sha256 is None
     torch.manual_seed(0)
-    net = Net(__import__("pbitsim.energy_models", fromlist=["load_arch"]).load_arch(cfg.arch))
+    net = Net(__import__("pbitsim.network", fromlist=["load_arch"]).load_arch(cfg.arch))
     assert [m.groups for m in net.linears] == [1, 10, 1, 10]
     x = torch.randn(2, 1, 28, 28)
     ys, logits = net(x)

@@ -27,8 +27,8 @@ import torch
 
 from pbitsim import counting
 from pbitsim.bridge.modules import _Foldable
-from pbitsim.energy_models.algorithms import ModelParams, get_algorithm
-from pbitsim.energy_models.archs import load_arch
+from pbitsim.estimator.algorithms import ModelParams, get_algorithm
+from pbitsim.network.archs import load_arch
 from pbitsim.training import TrainConfig, Trainer
 from pbitsim.training.calibration import calibration_rows
 

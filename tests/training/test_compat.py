@@ -14,7 +14,7 @@ import pytest
 from pbitsim.training import TrainConfig, Trainer
 
 # (algo, training loss, test accuracy, counts). Only the p-bit draws are pinned among the counts:
-# every other total follows the shared cost vocabulary (pbitsim.costs), which may be refined
+# every other total follows the shared cost vocabulary (pbitsim.network.costs), which may be refined
 # without changing the network (the 2-bit reads now include batch norm and pooling reading the
 # counts at their width).
 PINNED = [

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pbitsim.cli.main import cli
 from pbitsim.kernels import Digital, Smtj
 from pbitsim.training import TrainConfig, TrainingError
-from pbitsim.energy_models import load_arch
+from pbitsim.network.archs import load_arch
 from pbitsim.training.models import Net
 
 def test_device_spec_is_validated_and_canonical():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pbitsim.bridge.counted import CountedLinear
-from pbitsim.counters import OpCounter, counting
+from pbitsim.network.counters import OpCounter, counting
 from pbitsim.training.frozen import FrozenFeatures
 
 

@@ -11,8 +11,8 @@ keeps BSFF's real gradient and Adam.
 
 from __future__ import annotations
 
-from pbitsim.energy_models.algorithms import ModelParams, register
-from pbitsim.energy_models.archs import Arch
+from pbitsim.estimator.algorithms import ModelParams, register
+from pbitsim.network.archs import Arch
 from pbitsim.rules.bsff.cost import BSFF, _datapath
 
 

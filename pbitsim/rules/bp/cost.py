@@ -10,10 +10,10 @@ one Adam step over all parameters. Inference: the forward pass and the head's ar
 
 from __future__ import annotations
 
-from pbitsim import costs
-from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
-from pbitsim.energy_models.algorithms import _steps as S
-from pbitsim.energy_models.archs import Arch
+from pbitsim.network import costs
+from pbitsim.estimator.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.estimator.algorithms import _steps as S
+from pbitsim.network.archs import Arch
 
 
 SAVED = "stash"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim.bridge import tally
-from pbitsim.counters import active_counter
+from pbitsim.network.counters import active_counter
 from pbitsim.training.algorithms import (Algorithm, _adam, _ce, _count_adam, register)
 from pbitsim.training.models import Net
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pbitsim.energy_models.algorithms import register
+from pbitsim.estimator.algorithms import register
 from pbitsim.rules.cafo_rand.cost import CafoRand
 
 

@@ -17,10 +17,10 @@ The CwC-FF walk of :mod:`.ff` with every block's units tiled (M p-bits each):
 
 from __future__ import annotations
 
-from pbitsim import counters
-from pbitsim.energy_models.algorithms import ModelParams, register
-from pbitsim.energy_models.algorithms._local import LocalRule
-from pbitsim.energy_models.archs import Arch
+from pbitsim.network import counters
+from pbitsim.estimator.algorithms import ModelParams, register
+from pbitsim.estimator.algorithms._local import LocalRule
+from pbitsim.network.archs import Arch
 
 
 @register

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pbitsim import costs
-from pbitsim.costs import Counts
-from pbitsim.energy_models import ops
-from pbitsim.energy_models.algorithms import ModelParams, register
-from pbitsim.energy_models.algorithms import _steps as S
-from pbitsim.energy_models.archs import Arch, Block
+from pbitsim.network import costs
+from pbitsim.network.costs import Counts
+from pbitsim.network import ops
+from pbitsim.estimator.algorithms import ModelParams, register
+from pbitsim.estimator.algorithms import _steps as S
+from pbitsim.network.archs import Arch, Block
 from pbitsim.rules.mf.cost import MF, projection
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbitsim.energy_models.algorithms import register
+from pbitsim.estimator.algorithms import register
 from pbitsim.rules.sff.cost import SFF
 
 

@@ -13,11 +13,11 @@ norms on the running statistics the block stage reached).
 
 from __future__ import annotations
 
-from pbitsim import costs
-from pbitsim.costs import FP, Counts
-from pbitsim.energy_models.algorithms import LayerCounts, ModelParams, register
-from pbitsim.energy_models.algorithms import _steps as S
-from pbitsim.energy_models.archs import Arch, Block
+from pbitsim.network import costs
+from pbitsim.network.costs import FP, Counts
+from pbitsim.estimator.algorithms import LayerCounts, ModelParams, register
+from pbitsim.estimator.algorithms import _steps as S
+from pbitsim.network.archs import Arch, Block
 from pbitsim.rules.cafo_rand.cost import CafoRand, predictor
 from pbitsim.schedules import dfa_epochs
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim.bridge import tally
-from pbitsim.counters import active_counter
+from pbitsim.network.counters import active_counter
 from pbitsim.rules.cafo_rand.train import CafoRand
 from pbitsim.training.algorithms import _adam, _ce, _count_adam, register
 

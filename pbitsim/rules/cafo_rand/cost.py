@@ -20,12 +20,12 @@ the tile counts (the block's batch norm folded in).
 
 from __future__ import annotations
 
-from pbitsim import costs
-from pbitsim.costs import Counts
-from pbitsim.energy_models.algorithms import (Algorithm, LayerCounts, ModelParams, register,
-                                              weighted_step)
-from pbitsim.energy_models.algorithms import _steps as S
-from pbitsim.energy_models.archs import Arch, Block, Layer
+from pbitsim.network import costs
+from pbitsim.network.costs import Counts
+from pbitsim.estimator.algorithms import (
+    Algorithm, LayerCounts, ModelParams, register, weighted_step)
+from pbitsim.estimator.algorithms import _steps as S
+from pbitsim.network.archs import Arch, Block, Layer
 from pbitsim.schedules import DFA_STAGE
 
 

@@ -6,11 +6,11 @@ import math
 
 import torch
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedLinear
 from pbitsim.bridge.modules import BSNLinear, set_backend
-from pbitsim.counters import OpCounter, active_counter, counting
+from pbitsim.network.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import (CAFO_PATIENCE, DFA_STAGE, dfa_epochs, greedy_stopping,
                                held_out_loss, record_held_out)
 from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pbitsim.energy_models.algorithms import register
-from pbitsim.energy_models.algorithms._local import LocalRule
+from pbitsim.estimator.algorithms import register
+from pbitsim.estimator.algorithms._local import LocalRule
 
 
 @register

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim.bridge import tally
 from pbitsim.bridge.modules import set_backend
-from pbitsim.counters import active_counter
+from pbitsim.network.counters import active_counter
 from pbitsim.schedules import freeze_ends
 from pbitsim.training.algorithms import (HEAD_LR, Algorithm, _adam, _ce, _count_adam, _shift_sgd,
                                          register)

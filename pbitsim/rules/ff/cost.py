@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pbitsim.energy_models.algorithms import register
-from pbitsim.energy_models.algorithms._local import LocalRule
+from pbitsim.estimator.algorithms import register
+from pbitsim.estimator.algorithms._local import LocalRule
 
 
 @register
@@ -13,5 +13,5 @@ class FF(LocalRule):
 
     def model_params(self, arch):
         """The layers only: Hinton's FF predicts by goodness, with no softmax head."""
-        from pbitsim.energy_models.algorithms._steps import block_params
+        from pbitsim.estimator.algorithms._steps import block_params
         return sum(block_params(b, pre_norm=arch.pre_norm) for b in arch.blocks)

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim.bridge import tally
-from pbitsim.counters import active_counter
+from pbitsim.network.counters import active_counter
 from pbitsim.training.algorithms import (FF_ALPHA, Algorithm, _adam, _count_adam, register)
 from pbitsim.training.models import Net, rms_normalize
 

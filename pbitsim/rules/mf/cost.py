@@ -18,12 +18,12 @@ Two schedules, as ``pbitsim train --schedule``:
 
 from __future__ import annotations
 
-from pbitsim import costs, counters
-from pbitsim.costs import Counts
-from pbitsim.energy_models.algorithms import (Algorithm, LayerCounts, ModelParams, register,
-                                              weighted_step)
-from pbitsim.energy_models.algorithms import _steps as S
-from pbitsim.energy_models.archs import Arch, Block, Layer
+from pbitsim.network import costs, counters
+from pbitsim.network.costs import Counts
+from pbitsim.estimator.algorithms import (
+    Algorithm, LayerCounts, ModelParams, register, weighted_step)
+from pbitsim.estimator.algorithms import _steps as S
+from pbitsim.network.archs import Arch, Block, Layer
 
 
 #: Measured by the seeds (mean of 3 runs, GPU energy by NVML, per-layer caps and early stopping):

@@ -6,11 +6,11 @@ import math
 
 import torch
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedLinear
 from pbitsim.bridge.modules import BSNLinear, set_backend
-from pbitsim.counters import OpCounter, active_counter, counting
+from pbitsim.network.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import MF_PATIENCE, greedy_stopping, held_out_loss, record_held_out
 from pbitsim.training.algorithms import (VAL_KEY, Algorithm, _adam, _ce, _count_adam, register)
 from pbitsim.training.frozen import FrozenInputs
@@ -83,7 +83,7 @@ class MF(FrozenInputs, Algorithm):
 
     def caches_frozen(self) -> bool:
         """Greedy and real-valued: the dense ReLU layers below the learning one (MF's nets
-        have no norms, :func:`pbitsim.energy_models.arch_rules.arch_rule`) are frozen and deterministic."""
+        have no norms, :func:`pbitsim.network.arch_rules.arch_rule`) are frozen and deterministic."""
         return self.greedy and not self.tiled
 
     def _loss(self, x, y, stage, seed_key=(0,), rows=None):

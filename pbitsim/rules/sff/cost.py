@@ -16,11 +16,11 @@ the mean-field (or straight-through) gradient through the tiles and the batch no
 
 from __future__ import annotations
 
-from pbitsim import costs, counters
-from pbitsim.costs import FP, Counts
-from pbitsim.energy_models.algorithms import Algorithm, LayerCounts, ModelParams, register
-from pbitsim.energy_models.algorithms import _steps as S
-from pbitsim.energy_models.archs import Arch, Block
+from pbitsim.network import costs, counters
+from pbitsim.network.costs import FP, Counts
+from pbitsim.estimator.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.estimator.algorithms import _steps as S
+from pbitsim.network.archs import Arch, Block
 
 
 @register

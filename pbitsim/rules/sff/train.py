@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pbitsim import costs
+from pbitsim.network import costs
 from pbitsim import kernels as K
 from pbitsim.bridge import tally
 from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.modules import BSNConv2d, set_backend
-from pbitsim.counters import active_counter
+from pbitsim.network.counters import active_counter
 from pbitsim.seeds import stream
 from pbitsim.training.algorithms import Algorithm, _ce, register
 from pbitsim.training.models import Net, class_goodness

@@ -1,0 +1,248 @@
+"""Operation-count models of learning algorithms: one module per algorithm.
+
+Each rule's walk is an :class:`Algorithm` subclass decorated with :func:`register` in its own
+package, ``pbitsim/rules/<name>/cost.py``, discovered on first use (see :mod:`pbitsim.rules`);
+this package holds the registry, the shared parameters and the step helpers. A model returns, for an architecture, one
+:class:`LayerCounts` per block plus one for the softmax head, each holding the
+expected counts per training sample (or per inference) split by phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+
+from ...network.archs import Arch, Block
+from ...network.costs import ESTIMATORS, Counts
+from ...precision import FP32, Precision
+from ...network.counts import PHASES
+from ...network.tiles import DEFAULT_DENSITY, TileStats, tile_stats
+
+__all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm", "weighted_step",
+           "algorithm_names", "DEFAULT_BATCH", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
+           "DEFAULT_ESTIMATOR", "ESTIMATORS"]
+
+# Mini-batch size: amortizes per-step work (optimizer, batch-norm folding) over samples.
+# 128 is the CwC-FF reference configuration.
+DEFAULT_BATCH = 128
+DEFAULT_GRAD_QUANT = "ternary"   # BGBSFF's error quantizer (sign: biased, learns poorly)
+DEFAULT_UPDATE = "adam"          # BGBSFF's weight update: adam | shift (w -= 2^-k g, no state)
+UPDATES = ("adam", "shift")
+DEFAULT_ESTIMATOR = "mean-field"
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """What the counts depend on besides the network: the training choices ``pbitsim train``
+    takes (tiles, batch, BGBSFF's quantizer and update, sampled test passes, estimator) and the
+    tile statistics (a density per block, or the statistics a run measured)."""
+
+    tiles: int = 7
+    densities: tuple[float, ...] = (DEFAULT_DENSITY,)
+    batch_size: int = DEFAULT_BATCH
+    grad_quant: str = DEFAULT_GRAD_QUANT
+    update: str = DEFAULT_UPDATE
+    eval_samples: int = 1
+    estimator: str = DEFAULT_ESTIMATOR
+    stats: tuple[TileStats, ...] | None = None
+    eval_stats: tuple[TileStats, ...] | None = None
+    live: tuple[float, ...] | None = None
+    #: Mono-Forward's greedy schedule: the epochs each layer trained (None: online, every
+    #: layer every step).
+    layer_epochs: tuple[int, ...] | None = None
+    #: CaFo-DFA: epochs its blocks learn by direct feedback alignment before the predictors
+    #: (None: the seeds' MNIST value).
+    dfa_epochs: int | None = None
+    #: Epochs of an online run (a rule with a stage before its online epochs, CaFo-DFA, weighs
+    #: its step by them).
+    epochs: int = 1
+    #: The datapath (:mod:`pbitsim.precision`): fp32, or fixed-point widths.
+    precision: Precision = FP32
+    #: Training samples of the batch-norm calibration after training (forward passes in
+    #: training mode at the final weights, in batches of ``batch_size``; 0: none), amortised
+    #: over the run's ``run_samples`` training samples (all epochs):
+    #: :func:`._steps.calibration_forward`.
+    calibration_samples: int = 0
+    run_samples: int | None = None
+
+    def density(self, block_index: int) -> float:
+        """Activation density of block ``block_index``'s units (the last value repeats)."""
+        return self.densities[min(block_index, len(self.densities) - 1)]
+
+    def input_stats(self, arch: Arch, index: int) -> TileStats | None:
+        """Tile-count statistics entering block ``index`` (``len(blocks)``: the head);
+        None for the first block, whose input is the real-valued data. ``stats`` (measured:
+        one per block after the first, then the head's) replaces the model."""
+        if index == 0:
+            return None
+        if self.stats is not None:
+            return self.stats[min(index - 1, len(self.stats) - 1)]
+        prev = arch.blocks[index - 1]
+        window = 1
+        for layer in prev.post:
+            if layer.type == "pool":
+                window *= layer.size * layer.size
+        return tile_stats(self.tiles, self.density(index - 1), window)
+
+    def live_fraction(self, block_index: int) -> float:
+        """Fraction of training steps in which block ``block_index`` learns (a schedule's
+        frozen blocks still run forward); 1 without a schedule."""
+        if self.live is None:
+            return 1.0
+        return self.live[min(block_index, len(self.live) - 1)]
+
+
+@dataclass
+class LayerCounts:
+    """Expected counts of one block (or the head), by phase."""
+
+    name: str
+    description: str
+    phases: dict[str, Counts] = field(default_factory=lambda: {p: Counts() for p in PHASES})
+
+    def total(self) -> Counts:
+        return Counts.total(self.phases.values())
+
+    def scaled(self, factor: float) -> "LayerCounts":
+        return LayerCounts(self.name, self.description,
+                           {p: c.scaled(factor) for p, c in self.phases.items()})
+
+    def __add__(self, other: "LayerCounts") -> "LayerCounts":
+        return LayerCounts(self.name, self.description,
+                           {p: self.phases[p] + other.phases[p] for p in self.phases})
+
+
+def weighted_step(parts) -> list[LayerCounts]:
+    """A run's mean step from its parts: ``(weight, step)`` pairs (e.g. a greedy stage's step
+    and the epochs it trained), each step a list of rows, row by row weighted by
+    ``weight / sum(weights)``. The steps are taken one at a time (``parts`` may be lazy)."""
+    parts = list(parts)
+    total = sum(w for w, _ in parts)
+    out = None
+    for w, step in parts:
+        rows = [r.scaled(w / total) for r in step]
+        out = rows if out is None else [a + r for a, r in zip(out, rows)]
+    return out
+
+
+class Algorithm:
+    """Base of the algorithm models.
+
+    A model walks one training step (and one inference pass) over a batch of
+    ``params.batch_size`` samples, calling the functions of :mod:`pbitsim.network.costs` in the order
+    and with the shapes the trainer's network calls them, so that the estimate and a measured
+    step describe the same computation. :meth:`training` and :meth:`inference` divide by the
+    batch: the counts per sample.
+    """
+
+    name: str = ""
+    title: str = ""
+    uses_tiles: bool = False
+    order: int = 100          # position in listings
+    fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
+
+    tiled = False  # a tiled p-bit form (a rule of arch_rules.TILED_RULES; walked as a p-bit net)
+    #: The rule's descriptor (:class:`pbitsim.rulebook.Rule`), set by :func:`register`
+    #: from its package; None for a walk registered outside a rule package.
+    rule = None
+
+    def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Counts of one training step over ``params.batch_size`` samples, per block and head."""
+        raise NotImplementedError
+
+    def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Counts of inferring a batch of ``params.batch_size`` samples."""
+        raise NotImplementedError
+
+    def training(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Expected counts per training sample, one entry per block and the head."""
+        return [r.scaled(1.0 / params.batch_size) for r in self.training_step(arch, params)]
+
+    def inference(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
+        """Expected counts per inference (one test sample), at the evaluation statistics."""
+        if params.eval_stats is not None:
+            params = dataclasses.replace(params, stats=params.eval_stats)
+        return [r.scaled(1.0 / params.batch_size) for r in self.inference_step(arch, params)]
+
+    def check(self, arch: Arch) -> None:
+        """Raise ``ValueError`` (one line naming the layer and the rule) if the rule cannot
+        run on ``arch``: the trainer's rules (:func:`pbitsim.network.arch_rules.arch_rule`), one
+        definition; a tiled form is checked as a p-bit net."""
+        from ...network.arch_rules import arch_rule
+        rule = arch_rule(self.name, arch)
+        if rule is not None:
+            raise ValueError(rule)
+
+    def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
+        """One-line statements printed under the estimate."""
+        return []
+
+    def run_epochs(self, params: ModelParams, epochs: int) -> int:
+        """Epochs of a run of ``epochs``: ``epochs``, or (a staged rule: greedy MF, CaFo) its
+        stages one after another."""
+        return epochs
+
+    def model_params(self, arch: Arch) -> int:
+        """Parameters the rule's model holds on ``arch``, trained or frozen (what its torch
+        model and auxiliary modules hold): the blocks with their batch-norm affines (and the
+        pre-activation batch norm of a p-bit or ``pre_norm`` net) and the softmax head."""
+        from ._steps import block_params as _block_params
+        pre = self.tiled or arch.pre_norm
+        head = arch.head.params if arch.head is not None else 0
+        return sum(_block_params(b, pre_norm=pre) for b in arch.blocks) + head
+
+
+def block_params(block: Block) -> int:
+    """Trainable parameters of a block: the linear layer and batch-norm affines."""
+    return block.linear.params + sum(2 * l.channels_out for l in block.post
+                                     if l.type == "batchnorm")
+
+
+_REGISTRY: dict[str, Algorithm] = {}
+_DISCOVERED = False
+
+
+def register(cls: type[Algorithm]) -> type[Algorithm]:
+    """Class decorator: make an algorithm model available by its rule's name.
+
+    A walk in a rule package (``pbitsim/rules/<pkg>/cost.py``) takes its name, title, order,
+    tiling and fixed-point form from the package's descriptor (``RULE``); a class outside
+    a rule package (a test's) declares them itself.
+    """
+    from ...rulebook import rule_of_module
+    spec = rule_of_module(cls.__module__)
+    if spec is not None:
+        cls.rule = spec
+        cls.name, cls.title, cls.order = spec.name, spec.title, spec.order
+        cls.tiled = cls.uses_tiles = spec.tiled
+        cls.fixed_point = spec.fixed_point
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def _discover() -> None:
+    """Import every rule's estimator walk (``pbitsim/rules/<name>/cost.py``)."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        from ...rulebook import RULE_MODULES
+        for module in RULE_MODULES.values():
+            importlib.import_module(f"{module}.cost")
+        _DISCOVERED = True
+
+
+def algorithm_names() -> list[str]:
+    """Registered algorithm names, in listing order."""
+    _discover()
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
+
+
+def get_algorithm(name: str) -> Algorithm:
+    _discover()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r} (known: "
+                         f"{', '.join(algorithm_names())})") from None
