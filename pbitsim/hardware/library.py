@@ -42,7 +42,7 @@ from ..network.counters import dtype_bits
 from ..runfiles import read_toml
 from .spec import (LEVEL_KINDS, MODELS, OBJECTIVES, TENSOR_CLASSES, ZERO_HANDLING,
                    ComputeArray, Hardware, Level, PbitArray)
-from .tables import (DEFAULT_TABLE, MAX_TABLE_FIGURE, TABLE_DIR, EnergyTable, TableError,
+from .tables import (DEFAULT_TABLE, MAX_TABLE_FIGURE, EnergyTable, TableError,
                      load_table)
 
 __all__ = ["HardwareError", "HARDWARE_DIR", "DEFAULT_HARDWARE", "DERIVATION_RULES",
@@ -221,12 +221,12 @@ def _unbounded(value) -> bool:
 
 
 def _table(err, name, path) -> tuple[str, EnergyTable]:
-    """The table a description names: a shipped name, else a file (relative: beside it)."""
+    """The table a description names: a shipped name, else a ``.toml`` file (a relative
+    path: from the description's folder)."""
     if not isinstance(name, str) or not name:
         raise err(f"table must name an energy table, got {name!r}")
-    shipped = (TABLE_DIR / f"{name}.toml").is_file() and os.sep not in name \
-        and not name.endswith(".toml")
-    if not shipped and path is not None and not os.path.isabs(os.path.expanduser(name)):
+    is_path = name.endswith(".toml") or os.sep in name
+    if is_path and path is not None and not os.path.isabs(os.path.expanduser(name)):
         name = str(Path(path).parent / os.path.expanduser(name))
     try:
         return name, load_table(name)
