@@ -132,7 +132,7 @@ def _levels(console, hw, table):
             rule = f"{derive_access_pj(table, lv.kind, lv.capacity_bytes, lv.access_bits)[0]:.4g} pJ"
         except ValueError:
             rule = "-"
-        out.add_row(lv.name, lv.kind, cap, f"{hw.compute.pes} (per PE)" if lv.per_pe else "1",
+        out.add_row(lv.name, lv.kind, cap, f"{hw.compute.pes:,} (per PE)" if lv.per_pe else "1",
                     f"{lv.access_bits} b", f"{lv.read_pj:.4g} pJ{_flag(lv, 'read_pj')}",
                     f"{lv.write_pj:.4g} pJ{_flag(lv, 'write_pj')}", rule, bw,
                     ", ".join(lv.holds), area)
