@@ -62,6 +62,10 @@ class Level:
         Area of one instance.
     source : str
         Where the figures come from, or ``assumption: ...``.
+    derived : tuple of str
+        The figures (``read_pj``, ``write_pj``, ``area_um2``) the description omitted and
+        :mod:`pbitsim.hardware.library` derived from the energy table (provenance, not a
+        figure: not compared).
     """
 
     name: str
@@ -75,6 +79,7 @@ class Level:
     holds: tuple[str, ...] = TENSOR_CLASSES
     area_um2: float = 0.0
     source: str = ""
+    derived: tuple[str, ...] = field(default=(), compare=False)
 
     def access_pj(self, bits: float, write: bool = False) -> float:
         """Energy of moving one word of ``bits`` bits in or out of this level."""
@@ -87,9 +92,12 @@ class Level:
 @dataclass(frozen=True)
 class ComputeArray:
     """The processing elements: ``rows x cols`` PEs, each ``macs_per_cycle`` multiply-
-    accumulates (or index adds) per cycle; ``noc_pj`` per word delivered to or collected from a
-    PE across the array (Eyeriss's "array" level); ``pe_area_um2`` per PE (its datapath, not
-    its register file, which is a level)."""
+    accumulates (or index adds) per cycle; ``noc_pj`` per word of ``noc_bits`` bits delivered
+    to or collected from a PE across the array (Eyeriss's "array" level; a word of b bits costs
+    b / noc_bits of it); ``pe_area_um2`` per PE (its datapath, not its register file, which is
+    a level); ``datapath`` the arithmetic a PE is built for (``fp32``, ``int16`` ...: an omitted
+    ``pe_area_um2`` is derived from the table's adder and multiplier of that width);
+    ``derived`` names the figures derived so (provenance, not compared)."""
 
     rows: int = 1
     cols: int = 1
@@ -98,6 +106,9 @@ class ComputeArray:
     zero_inputs: str = "skip"
     pe_area_um2: float = 0.0
     source: str = ""
+    datapath: str = "fp32"
+    noc_bits: int = 32
+    derived: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def pes(self) -> int:
