@@ -65,8 +65,9 @@ class MappedNest:
     """One nest on one hardware: the chosen mapping and what it costs.
 
     ``reads_bits``/``writes_bits``: per level name, bits read and written (all instances);
-    ``accesses``: per level name and operand, ``(reads, writes)`` in words; ``noc_words``:
-    words crossing the PE array; ``energy_pj``: per level name (plus ``noc``), memory only (the
+    ``accesses``: per level name and operand, ``(reads, writes)`` in words; ``noc_bits``:
+    bits crossing the PE array (a word of b bits costs b / ``noc_bits`` of the array's
+    ``noc_pj``); ``energy_pj``: per level name (plus ``noc``), memory only (the
     arithmetic is priced from the flat counts); ``cycles``: the slowest of compute and every
     level's bandwidth; ``utilization``: busy PE fraction.
     """
@@ -79,7 +80,7 @@ class MappedNest:
     accesses: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     reads_bits: dict[str, float] = field(default_factory=dict)
     writes_bits: dict[str, float] = field(default_factory=dict)
-    noc_words: float = 0.0
+    noc_bits: float = 0.0
     energy_pj: dict[str, float] = field(default_factory=dict)
     compute_cycles: float = 0.0
     cycles: float = 0.0
@@ -175,7 +176,7 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
         uses = nest.macs * (nest.nonzero if role in (fetched, acc) and nest.index else 1.0)
         if not levels[c0].per_pe and s_all > 1:
             share = s_rel / s_all          # multicast (inputs) or spatial reduction (output)
-            noc += uses                    # every PE receives / sends its word
+            noc += uses * nest.width(role)  # every PE receives / sends its word
             uses *= share
         if role == acc:  # read-modify-write, but the first update of each element
             writes[c0][role] += uses
@@ -187,7 +188,7 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
             fills = _fills(nest, role, child, chain, factors, spatial, levels, t_above)
             to_parent = fills
             if levels[child].per_pe and not levels[parent].per_pe:
-                noc += fills
+                noc += fills * nest.width(role)
                 to_parent = fills * s_rel / s_all
             if role == acc:
                 writes[parent][role] += to_parent
@@ -209,9 +210,9 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
             out.reads_bits[lv.name] = rb
             out.writes_bits[lv.name] = wbits
             out.energy_pj[lv.name] = (rb * lv.read_pj + wbits * lv.write_pj) / lv.access_bits
-    out.noc_words = noc
+    out.noc_bits = noc
     if hw.compute.noc_pj and noc:
-        out.energy_pj["noc"] = noc * hw.compute.noc_pj
+        out.energy_pj["noc"] = noc / hw.compute.noc_bits * hw.compute.noc_pj
     work = nest.macs * (nest.nonzero if nest.index and hw.compute.zero_inputs == "skip" else 1)
     out.compute_cycles = work / (s_all * hw.compute.macs_per_cycle)
     out.utilization = s_all / hw.compute.pes
@@ -344,6 +345,6 @@ def map_nest(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[f
                 homes_t, tuple(free_bits), objective)
     if m.nest.layer != nest.layer:
         m = MappedNest(nest, m.template, m.spatial, m.factors, m.homes, m.accesses,
-                       m.reads_bits, m.writes_bits, m.noc_words, m.energy_pj,
+                       m.reads_bits, m.writes_bits, m.noc_bits, m.energy_pj,
                        m.compute_cycles, m.cycles, m.utilization)
     return m
