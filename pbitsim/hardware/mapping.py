@@ -95,9 +95,10 @@ class MappedNest:
         return f"{self.template}, spatial {sp}, utilization {self.utilization:.0%}"
 
 
-def _divisors_desc(n: int) -> list[int]:
+@lru_cache(maxsize=None)
+def _divisors_desc(n: int) -> tuple[int, ...]:
     small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]), reverse=True)
+    return tuple(sorted(set(small + [n // d for d in small]), reverse=True))
 
 
 def _footprint(nest: Nest, role: str, ext: dict[str, int]) -> int:
@@ -291,24 +292,38 @@ def _search(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[fl
             continue
         shared = [l for l in range(L - 1) if not hw.levels[l].per_pe]
         top = max((free_bits[l] for l in shared), default=0.0)
-        rooms = sorted({r for r in _ROOMS if r < top} | {top}, reverse=True)
+        # rooms beyond what all of a level's operands need change nothing
+        whole = max((sum(nest.size(r) * nest.width(r) for r in ROLES
+                         if l in chains[r] and l != homes[r]) for l in shared), default=0.0)
+        rooms = sorted({r for r in _ROOMS if r < min(top, whole)} | {top}, reverse=True)
+        held = [[(r, nest.width(r)) for r in ROLES if l in chains[r] and l != homes[r]]
+                for l in range(L)]
         for (name, order), budget in itertools.product(TEMPLATES.items(), rooms or [0.0]):
-            room = tuple(b if hw.levels[l].per_pe or not math.isfinite(b) else min(b, budget)
-                         for l, b in enumerate(free_bits))
             rem = dict(rem0)
             factors: list[list[tuple[str, int]]] = [[] for _ in range(L)]
+            inner = {d: 1 for d in DIMS}          # temporal extents of the levels below
             for l in range(L - 1):
+                lv = hw.levels[l]
+                room = free_bits[l] if lv.per_pe or not math.isfinite(free_bits[l]) \
+                    else min(free_bits[l], budget)
+                cur = dict(inner)
+                if not lv.per_pe:
+                    for d, f in spatial:
+                        cur[d] *= f
                 for d in reversed(order):
                     if rem[d] == 1:
                         continue
+                    base = cur[d]
                     for f in _divisors_desc(rem[d]):
                         if f == 1:
                             break
-                        factors[l].append((d, f))
-                        if _fits(nest, hw, chains, homes, room, factors, spatial, l):
+                        cur[d] = base * f
+                        if sum(_footprint(nest, r, cur) * w for r, w in held[l]) <= room:
                             rem[d] //= f
+                            factors[l].append((d, f))
+                            inner[d] *= f
                             break
-                        factors[l].pop()
+                        cur[d] = base
             factors[L - 1] = [(d, rem[d]) for d in DIMS if rem[d] > 1]
             signature = (name, tuple(tuple(f) for f in factors))
             if signature in tried:
