@@ -309,6 +309,16 @@ def _price_measured(measured, result) -> dict:
     if analytic is not None:
         out["analytic_train_per_sample_pj"] = analytic.total_pj("train")
         out["analytic_inference_pj"] = analytic.total_pj("inference")
+        if analytic.hardware is not None:  # the same hierarchy model, on the measured counts
+            cost = analytic.hardware
+            by = cost.price_measured(measured.train_per_sample(), result.table)
+            out["hardware"] = {"name": cost.hw.name, "train_energy_by_level_pj": by,
+                               "train_per_sample_pj": sum(by.values()),
+                               "analytic_train_per_sample_pj": cost.total_pj("train")}
+            if infer_counts:
+                ib = cost.price_measured(infer_counts, result.table, "inference")
+                out["hardware"].update(inference_energy_by_level_pj=ib,
+                                       inference_pj=sum(ib.values()))
     return out
 
 
@@ -414,6 +424,12 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                           f"{m['inference_pj'] / analytic.total_pj('inference'):.3g}"
                           if m["inference_pj"] else "-", "", "", "")
         console.print(table)
+        h = m.get("hardware")
+        if h:
+            console.print(f"On {h['name']}: measured {_si(h['train_per_sample_pj'])} per "
+                          f"training sample, analytic {_si(h['analytic_train_per_sample_pj'])} "
+                          f"(measured / analytic "
+                          f"{h['train_per_sample_pj'] / h['analytic_train_per_sample_pj']:.4g})")
 
     for algo in result.algos:
         _schedules_table(console, result, algo.name)
