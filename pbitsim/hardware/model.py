@@ -1,0 +1,191 @@
+"""Price one rule's step on a described hierarchy: energy by level, latency, area.
+
+For each row of the step (a block, or the head) and each phase, the counts per sample carry
+their products' loop nests (:mod:`pbitsim.network.loopnest`). On a ``hierarchy`` hardware
+(:mod:`pbitsim.hardware.spec`):
+
+* every nest is mapped (:func:`pbitsim.hardware.mapping.map_nest`) with its operands at the
+  levels :func:`pbitsim.hardware.placement.place` chose, and its memory traffic replaces the
+  product's flat memory counts;
+* the rest of the memory counts (element-wise work: norms, activations, pooling, the
+  optimizer, the stash) stream through the level where their tensor lives, at that level's
+  energy per access;
+* the arithmetic (adds, multiplies, compares at their widths) and the p-bit samples are priced
+  by the hardware's energy table, as in the flat model: a hierarchy changes where words move,
+  not what is computed.
+
+Latency per sample: the products' cycles (each the slowest of its compute and its levels'
+bandwidths, the transfers overlapping the compute), plus the element-wise work spread over
+the PE array and its memory traffic at each level's bandwidth, plus the p-bit samples on the
+physical p-bits (time-shared when a step draws more unit x tile samples than there are
+p-bits). Phases run one after the other. Area: every level's instances, the PE datapaths and
+the p-bits. Pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..network.counters import dtype_bits
+from .mapping import map_nest
+from .placement import STREAM_CLASS, Placement, place
+from .spec import Hardware
+
+__all__ = ["HardwareCost", "price_step"]
+
+_MEMORY_OPS = {f"{s}_{rw}" for s in STREAM_CLASS for rw in ("read", "write")}
+_RESIDUAL_TOL = 1e-9
+
+
+@dataclass
+class HardwareCost:
+    """One rule's step on one hardware, per sample (``scope``: ``train`` or ``inference``)."""
+
+    hw: Hardware
+    energy_by_level_pj: dict[str, dict[str, float]]
+    cycles: dict[str, float]
+    area_um2: dict[str, float]
+    placement: dict
+    mappings: list[dict] = field(default_factory=list)
+    n_pbits: int = 0
+
+    def total_pj(self, scope: str = "train") -> float:
+        return sum(self.energy_by_level_pj[scope].values())
+
+    def latency_s(self, scope: str = "train") -> float:
+        return self.cycles[scope] / self.hw.clock_hz
+
+    def samples_per_s(self, scope: str = "train") -> float:
+        lat = self.latency_s(scope)
+        return 1.0 / lat if lat else math.inf
+
+    def area_mm2(self) -> dict[str, float]:
+        return {k: v / 1e6 for k, v in self.area_um2.items()}
+
+    def to_dict(self) -> dict:
+        return {"hardware": self.hw.name,
+                "energy_by_level_pj": {s: dict(e) for s, e in self.energy_by_level_pj.items()},
+                "total_pj": {s: self.total_pj(s) for s in self.cycles},
+                "cycles": dict(self.cycles),
+                "latency_s": {s: self.latency_s(s) for s in self.cycles},
+                "samples_per_s": {s: self.samples_per_s(s) for s in self.cycles},
+                "edp_pj_s": {s: self.total_pj(s) * self.latency_s(s) for s in self.cycles},
+                "area_mm2": self.area_mm2(), "n_pbits": self.n_pbits,
+                "placement": self.placement, "mappings": self.mappings}
+
+
+def _memory(key: str) -> tuple[str, str, int] | None:
+    op, _, dtype = key.partition(":")
+    if op not in _MEMORY_OPS:
+        return None
+    stream, _, rw = op.rpartition("_")
+    return stream, rw, dtype_bits(dtype)
+
+
+def _row_sizes(row_counts, batch: int) -> dict[str, float]:
+    """A row's working set in bits, from its products' nests: the largest forward's input and
+    output (activations), the largest backward's error and weight gradient (gradients)."""
+    act = grad = 0.0
+    for counts in row_counts:
+        for nest, _ in counts.nests:
+            w = dict(nest.bits)
+            if nest.phase == "forward":
+                act = max(act, nest.size("I") * w["I"] + nest.size("O") * w["O"])
+            elif nest.phase == "weight_grad":
+                grad = max(grad, nest.size("O") * w["O"] + nest.size("W") * w["W"])
+            else:
+                grad = max(grad, nest.size("O") * w["O"] + nest.size("I") * w["I"])
+    return {"act": act, "grad": grad}
+
+
+def price_step(hw: Hardware, table, rows: dict[str, list], *, params_count: int,
+               batch: int, n_pbits: int) -> HardwareCost:
+    """Price ``rows`` (``{"train": [LayerCounts], "inference": [...]}``, counts per sample) on
+    ``hw`` with the energy ``table`` (a loaded :class:`~pbitsim.hardware.tables.EnergyTable`).
+
+    ``params_count``: the rule's trainable parameters (its weights, fp32 master copies);
+    ``batch``: the step's batch (the per-sample counts times it are the step's tensors);
+    ``n_pbits``: the p-bits a fully parallel layout would have (one per unit and tile), used
+    when the hardware does not fix its p-bit count.
+    """
+    train = rows["train"]
+    total_train: dict[str, float] = {}
+    for r in train:
+        for c in r.phases.values():
+            for k, v in c.items():
+                total_train[k] = total_train.get(k, 0.0) + v
+    run_bits = {"weight": params_count * 32.0}
+    if any(k.startswith("state_write") for k in total_train):
+        run_bits["state"] = 2 * params_count * 32.0
+    stash = sum(v * dtype_bits(k.partition(":")[2]) for k, v in total_train.items()
+                if k.startswith("stash_write"))
+    if stash:
+        run_bits["stash"] = stash * batch
+    block_bits = [_row_sizes(r.phases.values(), batch) for r in train]
+    pl: Placement = place(hw, run_bits, block_bits)
+    levels = hw.levels
+    pes = hw.compute.pes * hw.compute.macs_per_cycle
+    physical = hw.pbits.count or n_pbits
+    energy, cycles, mappings = {}, {}, []
+    for scope, scope_rows in rows.items():
+        e: dict[str, float] = {"compute": 0.0, "pbit": 0.0}
+        cyc = 0.0
+        for i, row in enumerate(scope_rows):
+            free = pl.free_bits(i)
+            for phase, counts in row.phases.items():
+                if not counts:
+                    continue
+                product_keys: dict[str, float] = {}
+                for nest, mult in counts.nests:
+                    homes = {role: pl.level_of(i, nest.tensor_class(role))
+                             for role in ("W", "I", "O")}
+                    m = map_nest(nest, hw, homes, free)
+                    for lv, pj in m.energy_pj.items():
+                        e[lv] = e.get(lv, 0.0) + mult * pj
+                    cyc += mult * m.cycles
+                    for k, v in nest.flat:
+                        product_keys[k] = product_keys.get(k, 0.0) + mult * v
+                    if scope == "train":
+                        mappings.append({"layer": row.name, "product": nest.layer,
+                                         "phase": nest.phase, "mapping": m.describe(),
+                                         "utilization": m.utilization,
+                                         "accesses": {lv: {r: list(rw) for r, rw in a.items()}
+                                                      for lv, a in m.accesses.items()},
+                                         "memory_pj_per_call": m.memory_pj,
+                                         "calls_per_sample": mult})
+                elementwise_ops = 0.0
+                for key, n in counts.items():
+                    mem = _memory(key)
+                    if mem is None:
+                        pj = n * table.unit_pj(key)
+                        if key == "pbit_sample":
+                            e["pbit"] += pj
+                            cyc += n / physical * hw.pbits.sample_ns * 1e-9 * hw.clock_hz
+                        else:
+                            e["compute"] += pj
+                            elementwise_ops += n - product_keys.get(key, 0.0)
+                        continue
+                    rest = n - product_keys.get(key, 0.0)
+                    if rest <= _RESIDUAL_TOL * max(1.0, n):
+                        continue
+                    stream, rw, bits = mem
+                    l = pl.level_of(i, STREAM_CLASS[stream])
+                    lv = levels[l]
+                    e[lv.name] = e.get(lv.name, 0.0) + rest * lv.access_pj(bits, rw == "write")
+                    if math.isfinite(lv.bandwidth_bits_per_cycle):
+                        cyc += rest * bits / lv.bandwidth_bits_per_cycle
+                cyc += max(0.0, elementwise_ops) / pes
+        energy[scope] = e
+        cycles[scope] = cyc
+    area = {}
+    for lv in levels:
+        if lv.area_um2:
+            area[lv.name] = lv.area_um2 * (hw.compute.pes if lv.per_pe else 1)
+    if hw.compute.pe_area_um2:
+        area["pe_datapaths"] = hw.compute.pe_area_um2 * hw.compute.pes
+    if n_pbits:
+        area["pbits"] = physical * table.device_cost().area_um2
+    names = [r.name for r in train]
+    return HardwareCost(hw, energy, cycles, area, pl.report(names), mappings,
+                        physical if n_pbits else 0)
