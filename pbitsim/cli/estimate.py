@@ -246,7 +246,8 @@ def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, gr
                               tiles=7 if tiles is None else tiles,
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
-                              device="ideal" if device is None else device,
+                              device=(hw.pbits.device if hw is not None and hw.hierarchical
+                                      else "ideal") if device is None else device,
                               skip_incompatible=not algo_given,
                               hardware=hw if hw is not None and hw.hierarchical else None,
                               **options)

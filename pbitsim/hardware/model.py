@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..network.counters import dtype_bits
+from .library import area_by_component_um2
 from .mapping import map_nest
 from .placement import STREAM_CLASS, Placement, place
 from .spec import Hardware
@@ -251,14 +252,10 @@ def price_step(hw: Hardware, table, rows: dict[str, list], *, params_count: int,
         residual_unit[scope] = {k: {lv: pj / r_n[k] for lv, pj in by.items()}
                                 for k, by in r_pj.items()}
         residual_counts[scope] = r_n
-    area = {}
-    for lv in levels:
-        if lv.area_um2:
-            area[lv.name] = lv.area_um2 * (hw.compute.pes if lv.per_pe else 1)
-    if hw.compute.pe_area_um2:
-        area["pe_datapaths"] = hw.compute.pe_area_um2 * hw.compute.pes
-    if n_pbits:
+    area = area_by_component_um2(hw, table)
+    if n_pbits and area.get("pbits") is None:  # one p-bit per unit and tile: the net's count
         area["pbits"] = physical * table.device_cost().area_um2
+    area = {k: v for k, v in area.items() if v}
     names = [r.name for r in train]
     return HardwareCost(hw, energy, cycles, area, pl.report(names), mappings,
                         physical if n_pbits else 0, product_pj, product_flat, residual_unit,
