@@ -579,8 +579,8 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
                      device: "str | Device | None" = None,
                      density: "float | list[float]" = DEFAULT_DENSITY,
                      table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-                     batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None
-                     ) -> dict:
+                     batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None,
+                     hardware: Hardware | None = None) -> dict:
     """The numbers a hardware sweep shows for one (arch, algorithm, M, device) point.
 
     Energies in pJ per training sample and per inference, the p-bit count (one per tiled
@@ -592,10 +592,11 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
     """
     p = precision or FP32
     result = estimate(arch, [algo], table, tiles, density, batch_size, device=device,
-                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits)
+                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits,
+                      hardware=hardware)
     run = result.algos[0]
     cost = result.table.device_cost()
-    return {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
+    out = {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
             "precision": p.label(),
             "device": cost.spec, "table": result.table.name,
             "densities": list(result.params.densities),
@@ -607,3 +608,28 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
             "n_pbits": run.n_pbits,
             "pbit_area_um2": run.pbit_area_um2,
             "pbit_area_mm2": run.pbit_area_um2 * 1e-6}
+    if run.hardware is not None:
+        out["on_hardware"] = hierarchy_columns(run.hardware)
+    return out
+
+
+def hierarchy_columns(cost: HardwareCost | None = None, run: dict | None = None) -> dict:
+    """The figures a sweep row keeps of a step on a hierarchy: from the analytic ``cost``, or
+    from a trained ``run``'s measured counts priced by
+    :func:`pbitsim.estimator.countsfile.price_run_on`."""
+    if run is not None:
+        by = run["train_energy_by_level_pj"]
+        out = {"energy_train_pj_per_sample": run["train_per_sample_pj"],
+               "energy_inference_pj": run.get("inference_pj"),
+               "latency_train_s": run["train_latency_s"],
+               "latency_inference_s": run["inference_latency_s"],
+               "area_mm2": sum(run["area_mm2"].values())}
+    else:
+        by = cost.energy_by_level_pj["train"]
+        out = {"energy_train_pj_per_sample": cost.total_pj("train"),
+               "energy_inference_pj": cost.total_pj("inference"),
+               "latency_train_s": cost.latency_s("train"),
+               "latency_inference_s": cost.latency_s("inference"),
+               "area_mm2": sum(cost.area_mm2().values())}
+    out.update({f"train_{k}_pj": v for k, v in by.items()})
+    return out

@@ -46,6 +46,7 @@ from .tables import (DEFAULT_TABLE, MAX_TABLE_FIGURE, EnergyTable, TableError,
                      load_table)
 
 __all__ = ["HardwareError", "HARDWARE_DIR", "DEFAULT_HARDWARE", "DERIVATION_RULES",
+           "VARIANT_KEYS", "hardware_variant",
            "list_hardware", "load_hardware", "hardware_from_mapping", "derive_access_pj",
            "derive_area_um2", "datapath_area_um2", "area_by_component_um2", "hardware_toml",
            "hardware_table"]
@@ -548,3 +549,62 @@ def _value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)
+
+
+# --- variants (a sweep's hardware parameters) ------------------------------------------
+
+#: The parameters a variant may set: ``pbits.count``, ``clock_hz``, ``compute.rows``,
+#: ``compute.cols`` and any level's ``<level>.capacity_bytes``.
+VARIANT_KEYS = ("pbits.count", "clock_hz", "compute.rows", "compute.cols",
+                "<level>.capacity_bytes")
+
+
+def hardware_variant(hw: Hardware, settings: Mapping[str, float]) -> Hardware:
+    """``hw`` with ``settings`` (:data:`VARIANT_KEYS` -> value) applied, named
+    ``name[key=value,...]``. A level's energy and area figures that were derived from its
+    capacity are derived again at the new one; given figures stay as given."""
+    if not settings:
+        return hw
+    table = hardware_table(hw)
+    levels = list(hw.levels)
+    compute, pbits, clock = hw.compute, hw.pbits, hw.clock_hz
+    for key, value in settings.items():
+        if not _number(value) or not math.isfinite(value) or value <= 0:
+            raise HardwareError(f"{hw.name}: {key} = {value!r} must be a number > 0")
+        if key == "pbits.count":
+            pbits = dataclasses.replace(pbits, count=_whole(key, value))
+        elif key == "clock_hz":
+            clock = float(value)
+        elif key in ("compute.rows", "compute.cols"):
+            compute = dataclasses.replace(compute, **{key.split(".")[1]: _whole(key, value)})
+        elif key.endswith(".capacity_bytes") and key.count(".") == 1:
+            name = key.split(".")[0]
+            idx = next((i for i, lv in enumerate(levels) if lv.name == name), None)
+            if idx is None or levels[idx].kind == "dram":
+                raise HardwareError(f"{hw.name}: no level {name!r} with a capacity to set "
+                                    f"(levels: {', '.join(lv.name for lv in hw.levels)})")
+            lv = levels[idx]
+            new = {"capacity_bytes": float(value)}
+            if "read_pj" in lv.derived or "write_pj" in lv.derived:
+                read, write = derive_access_pj(table, lv.kind, float(value), lv.access_bits)
+                new.update({k: v for k, v in (("read_pj", read), ("write_pj", write))
+                            if k in lv.derived})
+            if "area_um2" in lv.derived:
+                new["area_um2"] = derive_area_um2(table, lv.kind, float(value))
+            levels[idx] = dataclasses.replace(lv, **new)
+        else:
+            raise HardwareError(f"{hw.name}: cannot vary {key!r} (choose "
+                                f"{', '.join(VARIANT_KEYS)})")
+    label = ",".join(f"{k}={_short(v)}" for k, v in settings.items())
+    return dataclasses.replace(hw, name=f"{hw.name}[{label}]", levels=tuple(levels),
+                               compute=compute, pbits=pbits, clock_hz=clock)
+
+
+def _whole(key, value) -> int:
+    if float(value) != int(value):
+        raise HardwareError(f"{key} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _short(v) -> str:
+    return f"{int(v)}" if float(v) == int(v) else f"{v:g}"

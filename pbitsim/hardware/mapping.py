@@ -342,9 +342,20 @@ def _search(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[fl
     return best
 
 
-@lru_cache(maxsize=4096)
-def _cached(key, nest: Nest, hw: Hardware, homes: tuple, free_bits: tuple, objective: str):
-    return _search(nest, hw, dict(homes), free_bits, objective)
+_CACHE: dict = {}
+_CACHE_MAX = 8192
+
+
+def _cached(nest: Nest, hw: Hardware, homes: tuple, free_bits: tuple, objective: str):
+    """The search's result, kept per nest shape, memory levels, PE array, placement and
+    objective (not per name, clock or p-bits: they do not change a mapping)."""
+    key = (nest.key(), hw.levels, hw.compute, homes, free_bits, objective)
+    hit = _CACHE.get(key)
+    if hit is None:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        hit = _CACHE[key] = _search(nest, hw, dict(homes), free_bits, objective)
+    return hit
 
 
 def map_nest(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[float, ...],
@@ -356,8 +367,7 @@ def map_nest(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[f
     """
     objective = objective or hw.objective
     homes_t = tuple(sorted(homes.items()))
-    m = _cached(nest.key(), nest.__class__(**{**nest.__dict__, "layer": "", "flat": ()}), hw,
-                homes_t, tuple(free_bits), objective)
+    m = _cached(nest, hw, homes_t, tuple(free_bits), objective)
     if m.nest.layer != nest.layer:
         m = MappedNest(nest, m.template, m.spatial, m.factors, m.homes, m.accesses,
                        m.reads_bits, m.writes_bits, m.noc_bits, m.energy_pj,

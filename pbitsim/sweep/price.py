@@ -17,7 +17,7 @@ __all__ = ["price_row", "estimate_rows", "point_row", "aggregate"]
 
 def price_row(cfg: SweepConfig, point: Point, density: "float | list[float] | None",
               measured: "tuple[dict, dict] | None" = None, *, table=None,
-              archs: dict | None = None) -> dict:
+              archs: dict | None = None, out_root: "Path | None" = None) -> dict:
     """The row of one point, for either kind of sweep.
 
     The point's values on the row axes, its net and table, then the analytic model's energies,
@@ -26,7 +26,10 @@ def price_row(cfg: SweepConfig, point: Point, density: "float | list[float] | No
     ``(counts document, results)``: the two energies are its measured counts priced with the
     point's device, per training sample and per test sample, and the run's columns follow
     (seed, accuracy, activation density, wall time, folder). ``table`` (a loaded table) and
-    ``archs`` (a name -> loaded net cache) spare reloading them for many rows.
+    ``archs`` (a name -> loaded net cache) spare reloading them for many rows. On each of
+    ``cfg.hardware`` the row gains ``NAME:column`` figures
+    (:func:`pbitsim.estimator.estimation.hierarchy_columns`): the analytic step, or the trained
+    point's measured counts (its counts file under ``out_root``).
     """
     from ..config import DEFAULT_TILES
     from ..estimator import hardware_summary
@@ -48,11 +51,22 @@ def price_row(cfg: SweepConfig, point: Point, density: "float | list[float] | No
            "energy_inference_pj": s["energy_inference_pj"],
            "pbit_energy_share": s["pbit_energy_share"],
            "n_pbits": s["n_pbits"], "pbit_area_mm2": s["pbit_area_mm2"]}
+    for hw in cfg.hardware:  # the analytic step on each hierarchy (a trained point: below)
+        if measured is None:
+            on = hardware_summary(archs[name], table=table, hardware=hw, **kwargs)
+            row.update({f"{hw.name}:{k}": v for k, v in on["on_hardware"].items()})
     if measured is None:
         row["density"] = density
         return row
     from ..hardware.pricing import price_counts
     doc, results = measured
+    if cfg.hardware:  # the run's measured counts through each hierarchy
+        from ..estimator.countsfile import load_counts_file, price_run_on
+        from ..estimator.estimation import hierarchy_columns
+        counts = load_counts_file(point_folder(out_root, point) / runfiles.COUNTS)
+        for hw in cfg.hardware:
+            on = hierarchy_columns(run=price_run_on(counts, hw))
+            row.update({f"{hw.name}:{k}": v for k, v in on.items()})
     train_pj = price_counts(doc["counts"], table, device=point.device)["total_pj"]
     infer_pj = price_counts(doc["inference_counts"], table, device=point.device)["total_pj"]
     # measured, not analytic: the training run's own counts
@@ -90,7 +104,7 @@ def point_row(cfg: SweepConfig, point: Point, out: Path, results: dict) -> dict:
     except runfiles.RunFileError as e:
         raise StalePoint(f"{e}; pass --recompute to train the point again") from None
     density = doc["layer_density"] or doc["activation_density"]
-    return price_row(cfg, point, density, (doc, results))
+    return price_row(cfg, point, density, (doc, results), out_root=out)
 
 
 # a run row's columns that aggregate() combines in its own way, or drops

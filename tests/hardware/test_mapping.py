@@ -120,8 +120,6 @@ def test_bounds_on_builtin_layers(arch):
             traffic = 0.0
             for role in ("W", "I", "O"):
                 r, w = dram.get(role, (0.0, 0.0))
-                uses = nest.macs * (nest.nonzero if nest.index and role != "I"
-                                    and role != nest.accumulates else 1)
                 if role == nest.accumulates:
                     assert w >= nest.size(role) - 1e-6
                     assert w <= nest.full_macs + 1e-6
