@@ -40,7 +40,7 @@ from typing import Any, Mapping
 
 from ..network.counters import dtype_bits
 from ..runfiles import read_toml
-from .spec import (LEVEL_KINDS, MODELS, OBJECTIVES, TENSOR_CLASSES, ZERO_HANDLING,
+from .spec import (ELEMENTWISE, LEVEL_KINDS, MODELS, OBJECTIVES, TENSOR_CLASSES, ZERO_HANDLING,
                    ComputeArray, Hardware, Level, PbitArray)
 from .tables import (DEFAULT_TABLE, MAX_TABLE_FIGURE, EnergyTable, TableError,
                      load_table)
@@ -74,8 +74,8 @@ DERIVATION_RULES = (
     "base's areas)",
 )
 
-_TOP_KEYS = ("name", "title", "model", "table", "objective", "clock_hz", "source",
-             "levels", "compute", "pbits")
+_TOP_KEYS = ("name", "title", "model", "table", "objective", "elementwise", "clock_hz",
+             "source", "levels", "compute", "pbits")
 _LEVEL_KEYS = ("name", "kind", "capacity_bytes", "access_bits", "read_pj", "write_pj",
                "per_pe", "bandwidth_bits_per_cycle", "holds", "area_um2", "source")
 _COMPUTE_KEYS = ("rows", "cols", "macs_per_cycle", "datapath", "noc_pj", "noc_bits",
@@ -138,9 +138,14 @@ def hardware_from_mapping(data: Mapping[str, Any], path: str | None = None) -> H
     objective = data.get("objective", "energy")
     if objective not in OBJECTIVES:
         raise err(f"objective = {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    elementwise = data.get("elementwise", "fused")
+    if elementwise not in ELEMENTWISE:
+        raise err(f"elementwise = {elementwise!r} is not one of {', '.join(ELEMENTWISE)}")
     table_name, table = _table(err, data.get("table", DEFAULT_TABLE), path)
     common = dict(name=name, title=title, model=model, table=table_name, objective=objective,
                   source=source, path=path)
+    if model != "flat":
+        common["elementwise"] = elementwise
     if model == "flat":
         for key in ("levels", "compute", "pbits", "clock_hz"):
             if key in data:
@@ -512,6 +517,7 @@ def hardware_toml(hw: Hardware) -> str:
              f"model = {_value(hw.model)}", f"table = {_value(hw.table)}",
              f"objective = {_value(hw.objective)}"]
     if hw.hierarchical:
+        lines.append(f"elementwise = {_value(hw.elementwise)}")
         lines.append(f"clock_hz = {_value(hw.clock_hz)}")
     lines.append(f"source = {_value(hw.source)}")
     if not hw.hierarchical:

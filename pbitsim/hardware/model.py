@@ -9,7 +9,10 @@ their products' loop nests (:mod:`pbitsim.network.loopnest`). On a ``hierarchy``
   product's flat memory counts;
 * the rest of the memory counts (element-wise work: norms, activations, pooling, the
   optimizer, the stash) stream through the level where their tensor lives, at that level's
-  energy per access;
+  energy per access -- except, with ``elementwise = "fused"`` (the default), the passes over
+  activations and their gradients, which stream in tiles through the innermost shared level
+  that may hold them, fused with the product that makes or reads the tensor (whose traffic to
+  the tensor's home is the product's own);
 * the arithmetic (adds, multiplies, compares at their widths) and the p-bit samples are priced
   by the hardware's energy table, as in the flat model: a hierarchy changes where words move,
   not what is computed.
@@ -37,6 +40,9 @@ __all__ = ["HardwareCost", "price_step"]
 
 _MEMORY_OPS = {f"{s}_{rw}" for s in STREAM_CLASS for rw in ("read", "write")}
 _RESIDUAL_TOL = 1e-9
+#: The tensor classes whose element-wise passes fuse with a product (activations and their
+#: gradients); weights, optimizer state and backprop's stash are read and written at home.
+_FUSED = ("act", "grad")
 
 
 @dataclass
@@ -184,6 +190,7 @@ def price_step(hw: Hardware, table, rows: dict[str, list], *, params_count: int,
     block_bits = [_row_sizes(r.phases.values(), batch) for r in train]
     pl: Placement = place(hw, run_bits, block_bits)
     levels = hw.levels
+    shared = [l for l, lv in enumerate(levels) if not lv.per_pe]
     pes = hw.compute.pes * hw.compute.macs_per_cycle
     physical = hw.pbits.count or n_pbits
     energy, cycles, mappings = {}, {}, []
@@ -236,7 +243,10 @@ def price_step(hw: Hardware, table, rows: dict[str, list], *, params_count: int,
                     if rest <= _RESIDUAL_TOL * max(1.0, n):
                         continue
                     stream, rw, bits = mem
-                    l = pl.level_of(i, STREAM_CLASS[stream])
+                    cls = STREAM_CLASS[stream]
+                    l = pl.level_of(i, cls)
+                    if hw.elementwise == "fused" and cls in _FUSED:  # through the buffer
+                        l = min(l, next((x for x in shared if levels[x].may_hold(cls)), l))
                     lv = levels[l]
                     pj = rest * lv.access_pj(bits, rw == "write")
                     e[lv.name] = e.get(lv.name, 0.0) + pj

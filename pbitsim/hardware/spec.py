@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 __all__ = ["Hardware", "Level", "ComputeArray", "PbitArray", "TENSOR_CLASSES", "LEVEL_KINDS",
-           "MODELS", "ZERO_HANDLING", "OBJECTIVES"]
+           "MODELS", "ZERO_HANDLING", "OBJECTIVES", "ELEMENTWISE"]
 
 #: What a level may hold. ``weight``: weights (and biases, norm affines); ``act``: activations
 #: (a layer's input and output, tile counts); ``grad``: gradients (of activations and of
@@ -35,6 +35,13 @@ MODELS = ("flat", "hierarchy")
 ZERO_HANDLING = ("skip", "gate")
 #: What the mapping search minimises.
 OBJECTIVES = ("energy", "latency", "edp")
+#: Where element-wise passes over activations and their gradients (norms, ReLU, pooling,
+#: p-bit sampling) move their words: ``fused`` -- streamed in tiles through the innermost
+#: shared level that may hold the tensor, as an accelerator fuses them with the product that
+#: makes or reads the tensor (whose own traffic to the tensor's home is the product's);
+#: ``home`` -- every pass reads and writes the tensor where it lives (no fusion: an upper
+#: bound). Weights, optimizer state and backprop's stash are always read and written at home.
+ELEMENTWISE = ("fused", "home")
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ class Hardware:
     compute: ComputeArray = field(default_factory=ComputeArray)
     pbits: PbitArray = field(default_factory=PbitArray)
     objective: str = "energy"
+    elementwise: str = "fused"
     source: str = ""
     path: str | None = None
 
