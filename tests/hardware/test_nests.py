@@ -62,3 +62,16 @@ def test_every_product_has_its_nest(algo, monkeypatch):
             assert _close(products, _nest_sum(only[scope])), (algo, arch, scope)
             # and the nests are the same with every other function in place
             assert _close(_nest_sum(full[arch][scope]), _nest_sum(only[scope])), (algo, arch)
+
+
+def test_operand_widths_follow_the_datapath_and_the_units():
+    """Words move at their widths: 8-bit weights on a fixed-point datapath, uN tile counts
+    (ceil(log2(M + 1)) bits) into an index layer, fp32 otherwise."""
+    real = estimate(arch="cwc-mnist", algos=["cwc"], weight_bits=8).algos[0]
+    forward = [n for n, _ in real.counts["train"].nests if n.phase == "forward"]
+    assert forward and all(n.width("W") == 8 for n in forward)
+    for m, bits in ((1, 1), (3, 2), (7, 3), (10, 4)):
+        tiled = estimate(arch="cwc-mnist", algos=["bsff"], tiles=m).algos[0]
+        index = [n for n, _ in tiled.counts["train"].nests if n.index and n.phase == "forward"]
+        assert index and all(n.width("I") == bits and n.width("W") == 32 for n in index)
+        assert all(0 < n.nonzero < 1 for n in index)
