@@ -121,14 +121,15 @@ def _largest(n: int, limit: int) -> int:
     return next(f for f in _divisors_desc(n) if f <= limit)
 
 
-def row_stationary(nest: Nest, hw) -> MappedNest:
+def row_stationary(nest: Nest, hw, halo: bool = True) -> MappedNest:
     """A row-stationary mapping of ``nest`` (see the module docstring): filter rows ``R`` x a
     replication over channels or filters on the PE rows, output rows ``P`` on the columns;
     per PE one filter row (``S``) of ``q`` channels and ``p`` filters (the largest the
     scratchpads hold); the output row's columns ``Q`` innermost at the buffer, so the ifmap
     window slides (``halo``) and the filter row stays; the rest of the batch, filters,
     channels and output rows split between buffer and DRAM, the buffer holding its ifmap and
-    psum tiles, each level's order one of the three loop-order templates."""
+    psum tiles, each level's order one of the three loop-order templates. ``halo=False``:
+    the same search with every ifmap tile refetched whole (what :func:`map_nest` assumes)."""
     b = nest.bounds
     rows, cols = hw.compute.rows, hw.compute.cols
     glb = hw.level("glb")
@@ -167,7 +168,7 @@ def row_stationary(nest: Nest, hw) -> MappedNest:
                                 m = evaluate(nest, hw, homes(hw), spatial,
                                              [rf, buf, dram],
                                              [("C", "K", "S"), order_b + ("Q",), order_d],
-                                             "row-stationary", halo=True)
+                                             "row-stationary", halo=halo)
                                 if best is None or m.memory_pj < best.memory_pj * (1 - 1e-12):
                                     best = m
     return best
@@ -194,9 +195,10 @@ def main() -> int:
         print(f"| ratio{' (halo)' if halo else ' (no halo)'} | "
               + " | ".join(f"{ratio[k]:.3f}" for k in LEVELS)
               + f" | {sum(pb.values()) / sum(tl.values()):.3f} |")
-    print(f"\nAlexNet CONV layers, batch {BATCH}, on {hw.name}: normalized energy per MAC\n")
+    print(f"\nAlexNet CONV layers, batch {BATCH}, on {HARDWARE.name}: normalized energy per MAC\n")
     print("| layer | mapping | " + " | ".join(LEVELS) + " | total |\n|---|---|"
           + "---|" * (len(LEVELS) + 1))
+    no_halo = {}
     free = tuple(lv.capacity_bytes * 8 for lv in hw.levels)
     for name, g, k, c, p, r, stride in ALEXNET:
         nest = conv_nest(name, BATCH, g, k, c, p, r, stride)
@@ -205,6 +207,9 @@ def main() -> int:
             e = breakdown(m, hw)
             print(f"| {name} | {label}: {m.describe()} | "
                   + " | ".join(f"{e[x]:.3f}" for x in LEVELS) + f" | {sum(e.values()):.3f} |")
+        no_halo[name] = sum(breakdown(row_stationary(nest, hw, halo=False), hw).values())
+    print("\nrow-stationary without halo, total per MAC: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in no_halo.items()))
     return 0
 
 

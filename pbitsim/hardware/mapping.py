@@ -173,11 +173,21 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
         return prod
 
     def halo_step(role, l):
-        """The innermost loop above ``l`` that ``role`` depends on, as ``(dim, factor)``,
-        when ``halo`` applies to it (the non-accumulating input), else None."""
+        """The innermost loop above ``l`` that ``role`` depends on, as ``(dim, factor,
+        stride)`` with ``stride`` the iterations of ``dim`` one of its steps advances over
+        (its factors at the levels inside it, and the array's if it is outside the array),
+        when ``halo`` applies (the non-accumulating input), else None."""
         if not halo or role != "I" or role == acc:
             return None
-        return next(((d, f) for d, f in above[l] if d in RELEVANT[role]), None)
+        for l2 in range(l + 1, L):
+            f2 = dict(factors[l2])
+            for d in reversed(orders[l2]):
+                if f2.get(d, 1) > 1 and d in RELEVANT[role]:
+                    inner = math.prod(f for l3 in range(l2) for x, f in factors[l3] if x == d)
+                    if not levels[l2].per_pe:
+                        inner *= sp.get(d, 1)
+                    return d, f2[d], inner
+        return None
 
     reads = [dict.fromkeys(ROLES, 0.0) for _ in range(L)]
     writes = [dict.fromkeys(ROLES, 0.0) for _ in range(L)]
@@ -244,9 +254,10 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
 
 def _fills(nest, role, l, chain, factors, spatial, levels, t_above, step=None) -> float:
     """Words brought into level ``l``'s instances for ``role`` over the whole nest (for the
-    accumulating operand: its write-backs). ``step``: the innermost loop above ``l`` whose
-    consecutive iterations share part of the input's window (see ``halo`` in
-    :func:`evaluate`), or None."""
+    accumulating operand: its write-backs). ``step``: ``(dim, factor, stride)``, the innermost
+    loop above ``l`` whose consecutive iterations may share part of the input's window, and
+    the iterations of ``dim`` one step advances over (see ``halo`` in :func:`evaluate`), or
+    None."""
     if l == chain[-1]:
         return float(nest.size(role))
     per_pe = levels[l].per_pe
@@ -255,11 +266,10 @@ def _fills(nest, role, l, chain, factors, spatial, levels, t_above, step=None) -
     inst = math.prod(f for _, f in spatial) if per_pe and spatial else 1
     n = t_above(role, l)
     if step is not None and step[0] in "PQRS" and step[1] > 1:
-        d, f = step
-        rows = d in "PR"
-        o, k = ("P", "R") if rows else ("Q", "S")
+        d, f, inner = step
+        o, k = ("P", "R") if d in "PR" else ("Q", "S")
         span = (ext[o] - 1) * nest.stride + ext[k]          # the window's rows (columns)
-        shift = ext[o] * nest.stride if d == o else ext[k]  # how far one step moves it
+        shift = inner * nest.stride if d == o else inner    # how far one step moves it
         new = tile // span * min(span, shift)               # words one step brings in
         return float((tile + (f - 1) * new) * inst * (n // f))
     return float(tile * inst * n)

@@ -142,3 +142,21 @@ def test_halo_applies_to_the_innermost_relevant_loop_only():
                                                                       ("C", 2)]],
                  [("R",), ("C", "P", "K")], halo=True)
     assert m.accesses["rf"]["I"][1] == 2 * (3 + 3 * 1)
+
+
+def test_halo_step_spans_the_array_and_inner_levels():
+    """Output rows split over 2 PEs (P2 spatial) and 2 steps at DRAM, R=3 at each PE's register,
+    stride 1: PE j computes rows 2t + j, so each step moves its window 2 rows, sharing 1: per PE
+    3 + 2 = 5 input rows, 10 in all (12 without halo). A P factor at an inner level moves the
+    step alike: P2 at the register instead of the array gives each step 2 rows to add to a
+    4-row window: 4 + 2 = 6."""
+    nest = ey.conv_nest("col", 1, 1, 1, 1, 4, 3, 1)
+    nest = nest.__class__(**{**nest.__dict__, "Q": 1, "S": 1, "macs": 12.0})
+    hw = Hardware("h", "h", "hierarchy", levels=(RF, DRAM))
+    homes = {"W": 1, "I": 1, "O": 1}
+    m = evaluate(nest, hw, homes, (("P", 2),), [[("R", 3)], [("P", 2)]], [("R",), ("P",)],
+                 halo=True)
+    assert m.accesses["rf"]["I"] == (12.0, 10.0)
+    m = evaluate(nest, hw, homes, (), [[("R", 3), ("P", 2)], [("P", 2)]],
+                 [("R", "P"), ("P",)], halo=True)
+    assert m.accesses["rf"]["I"] == (12.0, 6.0)
