@@ -5,10 +5,11 @@ Run from the repository root: ``python examples/eyeriss_alexnet.py`` (about 10-3
 Two tables, every energy in units of one 16-bit MAC (Chen, Emer, Sze, ISCA 2016, Table IV:
 ALU 1, RF 1, array 2, global buffer 6, DRAM 200 per 16-bit access), per MAC:
 
-1. **Timeloop's published counts** for AlexNet CONV1 on an Eyeriss-like array with one fixed
-   mapping (``examples/data/timeloop_eyeriss_alexnet_conv1.toml``, from the Timeloop/Accelergy
-   exercises), priced with those costs, against :func:`pbitsim.hardware.mapping.evaluate` on
-   the same layer and mapping, with and without the input's sliding-window reuse (``halo``).
+1. **Timeloop's published counts** for AlexNet CONV1 (batch 1) and CONV3 (batch 4) on an
+   Eyeriss-like array, each with one fixed mapping (``examples/data/timeloop_eyeriss_alexnet_
+   conv{1,3}.toml``, from the Timeloop/Accelergy exercises), priced with those costs, against
+   :func:`pbitsim.hardware.mapping.evaluate` on the same layer and mapping, with and without
+   the input's sliding-window reuse (``halo``).
 2. **The five CONV layers** (batch 16, AlexNet's shapes as the ISCA paper lists them, CONV2/4/5
    grouped two ways) on ``examples/eyeriss_normalized.toml``: pbitsim's own mapping search
    (:func:`~pbitsim.hardware.mapping.map_nest`) against a row-stationary mapping (filter rows
@@ -36,7 +37,10 @@ from pbitsim.network.loopnest import DIMS, Nest
 
 HERE = Path(__file__).resolve().parent
 HARDWARE = HERE / "eyeriss_normalized.toml"
-REFERENCE = HERE / "data" / "timeloop_eyeriss_alexnet_conv1.toml"
+#: Timeloop's published counts: AlexNet CONV1 (batch 1, its mapper's mapping) and CONV3
+#: (batch 4, a hand-written row-stationary mapping), each on an Eyeriss-like array.
+REFERENCES = (HERE / "data" / "timeloop_eyeriss_alexnet_conv1.toml",
+              HERE / "data" / "timeloop_eyeriss_alexnet_conv3.toml")
 LEVELS = ("ALU", "RF", "array", "buffer", "DRAM")
 #: Batch of the ISCA 2016 AlexNet comparisons.
 BATCH = 16
@@ -71,24 +75,33 @@ def breakdown(m: MappedNest, hw) -> dict[str, float]:
     return {k: (v if k == "ALU" else v / m.nest.macs) for k, v in out.items()}
 
 
-def load_reference() -> dict:
-    return tomllib.loads(REFERENCE.read_text())
+def load_reference(path: Path = REFERENCES[0]) -> dict:
+    return tomllib.loads(Path(path).read_text())
+
+
+def dense(published: int, density: float | None) -> float:
+    """A count Sparseloop reports compressed (dense x density, rounded up) as the dense
+    count it stands for (exact when that is an integer, as here)."""
+    return float(published) if density is None else float(round(published / density))
 
 
 def timeloop_words(ref: dict) -> dict[str, float]:
-    """Timeloop's accesses per level (all instances), grouped as the ISCA paper's levels:
-    RF = every scratchpad read, update and fill; array = the words delivered into the PEs'
-    scratchpads (their fills); buffer = every global-buffer read, update and fill; DRAM =
-    reads and updates."""
+    """Timeloop's accesses per level (all instances), dense, grouped as the ISCA paper's
+    levels: RF = every scratchpad read (gated ones too), update and fill; array = the words
+    delivered into the PEs' scratchpads (their fills); buffer = every global-buffer read,
+    update and fill; DRAM = reads and updates (compressed ones as the dense count)."""
     t = ref["timeloop"]
     inst = t["instances"]
     ps, ws, fs, gb, dr = (t[k] for k in ("psum_spad", "weights_spad", "ifmap_spad",
                                          "shared_glb", "dram"))
-    rf = inst * (ps["reads"] + ps["updates"] + ps["fills"] + ws["reads"] + ws["fills"]
-                 + fs["reads"] + fs["fills"])
+    spad = [ps, ws, fs]
+    rf = inst * sum(sp.get(k, 0) for sp in spad
+                    for k in ("reads", "gated_reads", "updates", "fills"))
+    drm = dr["weight_reads"] + dense(dr["input_reads"], dr.get("input_density")) + \
+        dense(dr["output_updates"], dr.get("output_density"))
     return {"ALU": float(inst * t["macs_per_instance"]), "RF": float(rf),
-            "array": float(inst * (ps["fills"] + ws["fills"] + fs["fills"])),
-            "buffer": float(sum(gb.values())), "DRAM": float(sum(dr.values()))}
+            "array": float(inst * sum(sp["fills"] for sp in spad)),
+            "buffer": float(sum(gb.values())), "DRAM": float(drm)}
 
 
 def timeloop_breakdown(ref: dict, hw) -> dict[str, float]:
@@ -102,17 +115,17 @@ def timeloop_breakdown(ref: dict, hw) -> dict[str, float]:
 def reference_nest(ref: dict) -> Nest:
     lay = ref["layer"]
     assert lay["P"] == lay["Q"] and lay["R"] == lay["S"]
-    return conv_nest("CONV1", lay["N"], lay["G"], lay["K"], lay["C"], lay["P"], lay["R"],
+    return conv_nest(ref["name"], lay["N"], lay["G"], lay["K"], lay["C"], lay["P"], lay["R"],
                      lay["stride"])
 
 
 def reference_mapping(ref: dict, hw, halo: bool) -> MappedNest:
-    """pbitsim's evaluation of the reference's layer and mapping."""
+    """pbitsim's evaluation of the reference's layer and mapping (each level's loops
+    outermost first in the reference file)."""
     mp = ref["mapping"]
     spatial = tuple((d, f) for d, f in mp["spatial"])
     factors = [[(d, f) for d, f in mp[lv]] for lv in ("rf", "glb", "dram")]
-    orders = [tuple(d for d, _ in reversed(f)) for f in factors[:2]] + \
-        [tuple(d for d, _ in factors[2])]
+    orders = [tuple(d for d, _ in f) for f in factors]
     return evaluate(reference_nest(ref), hw, homes(hw), spatial, factors, orders,
                     "timeloop-eyeriss_like", halo=halo)
 
@@ -181,20 +194,24 @@ def _row(label: str, values: dict[str, float]) -> str:
 
 def main() -> int:
     hw = load_hardware(HARDWARE)
-    ref = load_reference()
-    head = "| | " + " | ".join(LEVELS) + " | total |\n|---|" + "---|" * (len(LEVELS) + 1)
-    print("AlexNet CONV1 (batch 1), Timeloop's eyeriss_like mapping; normalized energy per "
-          "MAC (ISCA 2016 costs)\n")
-    print(head)
-    tl = timeloop_breakdown(ref, hw)
-    print(_row("Timeloop counts", tl))
-    for halo in (True, False):
-        pb = breakdown(reference_mapping(ref, hw, halo), hw)
-        print(_row(f"pbitsim{' (halo)' if halo else ' (no halo)'}", pb))
-        ratio = {k: pb[k] / tl[k] for k in LEVELS}
-        print(f"| ratio{' (halo)' if halo else ' (no halo)'} | "
-              + " | ".join(f"{ratio[k]:.3f}" for k in LEVELS)
-              + f" | {sum(pb.values()) / sum(tl.values()):.3f} |")
+    print("Timeloop's published counts for AlexNet on an Eyeriss-like array with a fixed "
+          "mapping, and pbitsim's on the same mapping; normalized energy per MAC (ISCA 2016 "
+          "costs)\n")
+    print("| layer | | " + " | ".join(LEVELS) + " | total |\n|---|---|"
+          + "---|" * (len(LEVELS) + 1))
+    for path in REFERENCES:
+        ref = load_reference(path)
+        name = f"{ref['name']} (batch {ref['layer']['N']})"
+        tl = timeloop_breakdown(ref, hw)
+        print(_row(f"{name} | Timeloop", tl))
+        for halo in (True, False):
+            pb = breakdown(reference_mapping(ref, hw, halo), hw)
+            tag = "halo" if halo else "no halo"
+            print(_row(f"{name} | pbitsim ({tag})", pb))
+            ratio = {k: pb[k] / tl[k] for k in LEVELS}
+            print(f"| {name} | ratio ({tag}) | "
+                  + " | ".join(f"{ratio[k]:.3f}" for k in LEVELS)
+                  + f" | {sum(pb.values()) / sum(tl.values()):.3f} |")
     print(f"\nAlexNet CONV layers, batch {BATCH}, on {HARDWARE.name}: normalized energy per MAC\n")
     print("| layer | mapping | " + " | ".join(LEVELS) + " | total |\n|---|---|"
           + "---|" * (len(LEVELS) + 1))

@@ -1,23 +1,27 @@
-"""A published result reproduced: Timeloop's counts for AlexNet CONV1 on an Eyeriss-like array
-with a fixed mapping (``examples/data/timeloop_eyeriss_alexnet_conv1.toml``), priced with the
-ISCA 2016 normalized costs (``examples/eyeriss_alexnet.py``), and the input's sliding-window
-reuse (``halo`` in :func:`pbitsim.hardware.mapping.evaluate`) worked by hand.
+"""A published result reproduced: Timeloop's counts for AlexNet CONV1 (batch 1, its mapper's
+mapping) and CONV3 (batch 4, a hand-written row-stationary mapping) on Eyeriss-like arrays
+(``examples/data/timeloop_eyeriss_alexnet_conv{1,3}.toml``), priced with the ISCA 2016
+normalized costs (``examples/eyeriss_alexnet.py``), and the input's sliding-window reuse
+(``halo`` in :func:`pbitsim.hardware.mapping.evaluate`) worked by hand.
 
-Tolerances, per level of the normalized breakdown (pbitsim / Timeloop):
+Tolerances, per level of the normalized breakdown (pbitsim / Timeloop), both layers:
 
-* ALU, DRAM, array: exact. Same MACs; every DRAM read and update equal; the words delivered
-  into the PEs (weight, ifmap and psum scratchpad fills) equal.
-* RF: 2%. Every scratchpad read of weights and ifmaps and every fill equal; the partial sums
-  differ by convention (pbitsim: the first update of each output needs no read, once per
-  output; Timeloop: once per output and PE holding a partial copy, and it counts a fill for
-  every psum residency where pbitsim counts a write-back): pbitsim is 1.4% low.
+* ALU, DRAM, array: exact. Same MACs; every DRAM read and update equal (CONV3's compressed
+  ifmaps and ofmaps: pbitsim's dense count times the density, rounded up, is Timeloop's); the
+  words delivered into the PEs (weight, ifmap and psum scratchpad fills) equal.
+* RF: 2%. Every scratchpad read of weights (gated ones too) and ifmaps and every fill equal;
+  the partial sums differ by convention (pbitsim: the first update of each output needs no
+  read, once per output; Timeloop: once per output and PE holding a partial copy, and it
+  counts a fill for every psum residency where pbitsim counts a write-back): pbitsim is 1.4%
+  (CONV1) and 1.3% (CONV3) low.
 * buffer: 12%. Equal ifmap reads and fills and psum reads and updates; Timeloop also counts a
-  fill of every output at the buffer that DRAM does not supply (290,400 words, the output's
-  size: its zero initialisation): pbitsim is 11.3% low, exactly that.
+  fill of every output at the buffer that DRAM does not supply (the output's size: its zero
+  initialisation): pbitsim is 11.3% (CONV1) and 0.7% (CONV3) low, exactly that.
 * total: 1%.
 
-Without ``halo`` the array level is 1.50x Timeloop's and the buffer 1.15x (each ifmap tile
-refetched whole at every output-row step): the test below shows the tolerance fails then.
+Without ``halo`` the array level is 1.50x (CONV1) and 1.30x (CONV3) Timeloop's and the buffer
+1.15x and 1.14x (each ifmap tile refetched whole at every output-row step): the test below
+shows the tolerance fails then.
 """
 
 from __future__ import annotations
@@ -42,57 +46,67 @@ TOTAL_TOLERANCE = 0.01
 
 
 @pytest.fixture(scope="module")
-def setup():
-    hw = load_hardware(ey.HARDWARE)
-    ref = ey.load_reference()
-    return hw, ref, ey.reference_mapping(ref, hw, halo=True)
+def hw():
+    return load_hardware(ey.HARDWARE)
 
 
-def test_counts_equal_timeloop_where_conventions_agree(setup):
-    hw, ref, m = setup
+@pytest.fixture(scope="module", params=ey.REFERENCES, ids=lambda p: p.stem)
+def case(request, hw):
+    ref = ey.load_reference(request.param)
+    return ref, ey.reference_mapping(ref, hw, halo=True)
+
+
+def _compressed(words: float, density: float | None) -> int:
+    return int(words) if density is None else math.ceil(words * density - 1e-9)
+
+
+def test_counts_equal_timeloop_where_conventions_agree(case):
+    ref, m = case
     t = ref["timeloop"]
     inst = t["instances"]
     a = m.accesses
+    dr = t["dram"]
     # DRAM: weights (they bypass the buffer), ifmaps, outputs
-    assert a["dram"] == {"W": (t["dram"]["weight_reads"], 0.0),
-                         "I": (t["dram"]["input_reads"], 0.0),
-                         "O": (0.0, t["dram"]["output_updates"])}
+    assert set(a["dram"]) == {"W", "I", "O"}
+    assert a["dram"]["W"] == (dr["weight_reads"], 0.0)
+    assert a["dram"]["I"][1] == a["dram"]["O"][0] == 0.0
+    assert _compressed(a["dram"]["I"][0], dr.get("input_density")) == dr["input_reads"]
+    assert _compressed(a["dram"]["O"][1], dr.get("output_density")) == dr["output_updates"]
     gb = t["shared_glb"]
     assert a["glb"] == {"I": (gb["input_reads"], gb["input_fills"]),
                         "O": (gb["output_reads"], gb["output_updates"])}
-    assert a["rf"]["W"] == (inst * t["weights_spad"]["reads"], inst * t["weights_spad"]["fills"])
-    assert a["rf"]["I"] == (inst * t["ifmap_spad"]["reads"], inst * t["ifmap_spad"]["fills"])
+    ws, fs = t["weights_spad"], t["ifmap_spad"]
+    assert a["rf"]["W"] == (inst * (ws["reads"] + ws.get("gated_reads", 0)), inst * ws["fills"])
+    assert a["rf"]["I"] == (inst * fs["reads"], inst * fs["fills"])
     # every MAC updates a partial sum in the PE
     assert m.nest.macs == inst * t["macs_per_instance"] == inst * t["psum_spad"]["updates"]
     # the buffer's one difference is Timeloop's fill of every output (its size)
     assert gb["output_fills"] == m.nest.size("O")
 
 
-def test_normalized_breakdown_within_tolerance(setup):
-    hw, ref, m = setup
+def test_normalized_breakdown_within_tolerance(case, hw):
+    ref, m = case
     tl = ey.timeloop_breakdown(ref, hw)
     pb = ey.breakdown(m, hw)
     for level, tol in TOLERANCE.items():
         assert pb[level] == pytest.approx(tl[level], rel=tol), level
     assert sum(pb.values()) == pytest.approx(sum(tl.values()), rel=TOTAL_TOLERANCE)
-    # the stated differences, exactly: the buffer's missing output fills
+    # the stated difference at the buffer, exactly: Timeloop's output fills
     assert (tl["buffer"] - pb["buffer"]) * m.nest.macs == pytest.approx(
         ref["timeloop"]["shared_glb"]["output_fills"] * hw.level("glb").read_pj)
 
 
-def test_without_halo_the_tolerance_fails(setup):
-    hw, ref, _ = setup
+def test_without_halo_the_tolerance_fails(case, hw):
+    ref, _ = case
     tl = ey.timeloop_breakdown(ref, hw)
     pb = ey.breakdown(ey.reference_mapping(ref, hw, halo=False), hw)
-    assert pb["array"] / tl["array"] == pytest.approx(1.5, rel=0.01)
-    assert pb["buffer"] / tl["buffer"] > 1 + TOLERANCE["buffer"]
+    assert pb["array"] / tl["array"] > 1.25
+    assert pb["buffer"] / tl["buffer"] > 1.1
 
 
-def test_row_stationary_mapping_fits_and_slides():
+def test_row_stationary_mapping_fits_and_slides(hw):
     """The example's row-stationary mapping of CONV3: filter rows on the PE rows, output rows
-    on the columns, each ifmap word entering a PE once per output row it serves (the window
-    slides along the row)."""
-    hw = load_hardware(ey.HARDWARE)
+    on the columns, the ifmap window sliding along the row; cheaper than the search."""
     nest = ey.conv_nest("CONV3", 16, 1, 384, 256, 13, 3, 1)
     m = ey.row_stationary(nest, hw)
     sp = dict(m.spatial)
