@@ -25,7 +25,6 @@ tolerances it states.
 
 from __future__ import annotations
 
-import math
 import sys
 import tomllib
 from pathlib import Path
