@@ -132,14 +132,21 @@ def _extents(factors, spatial, level: int, per_pe: bool) -> dict[str, int]:
 
 
 def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
-             orders, template: str = "", chains: dict[str, list[int]] | None = None
-             ) -> MappedNest:
+             orders, template: str = "", chains: dict[str, list[int]] | None = None,
+             halo: bool = False) -> MappedNest:
     """The accesses, energy and cycles of one mapping (see the module docstring).
 
-    ``spatial``: ``((dim, factor), ...)`` over the PE array; ``factors[l]``: the temporal
-    ``(dim, factor)`` pairs of level ``l``; ``orders[l]``: level ``l``'s loop dimensions,
-    outermost first; ``chains``: the levels keeping each operand's tiles (default: every level
-    inside its home that holds its tensor class)."""
+    ``spatial``: ``((dim, factor), ...)`` over the PE array (a dimension at most once; two
+    dimensions may share an array axis, as a row-stationary mapping does); ``factors[l]``:
+    the temporal ``(dim, factor)`` pairs of level ``l``; ``orders[l]``: level ``l``'s loop
+    dimensions, outermost first; ``chains``: the levels keeping each operand's tiles (default:
+    every level inside its home that holds its tensor class).
+
+    ``halo``: count the input's sliding-window reuse between consecutive iterations of the
+    innermost loop above a level that moves its window (``P``/``R`` over rows, ``Q``/``S``
+    over columns): each step brings in only the rows (columns) the previous tile did not
+    have, as Timeloop counts fills and as Eyeriss's ifmap scratchpad slides along a row. Off
+    by default (each tile refetched whole, an upper bound: what :func:`map_nest` prices)."""
     levels = hw.levels
     L = len(levels)
     chains = chains or _chains(nest, hw, homes)
@@ -165,6 +172,23 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
             prod *= f
         return prod
 
+    def halo_step(role, l):
+        """The innermost loop above ``l`` that ``role`` depends on, as ``(dim, factor,
+        stride)`` with ``stride`` the iterations of ``dim`` one of its steps advances over
+        (its factors at the levels inside it, and the array's if it is outside the array),
+        when ``halo`` applies (the non-accumulating input), else None."""
+        if not halo or role != "I" or role == acc:
+            return None
+        for l2 in range(l + 1, L):
+            f2 = dict(factors[l2])
+            for d in reversed(orders[l2]):
+                if f2.get(d, 1) > 1 and d in RELEVANT[role]:
+                    inner = math.prod(f for l3 in range(l2) for x, f in factors[l3] if x == d)
+                    if not levels[l2].per_pe:
+                        inner *= sp.get(d, 1)
+                    return d, f2[d], inner
+        return None
+
     reads = [dict.fromkeys(ROLES, 0.0) for _ in range(L)]
     writes = [dict.fromkeys(ROLES, 0.0) for _ in range(L)]
     noc = 0.0
@@ -186,7 +210,8 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
             reads[c0][role] += uses
         # between consecutive levels of the chain
         for child, parent in zip(chain, chain[1:]):
-            fills = _fills(nest, role, child, chain, factors, spatial, levels, t_above)
+            fills = _fills(nest, role, child, chain, factors, spatial, levels, t_above,
+                           halo_step(role, child))
             to_parent = fills
             if levels[child].per_pe and not levels[parent].per_pe:
                 noc += fills * nest.width(role)
@@ -227,15 +252,27 @@ def evaluate(nest: Nest, hw: Hardware, homes: dict[str, int], spatial, factors,
     return out
 
 
-def _fills(nest, role, l, chain, factors, spatial, levels, t_above) -> float:
+def _fills(nest, role, l, chain, factors, spatial, levels, t_above, step=None) -> float:
     """Words brought into level ``l``'s instances for ``role`` over the whole nest (for the
-    accumulating operand: its write-backs)."""
+    accumulating operand: its write-backs). ``step``: ``(dim, factor, stride)``, the innermost
+    loop above ``l`` whose consecutive iterations may share part of the input's window, and
+    the iterations of ``dim`` one step advances over (see ``halo`` in :func:`evaluate`), or
+    None."""
     if l == chain[-1]:
         return float(nest.size(role))
     per_pe = levels[l].per_pe
-    tile = _footprint(nest, role, _extents(factors, spatial, l, per_pe))
+    ext = _extents(factors, spatial, l, per_pe)
+    tile = _footprint(nest, role, ext)
     inst = math.prod(f for _, f in spatial) if per_pe and spatial else 1
-    return float(tile * inst * t_above(role, l))
+    n = t_above(role, l)
+    if step is not None and step[0] in "PQRS" and step[1] > 1:
+        d, f, inner = step
+        o, k = ("P", "R") if d in "PR" else ("Q", "S")
+        span = (ext[o] - 1) * nest.stride + ext[k]          # the window's rows (columns)
+        shift = inner * nest.stride if d == o else inner    # how far one step moves it
+        new = tile // span * min(span, shift)               # words one step brings in
+        return float((tile + (f - 1) * new) * inst * (n // f))
+    return float(tile * inst * n)
 
 
 def _fits(nest, hw, chains, homes, free_bits, factors, spatial, level) -> bool:
