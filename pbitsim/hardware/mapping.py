@@ -50,7 +50,7 @@ ROLES = ("W", "I", "O")
 #: candidate a smaller one had, and its best mapping is never worse.
 _ROOMS = tuple(float(4 ** j) for j in range(5, 18))
 #: Dimensions the PE array may unroll (the kernel's rows and columns are left temporal).
-_SPATIAL_DIMS = ("N", "G", "K", "C", "P", "Q")
+_SPATIAL_DIMS = ("N", "G", "K", "C", "P", "Q", "R")
 #: Loop orders, outermost first: the innermost loops are those the stationary operand does
 #: not depend on, so its tile stays while they run.
 TEMPLATES = {
@@ -368,7 +368,7 @@ def _search(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[fl
             tried.add(signature)
             orders = [tuple(d for d in order if any(d == x for x, _ in factors[l]))
                       for l in range(L)]
-            m = evaluate(nest, hw, homes, spatial, factors, orders, name, chains)
+            m = evaluate(nest, hw, homes, spatial, factors, orders, name, chains, halo=True)
             score = (m.memory_pj if objective == "energy" else m.cycles if objective == "latency"
                      else m.memory_pj * m.cycles)
             if score < best_score * (1 - 1e-12):
