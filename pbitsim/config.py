@@ -37,14 +37,20 @@ MAX_CHECKPOINT_BYTES = 1 << 30
 MAX_DATASET_FILE_BYTES = 256 << 20
 
 
+def _check_int(value, name: str, lo: int, hi: int, expected: str = "an integer") -> int:
+    """``value`` (an integer, not a bool) as an int in ``lo..hi``, else ``ValueError`` with one
+    readable line: ``<name> must be <expected>`` or ``<name> must be in lo..hi``."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    n = int(value.__index__())
+    if not lo <= n <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, got {n}")
+    return n
+
+
 def check_tiles(tiles) -> int:
     """``tiles`` as an int in ``1..MAX_TILES``, else ``ValueError`` with one readable line."""
-    if isinstance(tiles, bool) or not hasattr(tiles, "__index__"):
-        raise ValueError(f"tiles must be an integer, got {tiles!r}")
-    m = int(tiles.__index__())
-    if not 1 <= m <= MAX_TILES:
-        raise ValueError(f"tiles must be in 1..{MAX_TILES}, got {m}")
-    return m
+    return _check_int(tiles, "tiles", 1, MAX_TILES)
 
 
 #: Largest training seed of every command (``train --seed``, ``sweep --seeds``): each consumer
@@ -55,12 +61,7 @@ MAX_SEED = 2 ** 31 - 1
 
 def check_seed(seed, option: str = "--seed") -> int:
     """``seed`` as an int in ``0..MAX_SEED``, else ``ValueError`` with one readable line."""
-    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
-        raise ValueError(f"{option} must be an integer in 0..{MAX_SEED}, got {seed!r}")
-    s = int(seed.__index__())
-    if not 0 <= s <= MAX_SEED:
-        raise ValueError(f"{option} must be in 0..{MAX_SEED}, got {s}")
-    return s
+    return _check_int(seed, option, 0, MAX_SEED, f"an integer in 0..{MAX_SEED}")
 
 
 #: How the index layers (BSNConv2d, BSNLinear) run: ``index`` the index-and-accumulate kernels
@@ -95,12 +96,7 @@ MAX_THREADS = 1024
 
 def check_threads(threads, option: str = "--threads") -> int:
     """``threads`` as an int in ``1..MAX_THREADS``, else ``ValueError`` with one line."""
-    if isinstance(threads, bool) or not hasattr(threads, "__index__"):
-        raise ValueError(f"{option} must be an integer, got {threads!r}")
-    n = int(threads.__index__())
-    if not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"{option} must be in 1..{MAX_THREADS}, got {n}")
-    return n
+    return _check_int(threads, option, 1, MAX_THREADS)
 
 
 def threads_note(threads, option: str = "--threads") -> str | None:

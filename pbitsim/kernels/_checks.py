@@ -67,3 +67,12 @@ def check_bits(name: str, bits) -> int:
     if not MIN_BITS <= int(bits) <= MAX_BITS:
         raise ValueError(f"{name} must be in {MIN_BITS}..{MAX_BITS}, got {bits}")
     return int(bits)
+
+
+def check_dense_operands(x: np.ndarray, other: np.ndarray, name: str, xt: bool) -> None:
+    """ValueError unless x [B, K] meets ``other``: K rows (``x @ w``) or, with ``xt``, B rows
+    (``x.T @ g``)."""
+    if xt and x.shape[0] != other.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} rows but {name} has {other.shape[0]}")
+    if not xt and x.shape[1] != other.shape[0]:
+        raise ValueError(f"x has {x.shape[1]} columns but {name} has {other.shape[0]} rows")

@@ -33,7 +33,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..network.counters import uint_dtype
-from ._checks import as_array, check_bits, check_levels, conv_shapes, pair
+from ._checks import (as_array, check_bits, check_dense_operands, check_levels, conv_shapes,
+                      pair)
 from .tap_stats import TapStats, add_index_counts
 
 __all__ = ["acc_range", "word_dtype", "fixed_index_matmul", "fixed_index_matmul_xt",
@@ -217,6 +218,20 @@ def _levels(x, tiles):
     return check_levels("x", int(x.max()) if x.size else 0, tiles)
 
 
+def _fixed_dense(rows, words, acc_bits, word_bits, tiles, counter, kind):
+    """out[r] = the saturating sum of ``words[k]`` over k ascending, ``rows[r, k]`` times each
+    (both dense products: x and w, or x transposed and the errors g), and its counts."""
+    levels = _levels(rows, tiles)
+    lo, hi = acc_range(acc_bits)
+    out = np.zeros((rows.shape[0], words.shape[1]), words.dtype)
+    stats = np.zeros((rows.shape[0], 2), np.int64)
+    sat = _saturates(words, levels * rows.shape[1], acc_bits)
+    _fixed_matmul(rows, words, np.int64(lo), np.int64(hi), sat, out, stats)
+    _record(counter, stats, kind, words.shape[1], rows.size, out.size, uint_dtype(levels),
+            word_bits, acc_bits)
+    return out
+
+
 def fixed_index_matmul(x, w, acc_bits: int, counter=None, *, word_bits: int, tiles=None):
     """``x @ w`` in integers: uint8 counts x [B, K], integer weights w [K, N].
 
@@ -243,17 +258,8 @@ def fixed_index_matmul(x, w, acc_bits: int, counter=None, *, word_bits: int, til
     acc_bits = check_bits("acc_bits", acc_bits)
     word_bits = check_bits("word_bits", word_bits)
     w = _words("w", w, acc_bits, 2)
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(f"x has {x.shape[1]} columns but w has {w.shape[0]} rows")
-    levels = _levels(x, tiles)
-    lo, hi = acc_range(acc_bits)
-    out = np.zeros((x.shape[0], w.shape[1]), w.dtype)
-    stats = np.zeros((x.shape[0], 2), np.int64)
-    sat = _saturates(w, levels * x.shape[1], acc_bits)
-    _fixed_matmul(x, w, np.int64(lo), np.int64(hi), sat, out, stats)
-    _record(counter, stats, "forward", w.shape[1], x.size, out.size, uint_dtype(levels),
-            word_bits, acc_bits)
-    return out
+    check_dense_operands(x, w, "w", xt=False)
+    return _fixed_dense(x, w, acc_bits, word_bits, tiles, counter, "forward")
 
 
 def fixed_index_matmul_xt(x, g, acc_bits: int, counter=None, *, word_bits: int, tiles=None):
@@ -277,17 +283,9 @@ def fixed_index_matmul_xt(x, g, acc_bits: int, counter=None, *, word_bits: int, 
     acc_bits = check_bits("acc_bits", acc_bits)
     word_bits = check_bits("word_bits", word_bits)
     g = _words("g", g, acc_bits, 2)
-    if x.shape[0] != g.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows but g has {g.shape[0]}")
-    levels = _levels(x, tiles)
-    lo, hi = acc_range(acc_bits)
-    out = np.zeros((x.shape[1], g.shape[1]), g.dtype)
-    stats = np.zeros((x.shape[1], 2), np.int64)
-    sat = _saturates(g, levels * x.shape[0], acc_bits)
-    _fixed_matmul(np.ascontiguousarray(x.T), g, np.int64(lo), np.int64(hi), sat, out, stats)
-    _record(counter, stats, "weight_grad", g.shape[1], x.size, out.size, uint_dtype(levels),
-            word_bits, acc_bits)
-    return out
+    check_dense_operands(x, g, "g", xt=True)
+    return _fixed_dense(np.ascontiguousarray(x.T), g, acc_bits, word_bits, tiles, counter,
+                        "weight_grad")
 
 
 def _conv_args(x, o, cg, kh, kw, stride, padding, groups):

@@ -33,7 +33,7 @@ from ..config import KERNEL_COL_BLOCK as _COL_BLOCK
 from ..config import KERNEL_GRAD_CACHE_BYTES as _GRAD_CACHE_BYTES
 from ..config import KERNEL_ROW_BLOCK as _ROW_BLOCK
 from ..network.counters import uint_dtype
-from ._checks import as_array, check_levels, conv_shapes, pair
+from ._checks import as_array, check_dense_operands, check_levels, conv_shapes, pair
 from .tap_stats import TapStats, add_index_counts
 
 __all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad"]
@@ -143,8 +143,7 @@ def index_matmul(x, w, counter=None, *, tiles=None) -> np.ndarray:
     """
     x = as_array("x", x, np.uint8, 2)
     w = as_array("w", w, np.float32, 2)
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(f"x has {x.shape[1]} columns but w has {w.shape[0]} rows")
+    check_dense_operands(x, w, "w", xt=False)
     out, total, nnz, act = _dense(x, w, tiles, "x")
     add_index_counts(counter, TapStats(total, nnz, act), "forward", w.shape[1], x.size, out.size)
     return out
@@ -177,8 +176,7 @@ def index_matmul_xt(x, g, counter=None, *, tiles=None) -> np.ndarray:
     """
     x = as_array("x", x, np.uint8, 2)
     g = as_array("g", g, np.float32, 2)
-    if x.shape[0] != g.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows but g has {g.shape[0]}")
+    check_dense_operands(x, g, "g", xt=True)
     out, total, nnz, act = _dense(np.ascontiguousarray(x.T), g, tiles, "x")
     add_index_counts(counter, TapStats(total, nnz, act), "weight_grad", g.shape[1], x.size,
                      out.size)

@@ -45,7 +45,7 @@ class TrainConfig:
     dataset: str = "mnist"
     # tiles per tiled unit: None = not given (the rules of TILED_RULES then take DEFAULT_TILES;
     # given to a local rule it selects its p-bit form: mf -> bsmf, sff -> bssff, cafo-rand ->
-    # bscafo-rand, cafo-dfa -> bscafo-dfa (pbitsim.rules.resolve_algo); without it they are
+    # bscafo-rand, cafo-dfa -> bscafo-dfa (pbitsim.rulebook.resolve_algo); without it they are
     # real-valued)
     tiles: int | None = None
     epochs: int = 1

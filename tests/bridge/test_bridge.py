@@ -18,6 +18,8 @@ from pbitsim.network.archs import arch_from_mapping
 from pbitsim.training import models as models_module
 from pbitsim.training.models import Net
 
+from naive import mean_field_torch
+
 
 def _counts(shape, tiles, seed=0, density=0.4):
     rng = np.random.default_rng(seed)
@@ -75,12 +77,6 @@ def test_index_layers_accept_integer_floats_and_reject_others():
         lin(torch.tensor([[0.5, 1.0, 2.0]]))
 
 
-def _mean_field(z, tiles):
-    """The torch reference of the estimator: the gradient of E[s] = sum_i sigmoid(z - o_i)."""
-    offsets = torch.from_numpy(K.tile_offsets(tiles))
-    return torch.sigmoid(z.unsqueeze(-1) - offsets).sum(-1)
-
-
 @pytest.mark.parametrize("tiles", [1, 7])
 def test_tiled_logistic_samples_and_mean_field_gradient(tiles):
     torch.manual_seed(2)
@@ -93,7 +89,7 @@ def test_tiled_logistic_samples_and_mean_field_gradient(tiles):
     g = torch.randn_like(s)
     s.backward(g)
     z_ref = z.detach().clone().requires_grad_(True)
-    _mean_field(z_ref, tiles).backward(g)
+    mean_field_torch(z_ref, tiles).backward(g)
     torch.testing.assert_close(z.grad, z_ref.grad, rtol=1e-4, atol=1e-5)
     # same seed -> same spikes; the module's own seed sequence is reproducible too
     assert torch.equal(act(z, seed=42)[1], s_u8)
@@ -104,7 +100,7 @@ def test_tiled_logistic_samples_and_mean_field_gradient(tiles):
 def test_mean_field_is_the_derivative_of_the_tiled_mean():
     """gradcheck of the float64 reference, and the kernel's dmean against finite differences."""
     z = torch.linspace(-4, 10, 29, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: _mean_field(t, 7), (z,))
+    assert torch.autograd.gradcheck(lambda t: mean_field_torch(t, 7), (z,))
     zf = np.linspace(-4, 10, 29).astype(np.float32)
     eps = 1e-2
     fd = (K.tiled_mean(zf + eps, 7).astype(np.float64) - K.tiled_mean(zf - eps, 7)) / (2 * eps)

@@ -9,6 +9,8 @@ from pbitsim.kernels import bsn_sample, tile_offsets, tiled_logistic
 from pbitsim.hardware.devices import (
     Digital, Ideal, Smtj, lfsr_is_maximal, lfsr_mask, lfsr_step, parse_device)
 
+from naive import sigmoid
+
 
 def binomial_ok(k, n, p, sigmas=5.0):
     """Counts k of n draws agree with probabilities p (each within `sigmas` sd, + chi-square)."""
@@ -24,7 +26,7 @@ def binomial_ok(k, n, p, sigmas=5.0):
 def test_lut_is_the_rounded_sigmoid_of_every_code():
     d = Digital(int_bits=3, frac_bits=2, lut_depth=64, lut_width=10)
     codes = np.arange(-32, 32)
-    expected = np.round(1 / (1 + np.exp(-codes / 4.0)) * 1024)
+    expected = np.round(sigmoid(codes / 4.0) * 1024)
     np.testing.assert_array_equal(d.lut, expected)
     np.testing.assert_array_equal(d.probability(codes / 4.0), expected / 1024)
     # saturation and rounding of inputs between codes
@@ -126,7 +128,7 @@ def test_smtj_sampling_follows_each_device():
     z = np.tile(np.linspace(-2, 2, units, dtype=np.float32), (reps, 1))
     s = bsn_sample(z, seed=1, device=dev)
     slope, offset, stuck = dev.parameters(units, 1)
-    p = 1 / (1 + np.exp(-(slope * z[0] + offset)))
+    p = sigmoid(slope * z[0] + offset)
     p = np.where(stuck >= 0, stuck, p)
     assert binomial_ok(s.sum(0).astype(np.float64), reps, p)
     assert np.all(s[:, stuck == 1] == 1) and np.all(s[:, stuck == 0] == 0)
@@ -136,7 +138,7 @@ def test_smtj_without_variation_is_ideal_in_distribution():
     reps = 20000
     z = np.tile(np.linspace(-4, 4, 17, dtype=np.float32), (reps, 1))
     s = bsn_sample(z, seed=2, device=Smtj())
-    assert binomial_ok(s.sum(0).astype(np.float64), reps, 1 / (1 + np.exp(-z[0].astype(float))))
+    assert binomial_ok(s.sum(0).astype(np.float64), reps, sigmoid(z[0]))
 
 
 # ---------------------------------------------------------------------------- parsing

@@ -1,101 +1,16 @@
-"""Fixed-point kernels against an independent integer reference, bit for bit (saturation
-included), and their counts against the fp32 kernels' at the fixed-point widths."""
+"""Fixed-point kernels against an independent integer reference (tests/naive.py), bit for bit
+(saturation included), and their counts against the fp32 kernels' at the fixed-point widths."""
 
 import numpy as np
 import pytest
+
+import naive
 
 from pbitsim.network import costs
 from pbitsim.network.counters import OpCounter
 from pbitsim.kernels import fixed_point as F
 from pbitsim.kernels import index_products as I
-from pbitsim.kernels.rng import seed_key
-from pbitsim.seeds import mix64_py as _mix64_py
 from pbitsim.precision import make_precision
-
-
-# ------------------------------------------------------------------ independent reference
-def _sat(a, s, bits):
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return min(hi, max(lo, a + s))
-
-
-def ref_matmul(x, w, bits):
-    """Python ints: per output, inputs k ascending, each count's v adds, clamp at every add."""
-    out = np.zeros((x.shape[0], w.shape[1]), object)
-    for b in range(x.shape[0]):
-        for n in range(w.shape[1]):
-            a = 0
-            for k in range(x.shape[1]):
-                for _ in range(int(x[b, k])):
-                    a = _sat(a, int(w[k, n]), bits)
-            out[b, n] = a
-    return out
-
-
-def ref_conv(x, w, bits, stride, padding, groups):
-    n_b, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    og = o // groups
-    ho = (h + 2 * padding - kh) // stride + 1
-    wo = (wd + 2 * padding - kw) // stride + 1
-    out = np.zeros((n_b, o, ho, wo), object)
-    for b in range(n_b):
-        for oc in range(o):
-            g = oc // og
-            for oy in range(ho):
-                for ox in range(wo):
-                    a = 0
-                    for ci in range(cg):
-                        for ky in range(kh):
-                            for kx in range(kw):
-                                iy, ix = oy * stride - padding + ky, ox * stride - padding + kx
-                                if 0 <= iy < h and 0 <= ix < wd:
-                                    for _ in range(int(x[b, g * cg + ci, iy, ix])):
-                                        a = _sat(a, int(w[oc, ci, ky, kx]), bits)
-                    out[b, oc, oy, ox] = a
-    return out
-
-
-def ref_conv_wgrad(x, g, ksize, bits, stride, padding, groups):
-    n_b, c, h, wd = x.shape
-    _, o, ho, wo = g.shape
-    cg, og = c // groups, o // groups
-    out = np.zeros((o, cg, ksize, ksize), object)
-    for oc in range(o):
-        gi = oc // og
-        for ci in range(cg):
-            for ky in range(ksize):
-                for kx in range(ksize):
-                    a = 0
-                    for b in range(n_b):
-                        for oy in range(ho):
-                            for ox in range(wo):
-                                iy, ix = oy * stride - padding + ky, ox * stride - padding + kx
-                                if 0 <= iy < h and 0 <= ix < wd:
-                                    for _ in range(int(x[b, gi * cg + ci, iy, ix])):
-                                        a = _sat(a, int(g[b, oc, oy, ox]), bits)
-                    out[oc, ci, ky, kx] = a
-    return out
-
-
-def ref_quantize(v, bits, per_channel, stochastic, seed):
-    qmax = (1 << (bits - 1)) - 1
-    rows = v.reshape(v.shape[0] if per_channel else 1, -1).astype(np.float64)
-    peak = np.abs(rows).max(axis=1)
-    scale = np.where(peak > 0, peak / qmax, 1.0)
-    key = int(seed_key(seed))
-    out = np.zeros(rows.shape, np.int64)
-    for c in range(rows.shape[0]):
-        for j in range(rows.shape[1]):
-            t = rows[c, j] / scale[c]
-            if stochastic:
-                u = (_mix64_py(key + (c * rows.shape[1] + j + 1) * 0x9E3779B97F4A7C15) >> 40) \
-                    * 2.0 ** -24
-                r = np.floor(t + u)
-            else:
-                r = np.floor(t + 0.5)
-            out[c, j] = int(min(qmax, max(-qmax, r)))
-    return out.reshape(v.shape), scale
 
 
 rng = np.random.default_rng(1234)
@@ -107,10 +22,10 @@ def test_matmul_and_xt_equal_reference(acc_bits, wmax):
     x[rng.random(x.shape) < 0.3] = 0
     w = rng.integers(-wmax, wmax + 1, (9, 6), dtype=np.int64)
     got = F.fixed_index_matmul(x, w, acc_bits, word_bits=min(acc_bits, 8), tiles=7)
-    assert np.array_equal(got.astype(object), ref_matmul(x, w, acc_bits))
+    assert np.array_equal(got.astype(object), naive.fixed_matmul(x, w, acc_bits))
     g = rng.integers(-wmax, wmax + 1, (5, 6), dtype=np.int64)
     got = F.fixed_index_matmul_xt(x, g, acc_bits, word_bits=min(acc_bits, 8), tiles=7)
-    assert np.array_equal(got.astype(object), ref_matmul(x.T, g, acc_bits))
+    assert np.array_equal(got.astype(object), naive.fixed_matmul(x.T, g, acc_bits))
     assert got.dtype == (np.int32 if acc_bits <= 32 else np.int64)
 
 
@@ -132,12 +47,12 @@ def test_conv_and_weight_grad_equal_reference(acc_bits, stride, padding, groups)
     w = rng.integers(-60, 61, (6, 6 // groups, 3, 3), dtype=np.int64)
     got = F.fixed_index_conv2d(x, w, acc_bits, stride, padding, word_bits=8, groups=groups,
                                tiles=7)
-    assert np.array_equal(got.astype(object), ref_conv(x, w, acc_bits, stride, padding, groups))
+    assert np.array_equal(got.astype(object), naive.fixed_conv2d(x, w, acc_bits, stride, padding, groups))
     g = rng.integers(-60, 61, got.shape, dtype=np.int64)
     gw = F.fixed_index_conv2d_weight_grad(x, g, 3, acc_bits, stride, padding, word_bits=8,
                                           groups=groups, tiles=7)
     assert np.array_equal(gw.astype(object),
-                          ref_conv_wgrad(x, g, 3, acc_bits, stride, padding, groups))
+                          naive.fixed_conv2d_weight_grad(x, g, 3, acc_bits, stride, padding, groups))
 
 
 def test_wide_accumulator_equals_exact_products():
@@ -155,7 +70,7 @@ def test_quantize_equals_reference(bits, per_channel, stochastic):
     v[2] = 0.0  # a channel of zeros: scale 1, all zero
     q, scale = F.quantize(v, bits, scale_rule="channel" if per_channel else "layer",
                           rounding="stochastic" if stochastic else "nearest", seed=11)
-    q_ref, s_ref = ref_quantize(v, bits, per_channel, stochastic, 11)
+    q_ref, s_ref = naive.quantize(v, bits, per_channel, stochastic, 11)
     assert np.array_equal(q, q_ref) and np.array_equal(scale, s_ref)
     assert np.abs(q).max() <= (1 << (bits - 1)) - 1
 

@@ -13,6 +13,8 @@ from pbitsim.kernels import (add_index_counts, conv2d_tap_stats, index_conv2d,
                              index_conv2d_weight_grad, index_matmul, index_matmul_xt,
                              matmul_tap_stats)
 
+import naive
+
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -83,17 +85,10 @@ def _torch(a):
     return torch.from_numpy(np.ascontiguousarray(a, np.float32))
 
 
-def _tap_sum(x, case):
-    """Sum over output positions and kernel taps of the input values (the add count / row)."""
-    ones = torch.ones((case["groups"], x.shape[1] // case["groups"], *case["kernel"]))
-    return int(F.conv2d(_torch(x), ones, stride=case["stride"], padding=case["padding"],
-                        groups=case["groups"]).sum().round().item())
-
-
-def _nonzero_taps(x, case):
-    ones = torch.ones((case["groups"], x.shape[1] // case["groups"], *case["kernel"]))
-    return int(F.conv2d(_torch(x != 0), ones, stride=case["stride"], padding=case["padding"],
-                        groups=case["groups"]).sum().round().item())
+def _taps(x, case):
+    """Over output positions and kernel taps: the input values summed (the add count per row)
+    and the non-zero inputs (the rows fetched)."""
+    return naive.tap_counts(x, case["kernel"], case["stride"], case["padding"], case["groups"])
 
 
 def conv_operands(case):
@@ -116,8 +111,8 @@ def test_index_conv2d_equals_torch(case):
     assert y.shape == ref.shape and y.dtype == np.float32
     assert_close(y, ref, F.conv2d(_torch(x), _torch(np.abs(w)), **kw).numpy().max(initial=0))
     og = case["o"] // case["groups"]
-    assert c == {"add:fp32": og * _tap_sum(x, case),
-                 "weight_read:fp32": og * _nonzero_taps(x, case),
+    adds, reads = _taps(x, case)
+    assert c == {"add:fp32": og * adds, "weight_read:fp32": og * reads,
                  "act_read:" + uint_dtype(case["tiles"]): x.size, "act_write:fp32": ref.size}
 
 
@@ -138,8 +133,8 @@ def test_index_conv2d_weight_grad_equals_torch(case):
     scale = torch.nn.grad.conv2d_weight(_torch(x), w_shape, _torch(np.abs(g)), **kw).numpy()
     assert_close(dw, ref, scale.max(initial=0))
     og = case["o"] // case["groups"]
-    assert c == {"add:fp32": og * _tap_sum(x, case),
-                 "grad_read:fp32": og * _nonzero_taps(x, case),
+    adds, reads = _taps(x, case)
+    assert c == {"add:fp32": og * adds, "grad_read:fp32": og * reads,
                  "act_read:" + uint_dtype(case["tiles"]): x.size,
                  "grad_write:fp32": int(np.prod(w_shape))}
 
@@ -214,7 +209,7 @@ def test_conv2d_tap_stats_give_the_kernels_counts(case):
     dw = index_conv2d_weight_grad(x, np.ones_like(y), case["kernel"], counter=grad, tiles=tiles,
                                   **kw)
     stats = conv2d_tap_stats(x, case["kernel"], case["stride"], case["padding"], tiles=tiles)
-    assert (stats.adds, stats.reads) == (_tap_sum(x, case), _nonzero_taps(x, case))
+    assert (stats.adds, stats.reads) == _taps(x, case)
     og = case["o"] // case["groups"]
     for kind, kernel_counts, n_out in (("forward", fwd, y.size), ("weight_grad", grad, dw.size)):
         c = OpCounter()

@@ -8,18 +8,7 @@ from pbitsim import OpCounter
 from pbitsim.kernels import parse_device
 from pbitsim.kernels import (bsn_sample, derive_seed, tile_offsets, tiled_dmean, tiled_logistic,
                              tiled_mean)
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64)))
-
-
-def poisson_binomial_pmf(ps):
-    """Distribution of the number of successes of independent Bernoulli(ps)."""
-    pmf = np.array([1.0])
-    for p in ps:
-        pmf = np.convolve(pmf, [1 - p, p])
-    return pmf
+from naive import poisson_binomial_pmf, sigmoid, tile_probs
 
 
 Z_GRID = np.linspace(-6, 6, 49).astype(np.float32)
@@ -51,7 +40,7 @@ def test_tiled_counts_follow_poisson_binomial(tiles):
     out = tiled_logistic(np.tile(zs, (reps, 1)), tiles, seed=99)
     assert out.dtype == np.uint8 and out.max() <= tiles
     for col, z in enumerate(zs):
-        pmf = poisson_binomial_pmf(sigmoid(z - tile_offsets(tiles)))
+        pmf = poisson_binomial_pmf(tile_probs(z, tiles))
         observed = np.bincount(out[:, col], minlength=tiles + 1)
         keep = pmf * reps >= 5  # chi-square validity; pool the rare tail
         exp_counts = np.append(pmf[keep] * reps, pmf[~keep].sum() * reps)
@@ -71,9 +60,9 @@ def test_tiled_mean_equals_sum_of_tile_sigmoids():
     reps = 4000
     out = tiled_logistic(np.tile(Z_GRID, (reps, 1)), 7, seed=3)
     mean = out.mean(axis=0)
-    expected = sigmoid(Z_GRID[:, None] - tile_offsets(7)).sum(axis=1)
-    sd = np.sqrt((sigmoid(Z_GRID[:, None] - tile_offsets(7)) *
-                  (1 - sigmoid(Z_GRID[:, None] - tile_offsets(7)))).sum(axis=1) / reps)
+    p = tile_probs(Z_GRID, 7)
+    expected = p.sum(axis=1)
+    sd = np.sqrt((p * (1 - p)).sum(axis=1) / reps)
     assert np.all(np.abs(mean - expected) <= 5 * sd + 1e-3)
     np.testing.assert_allclose(tiled_mean(Z_GRID, 7), expected, rtol=2e-6, atol=1e-6)
 
@@ -81,7 +70,7 @@ def test_tiled_mean_equals_sum_of_tile_sigmoids():
 def test_tiled_moments_against_numpy_and_softplus():
     z = np.linspace(-30, 40, 701).astype(np.float32)
     for tiles in (1, 4, 7, 64):
-        s = sigmoid(z[:, None] - tile_offsets(tiles))
+        s = tile_probs(z, tiles)
         np.testing.assert_allclose(tiled_mean(z, tiles), s.sum(1), rtol=2e-6, atol=1e-6)
         np.testing.assert_allclose(tiled_dmean(z, tiles), (s * (1 - s)).sum(1), rtol=2e-5,
                                    atol=1e-6)

@@ -20,6 +20,7 @@ from ...network.counts import PHASES
 from ...network.tiles import DEFAULT_DENSITY, TileStats, tile_stats
 
 __all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm", "weighted_step",
+           "staged_step", "readout_step",
            "algorithm_names", "DEFAULT_BATCH", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "ESTIMATORS"]
 
@@ -124,6 +125,46 @@ def weighted_step(parts) -> list[LayerCounts]:
         rows = [r.scaled(w / total) for r in step]
         out = rows if out is None else [a + r for a, r in zip(out, rows)]
     return out
+
+
+
+def staged_step(arch: Arch, stage: int | None, label: str, forward, learn) -> list[LayerCounts]:
+    """One step over a batch of greedy stage ``stage`` (None: online, every block learns): a
+    row per block, described as the block and ``label``.
+
+    The blocks up to the stage run ``forward(block, learns)`` (a Counts; ``learns``: the block
+    is the stage, or online), the blocks above do not run; the learning block then adds
+    ``learn(block)``, a mapping phase -> Counts, merged in its order.
+    """
+    rows = []
+    for block in arch.blocks:
+        row = LayerCounts(block.name, block.describe() + label)
+        learns = stage is None or block.index == stage
+        if stage is None or block.index <= stage:
+            row.phases["forward"].merge(forward(block, learns))
+        if learns:
+            for phase, c in learn(block).items():
+                row.phases[phase].merge(c)
+        rows.append(row)
+    return rows
+
+
+def readout_step(arch: Arch, label: str, forward, readout) -> list[LayerCounts]:
+    """One inference pass of a rule that reads out per block: a row per block, described as
+    the block and ``label``, whose forward phase merges ``forward(block)`` (Counts, in order)
+    and, on the last block, ``readout(block)`` (the predictions combined, the argmax)."""
+    rows = []
+    last = len(arch.blocks) - 1
+    for block in arch.blocks:
+        row = LayerCounts(block.name, block.describe() + label)
+        fwd = row.phases["forward"]
+        for c in forward(block):
+            fwd.merge(c)
+        if block.index == last:
+            for c in readout(block):
+                fwd.merge(c)
+        rows.append(row)
+    return rows
 
 
 class Algorithm:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pbitsim.network import costs
 from pbitsim.network.costs import Counts
 from pbitsim.estimator.algorithms import (
-    Algorithm, LayerCounts, ModelParams, register, weighted_step)
+    Algorithm, LayerCounts, ModelParams, readout_step, register, staged_step, weighted_step)
 from pbitsim.estimator.algorithms import _steps as S
 from pbitsim.network.archs import Arch, Block, Layer
 from pbitsim.schedules import DFA_STAGE
@@ -89,18 +89,9 @@ class CafoRand(Algorithm):
         if stage == DFA_STAGE:
             return self.dfa_step(arch, params)
         b = params.batch_size
-        rows = []
-        for block in arch.blocks:
-            row = LayerCounts(block.name, block.describe() + " + predictor")
-            runs = stage is None or block.index <= stage
-            if runs:
-                row.phases["forward"].merge(self.block_forward(arch, block, params, b,
-                                                               learns=False, batch_stats=False))
-            if stage is None or block.index == stage:
-                for phase, c in self.predictor_training(arch, block, params, b).items():
-                    row.phases[phase].merge(c)
-            rows.append(row)
-        return rows
+        return staged_step(arch, stage, " + predictor", lambda block, learns: (
+            self.block_forward(arch, block, params, b, learns=False, batch_stats=False)),
+            lambda block: self.predictor_training(arch, block, params, b))
 
     def dfa_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         raise ValueError(f"{self.name} has no block stage")
@@ -124,17 +115,12 @@ class CafoRand(Algorithm):
     def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         self.check(arch)
         b = params.batch_size
-        rows = []
-        for block in arch.blocks:
-            row = LayerCounts(block.name, block.describe() + " + predictor")
-            fwd = row.phases["forward"]
-            fwd.merge(self.block_forward(arch, block, params, b, learns=False, batch_stats=False))
-            fwd.merge(self.reader_forward(arch, block, predictor(block, arch.classes), params, b))
-            if block.index == len(arch.blocks) - 1:  # the logits summed, argmax
-                fwd.merge(costs.sum_predictions((len(arch.blocks) - 1) * b * arch.classes))
-                fwd.merge(costs.argmax(b, arch.classes))
-            rows.append(row)
-        return rows
+        return readout_step(arch, " + predictor", lambda block: [
+            self.block_forward(arch, block, params, b, learns=False, batch_stats=False),
+            self.reader_forward(arch, block, predictor(block, arch.classes), params, b)],
+            lambda block: [  # the logits summed, argmax
+                costs.sum_predictions((len(arch.blocks) - 1) * b * arch.classes),
+                costs.argmax(b, arch.classes)])
 
     def run_epochs(self, params: ModelParams, epochs: int) -> int:
         """Epochs of a run: the block stage, then greedy's stages or ``epochs`` online."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pbitsim.network import costs, counters
 from pbitsim.network.costs import Counts
 from pbitsim.estimator.algorithms import (
-    Algorithm, LayerCounts, ModelParams, register, weighted_step)
+    Algorithm, LayerCounts, ModelParams, readout_step, register, staged_step, weighted_step)
 from pbitsim.estimator.algorithms import _steps as S
 from pbitsim.network.archs import Arch, Block, Layer
 
@@ -85,22 +85,14 @@ class MF(Algorithm):
         run forward without keeping masks, none above runs), or online (``None``)."""
         self.check(arch)
         b = params.batch_size
-        rows = []
-        for block in arch.blocks:
-            row = LayerCounts(block.name, block.describe() + " + projection")
-            ph = row.phases
-            learns = stage is None or block.index == stage
-            if stage is None or block.index <= stage:
-                ph["forward"].merge(self.layer_forward(arch, block, params, b, learns))
-            if learns:
-                ph["forward"].merge(self.proj_forward(arch, block, params, b))
-                ph["loss"].merge(costs.softmax_ce(b, arch.classes, True))
-                ph["backward"].merge(self.layer_backward(arch, block, params, b))
-                ph["weight_grad"].merge(self.weight_grads(arch, block, params, b))
-                ph["update"].merge(costs.adam(self._layer_params(block)
-                                              + projection(block, arch.classes).weights))
-            rows.append(row)
-        return rows
+        return staged_step(arch, stage, " + projection", lambda block, learns: (
+            self.layer_forward(arch, block, params, b, learns)), lambda block: {
+                "forward": self.proj_forward(arch, block, params, b),
+                "loss": costs.softmax_ce(b, arch.classes, True),
+                "backward": self.layer_backward(arch, block, params, b),
+                "weight_grad": self.weight_grads(arch, block, params, b),
+                "update": costs.adam(self._layer_params(block)
+                                     + projection(block, arch.classes).weights)})
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         epochs = params.layer_epochs
@@ -121,16 +113,10 @@ class MF(Algorithm):
     def inference_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         self.check(arch)
         b = params.batch_size
-        rows = []
-        for block in arch.blocks:
-            row = LayerCounts(block.name, block.describe() + " + projection")
-            fwd = row.phases["forward"]
-            fwd.merge(self.layer_forward(arch, block, params, b, False, train=False))
-            if block.index == len(arch.blocks) - 1:  # the last layer's goodness predicts
-                fwd.merge(self.proj_forward(arch, block, params, b))
-                fwd.merge(costs.argmax(b, arch.classes))
-            rows.append(row)
-        return rows
+        return readout_step(arch, " + projection", lambda block: [
+            self.layer_forward(arch, block, params, b, False, train=False)],
+            lambda block: [self.proj_forward(arch, block, params, b),  # the last layer predicts
+                           costs.argmax(b, arch.classes)])
 
     def run_epochs(self, params: ModelParams, epochs: int) -> int:
         """Epochs of a run: greedy's stages one after another, or ``epochs`` online."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from pbitsim.network import costs, counters
 from pbitsim.network.costs import FP, Counts
-from pbitsim.estimator.algorithms import Algorithm, LayerCounts, ModelParams, register
+from pbitsim.estimator.algorithms import (Algorithm, LayerCounts, ModelParams, readout_step,
+                                          register)
 from pbitsim.estimator.algorithms import _steps as S
 from pbitsim.network.archs import Arch, Block
 
@@ -112,24 +113,18 @@ class SFF(Algorithm):
         and two argmaxes (average and last block)."""
         self.check(arch)
         b = params.batch_size
-        rows = []
         last = len(arch.blocks) - 1
-        for block in arch.blocks:
-            row = LayerCounts(block.name, block.describe() + " + goodness conv")
-            fwd = row.phases["forward"]
-            fwd.merge(self.block_forward(arch, block, params, b, False))
+
+        def forward(block):
             g = arch.goodness_conv(block)
-            if self.tiled:
-                fwd.merge(S.index_forward(g, params.input_stats(arch, block.index + 1), b,
-                                          *S.reader_of(block)))
-            else:
-                fwd.merge(S.real_forward(g, b, train=False))
-            fwd.merge(costs.goodness(b * g.n_out, b * arch.classes))
-            if block.index == last:
-                fwd.merge(costs.sum_predictions(last * b * arch.classes))
-                fwd.merge(costs.argmax(2 * b, arch.classes))
-            rows.append(row)
-        return rows
+            return [self.block_forward(arch, block, params, b, False),
+                    S.index_forward(g, params.input_stats(arch, block.index + 1), b,
+                                    *S.reader_of(block)) if self.tiled
+                    else S.real_forward(g, b, train=False),
+                    costs.goodness(b * g.n_out, b * arch.classes)]
+
+        return readout_step(arch, " + goodness conv", forward, lambda block: [
+            costs.sum_predictions(last * b * arch.classes), costs.argmax(2 * b, arch.classes)])
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         k = arch.goodness_kernel if arch.goodness_kernel else 1
