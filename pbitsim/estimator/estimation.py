@@ -251,18 +251,21 @@ class Estimate:
         epoch, and is part of both runs.
         """
         algo = self.get(name)
-        if algo is None or not hasattr(algo.algorithm, "stage_step"):
+        if algo is None:
             return None
         model, n = algo.algorithm, self.train_samples
         b = self.params.batch_size
+        online_step = model.stage_step(self.arch, self.params, None)
+        if online_step is None:  # a rule without stages
+            return None
 
         def per_sample(rows):
             return price_counts(Counts.total(r.total() for r in rows), self.table)["total_pj"] / b
-        online = per_sample(model.stage_step(self.arch, self.params, None))
+        online = per_sample(online_step)
         epochs = self.params.layer_epochs or (self.epochs,) * len(self.arch.blocks)
         stages = [per_sample(model.stage_step(self.arch, self.params, k))
                   for k in range(len(self.arch.blocks))]
-        block_epochs = model.dfa_epochs(self.params) if hasattr(model, "dfa_epochs") else 0
+        block_epochs = model.dfa_epochs(self.params)
         block = (per_sample(model.stage_step(self.arch, self.params, DFA_STAGE)) if block_epochs
                  else 0.0)
         block_run = block * n * block_epochs
@@ -275,7 +278,7 @@ class Estimate:
                 "greedy_layer_epochs": list(epochs), "greedy_run_pj": greedy_run,
                 "block_stage_per_sample_pj": block, "block_stage_per_epoch_pj": block * n,
                 "block_stage_epochs": block_epochs,
-                "stage_noun": getattr(model, "stage_noun", "layer"),
+                "stage_noun": model.stage_noun,
                 "greedy_over_online_same_layer_epochs":
                     (greedy_run - block_run) / (online * n * max(epochs)) if max(epochs)
                     else None}

@@ -1,4 +1,4 @@
-"""The training steps' shared base: :class:`Algorithm`, optimizer and loss helpers, the registry.
+"""The training steps' shared base: :class:`Algorithm` and its hooks, the registry.
 
 Each rule's training step lives in its own package, ``pbitsim/rules/<name>/train.py`` (beside
 its estimator walk, ``cost.py``), registered here with :func:`register` and built by
@@ -12,19 +12,15 @@ its estimator walk, ``cost.py``), registered here with :func:`register` and buil
 from __future__ import annotations
 
 import importlib
-import math
-
-import torch
-import torch.nn.functional as F
 
 from ..rulebook import RULE_MODULES, RULES
 from ..network.arch_rules import TILED_RULES, is_tiled, resolve_arch
 from ..config import DEFAULT_TILES
-from ..bridge import tally
-from ..network.counters import active_counter
 from ..schedules import default_schedule, freeze_ends
 
 __all__ = ["ALGOS", "Algorithm", "register", "default_lr", "make_algorithm", "freeze_ends"]
+
+# the optimizers and the counted loss of the training steps: pbitsim.training.helpers
 
 ALGOS = RULES  # --algo names, in listing order (one package each in pbitsim.rules)
 HEAD_LR = 1e-4  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
@@ -32,31 +28,32 @@ VAL_KEY = 2**31 - 2  # seed key of greedy MF's validation passes (p-bit draws)
 FF_ALPHA = 20.0  # FF: gain on the positive-minus-negative goodness gap (mean squares)
 
 
-def _adam(params, lr):
-    return torch.optim.Adam(params, lr=lr)
-
-
-def _count_adam(groups) -> None:
-    tally.count_adam(active_counter(), sum(p.numel() for g in groups for p in g))
-
-
-def shift_lr(lr: float) -> float:
-    """The power of two nearest ``lr``: the step of a shift-and-add update."""
-    return 2.0 ** round(math.log2(lr))
-
-
-def _shift_sgd(params, lr):
-    """BGBSFF's hardware update ``w -= 2^-k g``: plain SGD at a power-of-two rate, no state."""
-    return torch.optim.SGD(params, lr=shift_lr(lr))
-
-
-def _ce(logits, y):
-    tally.count_softmax_ce(active_counter(), logits.shape[0], logits.shape[1], train=True)
-    return F.cross_entropy(logits, y)
-
-
 class Algorithm:
-    """Base: a model, its optimizers, one training step, prediction, and state for checkpoints."""
+    """Base: a model, its optimizers, one training step, prediction, and state for checkpoints.
+
+    A rule's step (``pbitsim/rules/<pkg>/train.py``) sets ``model`` and ``optims`` and
+    implements :meth:`train_step` and :meth:`predict`. The trainer calls nothing else by
+    name: every hook below is declared here with the default a rule without it gets, and a
+    rule overrides what it needs (the estimator's walks declare the hooks they share by the
+    same names: :class:`pbitsim.estimator.algorithms.Algorithm`).
+
+    ========================  =============================================================
+    hook                      default: what a rule overrides it for
+    ========================  =============================================================
+    ``validation``            False: True takes a seeded held-out split (greedy early stopping)
+    ``takes_rows``            False: True passes ``rows=`` and calls :meth:`bind_images`
+    ``refreshes_norms``       True: False keeps the training's batch-norm statistics
+    ``ends``                  None: the CwC family's freezing schedule (block ends, fractions)
+    :meth:`total_epochs`      ``--epochs``: a staged rule's stages one after another
+    :meth:`epoch_name`        ``epoch 2/5``: a staged rule names its stage
+    :meth:`skip_epoch`        False: a greedy stage that stopped early skips its epochs
+    :meth:`end_epoch`         {}: per-epoch bookkeeping, added to the epoch's history record
+    :meth:`layer_epochs`      None: the epochs each greedy stage trained
+    :meth:`dfa_epochs`        None: the epochs of a block stage before the predictors
+    :meth:`extra_index_layers`  []: index layers outside ``model`` (projections, predictors)
+    :meth:`layer_density`     []: each p-bit block's measured activation density
+    ========================  =============================================================
+    """
 
     name = ""
     default_lr = 0.01  # Adam rate of the layers unless --lr is given
@@ -69,6 +66,14 @@ class Algorithm:
     #: calls :meth:`bind_images` once (a rule that caches per-image values, such as CaFo's
     #: frozen blocks: :mod:`pbitsim.training.frozen`).
     takes_rows = False
+    #: True: the trainer holds out a seeded split of the training rows and passes it to
+    #: :meth:`end_epoch` in batches (greedy early stopping).
+    validation = False
+    #: The optimizers (their states are checkpointed and checked against the weights).
+    optims: list = ()
+    #: The CwC family's freezing schedule: each block's end as a fraction of the run (the
+    #: estimate weighs each block's learning by it); None: every block learns throughout.
+    ends = None
 
     #: After training, recompute the running batch-norm statistics at the final weights
     #: (:mod:`pbitsim.training.calibration`); False where the rule's test pass depends on the
@@ -93,6 +98,15 @@ class Algorithm:
                                 self.schedule)
         self.arch = self.net.name
 
+    def train_step(self, x, y, seed_key, frac: float) -> tuple[float, int]:
+        """One step on batch ``(x, y)`` (``seed_key``: its p-bit draws; ``frac``: the run's
+        progress in 0..1): the batch's mean loss and its correct training predictions."""
+        raise NotImplementedError
+
+    def predict(self, x, seed_key) -> dict:
+        """Each predictor's (:attr:`predictors`) class predictions for ``x``."""
+        raise NotImplementedError
+
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(),
                 "optims": [o.state_dict() for o in self.optims]}
@@ -103,7 +117,33 @@ class Algorithm:
             o.load_state_dict(s)
 
     def layer_density(self) -> list[float]:
+        """Each p-bit block's measured activation density (empty for real-valued units)."""
         return []
+
+    def extra_index_layers(self) -> list:
+        """Index layers outside ``self.model`` whose input statistics the counts file
+        records (MF's projections, CaFo's predictors, SFF's goodness convs)."""
+        return []
+
+    def skip_epoch(self, epoch: int) -> bool:
+        """Whether loop epoch ``epoch`` (0-based) is skipped: a greedy stage stopped early."""
+        return False
+
+    def end_epoch(self, epoch: int, batches) -> dict:
+        """Called after loop epoch ``epoch`` with the held-out split in ``batches`` (an
+        iterator of ``(x, y)``; empty without :attr:`validation`); what it returns is added
+        to the epoch's history record."""
+        return {}
+
+    def layer_epochs(self) -> list[int] | None:
+        """The epochs each greedy stage trained (the estimate's ``layer_epochs``); None
+        for a rule without stages or an online schedule."""
+        return None
+
+    def dfa_epochs(self) -> int | None:
+        """Epochs of a block stage before the predictors (CaFo-DFA); None: none. The walk's
+        :meth:`pbitsim.estimator.algorithms.Algorithm.dfa_epochs` is its estimate."""
+        return None
 
     def total_epochs(self) -> int:
         """Epochs of the trainer's loop: ``--epochs``, or (a staged rule) its stages one after

@@ -134,6 +134,12 @@ class Algorithm:
     and with the shapes the trainer's network calls them, so that the estimate and a measured
     step describe the same computation. :meth:`training` and :meth:`inference` divide by the
     batch: the counts per sample.
+
+    The estimate calls nothing else by name: the hooks a walk may override are declared here
+    with their defaults (:meth:`assumptions`, :meth:`run_epochs`, :meth:`stage_step` and
+    :attr:`stage_noun`, :meth:`dfa_epochs`, :meth:`model_params`, :meth:`check`); the
+    training step's base (:class:`pbitsim.training.algorithms.Algorithm`) declares its side's
+    under the same names (``dfa_epochs``: the estimate's value here, the run's there).
     """
 
     name: str = ""
@@ -177,6 +183,20 @@ class Algorithm:
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         """One-line statements printed under the estimate."""
         return []
+
+    #: What a greedy stage trains (the schedules table's rows): MF's layers, CaFo's predictors.
+    stage_noun: str = "layer"
+
+    def stage_step(self, arch: Arch, params: ModelParams,
+                   stage: int | None) -> list[LayerCounts] | None:
+        """A staged rule (greedy MF, CaFo): one step over a batch of greedy stage ``stage``,
+        or of the online schedule (``None``), or of the block stage (``DFA_STAGE``); None for
+        a rule without stages (the estimate then shows no schedules table)."""
+        return None
+
+    def dfa_epochs(self, params: ModelParams) -> int:
+        """Epochs of a block stage before the predictors (CaFo-DFA's); 0: none."""
+        return 0
 
     def run_epochs(self, params: ModelParams, epochs: int) -> int:
         """Epochs of a run of ``epochs``: ``epochs``, or (a staged rule: greedy MF, CaFo) its

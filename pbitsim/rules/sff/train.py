@@ -12,7 +12,8 @@ from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.modules import BSNConv2d, set_backend
 from pbitsim.network.counters import active_counter
 from pbitsim.seeds import stream
-from pbitsim.training.algorithms import Algorithm, _ce, register
+from pbitsim.training.algorithms import Algorithm, register
+from pbitsim.training.helpers import cross_entropy
 from pbitsim.training.models import Net, class_goodness
 
 #: AdamW's decoupled weight decay (torch's default; the SFF paper trains with AdamW).
@@ -93,7 +94,7 @@ class SFF(Algorithm):
         goods = self._goodnesses(x, seed_key)
         loss = 0.0
         for g in goods:
-            loss = loss + _ce(g, y)
+            loss = loss + cross_entropy(g, y)
         for o in self.optims:
             o.zero_grad(set_to_none=True)
         loss.backward()
