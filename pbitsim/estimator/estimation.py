@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..precision import FP32, Precision, make_precision
-from ..config import calibration_batches, check_tiles
+from ..config import DEFAULT_TILES, calibration_batches, check_tiles
 from ..network.costs import QUANTIZERS
 from .algorithms import (
     DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, ESTIMATORS, UPDATES,
@@ -182,7 +182,7 @@ class Estimate:
             for stream, lvl in tab.levels.items() if stream != "pbit")
         lines.append(f"memory levels: {levels}")
         lines.extend(self.device_lines())
-        if any(a.algorithm.uses_tiles for a in self.algos):
+        if any(a.algorithm.tiled for a in self.algos):
             dens = ", ".join(f"{d:.3g}" for d in self.params.densities)
             lines.append(f"tiles M = {self.params.tiles}; activation density {dens} "
                          "(fraction of p-bit samples that are 1)")
@@ -232,7 +232,7 @@ class Estimate:
             lines.append("  its parts: " + "; ".join(
                 f"{name} {p['energy_pj']:.3g} pJ, {p['area_um2']:.4g} um^2"
                 for name, p in cost.parts.items()))
-        tiled = next((a for a in self.algos if a.algorithm.uses_tiles), None)
+        tiled = next((a for a in self.algos if a.algorithm.tiled), None)
         if tiled is not None:
             units = tiled.n_pbits // self.params.tiles
             lines.append(f"p-bits: one per tiled unit and tile, all in parallel: "
@@ -373,7 +373,7 @@ def _densities(density) -> tuple[float, ...]:
 def estimate(arch: "str | os.PathLike | Arch | None" = None,
              algos=DEFAULT_ALGOS,
              table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-             tiles: int = 7,
+             tiles: int = DEFAULT_TILES,
              density: "float | list[float]" = DEFAULT_DENSITY,
              batch_size: int = DEFAULT_BATCH,
              train_samples: int | None = None,
@@ -539,7 +539,7 @@ def _schedule_live(net: Arch, schedule: str, dataset: str | None, epochs: int) -
 def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable) -> AlgoEstimate:
     rows = {"train": model.training(arch, params), "inference": model.inference(arch, params)}
     layers = [_price_layer(t, i, tab) for t, i in zip(rows["train"], rows["inference"])]
-    if model.uses_tiles:
+    if model.tiled:
         pbits = dict(zip((b.name for b in arch.blocks), pbits_per_block(arch, params.tiles)))
         for layer in layers:
             layer.n_pbits = pbits.get(layer.name, 0)

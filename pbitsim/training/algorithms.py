@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import importlib
 
-from ..rulebook import RULE_MODULES, RULES
-from ..network.arch_rules import TILED_RULES, is_tiled, resolve_arch
-from ..config import DEFAULT_TILES
+from ..rulebook import RULE_MODULES, RULE_SPECS, RULES
+from ..network.arch_rules import resolve_arch
 from ..schedules import default_schedule, freeze_ends
+from ..units import REAL
 
 __all__ = ["ALGOS", "Algorithm", "register", "default_lr", "make_algorithm", "freeze_ends"]
 
@@ -57,10 +57,13 @@ class Algorithm:
 
     name = ""
     default_lr = 0.01  # Adam rate of the layers unless --lr is given
-    #: The rule's descriptor (set by :func:`register` from the rule package's ``RULE``).
+    #: The descriptor of the rule the step runs: the class's, set by :func:`register` from
+    #: the rule package's ``RULE``; an instance's, the descriptor of the name it was made for
+    #: (the rule's or its p-bit form's, ``mf`` or ``bsmf``).
     rule = None
-    #: Tiled p-bit units (the descriptor's ``tiled``).
-    tiled = False
+    #: The units the step's network is made of (:class:`pbitsim.units.Units`: real-valued,
+    #: or tiled p-bit units with their tile count and device): the configuration's.
+    units = REAL
     predictors: tuple[str, ...] = ()
     #: True: ``train_step`` also takes ``rows=`` (the batch's data set rows) and the trainer
     #: calls :meth:`bind_images` once (a rule that caches per-image values, such as CaFo's
@@ -80,6 +83,16 @@ class Algorithm:
     #: statistics its training used as they are (CaFo: batch norms in evaluation mode).
     refreshes_norms = True
 
+    @property
+    def tiled(self) -> bool:
+        """Its units are tiled p-bit units (:attr:`units`)."""
+        return self.units.tiled
+
+    @property
+    def tiles(self) -> int | None:
+        """Tiles per unit of tiled p-bit units; None for real-valued units."""
+        return self.units.tiles
+
     def calibration_forward(self, x, seed_key) -> None:
         """One calibration pass over ``x``: every block forward in training mode (batch
         statistics, running statistics updated), no head, no loss (called without grad)."""
@@ -91,9 +104,12 @@ class Algorithm:
 
     def __init__(self, cfg, input_shape, classes):
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes
+        spec = RULE_SPECS.get(cfg.algo)
+        if spec is not None:  # the name it runs: the rule, or its p-bit form
+            self.rule, self.name, self.default_lr = spec, spec.name, spec.default_lr
+        self.units = cfg.units
         self.lr = cfg.lr if cfg.lr is not None else self.default_lr
         self.schedule = cfg.schedule or default_schedule(self.name)
-        self.tiles = cfg.tiles if is_tiled(self.name) else None
         self.net = resolve_arch(self.name, cfg.arch, input_shape, classes, cfg.dataset,
                                 self.schedule)
         self.arch = self.net.name
@@ -161,13 +177,16 @@ _REGISTRY: dict[str, type] = {}
 
 def register(cls: type) -> type:
     """Class decorator of a rule's training step (``pbitsim/rules/<pkg>/train.py``): its name
-    and default learning rate come from the package's descriptor (``RULE``)."""
-    from ..rulebook import rule_of_module
-    spec = rule_of_module(cls.__module__)
-    if spec is not None:
-        cls.rule = spec
-        cls.name, cls.default_lr, cls.tiled = spec.name, spec.default_lr, spec.tiled
-    _REGISTRY[cls.name] = cls
+    and default learning rate come from the package's descriptor (``RULE``); it runs the
+    rule's name and its p-bit form's (``mf``, ``bsmf``), an instance taking the descriptor
+    and the units of the name it is made for."""
+    from ..rulebook import forms_of_module
+    forms = forms_of_module(cls.__module__)
+    if forms:
+        cls.rule = forms[0]
+        cls.name, cls.default_lr = forms[0].name, forms[0].default_lr
+    for spec in forms or (cls,):
+        _REGISTRY[spec.name] = cls
     return cls
 
 
@@ -183,9 +202,8 @@ def _discover(algo: str | None = None) -> None:
 
 
 def default_lr(algo: str) -> float:
-    """The layers' Adam rate of ``algo`` when no --lr is given."""
-    _discover(algo)
-    return _REGISTRY[algo].default_lr
+    """The layers' Adam rate of ``algo`` when no --lr is given (its descriptor's)."""
+    return RULE_SPECS[algo].default_lr
 
 
 def make_algorithm(cfg, input_shape, classes) -> Algorithm:
@@ -193,8 +211,6 @@ def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     _discover(cfg.algo)
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
-    if cfg.tiles is None and cfg.algo in TILED_RULES:  # a config not run through validate()
-        cfg.tiles = DEFAULT_TILES
     algo = _REGISTRY[cfg.algo](cfg, input_shape, classes)
     prec = cfg.precision
     if prec.fixed:  # every product layer of the network on the fixed-point datapath

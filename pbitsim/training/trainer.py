@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from .. import OMP_SPINNING, runfiles
-from ..network.arch_rules import is_tiled
 from ..bridge.heap import keep_freed_memory
 from ..seeds import stream
 from ..rulebook import recorded_algo
@@ -150,7 +149,7 @@ class Trainer:
         # a tiled CaFo run of an earlier version recorded cafo-dfa (with its tiles): bscafo-dfa
         theirs["algo"] = recorded_algo(theirs.get("algo"), theirs.get("tiles"))
         for k, v in self.cfg.result_fields().items():
-            if k == "tiles" and not is_tiled(self.cfg.algo):
+            if k == "tiles" and not self.cfg.units.tiled:
                 continue  # unused by a real-valued rule (earlier versions recorded 7)
             if theirs.get(k) != v:
                 raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
@@ -402,10 +401,9 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
-        simulated = is_tiled(cfg.algo)
-        meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
-                "device": cfg.device if simulated else None,
-                "eval_samples": cfg.eval_samples if simulated else None,
+        units = algo.units
+        meta = {"algo": cfg.algo, "tiles": units.tiles, "device": units.device,
+                "eval_samples": cfg.eval_samples if units.tiled else None,
                 "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
                 "precision": cfg.precision.label(), "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,

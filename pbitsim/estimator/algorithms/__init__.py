@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 from dataclasses import dataclass, field
 
+from ...config import DEFAULT_TILES
 from ...network.archs import Arch, Block
 from ...network.costs import ESTIMATORS, Counts
 from ...precision import FP32, Precision
@@ -38,7 +39,7 @@ class ModelParams:
     takes (tiles, batch, BGBSFF's quantizer and update, sampled test passes, estimator) and the
     tile statistics (a density per block, or the statistics a run measured)."""
 
-    tiles: int = 7
+    tiles: int = DEFAULT_TILES
     densities: tuple[float, ...] = (DEFAULT_DENSITY,)
     batch_size: int = DEFAULT_BATCH
     grad_quant: str = DEFAULT_GRAD_QUANT
@@ -144,14 +145,23 @@ class Algorithm:
 
     name: str = ""
     title: str = ""
-    uses_tiles: bool = False
     order: int = 100          # position in listings
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
-    tiled = False  # a tiled p-bit form (a rule of arch_rules.TILED_RULES; walked as a p-bit net)
+    #: Its units are tiled p-bit units (``params.tiles`` each; walked as a p-bit net), not
+    #: real-valued ReLU units: the descriptor's ``tiled`` (:mod:`pbitsim.units`).
+    tiled = False
     #: The rule's descriptor (:class:`pbitsim.rulebook.Rule`), set by :func:`register`
     #: from its package; None for a walk registered outside a rule package.
     rule = None
+
+    def __init__(self, rule=None) -> None:
+        """The walk of descriptor ``rule`` (a rule or its p-bit form, one instance each);
+        None: the class's own declarations (a walk outside a rule package)."""
+        if rule is not None:
+            self.rule = rule
+            self.name, self.title, self.order = rule.name, rule.title, rule.order
+            self.tiled, self.fixed_point = rule.tiled, rule.fixed_point
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         """Counts of one training step over ``params.batch_size`` samples, per block and head."""
@@ -226,20 +236,20 @@ _DISCOVERED = False
 def register(cls: type[Algorithm]) -> type[Algorithm]:
     """Class decorator: make an algorithm model available by its rule's name.
 
-    A walk in a rule package (``pbitsim/rules/<pkg>/cost.py``) takes its name, title, order,
-    tiling and fixed-point form from the package's descriptor (``RULE``); a class outside
-    a rule package (a test's) declares them itself.
+    A walk in a rule package (``pbitsim/rules/<pkg>/cost.py``) is registered once per name
+    the package's descriptor (``RULE``) declares: the rule's, real-valued, and its p-bit
+    form's (``mf`` and ``bsmf``), each instance taking its name, title, order, units and
+    fixed-point form from that descriptor; a class outside a rule package (a test's)
+    declares them itself.
     """
-    from ...rulebook import rule_of_module
-    spec = rule_of_module(cls.__module__)
-    if spec is not None:
-        cls.rule = spec
-        cls.name, cls.title, cls.order = spec.name, spec.title, spec.order
-        cls.tiled = cls.uses_tiles = spec.tiled
-        cls.fixed_point = spec.fixed_point
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no name")
-    _REGISTRY[cls.name] = cls()
+    from ...rulebook import forms_of_module
+    forms = forms_of_module(cls.__module__)
+    for spec in forms:
+        _REGISTRY[spec.name] = cls(spec)
+    if not forms:
+        if not cls.name:
+            raise ValueError(f"{cls.__name__} has no name")
+        _REGISTRY[cls.name] = cls()
     return cls
 
 

@@ -66,15 +66,15 @@ class CafoRand(FrozenInputs, Algorithm):
     #: on MNIST and Fashion-MNIST; CIFAR-10 takes the same).
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
     predictors = ("sum",)
-    # ``tiled`` (the descriptor's): tiled p-bit blocks and predictors reading their counts, in
-    # the p-bit forms (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`).
+    # ``tiled`` (its units'): tiled p-bit blocks and predictors reading their counts, in the
+    # p-bit forms (``bscafo-rand``, ``bscafo-dfa``: ``--algo cafo-rand --tiles M``).
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
         self.lr = cfg.lr if cfg.lr is not None else self.LRS.get(cfg.dataset, self.default_lr)
         if self.tiled:
             self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
-                             device=cfg.device, head=False)
+                             device=self.units.device, head=False)
         else:
             self.model = Net(self.net, head=False)
         self.flat = [_numel(b.out_shape) for b in self.net.blocks]

@@ -1,4 +1,5 @@
-"""CwC-FF's training step, and the CwC family's (BSFF, BGBSFF) shared base :class:`CwCFamily`."""
+"""CwC-FF's training step (BSFF on tiled p-bit units), and the CwC family's shared base
+:class:`CwCFamily` (BGBSFF's too)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ class CwCFamily(Algorithm):
     """CwC-FF, BSFF and BGBSFF: per-block CwC losses, per-block Adam, staggered freezing."""
 
     predictors = ("sf", "avg")
+    #: BGBSFF: the local errors quantized (``--grad-quant``) before the weight gradients, and
+    #: the update ``--update`` (Adam or shift-and-add).
+    quantized = False
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        tiles = cfg.tiles if self.rule.tiled else None
-        quant = cfg.grad_quant if self.name == "bgbsff" else None
-        self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
-                         seed=cfg.seed, device=cfg.device)
+        quant = cfg.grad_quant if self.quantized else None
+        self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, grad_quant=quant,
+                         seed=cfg.seed, device=self.units.device)
         set_backend(self.model, cfg.backend)
         self.groups = self.model.layer_groups()
-        self.shift = self.name == "bgbsff" and cfg.update == "shift"
+        self.shift = self.quantized and cfg.update == "shift"
         block_opt = shift_sgd if self.shift else adam
         self.optims = [block_opt(g, self.lr) for g in self.groups[:-1]] + [adam(self.groups[-1],
                                                                                  HEAD_LR)]
@@ -79,4 +82,4 @@ class CwCFamily(Algorithm):
 
 @register
 class CwC(CwCFamily):
-    """Real-valued CwC-FF."""
+    """CwC-FF: real-valued (``cwc``) or on tiled p-bit units (``bsff``)."""

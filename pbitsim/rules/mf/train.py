@@ -43,10 +43,10 @@ class MF(FrozenInputs, Algorithm):
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
         if self.tiled:  # BSFF's tiled p-bit net; projections index-and-accumulate the counts
-            self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
-                             device=cfg.device, head=False)
+            self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
+                             device=self.units.device, head=False)
             self.projs = torch.nn.ModuleList(
-                BSNLinear(b.linear.n_out, classes, tiles_in=cfg.tiles, bias=False,
+                BSNLinear(b.linear.n_out, classes, tiles_in=self.tiles, bias=False,
                           seed=cfg.seed) for b in self.net.blocks)
             set_backend(self.model, cfg.backend)
             set_backend(self.projs, cfg.backend)

@@ -1,4 +1,4 @@
-"""Scalable FF's training step (real-valued; :mod:`pbitsim.rules.bssff` on tiled p-bit units)."""
+"""Scalable FF's training step: real-valued (``sff``) or on tiled p-bit units (``bssff``)."""
 
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ class SFF(Algorithm):
         super().__init__(cfg, input_shape, classes)
         convs = [self.net.goodness_conv(b) for b in self.net.blocks]
         if self.tiled:
-            self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
-                             device=cfg.device, head=False)
+            self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
+                             device=self.units.device, head=False)
             self.gconvs = torch.nn.ModuleList(
-                BSNConv2d(g.in_shape[0], classes, g.kernel, 1, g.padding, tiles_in=cfg.tiles,
+                BSNConv2d(g.in_shape[0], classes, g.kernel, 1, g.padding, tiles_in=self.tiles,
                           seed=cfg.seed) for g in convs)
             set_backend(self.model, cfg.backend)
             set_backend(self.gconvs, cfg.backend)
