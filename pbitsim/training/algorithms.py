@@ -44,7 +44,7 @@ class Algorithm:
     ``takes_rows``            False: True passes ``rows=`` and calls :meth:`bind_images`
     ``refreshes_norms``       True: False keeps the training's batch-norm statistics
     ``ends``                  None: the CwC family's freezing schedule (block ends, fractions)
-    :meth:`total_epochs`      ``--epochs``: a staged rule's stages one after another
+    :meth:`run_epochs`        ``--epochs``: a staged rule's stages one after another
     :meth:`epoch_name`        ``epoch 2/5``: a staged rule names its stage
     :meth:`skip_epoch`        False: a greedy stage that stopped early skips its epochs
     :meth:`end_epoch`         {}: per-epoch bookkeeping, added to the epoch's history record
@@ -161,9 +161,9 @@ class Algorithm:
         :meth:`pbitsim.estimator.algorithms.Algorithm.dfa_epochs` is its estimate."""
         return None
 
-    def total_epochs(self) -> int:
+    def run_epochs(self) -> int:
         """Epochs of the trainer's loop: ``--epochs``, or (a staged rule) its stages one after
-        another."""
+        another (the walk's :meth:`pbitsim.estimator.algorithms.Algorithm.run_epochs`)."""
         return self.cfg.epochs
 
     def epoch_name(self, epoch: int, total: int) -> str:

@@ -102,7 +102,7 @@ class Trainer:
             raise TrainingError(f"{n} training images are too few for one batch")
         self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         # epochs of the loop: greedy MF runs one epoch cap per layer
-        self.total_epochs = self.algo.total_epochs()
+        self.total_epochs = self.algo.run_epochs()
         cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []

@@ -106,7 +106,7 @@ class CafoRand(FrozenInputs, Algorithm):
         return CountedLinear(features, classes)
 
     # --- the run's layout: [DFA block epochs] + predictor stages --------------------------
-    def total_epochs(self) -> int:
+    def run_epochs(self) -> int:
         stages = self.cap * len(self.preds) if self.greedy else self.cap
         return self.block_epochs + stages
 

@@ -64,7 +64,7 @@ class MF(FrozenInputs, Algorithm):
         self.patience = MF_PATIENCE.get(cfg.dataset, 5)
         self.stop = greedy_stopping(n)
 
-    def total_epochs(self) -> int:
+    def run_epochs(self) -> int:
         """Epochs of the trainer's loop: one cap per layer (greedy) or ``cfg.epochs``."""
         return self.cap * len(self.groups) if self.greedy else self.cap
 
