@@ -7,7 +7,7 @@ thresholds) are here too, at the end: ``KERNEL_*``.
 
 from __future__ import annotations
 
-__all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
+__all__ = ["MAX_TILES", "DEFAULT_TILES", "DEFAULT_DEVICE", "DATASET_INPUTS", "check_tiles", "MAX_JSON_BYTES",
            "MAX_TOML_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_DATASET_FILE_BYTES", "BACKENDS",
            "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
            "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "MAX_SEED", "check_seed",
@@ -20,6 +20,8 @@ __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_J
 MAX_TILES = 64
 #: The tile count of the BSFF paper's main results.
 DEFAULT_TILES = 7
+#: The p-bit device of tiled units when none is given (:mod:`pbitsim.hardware.devices`).
+DEFAULT_DEVICE = "ideal"
 #: Input shape (channels, height, width) and class count of each built-in data set, known
 #: before its files are read (commands check an architecture against them up front).
 DATASET_INPUTS = {"mnist": ((1, 28, 28), 10), "fashion-mnist": ((1, 28, 28), 10),

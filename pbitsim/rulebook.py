@@ -4,7 +4,8 @@ Each rule package ``pbitsim/rules/<pkg>/__init__.py`` declares one ``RULE = Rule
 ``--algo`` name, the label tables print, its family (which decides the architecture rules and
 schedules it shares with its relatives), the network ``pbitsim train`` and ``pbitsim
 estimate`` use for it when no ``--arch`` is given, its schedules, its default learning rate,
-its p-bit form, and whether it has a fixed-point form. Everything else reads them here: the
+its p-bit form (:class:`PbitForm`: the name, such as ``bsmf``, under which it runs on tiled
+p-bit units), and whether it has a fixed-point form. Everything else reads them here: the
 CLI's choices and help, the architecture checks (:mod:`pbitsim.network.arch_rules`), the schedules
 (:mod:`pbitsim.schedules`), the estimate's default list and baseline, the sweep and the
 consistency tests' parameter lists. The rule's cost walk (``cost.py``) and training step
@@ -17,13 +18,17 @@ never their cost walks or training steps, which import the estimator and the tra
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Rule", "FAMILIES", "NETS", "RULES", "RULE_MODULES", "RULE_SPECS", "TILED_FORMS",
-           "family", "recorded_algo", "resolve_algo", "rule", "rule_of_module"]
+from .units import REAL, Units
+
+__all__ = ["Rule", "PbitForm", "FAMILIES", "NETS", "RULES", "RULE_MODULES", "RULE_SPECS",
+           "TILED_FORMS", "family", "forms_of_module", "recorded_algo", "resolve_algo", "rule",
+           "rule_of_module", "units_of"]
 
 #: The folder of the rule packages.
 RULES_DIR = Path(__file__).with_name("rules")
@@ -49,6 +54,39 @@ _SCHEDULES = {"bp": ("staggered", "reference", "none"),
 
 
 @dataclass(frozen=True)
+class PbitForm:
+    """A real-valued rule's form on tiled p-bit units, under a name of its own (``bsmf`` is
+    ``mf`` on p-bit units): declared in the rule's descriptor (``Rule(pbit=PbitForm(...))``).
+
+    The name is an ``--algo`` value of its own and what results, checkpoints and counts files
+    record; the rule's one cost walk and one training step run it, given tiled p-bit units
+    (:class:`pbitsim.units.Units`). Facts not given here are the rule's.
+
+    Parameters
+    ----------
+    name, label, title, order
+        As :class:`Rule`'s, for the p-bit form.
+    default_lr, lr_note
+        Its learning rate and the help's note of it; None: the rule's.
+    estimate_default
+        In ``pbitsim estimate``'s default list.
+    by_tiles
+        ``--algo RULE --tiles M`` runs this form (:func:`resolve_algo`). False for CwC-FF:
+        BSFF is priced beside it (``--algo cwc,bsff --tiles M``), so ``cwc`` stays real-valued
+        whatever the tile count.
+    """
+
+    name: str
+    label: str
+    title: str
+    order: int
+    default_lr: float | None = None
+    lr_note: str | None = None
+    estimate_default: bool = False
+    by_tiles: bool = True
+
+
+@dataclass(frozen=True)
 class Rule:
     """One learning rule's declaration (``RULE`` in its package's ``__init__.py``).
 
@@ -69,10 +107,12 @@ class Rule:
         The default network kind (one of :data:`NETS`): the net ``pbitsim train --algo NAME``
         trains and ``pbitsim estimate --algo NAME`` prices without ``--arch``.
     tiled : bool
-        Its hidden units are tiled p-bit units (``--tiles M``, default 7).
-    tiled_form : str or None
-        The rule ``--algo NAME --tiles M`` runs (its p-bit form), for a real-valued rule that
-        has one.
+        Its hidden units are tiled p-bit units (``--tiles M``, default 7): a rule that has no
+        real-valued form (BGBSFF), or (set by the rule book) a p-bit form.
+    pbit : PbitForm or None
+        Its form on tiled p-bit units, for a real-valued rule that has one. The rule book
+        lists the form as a descriptor of its own (:data:`RULE_SPECS`: ``tiled``, ``base``
+        the rule's name).
     fixed_point : bool
         Its walk and training step have a fixed-point datapath (``--weight-bits``).
     dfa_blocks : bool
@@ -86,6 +126,8 @@ class Rule:
     baseline_rank : int or None
         A real-valued forward-forward rule the others are compared with (``vs CwC-FF``): lower
         ranks are preferred when several are present.
+    base : str or None
+        Set by the rule book on a p-bit form's descriptor: the rule (package) that runs it.
     """
 
     name: str
@@ -95,13 +137,14 @@ class Rule:
     family: str
     net: str = "cfse"
     tiled: bool = False
-    tiled_form: str | None = None
+    pbit: PbitForm | None = None
     fixed_point: bool = True
     dfa_blocks: bool = False
     default_lr: float = 0.01
     lr_note: str = ""
     estimate_default: bool = False
     baseline_rank: int | None = None
+    base: str | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -109,8 +152,29 @@ class Rule:
                              f"{', '.join(FAMILIES)}")
         if self.net not in NETS:
             raise ValueError(f"rule {self.name}: net {self.net!r} is not one of {', '.join(NETS)}")
-        if self.tiled and self.tiled_form is not None:
-            raise ValueError(f"rule {self.name}: a tiled rule has no tiled form of its own")
+        if self.tiled and self.pbit is not None:
+            raise ValueError(f"rule {self.name}: a tiled rule has no p-bit form of its own")
+
+    @property
+    def tiled_form(self) -> str | None:
+        """The rule ``--algo NAME --tiles M`` runs: the p-bit form's name where the tile
+        count selects it (:attr:`PbitForm.by_tiles`), else None."""
+        return self.pbit.name if self.pbit is not None and self.pbit.by_tiles else None
+
+    @property
+    def package_rule(self) -> str:
+        """The rule whose package (walk and training step) runs this name: ``base`` for a
+        p-bit form, else the rule itself."""
+        return self.base or self.name
+
+    def pbit_spec(self) -> "Rule":
+        """The descriptor of the p-bit form (:attr:`pbit`), a rule of its own name."""
+        f = self.pbit
+        return dataclasses.replace(
+            self, name=f.name, label=f.label, title=f.title, order=f.order, tiled=True,
+            pbit=None, base=self.name, estimate_default=f.estimate_default, baseline_rank=None,
+            default_lr=self.default_lr if f.default_lr is None else f.default_lr,
+            lr_note=self.lr_note if f.lr_note is None else f.lr_note)
 
     @property
     def schedules(self) -> tuple[str, ...]:
@@ -137,9 +201,12 @@ def _rules() -> tuple[dict[str, Rule], dict[str, str]]:
         if info.ispkg and not info.name.startswith("_"):
             module = f"pbitsim.rules.{info.name}"
             spec = getattr(importlib.import_module(module), "RULE", None)
-            if not isinstance(spec, Rule):
+            if not isinstance(spec, Rule) or spec.base is not None:
                 raise ImportError(f"{module} declares no RULE = Rule(...)")
             found.append((spec.order, spec.name, spec, module))
+            if spec.pbit is not None:  # its p-bit form: a name of its own, the same package
+                form = spec.pbit_spec()
+                found.append((form.order, form.name, form, module))
     found.sort(key=lambda f: (f[0], f[1]))
     specs = {name: spec for _, name, spec, _ in found}
     if len(specs) != len(found):
@@ -152,7 +219,8 @@ def _rules() -> tuple[dict[str, Rule], dict[str, str]]:
 RULE_SPECS, RULE_MODULES = _rules()
 #: The rule names (``--algo``), in listing order.
 RULES = tuple(RULE_SPECS)
-_PACKAGES = {module: RULE_SPECS[name] for name, module in RULE_MODULES.items()}
+_PACKAGES = {module: RULE_SPECS[name] for name, module in RULE_MODULES.items()
+             if RULE_SPECS[name].base is None}
 
 
 def rule(name: str) -> Rule:
@@ -174,6 +242,25 @@ def rule_of_module(module: str) -> Rule | None:
     return None
 
 
+def forms_of_module(module: str) -> tuple[Rule, ...]:
+    """The descriptors a rule package's walk or training step runs, given one of its modules
+    (``pbitsim.rules.mf.train``): the rule's and its p-bit form's (``mf``, ``bsmf``); empty
+    for a module outside a rule package."""
+    spec = rule_of_module(module)
+    if spec is None:
+        return ()
+    return (spec, RULE_SPECS[spec.pbit.name]) if spec.pbit is not None else (spec,)
+
+
+def units_of(algo: str, tiles: int | None = None, device: str | None = None) -> Units:
+    """The units rule ``algo`` (a resolved name: :func:`resolve_algo`) runs: tiled p-bit
+    units of ``tiles`` (None: ``DEFAULT_TILES``) p-bits sampled by ``device`` for a tiled
+    rule, else real-valued ReLU units (whatever ``tiles`` is)."""
+    if not rule(algo).tiled:
+        return REAL
+    return Units.pbit(tiles, device)
+
+
 def family(name: str) -> tuple[str, ...]:
     """The rules of family ``name`` (:data:`pbitsim.rulebook.FAMILIES`), in order."""
     return tuple(n for n, s in RULE_SPECS.items() if s.family == name)
@@ -181,7 +268,7 @@ def family(name: str) -> tuple[str, ...]:
 
 #: ``--algo NAME --tiles M``: a local rule given a tile count runs its hidden units as tiled
 #: p-bit units (index-and-accumulate on tile counts, mean-field backward, devices as for BSFF):
-#: the rule its descriptor names as ``tiled_form``. Without ``--tiles`` the rule is
+#: its p-bit form (:class:`PbitForm`, where ``by_tiles``). Without ``--tiles`` the rule is
 #: real-valued.
 TILED_FORMS = {n: s.tiled_form for n, s in RULE_SPECS.items() if s.tiled_form is not None}
 #: Rules whose tiled form had no name of its own in earlier versions: a run of ``--algo NAME

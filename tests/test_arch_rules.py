@@ -87,8 +87,6 @@ def test_tiled_forms_are_the_tiled_rules():
     for name in RULES:
         model = get_algorithm(name)
         assert model.tiled == is_tiled(name) == (name in TILED_RULES), name
-        if model.tiled:
-            assert model.uses_tiles, name
     assert set(TILED_FORMS.values()) <= set(TILED_RULES)
     assert not set(TILED_FORMS) & set(TILED_RULES)
     assert TILED_FORMS["cafo-rand"] == "bscafo-rand" and TILED_FORMS["cafo-dfa"] == "bscafo-dfa"

@@ -11,6 +11,7 @@ import io
 
 import click
 
+from ..config import DEFAULT_TILES
 from ..estimator import DEFAULT_ALGOS, estimate as run_estimate
 from ..hardware.tables import DEFAULT_TABLE
 from ..network.archs import DEFAULT_ARCH
@@ -47,7 +48,7 @@ def _label(algo, result) -> str:
     spec = algo.algorithm.rule
     if spec is None:  # a walk registered outside a rule package
         name = algo.name
-        return f"{name} M={result.params.tiles}" if algo.algorithm.uses_tiles else name
+        return f"{name} M={result.params.tiles}" if algo.algorithm.tiled else name
     return spec.display(result.params.tiles)
 
 
@@ -243,7 +244,7 @@ def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, gr
         result = run_estimate(arch=arch or None,
                               algos=algos if algo_given or measured else DEFAULT_ALGOS,
                               table=table,
-                              tiles=7 if tiles is None else tiles,
+                              tiles=DEFAULT_TILES if tiles is None else tiles,
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
                               device=(hw.pbits.device if hw is not None and hw.hierarchical
@@ -368,7 +369,7 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
     if result.hardware is not None:
         _hardware_table(console, result)
 
-    tiled = [a for a in result.algos if a.algorithm.uses_tiles]
+    tiled = [a for a in result.algos if a.algorithm.tiled]
     cost = result.table.device_cost()
     if tiled:
         hw = Table(title=f"p-bit hardware, device {cost.spec} (one p-bit per tiled unit and "
@@ -388,7 +389,7 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
             table = Table(title=f"Per layer: {algo.algorithm.title}", title_justify="left")
             columns = ["Layer", "Layers", "Train / sample", "Share", "Inference",
                        "Largest term (training)"]
-            if algo.algorithm.uses_tiles:
+            if algo.algorithm.tiled:
                 columns.insert(5, "p-bits")
             for col in columns:
                 table.add_column(col, justify="right" if col in (
@@ -399,7 +400,7 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                 row = [layer.name, layer.description, _si(layer.total_pj("train")),
                        _share(layer.total_pj("train"), total), _si(layer.total_pj("inference")),
                        f"{key} ({_share(pj, layer.total_pj('train'))})"]
-                if algo.algorithm.uses_tiles:
+                if algo.algorithm.tiled:
                     row.insert(5, f"{layer.n_pbits:,}")
                 table.add_row(*row)
             console.print(table)

@@ -180,7 +180,6 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     output, progress to standard error (one line per epoch when that is not a terminal).
     """
     from .. import runfiles
-    from ..network.arch_rules import is_tiled
     from ..datasets import DatasetError, load_dataset
     from ..training import TrainConfig, Trainer, TrainingError
 
@@ -210,7 +209,7 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
         if not hw.hierarchical:
             hw = None  # the flat levels: the energy the run reports anyway
     if out_dir is None:
-        suffix = f"-m{cfg.tiles}" if is_tiled(cfg.algo) else ""
+        suffix = f"-m{cfg.units.tiles}" if cfg.units.tiled else ""
         out_dir = str(Path("runs") / f"{cfg.algo}-{dataset}{suffix}")
     try:
         # the folder's lock first: a second run into it stops here, before loading anything

@@ -185,11 +185,11 @@ def _check_rule(where: str, algo: str, tiles, counts: dict, inference_counts) ->
     except ValueError as exc:
         raise CountsFileError(f"counts file {where}: 'algo': {exc}") from None
     sampled = counts.get("pbit_sample", 0) + (inference_counts or {}).get("pbit_sample", 0)
-    if rule.uses_tiles and (tiles is None or not sampled):
+    if rule.tiled and (tiles is None or not sampled):
         raise CountsFileError(f"counts file {where}: {algo} runs on p-bits, but the file "
                               f"records {'no tiles' if tiles is None else 'no p-bit samples'}"
                               " (not a counts file of that rule)")
-    if not rule.uses_tiles and (tiles is not None or sampled):
+    if not rule.tiled and (tiles is not None or sampled):
         raise CountsFileError(f"counts file {where}: {algo} has no p-bits, but the file "
                               f"records {'p-bit samples' if sampled else f'tiles = {tiles}'} "
                               "(not a counts file of that rule)")

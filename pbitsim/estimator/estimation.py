@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..precision import FP32, Precision, make_precision
-from ..config import calibration_batches, check_tiles
+from ..config import DEFAULT_TILES, calibration_batches, check_tiles
 from ..network.costs import QUANTIZERS
 from .algorithms import (
     DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, ESTIMATORS, UPDATES,
@@ -188,7 +188,7 @@ class Estimate:
             for stream, lvl in tab.levels.items() if stream != "pbit")
         lines.append(f"memory levels: {levels}")
         lines.extend(self.device_lines())
-        if any(a.algorithm.uses_tiles for a in self.algos):
+        if any(a.algorithm.tiled for a in self.algos):
             dens = ", ".join(f"{d:.3g}" for d in self.params.densities)
             lines.append(f"tiles M = {self.params.tiles}; activation density {dens} "
                          "(fraction of p-bit samples that are 1)")
@@ -238,7 +238,7 @@ class Estimate:
             lines.append("  its parts: " + "; ".join(
                 f"{name} {p['energy_pj']:.3g} pJ, {p['area_um2']:.4g} um^2"
                 for name, p in cost.parts.items()))
-        tiled = next((a for a in self.algos if a.algorithm.uses_tiles), None)
+        tiled = next((a for a in self.algos if a.algorithm.tiled), None)
         if tiled is not None:
             units = tiled.n_pbits // self.params.tiles
             lines.append(f"p-bits: one per tiled unit and tile, all in parallel: "
@@ -257,18 +257,21 @@ class Estimate:
         epoch, and is part of both runs.
         """
         algo = self.get(name)
-        if algo is None or not hasattr(algo.algorithm, "stage_step"):
+        if algo is None:
             return None
         model, n = algo.algorithm, self.train_samples
         b = self.params.batch_size
+        online_step = model.stage_step(self.arch, self.params, None)
+        if online_step is None:  # a rule without stages
+            return None
 
         def per_sample(rows):
             return price_counts(Counts.total(r.total() for r in rows), self.table)["total_pj"] / b
-        online = per_sample(model.stage_step(self.arch, self.params, None))
+        online = per_sample(online_step)
         epochs = self.params.layer_epochs or (self.epochs,) * len(self.arch.blocks)
         stages = [per_sample(model.stage_step(self.arch, self.params, k))
                   for k in range(len(self.arch.blocks))]
-        block_epochs = model.dfa_epochs(self.params) if hasattr(model, "dfa_epochs") else 0
+        block_epochs = model.dfa_epochs(self.params)
         block = (per_sample(model.stage_step(self.arch, self.params, DFA_STAGE)) if block_epochs
                  else 0.0)
         block_run = block * n * block_epochs
@@ -281,7 +284,7 @@ class Estimate:
                 "greedy_layer_epochs": list(epochs), "greedy_run_pj": greedy_run,
                 "block_stage_per_sample_pj": block, "block_stage_per_epoch_pj": block * n,
                 "block_stage_epochs": block_epochs,
-                "stage_noun": getattr(model, "stage_noun", "layer"),
+                "stage_noun": model.stage_noun,
                 "greedy_over_online_same_layer_epochs":
                     (greedy_run - block_run) / (online * n * max(epochs)) if max(epochs)
                     else None}
@@ -385,7 +388,7 @@ def _densities(density) -> tuple[float, ...]:
 def estimate(arch: "str | os.PathLike | Arch | None" = None,
              algos=DEFAULT_ALGOS,
              table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-             tiles: int = 7,
+             tiles: int = DEFAULT_TILES,
              density: "float | list[float]" = DEFAULT_DENSITY,
              batch_size: int = DEFAULT_BATCH,
              train_samples: int | None = None,
@@ -553,7 +556,7 @@ def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable,
          hardware: Hardware | None = None) -> AlgoEstimate:
     rows = {"train": model.training(arch, params), "inference": model.inference(arch, params)}
     layers = [_price_layer(t, i, tab) for t, i in zip(rows["train"], rows["inference"])]
-    if model.uses_tiles:
+    if model.tiled:
         pbits = dict(zip((b.name for b in arch.blocks), pbits_per_block(arch, params.tiles)))
         for layer in layers:
             layer.n_pbits = pbits.get(layer.name, 0)

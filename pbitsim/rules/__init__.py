@@ -4,7 +4,8 @@ A rule's package holds everything that is the rule's own:
 
 * ``__init__.py`` -- its descriptor, ``RULE = Rule(...)`` (:class:`pbitsim.rulebook.Rule`):
   name, label, family, default network, schedules, learning rate, p-bit form, ...; the one
-  place its name is written;
+  place its name is written (and its p-bit form's: ``pbit=PbitForm(name='bsmf', ...)``, a
+  name the same walk and training step run on tiled p-bit units, :mod:`pbitsim.units`);
 * ``cost.py`` -- its estimator walk (torch-free): a class registered with
   :func:`pbitsim.estimator.algorithms.register` whose ``training_step`` and
   ``inference_step`` walk one step of a batch in :mod:`pbitsim.network.costs` terms, in the order the

@@ -116,7 +116,7 @@ def _has_fixed_point(values: dict) -> bool:
 def _uses_pbits(values: dict) -> bool:
     """Whether the point's rule samples tiled p-bits (tiles and device apply to it)."""
     from ..estimator.algorithms import get_algorithm
-    return get_algorithm(values["algo"]).uses_tiles
+    return get_algorithm(values["algo"]).tiled
 
 
 def _slug(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The training steps' shared base: :class:`Algorithm`, optimizer and loss helpers, the registry.
+"""The training steps' shared base: :class:`Algorithm` and its hooks, the registry.
 
 Each rule's training step lives in its own package, ``pbitsim/rules/<name>/train.py`` (beside
 its estimator walk, ``cost.py``), registered here with :func:`register` and built by
@@ -12,19 +12,15 @@ its estimator walk, ``cost.py``), registered here with :func:`register` and buil
 from __future__ import annotations
 
 import importlib
-import math
 
-import torch
-import torch.nn.functional as F
-
-from ..rulebook import RULE_MODULES, RULES
-from ..network.arch_rules import TILED_RULES, is_tiled, resolve_arch
-from ..config import DEFAULT_TILES
-from ..bridge import tally
-from ..network.counters import active_counter
+from ..rulebook import RULE_MODULES, RULE_SPECS, RULES
+from ..network.arch_rules import resolve_arch
 from ..schedules import default_schedule, freeze_ends
+from ..units import REAL
 
 __all__ = ["ALGOS", "Algorithm", "register", "default_lr", "make_algorithm", "freeze_ends"]
+
+# the optimizers and the counted loss of the training steps: pbitsim.training.helpers
 
 ALGOS = RULES  # --algo names, in listing order (one package each in pbitsim.rules)
 HEAD_LR = 1e-4  # Adam for the softmax head (the reference uses SGD 0.01 over 50 epochs)
@@ -32,48 +28,70 @@ VAL_KEY = 2**31 - 2  # seed key of greedy MF's validation passes (p-bit draws)
 FF_ALPHA = 20.0  # FF: gain on the positive-minus-negative goodness gap (mean squares)
 
 
-def _adam(params, lr):
-    return torch.optim.Adam(params, lr=lr)
-
-
-def _count_adam(groups) -> None:
-    tally.count_adam(active_counter(), sum(p.numel() for g in groups for p in g))
-
-
-def shift_lr(lr: float) -> float:
-    """The power of two nearest ``lr``: the step of a shift-and-add update."""
-    return 2.0 ** round(math.log2(lr))
-
-
-def _shift_sgd(params, lr):
-    """BGBSFF's hardware update ``w -= 2^-k g``: plain SGD at a power-of-two rate, no state."""
-    return torch.optim.SGD(params, lr=shift_lr(lr))
-
-
-def _ce(logits, y):
-    tally.count_softmax_ce(active_counter(), logits.shape[0], logits.shape[1], train=True)
-    return F.cross_entropy(logits, y)
-
-
 class Algorithm:
-    """Base: a model, its optimizers, one training step, prediction, and state for checkpoints."""
+    """Base: a model, its optimizers, one training step, prediction, and state for checkpoints.
+
+    A rule's step (``pbitsim/rules/<pkg>/train.py``) sets ``model`` and ``optims`` and
+    implements :meth:`train_step` and :meth:`predict`. The trainer calls nothing else by
+    name: every hook below is declared here with the default a rule without it gets, and a
+    rule overrides what it needs (the estimator's walks declare the hooks they share by the
+    same names: :class:`pbitsim.estimator.algorithms.Algorithm`).
+
+    ========================  =============================================================
+    hook                      default: what a rule overrides it for
+    ========================  =============================================================
+    ``validation``            False: True takes a seeded held-out split (greedy early stopping)
+    ``takes_rows``            False: True passes ``rows=`` and calls :meth:`bind_images`
+    ``refreshes_norms``       True: False keeps the training's batch-norm statistics
+    ``ends``                  None: the CwC family's freezing schedule (block ends, fractions)
+    :meth:`run_epochs`        ``--epochs``: a staged rule's stages one after another
+    :meth:`epoch_name`        ``epoch 2/5``: a staged rule names its stage
+    :meth:`skip_epoch`        False: a greedy stage that stopped early skips its epochs
+    :meth:`end_epoch`         {}: per-epoch bookkeeping, added to the epoch's history record
+    :meth:`layer_epochs`      None: the epochs each greedy stage trained
+    :meth:`dfa_epochs`        None: the epochs of a block stage before the predictors
+    :meth:`extra_index_layers`  []: index layers outside ``model`` (projections, predictors)
+    :meth:`layer_density`     []: each p-bit block's measured activation density
+    ========================  =============================================================
+    """
 
     name = ""
     default_lr = 0.01  # Adam rate of the layers unless --lr is given
-    #: The rule's descriptor (set by :func:`register` from the rule package's ``RULE``).
+    #: The descriptor of the rule the step runs: the class's, set by :func:`register` from
+    #: the rule package's ``RULE``; an instance's, the descriptor of the name it was made for
+    #: (the rule's or its p-bit form's, ``mf`` or ``bsmf``).
     rule = None
-    #: Tiled p-bit units (the descriptor's ``tiled``).
-    tiled = False
+    #: The units the step's network is made of (:class:`pbitsim.units.Units`: real-valued,
+    #: or tiled p-bit units with their tile count and device): the configuration's.
+    units = REAL
     predictors: tuple[str, ...] = ()
     #: True: ``train_step`` also takes ``rows=`` (the batch's data set rows) and the trainer
     #: calls :meth:`bind_images` once (a rule that caches per-image values, such as CaFo's
     #: frozen blocks: :mod:`pbitsim.training.frozen`).
     takes_rows = False
+    #: True: the trainer holds out a seeded split of the training rows and passes it to
+    #: :meth:`end_epoch` in batches (greedy early stopping).
+    validation = False
+    #: The optimizers (their states are checkpointed and checked against the weights).
+    optims: list = ()
+    #: The CwC family's freezing schedule: each block's end as a fraction of the run (the
+    #: estimate weighs each block's learning by it); None: every block learns throughout.
+    ends = None
 
     #: After training, recompute the running batch-norm statistics at the final weights
     #: (:mod:`pbitsim.training.calibration`); False where the rule's test pass depends on the
     #: statistics its training used as they are (CaFo: batch norms in evaluation mode).
     refreshes_norms = True
+
+    @property
+    def tiled(self) -> bool:
+        """Its units are tiled p-bit units (:attr:`units`)."""
+        return self.units.tiled
+
+    @property
+    def tiles(self) -> int | None:
+        """Tiles per unit of tiled p-bit units; None for real-valued units."""
+        return self.units.tiles
 
     def calibration_forward(self, x, seed_key) -> None:
         """One calibration pass over ``x``: every block forward in training mode (batch
@@ -86,12 +104,24 @@ class Algorithm:
 
     def __init__(self, cfg, input_shape, classes):
         self.cfg, self.input_shape, self.classes = cfg, tuple(input_shape), classes
+        spec = RULE_SPECS.get(cfg.algo)
+        if spec is not None:  # the name it runs: the rule, or its p-bit form
+            self.rule, self.name, self.default_lr = spec, spec.name, spec.default_lr
+        self.units = cfg.units
         self.lr = cfg.lr if cfg.lr is not None else self.default_lr
         self.schedule = cfg.schedule or default_schedule(self.name)
-        self.tiles = cfg.tiles if is_tiled(self.name) else None
         self.net = resolve_arch(self.name, cfg.arch, input_shape, classes, cfg.dataset,
                                 self.schedule)
         self.arch = self.net.name
+
+    def train_step(self, x, y, seed_key, frac: float) -> tuple[float, int]:
+        """One step on batch ``(x, y)`` (``seed_key``: its p-bit draws; ``frac``: the run's
+        progress in 0..1): the batch's mean loss and its correct training predictions."""
+        raise NotImplementedError
+
+    def predict(self, x, seed_key) -> dict:
+        """Each predictor's (:attr:`predictors`) class predictions for ``x``."""
+        raise NotImplementedError
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(),
@@ -103,11 +133,37 @@ class Algorithm:
             o.load_state_dict(s)
 
     def layer_density(self) -> list[float]:
+        """Each p-bit block's measured activation density (empty for real-valued units)."""
         return []
 
-    def total_epochs(self) -> int:
+    def extra_index_layers(self) -> list:
+        """Index layers outside ``self.model`` whose input statistics the counts file
+        records (MF's projections, CaFo's predictors, SFF's goodness convs)."""
+        return []
+
+    def skip_epoch(self, epoch: int) -> bool:
+        """Whether loop epoch ``epoch`` (0-based) is skipped: a greedy stage stopped early."""
+        return False
+
+    def end_epoch(self, epoch: int, batches) -> dict:
+        """Called after loop epoch ``epoch`` with the held-out split in ``batches`` (an
+        iterator of ``(x, y)``; empty without :attr:`validation`); what it returns is added
+        to the epoch's history record."""
+        return {}
+
+    def layer_epochs(self) -> list[int] | None:
+        """The epochs each greedy stage trained (the estimate's ``layer_epochs``); None
+        for a rule without stages or an online schedule."""
+        return None
+
+    def dfa_epochs(self) -> int | None:
+        """Epochs of a block stage before the predictors (CaFo-DFA); None: none. The walk's
+        :meth:`pbitsim.estimator.algorithms.Algorithm.dfa_epochs` is its estimate."""
+        return None
+
+    def run_epochs(self) -> int:
         """Epochs of the trainer's loop: ``--epochs``, or (a staged rule) its stages one after
-        another."""
+        another (the walk's :meth:`pbitsim.estimator.algorithms.Algorithm.run_epochs`)."""
         return self.cfg.epochs
 
     def epoch_name(self, epoch: int, total: int) -> str:
@@ -121,13 +177,16 @@ _REGISTRY: dict[str, type] = {}
 
 def register(cls: type) -> type:
     """Class decorator of a rule's training step (``pbitsim/rules/<pkg>/train.py``): its name
-    and default learning rate come from the package's descriptor (``RULE``)."""
-    from ..rulebook import rule_of_module
-    spec = rule_of_module(cls.__module__)
-    if spec is not None:
-        cls.rule = spec
-        cls.name, cls.default_lr, cls.tiled = spec.name, spec.default_lr, spec.tiled
-    _REGISTRY[cls.name] = cls
+    and default learning rate come from the package's descriptor (``RULE``); it runs the
+    rule's name and its p-bit form's (``mf``, ``bsmf``), an instance taking the descriptor
+    and the units of the name it is made for."""
+    from ..rulebook import forms_of_module
+    forms = forms_of_module(cls.__module__)
+    if forms:
+        cls.rule = forms[0]
+        cls.name, cls.default_lr = forms[0].name, forms[0].default_lr
+    for spec in forms or (cls,):
+        _REGISTRY[spec.name] = cls
     return cls
 
 
@@ -143,9 +202,8 @@ def _discover(algo: str | None = None) -> None:
 
 
 def default_lr(algo: str) -> float:
-    """The layers' Adam rate of ``algo`` when no --lr is given."""
-    _discover(algo)
-    return _REGISTRY[algo].default_lr
+    """The layers' Adam rate of ``algo`` when no --lr is given (its descriptor's)."""
+    return RULE_SPECS[algo].default_lr
 
 
 def make_algorithm(cfg, input_shape, classes) -> Algorithm:
@@ -153,8 +211,6 @@ def make_algorithm(cfg, input_shape, classes) -> Algorithm:
     _discover(cfg.algo)
     if cfg.algo not in _REGISTRY:
         raise ValueError(f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(ALGOS)}")
-    if cfg.tiles is None and cfg.algo in TILED_RULES:  # a config not run through validate()
-        cfg.tiles = DEFAULT_TILES
     algo = _REGISTRY[cfg.algo](cfg, input_shape, classes)
     prec = cfg.precision
     if prec.fixed:  # every product layer of the network on the fixed-point datapath

@@ -38,7 +38,7 @@ CALIBRATION_ROWS_SEED = 15485863
 def norm_modules(algo) -> list:
     """The batch norms whose running statistics ``algo``'s test pass uses (empty if none, or
     if the rule keeps them as they are)."""
-    if not getattr(algo, "refreshes_norms", True):
+    if not algo.refreshes_norms:
         return []
     return [m for m in algo.model.modules()
             if isinstance(m, _Foldable) and m.track_running_stats]

@@ -21,7 +21,8 @@ from ..precision import FP32, Precision, make_precision
 from ..estimator.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES, get_algorithm
 from ..network.archs import ARCH_DIR
 from ..schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
-from ..rulebook import resolve_algo
+from ..rulebook import resolve_algo, units_of
+from ..units import Units
 from .algorithms import ALGOS
 
 __all__ = ["TrainConfig", "TrainingError", "RESULT_FIELDS"]
@@ -84,6 +85,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.tiles is None and self.algo in TILED_RULES:
             self.tiles = DEFAULT_TILES
+
+    @property
+    def units(self) -> Units:
+        """The units the run's rule is made of (:func:`pbitsim.rulebook.units_of`): tiled
+        p-bit units of ``tiles`` on ``device`` for a tiled rule (after :meth:`validate`, which
+        resolves ``--algo NAME --tiles M`` to the p-bit form and checks both), else real."""
+        return units_of(self.algo, self.tiles, self.device)
 
     @property
     def precision(self) -> Precision:

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from .. import OMP_SPINNING, runfiles
-from ..network.arch_rules import is_tiled
 from ..bridge.heap import keep_freed_memory
 from ..seeds import stream
 from ..rulebook import recorded_algo
@@ -87,7 +86,7 @@ class Trainer:
         except ValueError as e:  # the network does not fit the data
             raise TrainingError(str(e)) from None
         self.val_idx = np.arange(0)
-        if getattr(self.algo, "validation", False):  # a seeded held-out split (early stopping)
+        if self.algo.validation:  # a seeded held-out split (early stopping)
             held = np.random.default_rng([cfg.seed, stream("held_out")]).permutation(
                 len(self.train_idx))
             k = max(2, int(round(MF_VALIDATION * len(self.train_idx))))
@@ -103,7 +102,7 @@ class Trainer:
             raise TrainingError(f"{n} training images are too few for one batch")
         self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         # epochs of the loop: greedy MF runs one epoch cap per layer
-        self.total_epochs = self.algo.total_epochs()
+        self.total_epochs = self.algo.run_epochs()
         cfg.arch = cfg.arch or self.algo.arch
         self.counts = OpCounter()
         self.history: list[dict] = []
@@ -150,7 +149,7 @@ class Trainer:
         # a tiled CaFo run of an earlier version recorded cafo-dfa (with its tiles): bscafo-dfa
         theirs["algo"] = recorded_algo(theirs.get("algo"), theirs.get("tiles"))
         for k, v in self.cfg.result_fields().items():
-            if k == "tiles" and not is_tiled(self.cfg.algo):
+            if k == "tiles" and not self.cfg.units.tiled:
                 continue  # unused by a real-valued rule (earlier versions recorded 7)
             if theirs.get(k) != v:
                 raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
@@ -174,7 +173,7 @@ class Trainer:
         """The weights and optimizer states, which must fit this run's network exactly."""
         try:
             self.algo.load_state_dict(algo_state)
-            for optim in getattr(self.algo, "optims", ()):
+            for optim in self.algo.optims:
                 for group in optim.param_groups:
                     for p in group["params"]:
                         for key, v in optim.state.get(p, {}).items():
@@ -206,9 +205,8 @@ class Trainer:
             raise TrainingError(f"{path}: checkpoint's partial epoch saw {part['seen']} "
                                 f"samples in {step} step(s) of {self.cfg.batch_size}")
         recorded = [r["epoch"] for r in state["history"]]
-        skip = getattr(self.algo, "skip_epoch", None)  # greedy stages that stopped early
-        lost = [e + 1 for e in range(epoch)
-                if e + 1 not in recorded and (skip is None or not skip(e))]
+        lost = [e + 1 for e in range(epoch)  # not a greedy stage's epochs that it skipped
+                if e + 1 not in recorded and not self.algo.skip_epoch(e)]
         if recorded != sorted(set(recorded)) or (recorded and recorded[-1] > epoch) or lost:
             raise TrainingError(f"{path}: checkpoint's history records epochs "
                                 f"{recorded or 'none'} after {epoch} epoch(s)"
@@ -232,8 +230,7 @@ class Trainer:
         n = len(self.train_idx)
         total = self.total_epochs * self.steps
         while self.epoch < self.total_epochs:
-            skip = getattr(self.algo, "skip_epoch", None)
-            if skip is not None and self.step_in_epoch == 0 and skip(self.epoch):
+            if self.step_in_epoch == 0 and self.algo.skip_epoch(self.epoch):
                 self.epoch += 1  # a greedy layer that stopped early: its remaining epochs
                 continue
             order = self.train_idx[np.random.default_rng([cfg.seed, self.epoch]).permutation(n)]
@@ -277,9 +274,8 @@ class Trainer:
                       "loss": p["loss_sum"] / p["seen"],
                       "train_acc": p["correct"] / p["seen"], "samples": p["seen"],
                       "wall_s": epoch_wall, "samples_per_s": p["seen"] / max(epoch_wall, 1e-9)}
-            hook = getattr(self.algo, "end_epoch", None)
-            if hook is not None:  # MF: epochs per layer, greedy early stopping
-                record.update(hook(self.epoch, self._val_batches()))
+            # MF, CaFo: epochs per stage, greedy early stopping
+            record.update(self.algo.end_epoch(self.epoch, self._val_batches()))
             self.history.append(record)
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             self.partial = {"loss_sum": 0.0, "correct": 0, "seen": 0, "wall_s": 0.0}
@@ -371,7 +367,7 @@ class Trainer:
         stats = [m.input_stats() for m in layers]
         eval_stats = [m.input_stats(training=False) for m in layers]
         total = self.total_epochs * self.steps
-        ends = getattr(self.algo, "ends", None)  # the freezing schedule of the CwC family
+        ends = self.algo.ends  # the freezing schedule of the CwC family
         live = (None if ends is None else
                 [min(total, math.ceil(e * total - 1e-9)) / total for e in ends])
         return {"batch_size": cfg.batch_size, "grad_quant": cfg.grad_quant,
@@ -379,9 +375,8 @@ class Trainer:
                 "estimator": cfg.estimator,
                 "input_stats": [list(s) for s in stats if s is not None],
                 "eval_input_stats": [list(s) for s in eval_stats if s is not None],
-                "live": live, "layer_epochs": (self.algo.layer_epochs()
-                                               if hasattr(self.algo, "layer_epochs") else None),
-                "dfa_epochs": getattr(self.algo, "dfa_epochs", None),
+                "live": live, "layer_epochs": self.algo.layer_epochs(),
+                "dfa_epochs": self.algo.dfa_epochs(),
                 "calibration_samples": self.calibration_samples,
                 **({} if not cfg.precision.fixed else
                    {"weight_bits": cfg.weight_bits, "acc_bits": cfg.acc_bits,
@@ -389,7 +384,7 @@ class Trainer:
 
     def _index_layers(self) -> list:
         from ..bridge.modules import BSNConv2d, BSNLinear
-        extra = getattr(self.algo, "extra_index_layers", list)()  # projections, predictors
+        extra = self.algo.extra_index_layers()  # projections, predictors
         return [m for m in self.algo.model.modules()
                 if isinstance(m, (BSNConv2d, BSNLinear))] + list(extra)
 
@@ -406,10 +401,9 @@ class Trainer:
         layer_density = algo.layer_density()
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
-        simulated = is_tiled(cfg.algo)
-        meta = {"algo": cfg.algo, "tiles": cfg.tiles if simulated else None,
-                "device": cfg.device if simulated else None,
-                "eval_samples": cfg.eval_samples if simulated else None,
+        units = algo.units
+        meta = {"algo": cfg.algo, "tiles": units.tiles, "device": units.device,
+                "eval_samples": cfg.eval_samples if units.tiled else None,
                 "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
                 "precision": cfg.precision.label(), "activation_density": density,
                 "layer_density": layer_density, "train_samples": train_samples,

@@ -50,7 +50,7 @@ def test_greedy_rules_name_their_stages():
     cfg = TrainConfig(algo="cafo-dfa", dataset="mnist", epochs=2, dfa_epochs=1)
     cfg.validate()
     alg = make_algorithm(cfg, (1, 28, 28), 10)
-    total = alg.total_epochs()
+    total = alg.run_epochs()
     assert total == 1 + 2 * 3
     assert [alg.epoch_name(e, total) for e in range(total)] == [
         "blocks (DFA), epoch 1/1", "predictor 1/3, epoch 1/2", "predictor 1/3, epoch 2/2",

@@ -174,7 +174,7 @@ CAFO_CASES = [(algo, arch, TILES if algo in TILED_RULES else None)
 def test_cafo_stages_and_inference(algo, arch, tiles):
     net = load_arch(arch)
     model = get_algorithm(algo)
-    assert model.tiled == model.uses_tiles == (tiles is not None)
+    assert model.tiled == (tiles is not None)
     rng = np.random.default_rng(2)
     x = torch.from_numpy(rng.standard_normal((BATCH, *net.input_shape)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, net.classes, BATCH))

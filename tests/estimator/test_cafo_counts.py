@@ -134,9 +134,9 @@ def test_schedules_price_the_block_stage_and_runs():
 def test_the_p_bit_form_is_a_rule_of_its_own():
     real = estimate("cafo-cnn-mnist", ["cafo-dfa"])
     tiled = estimate("cafo-cnn-mnist", ["bscafo-dfa"], tiles=7)
-    assert not real.algos[0].algorithm.uses_tiles and real.algos[0].n_pbits == 0
+    assert not real.algos[0].algorithm.tiled and real.algos[0].n_pbits == 0
     a = tiled.algos[0]
-    assert a.algorithm.uses_tiles and a.algorithm.tiled and a.name == "bscafo-dfa"
+    assert a.algorithm.tiled and a.name == "bscafo-dfa"
     assert not a.algorithm.fixed_point
     # one p-bit per unit and tile, units before pooling: 32x28x28 + 128x14x14 + 512x7x7
     assert a.n_pbits == 7 * (32 * 784 + 128 * 196 + 512 * 49)

@@ -31,15 +31,55 @@ def test_descriptors_are_consistent():
 
 
 def test_cost_walk_and_training_step_take_the_descriptor():
+    """One walk and one training step per rule package; a p-bit form (``bsmf``) is run by its
+    rule's (``mf``), which take the form's descriptor and tiled units."""
     from pbitsim.estimator.algorithms import get_algorithm
+    from pbitsim.training import TrainConfig
     from pbitsim.training.algorithms import _REGISTRY, _discover
     _discover()
     for name, spec in RULE_SPECS.items():
         walk, step = get_algorithm(name), _REGISTRY[name]
-        assert walk.rule is spec and step.rule is spec
-        assert walk.name == step.name == name
-        assert walk.tiled == walk.uses_tiles == step.tiled == spec.tiled
-        assert walk.fixed_point == spec.fixed_point and step.default_lr == spec.default_lr
+        owner = rule(spec.package_rule)
+        assert walk.rule is spec and step.rule is owner and owner.base is None
+        assert walk.name == name and step.name == owner.name
+        assert walk.tiled == spec.tiled == TrainConfig(algo=name).units.tiled
+        assert walk.fixed_point == spec.fixed_point and step.default_lr == owner.default_lr
+        if spec.base is not None:  # a p-bit form: the rule's own walk class and step class
+            assert spec.tiled and rule(spec.base).pbit.name == name
+            assert type(walk) is type(get_algorithm(spec.base)) and step is _REGISTRY[spec.base]
+
+
+def test_p_bit_forms_are_declared_by_their_rules():
+    """The p-bit names users know are forms declared in their real-valued rule's descriptor;
+    BGBSFF, with behaviour of its own (quantized errors), is a rule of its own on p-bits."""
+    forms = {n: s.base for n, s in RULE_SPECS.items() if s.base is not None}
+    assert forms == {"bsff": "cwc", "bsmf": "mf", "bscafo-rand": "cafo-rand",
+                     "bscafo-dfa": "cafo-dfa", "bssff": "sff"}
+    assert RULE_SPECS["bgbsff"].tiled and RULE_SPECS["bgbsff"].base is None
+    # the form keeps the names, labels, order and rates it had as a package of its own
+    bsff, bssff = rule("bsff"), rule("bssff")
+    assert (bsff.label, bsff.order, bsff.default_lr, bsff.lr_help()) == ("BSFF", 20, 0.01, "0.01")
+    assert bsff.estimate_default and bsff.baseline_rank is None and bsff.display(7) == "BSFF M=7"
+    assert (bssff.default_lr, bssff.lr_help()) == (0.003, "0.003 (AdamW)")
+    assert rule("bsmf").default_lr == 0.01 and rule("mf").default_lr == 0.00157
+    # --tiles picks the form, except CwC-FF's (BSFF is priced beside it)
+    assert TILED_FORMS == {"mf": "bsmf", "cafo-rand": "bscafo-rand", "cafo-dfa": "bscafo-dfa",
+                           "sff": "bssff"}
+
+
+def test_units_are_built_once_from_the_checked_configuration():
+    from pbitsim.rulebook import units_of
+    from pbitsim.training import TrainConfig
+    from pbitsim.units import REAL, Units
+    cfg = TrainConfig(algo="mf", dataset="mnist", tiles=3, device="smtj:offset_sd=0.2")
+    assert cfg.units == REAL  # before validate(): the name is the real-valued rule's
+    cfg.validate()
+    assert cfg.algo == "bsmf" and cfg.units == Units(3, cfg.device) and cfg.units.tiled
+    assert units_of("bsff") == Units(7, "ideal") and units_of("cwc", 3) == REAL
+    with pytest.raises(ValueError, match="tiles must be in 1..64"):
+        Units(65, "ideal")
+    with pytest.raises(ValueError):
+        Units(None, "ideal")
 
 
 def _estimate(*args):

@@ -78,7 +78,7 @@ def test_cafo_defaults_are_the_seeds(mnist_small, tmp_path):
     assert rand.algo.arch == "cafo-cnn-mnist" and rand.algo.schedule == "greedy"
     assert rand.algo.lr == 1e-3 and rand.algo.patience == 10
     dfa = _cafo(mnist_small, tmp_path, "d", algo="cafo-dfa", dataset="fashion-mnist")
-    assert dfa.algo.dfa_epochs == CAFO_DFA_EPOCHS["fashion-mnist"] == 15
+    assert dfa.algo.dfa_epochs() == CAFO_DFA_EPOCHS["fashion-mnist"] == 15
     assert dfa.total_epochs == 15 + 3  # block epochs, then one cap per predictor
     assert dfa.algo.lr == pytest.approx(3.304e-4, rel=1e-3)
     assert dfa.algo.block_lr == pytest.approx(1.385e-4, rel=1e-3)
@@ -168,12 +168,12 @@ def test_tiles_select_the_named_p_bit_form(mnist_small, tmp_path, tiny_arch):
     real = _cafo(mnist_small, tmp_path, "real", algo="cafo-dfa", dataset="fashion-mnist")
     assert real.cfg.algo == "cafo-dfa" and real.algo.tiles is None and not real.algo.tiled
     def defaults(t):
-        return t.algo.lr, t.algo.block_lr, t.algo.dfa_epochs, t.algo.schedule
+        return t.algo.lr, t.algo.block_lr, t.algo.dfa_epochs(), t.algo.schedule
     assert defaults(via) == defaults(real) == (pytest.approx(3.304e-4, rel=1e-3),
                                                pytest.approx(1.385e-4, rel=1e-3), 15, "greedy")
     named = _cafo(mnist_small, tmp_path, "named", algo="bscafo-rand", arch=tiny_arch)
     assert named.cfg.tiles == 7 and named.algo.tiles == 7 and named.algo.tiled
-    assert named.algo.lr == 1e-3 and named.algo.dfa_epochs is None
+    assert named.algo.lr == 1e-3 and named.algo.dfa_epochs() is None
     assert named.total_epochs == 2  # greedy: one cap per predictor, no block stage
 
 

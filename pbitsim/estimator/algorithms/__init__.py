@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 from dataclasses import dataclass, field
 
+from ...config import DEFAULT_TILES
 from ...network.archs import Arch, Block
 from ...network.costs import ESTIMATORS, Counts
 from ...precision import FP32, Precision
@@ -39,7 +40,7 @@ class ModelParams:
     takes (tiles, batch, BGBSFF's quantizer and update, sampled test passes, estimator) and the
     tile statistics (a density per block, or the statistics a run measured)."""
 
-    tiles: int = 7
+    tiles: int = DEFAULT_TILES
     densities: tuple[float, ...] = (DEFAULT_DENSITY,)
     batch_size: int = DEFAULT_BATCH
     grad_quant: str = DEFAULT_GRAD_QUANT
@@ -175,18 +176,33 @@ class Algorithm:
     and with the shapes the trainer's network calls them, so that the estimate and a measured
     step describe the same computation. :meth:`training` and :meth:`inference` divide by the
     batch: the counts per sample.
+
+    The estimate calls nothing else by name: the hooks a walk may override are declared here
+    with their defaults (:meth:`assumptions`, :meth:`run_epochs`, :meth:`stage_step` and
+    :attr:`stage_noun`, :meth:`dfa_epochs`, :meth:`model_params`, :meth:`check`); the
+    training step's base (:class:`pbitsim.training.algorithms.Algorithm`) declares its side's
+    under the same names (``dfa_epochs``: the estimate's value here, the run's there).
     """
 
     name: str = ""
     title: str = ""
-    uses_tiles: bool = False
     order: int = 100          # position in listings
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
-    tiled = False  # a tiled p-bit form (a rule of arch_rules.TILED_RULES; walked as a p-bit net)
+    #: Its units are tiled p-bit units (``params.tiles`` each; walked as a p-bit net), not
+    #: real-valued ReLU units: the descriptor's ``tiled`` (:mod:`pbitsim.units`).
+    tiled = False
     #: The rule's descriptor (:class:`pbitsim.rulebook.Rule`), set by :func:`register`
     #: from its package; None for a walk registered outside a rule package.
     rule = None
+
+    def __init__(self, rule=None) -> None:
+        """The walk of descriptor ``rule`` (a rule or its p-bit form, one instance each);
+        None: the class's own declarations (a walk outside a rule package)."""
+        if rule is not None:
+            self.rule = rule
+            self.name, self.title, self.order = rule.name, rule.title, rule.order
+            self.tiled, self.fixed_point = rule.tiled, rule.fixed_point
 
     def training_step(self, arch: Arch, params: ModelParams) -> list[LayerCounts]:
         """Counts of one training step over ``params.batch_size`` samples, per block and head."""
@@ -219,6 +235,20 @@ class Algorithm:
         """One-line statements printed under the estimate."""
         return []
 
+    #: What a greedy stage trains (the schedules table's rows): MF's layers, CaFo's predictors.
+    stage_noun: str = "layer"
+
+    def stage_step(self, arch: Arch, params: ModelParams,
+                   stage: int | None) -> list[LayerCounts] | None:
+        """A staged rule (greedy MF, CaFo): one step over a batch of greedy stage ``stage``,
+        or of the online schedule (``None``), or of the block stage (``DFA_STAGE``); None for
+        a rule without stages (the estimate then shows no schedules table)."""
+        return None
+
+    def dfa_epochs(self, params: ModelParams) -> int:
+        """Epochs of a block stage before the predictors (CaFo-DFA's); 0: none."""
+        return 0
+
     def run_epochs(self, params: ModelParams, epochs: int) -> int:
         """Epochs of a run of ``epochs``: ``epochs``, or (a staged rule: greedy MF, CaFo) its
         stages one after another."""
@@ -247,20 +277,20 @@ _DISCOVERED = False
 def register(cls: type[Algorithm]) -> type[Algorithm]:
     """Class decorator: make an algorithm model available by its rule's name.
 
-    A walk in a rule package (``pbitsim/rules/<pkg>/cost.py``) takes its name, title, order,
-    tiling and fixed-point form from the package's descriptor (``RULE``); a class outside
-    a rule package (a test's) declares them itself.
+    A walk in a rule package (``pbitsim/rules/<pkg>/cost.py``) is registered once per name
+    the package's descriptor (``RULE``) declares: the rule's, real-valued, and its p-bit
+    form's (``mf`` and ``bsmf``), each instance taking its name, title, order, units and
+    fixed-point form from that descriptor; a class outside a rule package (a test's)
+    declares them itself.
     """
-    from ...rulebook import rule_of_module
-    spec = rule_of_module(cls.__module__)
-    if spec is not None:
-        cls.rule = spec
-        cls.name, cls.title, cls.order = spec.name, spec.title, spec.order
-        cls.tiled = cls.uses_tiles = spec.tiled
-        cls.fixed_point = spec.fixed_point
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no name")
-    _REGISTRY[cls.name] = cls()
+    from ...rulebook import forms_of_module
+    forms = forms_of_module(cls.__module__)
+    for spec in forms:
+        _REGISTRY[spec.name] = cls(spec)
+    if not forms:
+        if not cls.name:
+            raise ValueError(f"{cls.__name__} has no name")
+        _REGISTRY[cls.name] = cls()
     return cls
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from pbitsim.estimator.algorithms import ModelParams, register
 from pbitsim.network.archs import Arch
-from pbitsim.rules.bsff.cost import BSFF, _datapath
+from pbitsim.rules.cwc.cost import CwC, datapath_note
 
 
 @register
-class BGBSFF(BSFF):
+class BGBSFF(CwC):
+    """CwC-FF's walk on tiled p-bit units (BSFF's), its errors quantized."""
     quantized = True
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
@@ -25,4 +26,4 @@ class BGBSFF(BSFF):
                   if params.update == "shift" else "Adam")
         return [f"{self.name}: BSFF forward; {params.grad_quant} errors per output channel, "
                 f"{params.precision.int_acc_dtype} weight-gradient accumulators, {update}"
-                + _datapath(params)]
+                + datapath_note(params)]

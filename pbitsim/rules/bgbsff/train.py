@@ -9,3 +9,5 @@ from pbitsim.rules.cwc.train import CwCFamily
 @register
 class BGBSFF(CwCFamily):
     """BSFF with quantized local errors (``--grad-quant``, ``--update``)."""
+
+    quantized = True

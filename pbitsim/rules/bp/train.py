@@ -7,7 +7,8 @@ import torch
 from pbitsim.network import costs
 from pbitsim.bridge import tally
 from pbitsim.network.counters import active_counter
-from pbitsim.training.algorithms import (Algorithm, _adam, _ce, _count_adam, register)
+from pbitsim.training.algorithms import Algorithm, register
+from pbitsim.training.helpers import adam, count_adam, cross_entropy
 from pbitsim.training.models import Net
 
 
@@ -21,7 +22,7 @@ class BP(Algorithm):
         super().__init__(cfg, input_shape, classes)
         self.model = Net(self.net, saved="stash")
         self.params = [list(self.model.parameters())]
-        self.optims = [_adam(self.params[0], self.lr)]
+        self.optims = [adam(self.params[0], self.lr)]
 
     def _logits(self, x):
         return self.model(x, local=False)[1]
@@ -29,11 +30,11 @@ class BP(Algorithm):
     def train_step(self, x, y, seed_key, frac: float):
         self.model.train()
         logits = self._logits(x)
-        loss = _ce(logits, y)
+        loss = cross_entropy(logits, y)
         self.optims[0].zero_grad(set_to_none=True)
         loss.backward()
         self.optims[0].step()
-        _count_adam(self.params)
+        count_adam(self.params)
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     @torch.no_grad()

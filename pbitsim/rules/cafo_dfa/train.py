@@ -9,7 +9,8 @@ from pbitsim.network import costs
 from pbitsim.bridge import tally
 from pbitsim.network.counters import active_counter
 from pbitsim.rules.cafo_rand.train import CafoRand
-from pbitsim.training.algorithms import _adam, _ce, _count_adam, register
+from pbitsim.training.algorithms import register
+from pbitsim.training.helpers import adam, count_adam, cross_entropy
 
 #: Offset of the feedback matrices' generator seed from the run's seed (they are drawn apart
 #: from torch's global generator, so the network's initial weights are Rand-CE's).
@@ -58,7 +59,7 @@ class CafoDFA(CafoRand):
             set_backend(self.aux, cfg.backend)
         self.feedback = feedback_matrices(self.flat, classes, cfg.seed)
         self.block_groups = self.model.layer_groups() + [list(self.aux.parameters())]
-        self.block_optims = [_adam(g, self.block_lr) for g in self.block_groups]
+        self.block_optims = [adam(g, self.block_lr) for g in self.block_groups]
 
     def dfa_step(self, x, y, seed_key):
         self.model.train(True)
@@ -66,7 +67,7 @@ class CafoDFA(CafoRand):
         ys, counts = self._blocks(x, seed_key)
         last = len(ys) - 1
         logits = self._aux_logits(ys, counts)
-        loss = _ce(logits, y)
+        loss = cross_entropy(logits, y)
         b = x.shape[0]
         with torch.no_grad():
             e = (F.softmax(logits, 1) - F.one_hot(y, self.classes).to(logits.dtype)) / b
@@ -81,7 +82,7 @@ class CafoDFA(CafoRand):
         drive.backward()
         for o in self.block_optims:
             o.step()
-        _count_adam(self.block_groups)
+        count_adam(self.block_groups)
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     def _aux_logits(self, ys, counts):

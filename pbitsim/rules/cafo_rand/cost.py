@@ -44,10 +44,6 @@ class CafoRand(Algorithm):
     #: What a greedy stage trains (the schedules table's rows).
     stage_noun = "predictor"
 
-    def dfa_epochs(self, params: ModelParams) -> int:
-        """Epochs of the block stage (CaFo-DFA's), 0 for Rand-CE."""
-        return 0
-
     # --- one block and its predictor ------------------------------------------------------
     def block_forward(self, arch: Arch, block: Block, params: ModelParams, b: int, *,
                       learns: bool, batch_stats: bool) -> Counts:

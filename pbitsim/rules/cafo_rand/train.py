@@ -13,8 +13,9 @@ from pbitsim.bridge.modules import BSNLinear, set_backend
 from pbitsim.network.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import (CAFO_PATIENCE, DFA_STAGE, dfa_epochs, greedy_stopping,
                                held_out_loss, record_held_out)
-from pbitsim.training.algorithms import VAL_KEY, Algorithm, _adam, _ce, _count_adam, register
+from pbitsim.training.algorithms import VAL_KEY, Algorithm, register
 from pbitsim.training.frozen import FrozenInputs
+from pbitsim.training.helpers import adam, count_adam, cross_entropy
 from pbitsim.training.models import Net
 
 
@@ -65,15 +66,15 @@ class CafoRand(FrozenInputs, Algorithm):
     #: on MNIST and Fashion-MNIST; CIFAR-10 takes the same).
     LRS = {"mnist": 1e-3, "fashion-mnist": 1e-3, "cifar10": 1e-3}
     predictors = ("sum",)
-    # ``tiled`` (the descriptor's): tiled p-bit blocks and predictors reading their counts, in
-    # the p-bit forms (:mod:`pbitsim.rules.bscafo_rand`, :mod:`pbitsim.rules.bscafo_dfa`).
+    # ``tiled`` (its units'): tiled p-bit blocks and predictors reading their counts, in the
+    # p-bit forms (``bscafo-rand``, ``bscafo-dfa``: ``--algo cafo-rand --tiles M``).
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
         self.lr = cfg.lr if cfg.lr is not None else self.LRS.get(cfg.dataset, self.default_lr)
         if self.tiled:
             self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
-                             device=cfg.device, head=False)
+                             device=self.units.device, head=False)
         else:
             self.model = Net(self.net, head=False)
         self.flat = [_numel(b.out_shape) for b in self.net.blocks]
@@ -81,14 +82,18 @@ class CafoRand(FrozenInputs, Algorithm):
         if self.tiled:
             set_backend(self.model, cfg.backend)
             set_backend(self.preds, cfg.backend)
-        self.optims = [_adam(p.parameters(), self.lr) for p in self.preds]
-        self.dfa_epochs = dfa_epochs(self.name, cfg.dataset, cfg.dfa_epochs) or None
+        self.optims = [adam(p.parameters(), self.lr) for p in self.preds]
+        self.block_epochs = dfa_epochs(self.name, cfg.dataset, cfg.dfa_epochs)  # 0: none
         self.greedy = self.schedule == "greedy"
         self.validation = self.greedy  # the trainer holds out a split for early stopping
         self.cap = cfg.epochs
         self.patience = CAFO_PATIENCE
         n = len(self.preds)
         self.stop = greedy_stopping(n)
+
+    def dfa_epochs(self) -> int | None:
+        """DFA-CE: the block stage's epochs; Rand-CE: None (no block stage)."""
+        return self.block_epochs or None
 
     def caches_frozen(self) -> bool:
         """Real-valued blocks: a cache of their outputs for the predictor stages."""
@@ -101,13 +106,13 @@ class CafoRand(FrozenInputs, Algorithm):
         return CountedLinear(features, classes)
 
     # --- the run's layout: [DFA block epochs] + predictor stages --------------------------
-    def total_epochs(self) -> int:
+    def run_epochs(self) -> int:
         stages = self.cap * len(self.preds) if self.greedy else self.cap
-        return (self.dfa_epochs or 0) + stages
+        return self.block_epochs + stages
 
     def stage(self, epoch: int):
         """``DFA_STAGE``, the greedy predictor index, or None (online predictors)."""
-        e = epoch - (self.dfa_epochs or 0)
+        e = epoch - self.block_epochs
         if e < 0:
             return DFA_STAGE
         return e // self.cap if self.greedy else None
@@ -115,7 +120,7 @@ class CafoRand(FrozenInputs, Algorithm):
     def epoch_name(self, epoch: int, total: int) -> str:
         """``blocks (DFA), epoch 3/5`` in DFA-CE's block stage; greedy: ``predictor 2/3, epoch
         1/1`` (each predictor is a stage of ``--epochs``); online: ``epoch 1/1``."""
-        stage, dfa = self.stage(epoch), self.dfa_epochs or 0
+        stage, dfa = self.stage(epoch), self.block_epochs
         if stage == DFA_STAGE:
             return f"blocks (DFA), epoch {epoch + 1}/{dfa}"
         e = epoch - dfa
@@ -160,7 +165,7 @@ class CafoRand(FrozenInputs, Algorithm):
         for j, i in enumerate(which):
             logits = (self.preds[i](cached[j]) if cached is not None
                       else self._read(self.preds[i], i, ys, counts))
-            loss = loss + _ce(logits, y)
+            loss = loss + cross_entropy(logits, y)
             total = logits.detach() if total is None else total + logits.detach()
         return loss, total, which
 
@@ -182,7 +187,7 @@ class CafoRand(FrozenInputs, Algorithm):
         loss.backward()
         for i in which:
             self.optims[i].step()
-        _count_adam([list(self.preds[i].parameters()) for i in which])
+        count_adam([list(self.preds[i].parameters()) for i in which])
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     def dfa_step(self, x, y, seed_key):

@@ -1,4 +1,5 @@
-"""CwC-FF's training step, and the CwC family's (BSFF, BGBSFF) shared base :class:`CwCFamily`."""
+"""CwC-FF's training step (BSFF on tiled p-bit units), and the CwC family's shared base
+:class:`CwCFamily` (BGBSFF's too)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pbitsim.bridge import tally
 from pbitsim.bridge.modules import set_backend
 from pbitsim.network.counters import active_counter
 from pbitsim.schedules import freeze_ends
-from pbitsim.training.algorithms import (HEAD_LR, Algorithm, _adam, _ce, _count_adam, _shift_sgd,
-                                         register)
+from pbitsim.training.algorithms import HEAD_LR, Algorithm, register
+from pbitsim.training.helpers import adam, count_adam, cross_entropy, shift_sgd
 from pbitsim.training.models import Net, class_goodness
 
 
@@ -18,18 +19,20 @@ class CwCFamily(Algorithm):
     """CwC-FF, BSFF and BGBSFF: per-block CwC losses, per-block Adam, staggered freezing."""
 
     predictors = ("sf", "avg")
+    #: BGBSFF: the local errors quantized (``--grad-quant``) before the weight gradients, and
+    #: the update ``--update`` (Adam or shift-and-add).
+    quantized = False
 
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
-        tiles = cfg.tiles if self.rule.tiled else None
-        quant = cfg.grad_quant if self.name == "bgbsff" else None
-        self.model = Net(self.net, tiles=tiles, estimator=cfg.estimator, grad_quant=quant,
-                         seed=cfg.seed, device=cfg.device)
+        quant = cfg.grad_quant if self.quantized else None
+        self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, grad_quant=quant,
+                         seed=cfg.seed, device=self.units.device)
         set_backend(self.model, cfg.backend)
         self.groups = self.model.layer_groups()
-        self.shift = self.name == "bgbsff" and cfg.update == "shift"
-        block_opt = _shift_sgd if self.shift else _adam
-        self.optims = [block_opt(g, self.lr) for g in self.groups[:-1]] + [_adam(self.groups[-1],
+        self.shift = self.quantized and cfg.update == "shift"
+        block_opt = shift_sgd if self.shift else adam
+        self.optims = [block_opt(g, self.lr) for g in self.groups[:-1]] + [adam(self.groups[-1],
                                                                                  HEAD_LR)]
         self.ends = freeze_ends(cfg.dataset, self.schedule, len(self.net.blocks), cfg.epochs)
 
@@ -37,10 +40,10 @@ class CwCFamily(Algorithm):
         frozen = {i for i, end in enumerate(self.ends) if frac >= end}
         self.model.train()
         ys, logits = self.model(x, seed_key, local=True, frozen=frozen)
-        loss = _ce(logits, y)
+        loss = cross_entropy(logits, y)
         for i, yi in enumerate(ys):
             if i not in frozen:
-                loss = loss + _ce(class_goodness(yi, self.classes), y)
+                loss = loss + cross_entropy(class_goodness(yi, self.classes), y)
         for o in self.optims:
             o.zero_grad(set_to_none=True)
         loss.backward()
@@ -51,9 +54,9 @@ class CwCFamily(Algorithm):
         if self.shift:
             tally.record(active_counter(), costs.shift_update(
                 sum(p.numel() for i in live if i != head for p in self.groups[i])))
-            _count_adam([self.groups[head]])
+            count_adam([self.groups[head]])
         else:
-            _count_adam([self.groups[i] for i in live])
+            count_adam([self.groups[i] for i in live])
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     @torch.no_grad()
@@ -79,4 +82,4 @@ class CwCFamily(Algorithm):
 
 @register
 class CwC(CwCFamily):
-    """Real-valued CwC-FF."""
+    """CwC-FF: real-valued (``cwc``) or on tiled p-bit units (``bsff``)."""

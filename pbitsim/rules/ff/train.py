@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from pbitsim.network import costs
 from pbitsim.bridge import tally
 from pbitsim.network.counters import active_counter
-from pbitsim.training.algorithms import (FF_ALPHA, Algorithm, _adam, _count_adam, register)
+from pbitsim.training.algorithms import FF_ALPHA, Algorithm, register
+from pbitsim.training.helpers import adam, count_adam
 from pbitsim.training.models import Net, rms_normalize
 
 
@@ -39,7 +40,7 @@ class FF(Algorithm):
         # normalised vector)
         self.model = Net(self.net, head=False, goodness="activation")
         self.groups = self.model.layer_groups()
-        self.optims = [_adam(g, self.lr) for g in self.groups]
+        self.optims = [adam(g, self.lr) for g in self.groups]
 
     def _layers(self, x):
         """Every layer's activity for the (label-embedded) flat input ``x``."""
@@ -79,7 +80,7 @@ class FF(Algorithm):
         loss.backward()
         for o in self.optims:
             o.step()
-        _count_adam(self.groups)
+        count_adam(self.groups)
         # training "accuracy": the last layer puts the positive pass above the negative one
         correct = int((g_pos > g_neg).sum())  # the last layer's, computed above
         return float(loss.detach()), correct

@@ -58,7 +58,13 @@ class MF(Algorithm):
     def _layer_params(self, block: Block) -> int:
         return S.block_params(block, pre_norm=self.tiled)
 
-    # --- one layer (the tiled form overrides these) -----------------------------------------
+    # --- one layer ----------------------------------------------------------------------------
+    # On tiled p-bit units (``bsmf``: BSFF's hardware form applied to Mono-Forward): every
+    # layer's linear output batch-normalised onto M tiles sampled by p-bits; the first layer
+    # multiplies the data, later layers index-and-accumulate the previous layer's counts.
+    # Projection ``M_i`` index-and-accumulates layer ``i``'s counts too; its input gradient
+    # ``g M_i^T`` (fp32) enters the counts, then the mean-field (or straight-through) gradient
+    # through the tiles and the batch norm.
     def layer_forward(self, arch: Arch, block: Block, params: ModelParams, b: int,
                       learns: bool, train: bool = True) -> Counts:
         """The layer's product, bias and ReLU (``learns``: the mask kept); tiled: the
@@ -67,18 +73,34 @@ class MF(Algorithm):
                                batch_stats=train)
 
     def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
+        if self.tiled:  # index-and-accumulate the layer's counts
+            stats = params.input_stats(arch, block.index + 1)
+            return S.index_product(projection(block, arch.classes), stats, b)
         return _proj_forward(projection(block, arch.classes), b)
 
     def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
-        """From the goodness' gradient: through ``M_i`` into ``a_i``, through the ReLU."""
-        p = projection(block, arch.classes)
-        return (S.real_product("input_grad", p, b)
-                .merge(costs.relu_backward(b * block.linear.n_out)))
+        """From the goodness' gradient: through ``M_i`` into ``a_i``, through the ReLU (tiled:
+        through the tiles and the pre-activation batch norm)."""
+        p, n = projection(block, arch.classes), b * block.linear.n_out
+        c = S.real_product("input_grad", p, b)
+        if not self.tiled:
+            return c.merge(costs.relu_backward(n))
+        if params.estimator == "mean-field":
+            c.merge(costs.tiled_backward(n, params.tiles))
+        else:
+            c.merge(costs.straight_through_backward(n))
+        return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
-        p = projection(block, arch.classes)
-        return (S.real_product("weight_grad", p, b)
-                .merge(S.real_weight_grad(block.linear, b)))
+        p, lin = projection(block, arch.classes), block.linear
+        if not self.tiled:
+            return S.real_product("weight_grad", p, b).merge(S.real_weight_grad(lin, b))
+        c = S.index_weight_grad_product(p, params.input_stats(arch, block.index + 1), b)
+        xin = params.input_stats(arch, block.index)
+        if xin is None:
+            return c.merge(S.real_weight_grad(lin, b))
+        return c.merge(S.index_weight_grad(lin, xin, b, None,
+                                           *S.reader_of(arch.blocks[block.index - 1])))
 
     def stage_step(self, arch: Arch, params: ModelParams, stage: int | None) -> list[LayerCounts]:
         """One step over a batch: of greedy stage ``stage`` (that layer learns, the layers below

@@ -12,7 +12,8 @@ from pbitsim.bridge.counted import CountedLinear
 from pbitsim.bridge.modules import BSNLinear, set_backend
 from pbitsim.network.counters import OpCounter, active_counter, counting
 from pbitsim.schedules import MF_PATIENCE, greedy_stopping, held_out_loss, record_held_out
-from pbitsim.training.algorithms import (VAL_KEY, Algorithm, _adam, _ce, _count_adam, register)
+from pbitsim.training.algorithms import VAL_KEY, Algorithm, register
+from pbitsim.training.helpers import adam, count_adam, cross_entropy
 from pbitsim.training.frozen import FrozenInputs
 from pbitsim.training.models import Net
 
@@ -42,10 +43,10 @@ class MF(FrozenInputs, Algorithm):
     def __init__(self, cfg, input_shape, classes):
         super().__init__(cfg, input_shape, classes)
         if self.tiled:  # BSFF's tiled p-bit net; projections index-and-accumulate the counts
-            self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
-                             device=cfg.device, head=False)
+            self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
+                             device=self.units.device, head=False)
             self.projs = torch.nn.ModuleList(
-                BSNLinear(b.linear.n_out, classes, tiles_in=cfg.tiles, bias=False,
+                BSNLinear(b.linear.n_out, classes, tiles_in=self.tiles, bias=False,
                           seed=cfg.seed) for b in self.net.blocks)
             set_backend(self.model, cfg.backend)
             set_backend(self.projs, cfg.backend)
@@ -55,7 +56,7 @@ class MF(FrozenInputs, Algorithm):
                 CountedLinear(b.linear.n_out, classes, bias=False) for b in self.net.blocks)
         self.groups = [g + list(p.parameters())
                        for g, p in zip(self.model.layer_groups(), self.projs)]
-        self.optims = [_adam(g, self.lr) for g in self.groups]
+        self.optims = [adam(g, self.lr) for g in self.groups]
         self.greedy = self.schedule == "greedy"
         self.validation = self.greedy  # the trainer holds out a split for early stopping
         n = len(self.groups)
@@ -63,7 +64,7 @@ class MF(FrozenInputs, Algorithm):
         self.patience = MF_PATIENCE.get(cfg.dataset, 5)
         self.stop = greedy_stopping(n)
 
-    def total_epochs(self) -> int:
+    def run_epochs(self) -> int:
         """Epochs of the trainer's loop: one cap per layer (greedy) or ``cfg.epochs``."""
         return self.cap * len(self.groups) if self.greedy else self.cap
 
@@ -107,7 +108,7 @@ class MF(FrozenInputs, Algorithm):
         loss, logits = 0.0, None
         for i in layers:
             logits = self._goodness(i, ys[i].flatten(1))
-            loss = loss + _ce(logits, y)
+            loss = loss + cross_entropy(logits, y)
         return loss, logits, layers
 
     def _goodness(self, i, a):
@@ -152,7 +153,7 @@ class MF(FrozenInputs, Algorithm):
         loss.backward()
         for i in layers:
             self.optims[i].step()
-        _count_adam([self.groups[i] for i in layers])
+        count_adam([self.groups[i] for i in layers])
         return float(loss.detach()), int((logits.argmax(1) == y).sum())
 
     @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Scalable FF's training step (real-valued; :mod:`pbitsim.rules.bssff` on tiled p-bit units)."""
+"""Scalable FF's training step: real-valued (``sff``) or on tiled p-bit units (``bssff``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pbitsim.bridge.counted import CountedConv2d
 from pbitsim.bridge.modules import BSNConv2d, set_backend
 from pbitsim.network.counters import active_counter
 from pbitsim.seeds import stream
-from pbitsim.training.algorithms import Algorithm, _ce, register
+from pbitsim.training.algorithms import Algorithm, register
+from pbitsim.training.helpers import cross_entropy
 from pbitsim.training.models import Net, class_goodness
 
 #: AdamW's decoupled weight decay (torch's default; the SFF paper trains with AdamW).
@@ -43,10 +44,10 @@ class SFF(Algorithm):
         super().__init__(cfg, input_shape, classes)
         convs = [self.net.goodness_conv(b) for b in self.net.blocks]
         if self.tiled:
-            self.model = Net(self.net, tiles=cfg.tiles, estimator=cfg.estimator, seed=cfg.seed,
-                             device=cfg.device, head=False)
+            self.model = Net(self.net, tiles=self.tiles, estimator=cfg.estimator, seed=cfg.seed,
+                             device=self.units.device, head=False)
             self.gconvs = torch.nn.ModuleList(
-                BSNConv2d(g.in_shape[0], classes, g.kernel, 1, g.padding, tiles_in=cfg.tiles,
+                BSNConv2d(g.in_shape[0], classes, g.kernel, 1, g.padding, tiles_in=self.tiles,
                           seed=cfg.seed) for g in convs)
             set_backend(self.model, cfg.backend)
             set_backend(self.gconvs, cfg.backend)
@@ -93,7 +94,7 @@ class SFF(Algorithm):
         goods = self._goodnesses(x, seed_key)
         loss = 0.0
         for g in goods:
-            loss = loss + _ce(g, y)
+            loss = loss + cross_entropy(g, y)
         for o in self.optims:
             o.zero_grad(set_to_none=True)
         loss.backward()
