@@ -21,7 +21,6 @@ from ..network.counters import OpCounter, active_counter
 from ..network import costs
 from ..precision import FP32
 from . import fixed, tally
-from .estimators import quantize_grad
 
 __all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn",
            "MaxPoolCountsFn", "NormTiledSampleFn", "BACKENDS", "check_backend"]
@@ -33,21 +32,22 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 class TiledSampleFn(torch.autograd.Function):
-    """Tiled logistic unit: forward samples counts 0..M with p-bits; backward is the estimator.
+    """Tiled logistic unit: forward samples counts 0..M with p-bits; backward is the estimator
+    (a :mod:`pbitsim.bridge.estimators` object).
 
     Returns ``(s_float, s_uint8)``: the same counts as float32 (differentiable) and as the
     uint8 tensor the next index layer reads.
     """
 
     @staticmethod
-    def forward(ctx, z, tiles: int, seed: int, estimator: str, device=None):
+    def forward(ctx, z, tiles: int, seed: int, estimator, device=None):
         counter = active_counter()
         s_f = torch.empty(z.shape, dtype=torch.float32)
         # the ideal sampler also returns the float counts and, when a mean-field gradient will
         # be needed, the slope from the sigmoids it computes anyway (no second pass over z)
         fused = device is None or isinstance(device, K.Ideal)
         slope = (torch.empty(z.shape, dtype=torch.float32)
-                 if fused and estimator == "mean-field" and z.requires_grad else None)
+                 if fused and estimator.uses_slope and z.requires_grad else None)
         s = torch.from_numpy(K.tiled_logistic(
             _np(z), int(tiles), int(seed), counter, device=device,
             out_float=s_f.numpy() if fused else None,
@@ -64,16 +64,8 @@ class TiledSampleFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g, _g_u8):
         (saved,) = ctx.saved_tensors
-        counter = active_counter()
-        if ctx.estimator == "mean-field":
-            tally.count_dmean(counter, saved.numel(), ctx.tiles)
-            if ctx.has_slope:  # the slope is this call's own buffer: scaled in place
-                return saved.mul_(g), None, None, None, None
-            d = torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles))
-            return g * d, None, None, None, None
-        # straight-through: identity inside the unit's range (-inf, M + 1/2]
-        tally.record(counter, costs.straight_through_backward(saved.numel()))
-        return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
+        dz = ctx.estimator.backward(g, saved, ctx.tiles, active_counter(), ctx.has_slope)
+        return dz, None, None, None, None
 
 
 class NormTiledSampleFn(torch.autograd.Function):
@@ -170,13 +162,13 @@ class QuantizeGradFn(torch.autograd.Function):
     """Identity forward; backward replaces the gradient by its BGBSFF quantization."""
 
     @staticmethod
-    def forward(ctx, z, how: str, seed: int):
+    def forward(ctx, z, how, seed: int):
         ctx.how, ctx.seed = how, int(seed)
         return z.view_as(z)
 
     @staticmethod
     def backward(ctx, g):
-        q, scale = quantize_grad(g, ctx.how, ctx.seed)
+        q, scale = ctx.how.quantize(g, ctx.seed)
         tally.count_quantize(active_counter(), g.numel(), ctx.how)
         return q * scale.reshape((1, -1) + (1,) * (g.dim() - 2)), None, None
 
@@ -194,7 +186,7 @@ def _error_for_weight_grad(g, grad_quant, quant_seed: int, counter):
     the product's counts (None when nothing counts), relabelled by the caller when quantized."""
     scale = None
     if grad_quant is not None:
-        g, scale = quantize_grad(g, grad_quant, quant_seed)
+        g, scale = grad_quant.quantize(g, quant_seed)
         tally.count_quantize(counter, g.numel(), grad_quant)
     return g.contiguous(), scale, (OpCounter() if counter is not None else None)
 

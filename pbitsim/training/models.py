@@ -40,6 +40,7 @@ from .. import kernels as K
 from ..bridge import tally
 from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
                               counted_relu)
+from ..bridge.estimators import estimator as as_estimator, quantizer as as_quantizer
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
                               QuantizeGrad, TiledLogistic, max_pool_counts, normalized_tiles)
 from ..network.arch_rules import NORMS, simulated_rule
@@ -97,9 +98,9 @@ class Net(nn.Module):
         The architecture (blocks and head), e.g. ``load_arch("cfse-mnist")``.
     tiles : int or None
         M tiles per unit (BSFF/BGBSFF), or None for the real-valued ReLU net.
-    estimator : str
-        Backward of the tiled units (simulated nets).
-    grad_quant : str or None
+    estimator : str or estimator object
+        Backward of the tiled units (simulated nets; :mod:`pbitsim.bridge.estimators`).
+    grad_quant : str, quantizer object or None
         BGBSFF: quantize the local errors (``'ternary'`` or ``'sign'``).
     seed : int
         Base seed of the p-bit draws.
@@ -120,10 +121,11 @@ class Net(nn.Module):
     without autograd. ``seed_key`` (a tuple of ints) makes every p-bit draw reproducible.
     """
 
-    def __init__(self, arch, *, tiles: int | None = None, estimator: str = "mean-field",
-                 grad_quant: str | None = None, seed: int = 0, device: str | None = None,
+    def __init__(self, arch, *, tiles: int | None = None, estimator="mean-field",
+                 grad_quant=None, seed: int = 0, device: str | None = None,
                  head: bool = True, goodness: str = "block", saved: str = "act"):
         super().__init__()
+        estimator, grad_quant = as_estimator(estimator), as_quantizer(grad_quant)
         self.saved = saved
         if goodness not in ("block", "activation"):
             raise ValueError(f"goodness must be 'block' or 'activation', got {goodness!r}")

@@ -14,7 +14,8 @@ import importlib
 from dataclasses import dataclass, field
 
 from ...network.archs import Arch, Block
-from ...network.costs import ESTIMATORS, Counts
+from ...network.costs import Counts
+from ...network.gradients import ESTIMATORS, Estimator, Quantizer, estimator, quantizer
 from ...precision import FP32, Precision
 from ...network.counts import PHASES
 from ...network.tiles import DEFAULT_DENSITY, TileStats, tile_stats
@@ -41,10 +42,12 @@ class ModelParams:
     tiles: int = 7
     densities: tuple[float, ...] = (DEFAULT_DENSITY,)
     batch_size: int = DEFAULT_BATCH
-    grad_quant: str = DEFAULT_GRAD_QUANT
+    #: BGBSFF's error quantizer and the tiles' backward (:mod:`pbitsim.network.gradients`):
+    #: objects; a name given is parsed once, here.
+    grad_quant: Quantizer = DEFAULT_GRAD_QUANT
     update: str = DEFAULT_UPDATE
     eval_samples: int = 1
-    estimator: str = DEFAULT_ESTIMATOR
+    estimator: Estimator = DEFAULT_ESTIMATOR
     stats: tuple[TileStats, ...] | None = None
     eval_stats: tuple[TileStats, ...] | None = None
     live: tuple[float, ...] | None = None
@@ -65,6 +68,10 @@ class ModelParams:
     #: :func:`._steps.calibration_forward`.
     calibration_samples: int = 0
     run_samples: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "grad_quant", quantizer(self.grad_quant))
+        object.__setattr__(self, "estimator", estimator(self.estimator))
 
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""

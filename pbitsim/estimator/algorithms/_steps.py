@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...network import costs
 from ...config import calibration_batches
 from ...network.costs import FP, Counts
+from ...network.gradients import Quantizer
 from ...network.counters import uint_dtype
 from ...precision import FP32, Precision
 from ...network import ops
@@ -39,7 +40,7 @@ def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act",
     return c.merge(costs.bias(b * layer.n_out, channels(layer)))
 
 
-def real_weight_grad(layer: Layer, b: int, *, quant: str | None = None,
+def real_weight_grad(layer: Layer, b: int, *, quant: Quantizer | None = None,
                      saved: str = "act", prec: Precision = FP32) -> Counts:
     """Its weight gradient (BGBSFF: on ``quant`` errors); with ``--grad-bits`` the error is
     quantized first and the integer sums rescaled once per weight."""
@@ -86,7 +87,7 @@ def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
     return c.merge(costs.bias(n, channels(layer)))
 
 
-def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
+def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: Quantizer | None,
                       fold: bool = True, rows: bool = False, prec: Precision = FP32) -> Counts:
     """Its weight gradient: the transposed index product, back through the folded affine, the
     bias gradient; BGBSFF quantizes the error first and accumulates integers, and so does a
@@ -95,7 +96,7 @@ def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
     n = b * layer.n_out
     c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
     if quant is not None:
-        c.merge(costs.quantize(n, quant))
+        c.merge(quant.counts(n))
         prod = costs.quantized_accumulation(prod, quant, prec.int_acc_dtype)
     elif prec.grad_bits is not None:
         c.merge(costs.quantize_fixed(n, channels(layer), prec.grad_dtype, "grad"))

@@ -30,10 +30,7 @@ class BSMF(MF):
     def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         p, n = projection(block, arch.classes), b * block.linear.n_out
         c = costs.product("input_grad", b * p.taps, b * p.n_in, b * p.n_out)
-        if params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(n, params.tiles))
-        else:
-            c.merge(costs.straight_through_backward(n))
+        c.merge(params.estimator.backward_counts(n, params.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:

@@ -37,10 +37,7 @@ class CafoDFA(CafoRand):
             c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm" else FP))
         if not self.tiled:
             return c.merge(costs.relu_backward(b * lin.n_out))
-        if params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(b * lin.n_out, params.tiles))
-        else:
-            c.merge(costs.straight_through_backward(b * lin.n_out))
+        c.merge(params.estimator.backward_counts(b * lin.n_out, params.tiles))
         return c.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin)))
 
     def block_weight_grad(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:

@@ -66,10 +66,8 @@ class SFF(Algorithm):
         n = b * lin.n_out
         if not self.tiled:
             c.merge(costs.relu_backward(n))
-        elif params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(n, params.tiles))
         else:
-            c.merge(costs.straight_through_backward(n))
+            c.merge(params.estimator.backward_counts(n, params.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(lin)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
