@@ -88,8 +88,7 @@ class ModelParams:
         prev = arch.blocks[index - 1]
         window = 1
         for layer in prev.post:
-            if layer.type == "pool":
-                window *= layer.size * layer.size
+            window *= layer.window
         return tile_stats(self.tiles, self.density(index - 1), window)
 
     def live_fraction(self, block_index: int) -> float:
@@ -202,8 +201,7 @@ class Algorithm:
 
 def block_params(block: Block) -> int:
     """Trainable parameters of a block: the linear layer and batch-norm affines."""
-    return block.linear.params + sum(2 * l.channels_out for l in block.post
-                                     if l.type == "batchnorm")
+    return block.linear.params + sum(l.affine_params for l in block.post)
 
 
 _REGISTRY: dict[str, Algorithm] = {}

@@ -68,7 +68,7 @@ class LocalRule(Algorithm):
             return block.post
         out = []
         for layer in block.post:
-            if layer.type in ("batchnorm", "layernorm"):
+            if layer.is_norm:
                 break
             out.append(layer)
         return tuple(out)
@@ -81,8 +81,7 @@ class LocalRule(Algorithm):
         dtype = S.count_dtype(params.tiles) if self.tiled else FP
         if self._variant(arch) == "cwc":
             for layer in reversed(block.post):
-                c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm"
-                                        else FP))
+                c.merge(layer.backward_counts(b, dtype=dtype))
         if not self.tiled:
             c.merge(costs.relu_backward(b * lin.n_out))
             return c

@@ -14,7 +14,7 @@ from ...network.gradients import Quantizer
 from ...network.counters import uint_dtype
 from ...precision import FP32, Precision
 from ...network import ops
-from ...network.archs import Block, Layer
+from ...network.archs import BatchNorm, Block, Layer, LayerNorm
 from ...network.tiles import TileStats
 
 
@@ -65,8 +65,8 @@ def real_input_grad(layer: Layer, b: int, prec: Precision = FP32) -> Counts:
 def reader_of(prev: Block) -> tuple[bool, bool]:
     """How a layer reads ``prev``'s tile counts: ``(fold, rows)`` = the previous batch norm
     folded into its weights, the previous layer norm applied as a per-sample factor."""
-    types = {l.type for l in prev.post}
-    return "batchnorm" in types, "layernorm" in types
+    return (any(isinstance(l, BatchNorm) for l in prev.post),
+            any(isinstance(l, LayerNorm) for l in prev.post))
 
 
 def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
@@ -110,10 +110,6 @@ def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: Quantizer |
     return c
 
 
-def pool_window(layer: Layer) -> int:
-    return layer.size * layer.size
-
-
 def block_forward(arch, block: Block, params, b: int, *, tiled: bool, train: bool,
                   batch_stats: bool | None = None, pre_norm: bool = False,
                   post: tuple | None = None) -> Counts:
@@ -145,40 +141,16 @@ def block_forward(arch, block: Block, params, b: int, *, tiled: bool, train: boo
         c.merge(costs.relu(b * lin.n_out, train))
     dtype = count_dtype(params.tiles) if tiled else FP
     for layer in post:
-        c.merge(post_forward(layer, b, train=train, batch_stats=batch_stats, dtype=dtype))
-        if tiled and layer.type == "layernorm":  # the per-sample factor the next layer applies
+        c.merge(layer.forward_counts(b, train=train, batch_stats=batch_stats, dtype=dtype))
+        if tiled and isinstance(layer, LayerNorm):  # the per-sample factor the next layer applies
             c.merge(costs.scalar_fn(b))
     return c
-
-
-def post_forward(layer: Layer, b: int, *, train: bool, batch_stats: bool | None = None,
-                 dtype: str = FP, saved: str = "act") -> Counts:
-    """A pool or batch-norm layer after the activation (``dtype``: the activation's width).
-
-    ``train``: indices kept for a backward pass; ``batch_stats``: batch norm in training mode
-    (default ``train``)."""
-    batch_stats = train if batch_stats is None else batch_stats
-    if layer.type == "pool":
-        return costs.maxpool(b * layer.n_out, pool_window(layer), dtype, train, saved)
-    if layer.type == "batchnorm":
-        fn = costs.batchnorm if batch_stats else costs.batchnorm_eval
-        return fn(b * layer.n_in, channels(layer), dtype)
-    return costs.rms_norm(b * layer.n_in, b)  # layer norm (Hinton's RMS normalisation)
-
-
-def post_backward(layer: Layer, b: int, *, dtype: str = FP, saved: str = "act") -> Counts:
-    if layer.type == "pool":
-        return costs.maxpool_backward(b * layer.n_out, b * layer.n_in, pool_window(layer), FP,
-                                      saved)
-    if layer.type == "batchnorm":
-        return costs.batchnorm_backward(b * layer.n_in, channels(layer), saved, dtype)
-    return costs.rms_norm_backward(b * layer.n_in, b)
 
 
 def running_norms(arch, tiled: bool) -> bool:
     """Whether a net keeps running batch-norm statistics for its test pass: a tiled net (its
     pre-activation batch norms), a real one with ``pre_norm`` or a batch-norm post layer."""
-    return tiled or arch.pre_norm or any(l.type == "batchnorm" for b in arch.blocks
+    return tiled or arch.pre_norm or any(isinstance(l, BatchNorm) for b in arch.blocks
                                          for l in b.post)
 
 
@@ -204,7 +176,7 @@ def calibration_forward(params, forward) -> Counts:
 def block_params(block: Block, pre_norm: bool = False) -> int:
     """Trainable parameters of a block: the linear layer, its batch-norm affines and (BSFF) the
     pre-activation batch norm."""
-    n = block.linear.params + sum(2 * channels(l) for l in block.post if l.type == "batchnorm")
+    n = block.linear.params + sum(l.affine_params for l in block.post)
     return n + (2 * channels(block.linear) if pre_norm else 0)
 
 

@@ -34,7 +34,7 @@ class CafoDFA(CafoRand):
         dtype = S.count_dtype(params.tiles) if self.tiled else FP
         c = Counts()
         for layer in reversed(block.post):
-            c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm" else FP))
+            c.merge(layer.backward_counts(b, dtype=dtype))
         if not self.tiled:
             return c.merge(costs.relu_backward(b * lin.n_out))
         c.merge(params.estimator.backward_counts(b * lin.n_out, params.tiles))

@@ -23,7 +23,7 @@ from pbitsim.network.costs import Counts
 from pbitsim.estimator.algorithms import (
     Algorithm, LayerCounts, ModelParams, register, weighted_step)
 from pbitsim.estimator.algorithms import _steps as S
-from pbitsim.network.archs import Arch, Block, Layer
+from pbitsim.network.archs import Arch, Block, Dense, Layer
 
 
 #: Measured by the seeds (mean of 3 runs, GPU energy by NVML, per-layer caps and early stopping):
@@ -35,8 +35,7 @@ SEED_MF_VS_BP = {"mnist": (0.60, 0.69), "fashion-mnist": (0.86, 0.79),
 def projection(block: Block, classes: int) -> Layer:
     """The projection ``M_i`` of a block: dense ``n_out -> classes`` without bias."""
     n = block.linear.n_out
-    return Layer("dense", f"M{block.index + 1}", (n,), (classes,), taps=n * classes,
-                 weights=n * classes)
+    return Dense.of(f"M{block.index + 1}", n, classes)
 
 
 def _proj_forward(p: Layer, b: int) -> Counts:

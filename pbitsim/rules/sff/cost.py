@@ -61,8 +61,8 @@ class SFF(Algorithm):
         g, lin = arch.goodness_conv(block), block.linear
         c = costs.goodness_backward(b * g.n_out).merge(S.real_input_grad(g, b))
         for layer in reversed(block.post):
-            c.merge(S.post_backward(layer, b, dtype=S.count_dtype(params.tiles)
-                                    if self.tiled and layer.type == "batchnorm" else FP))
+            c.merge(layer.backward_counts(b, dtype=S.count_dtype(params.tiles)
+                                          if self.tiled else FP))
         n = b * lin.n_out
         if not self.tiled:
             c.merge(costs.relu_backward(n))
