@@ -33,8 +33,9 @@ from ..precision import FP32, Precision
 from . import tally
 from .estimators import estimator as _estimator, quantizer as _quantizer
 from .counted import counted_bn_backward
-from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, MaxPoolCountsFn,
-                        NormTiledSampleFn, QuantizeGradFn, TiledSampleFn, check_backend)
+from .functions import (BSNSampleFn, IndexConf, IndexConv2dFn, IndexConvConf, IndexLinearFn,
+                        MaxPoolCountsFn, NormTiledSampleFn, QuantizeGradFn, TiledSampleFn,
+                        check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
            "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "normalized_tiles",
@@ -208,14 +209,19 @@ class BSNConv2d(_CountStats, _Seeded):
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
         self._init_stats()
 
+    @property
+    def conf(self) -> IndexConvConf:
+        """The configuration its products run on (:class:`~pbitsim.bridge.functions.IndexConvConf`;
+        the backend and the datapath as last set)."""
+        return IndexConvConf(self.tiles_in, self.backend, self.precision, self.grad_quant,
+                             self.stride, self.padding, self.groups)
+
     def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None, row_scale=None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
         qseed = self.next_seed(seed) if self._draws() else 0
         bias = self.bias if row_scale is None else None
-        out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
-                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups,
-                                  self.backend, self.precision)
+        out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.conf, qseed)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
@@ -249,13 +255,17 @@ class BSNLinear(_CountStats, _Seeded):
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
         self._init_stats()
 
+    @property
+    def conf(self) -> IndexConf:
+        """The configuration its products run on (:class:`~pbitsim.bridge.functions.IndexConf`)."""
+        return IndexConf(self.tiles_in, self.backend, self.precision, self.grad_quant)
+
     def forward(self, x, in_scale=None, in_shift=None, row_scale=None, seed: int | None = None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
         bias = self.bias if row_scale is None else None
         qseed = self.next_seed(seed) if self._draws() else 0
-        out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
-                                  self.grad_quant, qseed, self.backend, self.precision)
+        out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.conf, qseed)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
