@@ -1,7 +1,8 @@
 """Limits and defaults shared by every command and layer (pure Python: no numpy, numba, torch).
 
 One place for each number a user can hit: the kernels, the trainer, the estimator and the sweep
-import these instead of repeating them.
+import these instead of repeating them. The Numba kernels' tunables (their block sizes and
+thresholds) are here too, at the end: ``KERNEL_*``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ __all__ = ["MAX_TILES", "DEFAULT_TILES", "DATASET_INPUTS", "check_tiles", "MAX_J
            "DEFAULT_BACKEND", "SCHEDULER_CONNECT_TIMEOUT_S", "POINT_LOCK_WAIT_S", "MIN_BITS",
            "MAX_BITS", "DEFAULT_FIXED_ACC_BITS", "MAX_SEED", "check_seed",
            "machine_memory_bytes", "MAX_THREADS", "check_threads", "threads_note",
-           "CALIBRATION_SAMPLES", "calibration_batches"]
+           "CALIBRATION_SAMPLES", "calibration_batches", "KERNEL_COL_BLOCK", "KERNEL_ROW_BLOCK",
+           "KERNEL_STATS_PLANES", "KERNEL_GRAD_CACHE_BYTES", "KERNEL_CHUNK", "KERNEL_Z_MARGIN"]
 
 #: Largest tile count M per unit. The samplers' tile offsets go up to M - 1/2, and every exp()
 #: they take must stay inside float32 range; counts are stored as uint8.
@@ -161,3 +163,32 @@ def calibration_batches(train_samples: int, batch_size: int,
     if n % batch_size >= 2:
         out.append(n % batch_size)
     return out
+
+
+# ------------------------------------------------------------------------- kernel tunables
+# The Numba kernels (pbitsim.kernels) read these when they compile and keep them in their
+# on-disk cache (``cache=True``), which Numba keys on each kernel's own source file: after
+# changing a value, clear the cache (``rm -r pbitsim/kernels/__pycache__``) or it is not seen.
+# Results do not depend on a value marked "speed only" (the sums' order is fixed by the data,
+# not the blocks); the others are part of the kernels' definition: changing one changes bits.
+
+#: Index products (``index_matmul``, ``index_matmul_xt``): output columns per parallel task.
+#: 2,048 fp32 accumulators (8 KB) stay in L1 while the weight rows stream past. Speed only.
+KERNEL_COL_BLOCK = 2048
+#: Index products: output rows per parallel task (within a column block). Speed only.
+KERNEL_ROW_BLOCK = 8
+#: Tap statistics (``matmul_tap_stats``, ``conv2d_tap_stats``): activation planes summed per
+#: parallel task. Integer sums, fixed task size: speed only, on any thread count.
+KERNEL_STATS_PLANES = 16
+#: ``index_conv2d_weight_grad``: the images of one run, whose output gradients (fp32) fit in
+#: this many bytes (kept in L2), are summed into the weight gradient before the next run.
+#: Changes bits: each run's sum is added to the gradient as one float partial sum.
+KERNEL_GRAD_CACHE_BYTES = 512 * 1024
+#: Samplers and tiled means (``bsn_sample``, ``tiled_logistic``, ``tiled_mean``...): elements
+#: per parallel task. The draws are counter-based (an element's index): speed only.
+KERNEL_CHUNK = 4096
+#: Samplers and tiled means: pre-activations are clamped to [min offset - margin, max offset +
+#: margin]; beyond 20 of every tile offset a p-bit is stuck at 0 or 1 to within 2**-28, and
+#: every exp argument stays in the kernels' float32 exp range (MAX_TILES - 1 + margin < 87).
+#: Changes bits.
+KERNEL_Z_MARGIN = 20.0

@@ -22,6 +22,7 @@ import gzip
 import io
 import os
 import struct
+import sys
 import tarfile
 from pathlib import Path
 
@@ -29,6 +30,9 @@ import numpy as np
 import pytest
 
 import pbitsim  # noqa: F401
+
+# the suite's helper modules (naive.py, the references; cluster_hold.py) import by name
+sys.path.insert(0, str(Path(__file__).parent))
 
 REAL_DATA = Path(os.environ.get("PBITSIM_TEST_DATA")
                  or Path(__file__).resolve().parents[1].parent / "shared" / "data")

@@ -25,7 +25,7 @@ from click.testing import CliRunner  # noqa: E402
 import pbitsim  # noqa: E402
 from pbitsim.cli.main import cli  # noqa: E402
 from pbitsim.sweep import SweepConfig, SweepRun  # noqa: E402
-from pbitsim.sweep.cluster import HOLD_ENV  # noqa: E402
+from cluster_hold import HOLD_ENV  # noqa: E402
 
 # the smallest useful grid: a CwC-FF point (no p-bit kernels) and a BSFF M=1 point, on the
 # small ConvNet
@@ -48,14 +48,16 @@ def hold_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scheduler(hold_dir):
     """The address of a local cluster of 2 single-slot worker processes importing this
-    checkout, with the test hook's folder in their environment."""
+    checkout, with the hold of ``cluster_hold.py`` preloaded and its folder in their
+    environment."""
     from distributed import LocalCluster
     saved = {k: os.environ.get(k) for k in (HOLD_ENV, "PYTHONPATH")}
     os.environ[HOLD_ENV] = str(hold_dir)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(Path(pbitsim.__file__).parents[1]), saved["PYTHONPATH"]]))
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None, memory_limit=0)
+                           dashboard_address=None, memory_limit=0,
+                           preload=[str(Path(__file__).with_name("cluster_hold.py"))])
     try:
         yield cluster.scheduler_address
     finally:

@@ -98,8 +98,13 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
-@click.option("--table", metavar="NAME|FILE", default=DEFAULT_TABLE, show_default=True,
-              help="Energy table (see `pbitsim tables list`) or a TOML file.")
+@click.option("--table", metavar="NAME|FILE", default=None,
+              help=f"Energy table (see `pbitsim tables list`) or a TOML file [default: the "
+                   f"hardware's table; {DEFAULT_TABLE}].")
+@click.option("--hardware", metavar="NAME|FILE", default=None,
+              help="Hardware to price on (see `pbitsim hardware list`) or a TOML file: a "
+                   "memory hierarchy adds energy by level, latency and area [default: "
+                   "table-levels, the energy table's flat levels].")
 @click.option("--device", metavar="SPEC",
               help="p-bit device: ideal, smtj or digital, with options as "
                    "kind:key=value,... (e.g. digital:lut_width=8) [default: ideal, priced "
@@ -143,7 +148,7 @@ def _parse_density(text: str) -> list[float]:
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
 @precision_options(train=False)
-def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, update,
+def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, grad_quant, update,
              schedule, layer_epochs, dfa_epochs, dataset, eval_samples, epochs, train_size,
              per_layer, json_out, csv_out, counts_path, weight_bits, acc_bits, grad_bits):
     """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF, CaFo, SFF
@@ -156,6 +161,17 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
     for flag, given in (("--algo", algo), ("--arch", arch)):  # '' is not "the default"
         if given is not None and not given.replace(",", "").strip():
             raise PbitsimError(f"{flag} is empty (leave it out for the default)")
+    hw = None
+    if hardware is not None:
+        from ..hardware.library import HardwareError, load_hardware
+        if not hardware.strip():
+            raise PbitsimError("--hardware is empty (leave it out for the default)")
+        try:
+            hw = load_hardware(hardware)
+        except (HardwareError, ValueError) as exc:
+            raise PbitsimError(str(exc)) from None
+    if table is None:
+        table = hw.table if hw is not None else DEFAULT_TABLE
     measured = None
     algo_given = algo is not None
     tiles_given = tiles is not None  # the user's --tiles (mf/sff/cafo-* then run tiled)
@@ -231,8 +247,11 @@ def estimate(arch, algo, tiles, density, table, device, batch_size, grad_quant, 
                               tiles=7 if tiles is None else tiles,
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
-                              device="ideal" if device is None else device,
-                              skip_incompatible=not algo_given, **options)
+                              device=(hw.pbits.device if hw is not None and hw.hierarchical
+                                      else "ideal") if device is None else device,
+                              skip_incompatible=not algo_given,
+                              hardware=hw if hw is not None and hw.hierarchical else None,
+                              **options)
         if batch_size is not None and batch_size > result.train_samples:  # the user's batch
             shown = f"{batch_size:,}" if batch_size < 10 ** 15 else \
                 f"of {len(str(batch_size))} digits"
@@ -292,6 +311,16 @@ def _price_measured(measured, result) -> dict:
     if analytic is not None:
         out["analytic_train_per_sample_pj"] = analytic.total_pj("train")
         out["analytic_inference_pj"] = analytic.total_pj("inference")
+        if analytic.hardware is not None:  # the same hierarchy model, on the measured counts
+            cost = analytic.hardware
+            by = cost.price_measured(measured.train_per_sample(), result.table)
+            out["hardware"] = {"name": cost.hw.name, "train_energy_by_level_pj": by,
+                               "train_per_sample_pj": sum(by.values()),
+                               "analytic_train_per_sample_pj": cost.total_pj("train")}
+            if infer_counts:
+                ib = cost.price_measured(infer_counts, result.table, "inference")
+                out["hardware"].update(inference_energy_by_level_pj=ib,
+                                       inference_pj=sum(ib.values()))
     return out
 
 
@@ -336,6 +365,9 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
         for i, (phase, key, pj) in enumerate(algo.top_terms("train", 3)):
             terms.add_row(algo.name if i == 0 else "", phase, key, _si(pj), _share(pj, total))
     console.print(terms)
+
+    if result.hardware is not None:
+        _hardware_table(console, result)
 
     tiled = [a for a in result.algos if a.algorithm.uses_tiles]
     cost = result.table.device_cost()
@@ -394,6 +426,12 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
                           f"{m['inference_pj'] / analytic.total_pj('inference'):.3g}"
                           if m["inference_pj"] else "-", "", "", "")
         console.print(table)
+        h = m.get("hardware")
+        if h:
+            console.print(f"On {h['name']}: measured {_si(h['train_per_sample_pj'])} per "
+                          f"training sample, analytic {_si(h['analytic_train_per_sample_pj'])} "
+                          f"(measured / analytic "
+                          f"{h['train_per_sample_pj'] / h['analytic_train_per_sample_pj']:.4g})")
 
     for algo in result.algos:
         _schedules_table(console, result, algo.name)
@@ -401,6 +439,45 @@ def _render(result, per_layer: bool, measured, measured_price) -> None:
     console.print("Assumptions:", style="bold")
     for line in result.assumptions():
         console.print(f"  {line}", soft_wrap=True)
+
+
+def _hardware_table(console, result) -> None:
+    """Energy by level, latency, throughput and area on a memory hierarchy."""
+    from rich.table import Table
+
+    hw = result.hardware
+    costs = [(a, a.hardware) for a in result.algos if a.hardware is not None]
+    levels = ["compute", "pbit", *(lv.name for lv in hw.levels)]
+    if any("noc" in c.energy_by_level_pj["train"] for _, c in costs):
+        levels.append("noc")
+    ref = next((a for a, _ in costs if a.name == "bp"), None)
+    table = Table(title=f"On {hw.name} ({hw.title}): training, per sample", title_justify="left")
+    for col in ("Algorithm", "Energy", *levels, "Latency", "Samples/s", "Area",
+                *(("vs BP",) if ref else ())):
+        table.add_column(col, justify="left" if col == "Algorithm" else "right")
+    for algo, c in costs:
+        total = c.total_pj("train")
+        by = c.energy_by_level_pj["train"]
+        row = [_label(algo, result), _si(total), *(_share(by.get(lv, 0.0), total)
+                                                    for lv in levels),
+               f"{c.latency_s('train') * 1e3:.3g} ms", f"{c.samples_per_s('train'):,.0f}",
+               f"{sum(c.area_mm2().values()):.3g} mm2"]
+        if ref:
+            row.append(_versus(total / ref.hardware.total_pj("train")))
+        table.add_row(*row)
+    console.print(table)
+    place = costs[0][1].placement if costs else {}
+    lines = [f"{k} in {v['level']} ({_bytes(v['bytes'])})" for k, v in place.items()
+             if k != "blocks"]
+    if lines:
+        console.print("Placement: " + "; ".join(lines) + " (per rule in the JSON)")
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
 
 
 def _schedules_table(console, result, name: str) -> None:

@@ -38,6 +38,9 @@ SUBCOMMANDS: dict[str, tuple[str, object]] = {
                  lambda: f"Project training and inference energy of {_rules_text()} (pJ)."),
     "tables": ("pbitsim.cli.tables:tables",
                lambda: "List and show the per-operation energy tables."),
+    "hardware": ("pbitsim.cli.hardware:hardware",
+                 lambda: "List and show the hardware descriptions (memory levels, PEs, "
+                         "p-bits, area)."),
     "sweep": ("pbitsim.cli.sweep:sweep",
               lambda: f"Sweep over {_axes_text()}: accuracy, energy, p-bits, area."),
     "train": ("pbitsim.cli.train:train",
@@ -88,6 +91,7 @@ def cli():
       pbitsim estimate                 energy of the default rules on the default network
       pbitsim estimate --help          every option, with examples
       pbitsim tables list              the per-operation energy tables shipped
+      pbitsim hardware list            the hardware descriptions shipped
       pbitsim train --help             train through the simulated hardware
       pbitsim sweep --estimate-only    energy, p-bits and area over tile count M
     """

@@ -80,11 +80,19 @@ def _axis_options(command):
 @click.option("--density", type=float, default=None,
               help="--estimate-only: activation density (fraction of p-bit samples that are 1; "
                    "default: the estimator's 0.15).")
+@click.option("--hardware", "hardware", multiple=True, metavar="NAME|FILE[,...]",
+              help="Also price every configuration on these memory hierarchies (see `pbitsim "
+                   "hardware list`): energy, latency and area columns per hardware, and a "
+                   "Pareto plot. A pricing dimension: nothing more is trained.")
+@click.option("--hardware-set", "hardware_set", multiple=True, metavar="KEY=V[,V...]",
+              help="Hardware parameters swept on each --hardware: pbits.count, clock_hz, "
+                   "compute.rows, compute.cols or LEVEL.capacity_bytes (repeat for a grid).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
               show_default=True, help="How the index layers run (as for pbitsim train).")
 def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table, out_dir, jobs,
-          scheduler, threads, recompute, estimate_only, density, no_plots, backend, **axes):
+          scheduler, threads, recompute, estimate_only, density, hardware, hardware_set,
+          no_plots, backend, **axes):
     """Sweep p-bit hardware and learning choices: accuracy, energy, number of p-bits and area.
 
     Every configuration of the grid (data set x rule x p-bit device x M x seed) trains through
@@ -120,7 +128,8 @@ def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table
     cfg = SweepConfig(grid=grid, epochs=epochs, batch_size=batch_size, lr=lr,
                       limit_train=limit_train, limit_test=limit_test, table=table,
                       data_dir=data_dir, threads=threads, arch=arch,
-                      train_options={"backend": backend})
+                      train_options={"backend": backend},
+                      hardware=_hardware_list(hardware, hardware_set))
     try:
         check_grid(cfg)
     except ValueError as e:
@@ -130,6 +139,41 @@ def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table
         _estimate_only(console, cfg, out, density, no_plots)
     else:
         _train_sweep(console, cfg, out, jobs, scheduler, recompute, no_plots)
+
+
+def _hardware_list(names, settings) -> tuple:
+    """``--hardware`` and ``--hardware-set``: the loaded hierarchies and their variants (the
+    flat ``table-levels`` adds nothing: its figures are the sweep's own columns)."""
+    import itertools
+    from ..hardware.library import HardwareError, hardware_variant, load_hardware
+    if settings and not names:
+        raise PbitsimError("--hardware-set varies a --hardware; give one")
+    grid = []
+    for text in settings:
+        key, sep, values = text.partition("=")
+        try:
+            nums = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            nums = []
+        if not sep or not key.strip() or not nums:
+            raise PbitsimError(f"--hardware-set {text!r}: give KEY=V[,V...] with numbers")
+        grid.append([(key.strip(), v) for v in nums])
+    out = []
+    try:
+        for text in (n.strip() for group in names for n in group.split(",")):
+            if not text:
+                raise PbitsimError("--hardware has an empty name")
+            hw = load_hardware(text)
+            if not hw.hierarchical:
+                continue
+            for combo in itertools.product(*grid) if grid else [()]:
+                out.append(hardware_variant(hw, dict(combo)))
+    except (HardwareError, ValueError) as e:
+        raise PbitsimError(str(e)) from None
+    names_seen = [hw.name for hw in out]
+    if len(set(names_seen)) != len(names_seen):
+        raise PbitsimError("--hardware lists the same hardware twice")
+    return tuple(out)
 
 
 def _check_scheduler(scheduler, jobs, estimate_only) -> None:
@@ -300,6 +344,9 @@ def _table(rows, trained: bool, title: str):
     for col in ("p-bits", "p-bit area") + (("test accuracy",) if trained else ()) + (
             "train / sample", "inference", "p-bit share", "density"):
         t.add_column(col, justify="right", no_wrap=True)
+    hws = list(dict.fromkeys(k.split(":")[0] for k in (rows[0] if rows else {}) if ":" in k))
+    for name in hws:
+        t.add_column(f"{name}: train / latency / area", justify="right")
 
     for r in rows:  # in grid order
         cells = ["-" if r[a.name] is None else str(r[a.name]) for a in shown]
@@ -314,5 +361,9 @@ def _table(rows, trained: bool, title: str):
                   format_energy(r["energy_inference_pj"]),
                   "<0.01%" if 0 < share < 0.01 else f"{share:.2f}%",
                   "-" if density is None else f"{density:.3f}"]
+        for name in hws:
+            cells.append(f"{format_energy(r[name + ':energy_train_pj_per_sample'])} / "
+                         f"{r[name + ':latency_train_s'] * 1e3:.3g} ms / "
+                         f"{r[name + ':area_mm2']:.3g} mm2")
         t.add_row(*cells)
     return t

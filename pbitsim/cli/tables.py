@@ -116,6 +116,17 @@ def show_cmd(name, as_toml):
                           _src(body))
         console.print(parts)
 
+    if tab.area:
+        area = Table(title="Area at the table's node (hardware descriptions derive omitted "
+                     "areas from it: pbitsim hardware show)", title_justify="left")
+        for col in ("Entry", "Bits", "Area", "Source"):
+            area.add_column(col, justify="left" if col in ("Entry", "Source") else "right",
+                            overflow="fold")
+        for entry, body in tab.area.items():
+            area.add_row(entry, str(body.get("bits", "-")), f"{body['area_um2']:.4g} um^2",
+                         _src(body))
+        console.print(area)
+
     console.print("Levels: " + ", ".join(f"{k} -> {v}" for k, v in tab.levels.items()))
     console.print("Rules (widths without an entry; the digital p-bit):")
     for rule in (*RULES, *(DIGITAL_RULES if tab.pbit_parts else ())):

@@ -73,6 +73,16 @@ def _summary_table(results: dict):
                   f"{tr['memory_pj'] / 1e12:.3g} + p-bit {tr['pbit_pj'] / 1e12:.3g} J")
         t.add_row("per training sample", f"{e['train_pj_per_sample'] / 1e6:.4g} uJ")
         t.add_row("per inference", f"{e['inference_pj_per_sample'] / 1e6:.4g} uJ")
+    h = results.get("hardware_energy")
+    if h:
+        by = h["train_energy_by_level_pj"]
+        total = h["train_per_sample_pj"]
+        parts = ", ".join(f"{k} {v / total:.0%}" for k, v in by.items() if v >= 0.005 * total)
+        t.add_row(f"on {h['hardware']}, per training sample",
+                  f"{total / 1e6:.4g} uJ ({parts})")
+        t.add_row(f"on {h['hardware']}, latency / area",
+                  f"{h['train_latency_s'] * 1e3:.3g} ms per training sample, "
+                  f"{sum(h['area_mm2'].values()):.3g} mm^2")
     return t
 
 
@@ -125,6 +135,10 @@ def _summary_table(results: dict):
               help=arch_help(", ".join(list_archs())))
 @click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
               help="Energy table for the estimate at the end.")
+@click.option("--hardware", metavar="NAME|FILE", default=None,
+              help="Also price the run's measured counts on a described memory hierarchy (see "
+                   "`pbitsim hardware list`): energy by level, latency, area in the summary "
+                   "and results.json (`hardware_energy`).")
 @click.option("--device", default="ideal", show_default=True,
               help="p-bit device sampling the tiles (the tiled rules): ideal, digital, smtj, with "
                    "options as kind:key=value,... e.g. digital:lut_width=8 or "
@@ -149,7 +163,7 @@ def _summary_table(results: dict):
 @precision_options(train=True)
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
           download, out_dir, resume, overwrite, estimator, grad_quant, update, schedule,
-          dfa_epochs, arch, energy_table, device, threads, eval_samples, backend,
+          dfa_epochs, arch, energy_table, hardware, device, threads, eval_samples, backend,
           calibration_samples, weight_bits, acc_bits, grad_bits):
     """Train through the simulated p-bit hardware and report accuracy, counts and energy.
 
@@ -188,6 +202,15 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
         cfg.validate()
     except TrainingError as e:
         raise PbitsimError(str(e)) from None
+    hw = None
+    if hardware is not None:  # checked before any long work
+        from ..hardware.library import HardwareError, load_hardware
+        try:
+            hw = load_hardware(hardware)
+        except (HardwareError, ValueError) as e:
+            raise PbitsimError(str(e)) from None
+        if not hw.hierarchical:
+            hw = None  # the flat levels: the energy the run reports anyway
     if out_dir is None:
         suffix = f"-m{cfg.tiles}" if is_tiled(cfg.algo) else ""
         out_dir = str(Path("runs") / f"{cfg.algo}-{dataset}{suffix}")
@@ -214,6 +237,14 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
                                f"{Path(out_dir) / runfiles.CHECKPOINT} ({trainer.saved_at}). "
                                "Continue with the same options and --resume.", markup=False)
         raise SystemExit(130)
+    if hw is not None:
+        from ..estimator.countsfile import load_counts_file, price_run_on
+        try:
+            results["hardware_energy"] = price_run_on(
+                load_counts_file(Path(out_dir) / runfiles.COUNTS), hw)
+            runfiles.write_results(out_dir, results)
+        except (ValueError, runfiles.RunFileError) as e:
+            raise PbitsimError(f"--hardware {hardware}: {e}") from None
     console.print(_summary_table(results))
     console.print(f"results: {Path(out_dir) / runfiles.RESULTS}   counts: "
                   f"{Path(out_dir) / runfiles.COUNTS}   ({time.perf_counter() - t0:.1f} s)",

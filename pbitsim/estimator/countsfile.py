@@ -300,3 +300,40 @@ def run_arch(counts: CountsFile, given: "str | None" = None) -> str:
         f"counts file {counts.path}: the run trained on the architecture file "
         f"{counts.arch_file}, which is not there; pass --arch with that file (sha256 "
         f"{counts.arch_sha256[:12]}...)")
+
+
+def price_run_on(counts: CountsFile, hardware, table=None) -> dict:
+    """A run's measured counts on a described hierarchy, beside the analytic step at the run's
+    own choices and measured statistics: what ``estimate --counts FILE --hardware H`` shows,
+    and what ``train --hardware`` and a sweep's hardware axis record.
+
+    ``hardware``: a loaded :class:`~pbitsim.hardware.spec.Hardware` of the ``hierarchy``
+    model; ``table``: the energy table (default: the hardware's). Returns per scope the energy
+    by level (measured and analytic), the latency and throughput, the area and the placement.
+    """
+    from ..hardware.devices import parse_device
+    from ..network.tiles import DEFAULT_DENSITY
+    from .estimation import estimate
+
+    options = counts.estimate_options()
+    device = parse_device(counts.device) if counts.device else "ideal"
+    result = estimate(arch=run_arch(counts), algos=[counts.algo], table=table or hardware.table,
+                      tiles=counts.tiles or 7,
+                      density=list(counts.densities) if counts.densities else DEFAULT_DENSITY,
+                      device=device, hardware=hardware, **options)
+    cost = result.algos[0].hardware
+    train = cost.price_measured(counts.train_per_sample(), result.table)
+    out = {"hardware": hardware.name, "table": result.table.name,
+           "train_energy_by_level_pj": train, "train_per_sample_pj": sum(train.values()),
+           "analytic_train_per_sample_pj": cost.total_pj("train"),
+           "train_latency_s": cost.latency_s("train"),
+           "train_samples_per_s": cost.samples_per_s("train"),
+           "inference_latency_s": cost.latency_s("inference"),
+           "area_mm2": cost.area_mm2(), "n_pbits": cost.n_pbits,
+           "placement": {k: v for k, v in cost.placement.items() if k != "blocks"}}
+    infer = counts.inference_per_sample()
+    if infer:
+        by = cost.price_measured(infer, result.table, "inference")
+        out.update(inference_energy_by_level_pj=by, inference_pj=sum(by.values()),
+                   analytic_inference_pj=cost.total_pj("inference"))
+    return out

@@ -25,6 +25,8 @@ from ..hardware.tables import DEFAULT_TABLE, EnergyTable, load_table
 from ..network.tiles import DEFAULT_DENSITY, TileStats
 from ..schedules import DFA_STAGE
 from ..rulebook import RULE_SPECS
+from ..hardware.spec import Hardware
+from ..hardware.model import HardwareCost, price_step
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "ESTIMATE_DATASET",
            "default_network", "hardware_summary"]
@@ -97,6 +99,9 @@ class AlgoEstimate:
     layers: list[LayerEnergy]
     counts: dict[str, Counts]                 # scope -> total counts per sample
     price: dict[str, dict]                    # scope -> price_counts() result
+    #: On a ``hierarchy`` hardware (:mod:`pbitsim.hardware.model`): energy by level, latency,
+    #: area, placement and mappings; None on the flat model (the energy table's levels).
+    hardware: HardwareCost | None = None
 
     @property
     def name(self) -> str:
@@ -151,6 +156,7 @@ class Estimate:
     algos: list[AlgoEstimate]
     skipped: list[str] = field(default_factory=list)  # rules that cannot run on the arch
     notes: list[str] = field(default_factory=list)    # how the network was chosen
+    hardware: Hardware | None = None                # None: the table's flat levels
 
     def get(self, name: str) -> AlgoEstimate | None:
         return next((a for a in self.algos if a.name == name), None)
@@ -322,6 +328,15 @@ class Estimate:
                             "n_pbits": l.n_pbits,
                             "train_phase_pj": l.phase_pj["train"]} for l in algo.layers],
             }
+            if algo.hardware is not None:
+                hw = algo.hardware.to_dict()
+                entry = out["algorithms"][algo.name]
+                entry["hardware"] = hw
+                entry["energy_by_level_pj"] = hw["energy_by_level_pj"]["train"]
+                entry["latency_s"] = hw["latency_s"]["train"]
+                entry["area_mm2"] = hw["area_mm2"]
+        if self.hardware is not None:
+            out["hardware"] = self.hardware.name
         return out
 
     def csv_rows(self) -> list[list]:
@@ -394,7 +409,8 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
              weight_bits: int | None = None, acc_bits: int | None = None,
              grad_bits: int | None = None,
              calibration_samples: int | None = None, run_samples: int | None = None,
-             skip_incompatible: bool | None = None) -> Estimate:
+             skip_incompatible: bool | None = None,
+             hardware: Hardware | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``arch``: a built-in name, a TOML file or an :class:`Arch`; None: the network
@@ -497,10 +513,10 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
         raise ValueError("no algorithm can run on this architecture: " + "; ".join(skipped))
     # the calibration is amortised over each rule's run (greedy MF: its stages' epochs)
     results = [_run(model, net, params if run_samples is not None else dataclasses.replace(
-        params, run_samples=samples * model.run_epochs(params, epochs)), tab)
+        params, run_samples=samples * model.run_epochs(params, epochs)), tab, hardware)
         for model in models]
     return Estimate(net, tab, params, samples, epochs, results, skipped,
-                    notes=[net_note] if net_note else [])
+                    notes=[net_note] if net_note else [], hardware=hardware)
 
 
 def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:
@@ -542,7 +558,8 @@ def _schedule_live(net: Arch, schedule: str, dataset: str | None, epochs: int) -
     return freeze_ends(dataset, schedule, len(net.blocks), epochs)
 
 
-def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable) -> AlgoEstimate:
+def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable,
+         hardware: Hardware | None = None) -> AlgoEstimate:
     rows = {"train": model.training(arch, params), "inference": model.inference(arch, params)}
     layers = [_price_layer(t, i, tab) for t, i in zip(rows["train"], rows["inference"])]
     if model.uses_tiles:
@@ -550,8 +567,12 @@ def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable) ->
         for layer in layers:
             layer.n_pbits = pbits.get(layer.name, 0)
     counts = {scope: Counts.total(r.total() for r in rows[scope]) for scope in SCOPES}
-    return AlgoEstimate(model, tab, layers, counts,
-                        {scope: price_counts(counts[scope], tab) for scope in SCOPES})
+    out = AlgoEstimate(model, tab, layers, counts,
+                       {scope: price_counts(counts[scope], tab) for scope in SCOPES})
+    if hardware is not None and hardware.hierarchical:
+        out.hardware = price_step(hardware, tab, rows, params_count=model.model_params(arch),
+                                  batch=params.batch_size, n_pbits=out.n_pbits)
+    return out
 
 
 def _price_layer(train: LayerCounts, infer: LayerCounts, tab: EnergyTable) -> LayerEnergy:
@@ -567,8 +588,8 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
                      device: "str | Device | None" = None,
                      density: "float | list[float]" = DEFAULT_DENSITY,
                      table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
-                     batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None
-                     ) -> dict:
+                     batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None,
+                     hardware: Hardware | None = None) -> dict:
     """The numbers a hardware sweep shows for one (arch, algorithm, M, device) point.
 
     Energies in pJ per training sample and per inference, the p-bit count (one per tiled
@@ -580,10 +601,11 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
     """
     p = precision or FP32
     result = estimate(arch, [algo], table, tiles, density, batch_size, device=device,
-                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits)
+                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits,
+                      hardware=hardware)
     run = result.algos[0]
     cost = result.table.device_cost()
-    return {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
+    out = {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
             "precision": p.label(),
             "device": cost.spec, "table": result.table.name,
             "densities": list(result.params.densities),
@@ -595,3 +617,28 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
             "n_pbits": run.n_pbits,
             "pbit_area_um2": run.pbit_area_um2,
             "pbit_area_mm2": run.pbit_area_um2 * 1e-6}
+    if run.hardware is not None:
+        out["on_hardware"] = hierarchy_columns(run.hardware)
+    return out
+
+
+def hierarchy_columns(cost: HardwareCost | None = None, run: dict | None = None) -> dict:
+    """The figures a sweep row keeps of a step on a hierarchy: from the analytic ``cost``, or
+    from a trained ``run``'s measured counts priced by
+    :func:`pbitsim.estimator.countsfile.price_run_on`."""
+    if run is not None:
+        by = run["train_energy_by_level_pj"]
+        out = {"energy_train_pj_per_sample": run["train_per_sample_pj"],
+               "energy_inference_pj": run.get("inference_pj"),
+               "latency_train_s": run["train_latency_s"],
+               "latency_inference_s": run["inference_latency_s"],
+               "area_mm2": sum(run["area_mm2"].values())}
+    else:
+        by = cost.energy_by_level_pj["train"]
+        out = {"energy_train_pj_per_sample": cost.total_pj("train"),
+               "energy_inference_pj": cost.total_pj("inference"),
+               "latency_train_s": cost.latency_s("train"),
+               "latency_inference_s": cost.latency_s("inference"),
+               "area_mm2": sum(cost.area_mm2().values())}
+    out.update({f"train_{k}_pj": v for k, v in by.items()})
+    return out

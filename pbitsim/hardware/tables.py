@@ -11,7 +11,11 @@ A table has these parts (see ``tables/horowitz-45nm.toml``):
   the ``[pbit_parts.*]`` entries (``energy_pj`` per operation and ``area_um2`` for ``bits``
   bits) and names the ``lut_memory`` whose per-bit read prices its lookup table;
 * ``[levels]``: which memory prices each count stream (``weight``, ``act``, ``grad``,
-  ``state``, ``stash``) and which physical p-bit (``pbit``) prices the ``ideal`` device.
+  ``state``, ``stash``) and which physical p-bit (``pbit``) prices the ``ideal`` device;
+* ``[area.*]`` (optional): silicon area at the table's node, from which hardware descriptions
+  (:mod:`.library`) derive the areas they omit: ``area.sram_per_kb`` (``area_um2`` of 1024
+  bytes of an SRAM macro, periphery included) and ``area.<op>_<dtype>`` (``area_um2`` of one
+  ``add``/``mul`` unit of that width, with ``bits``), with ``source``.
 
 Every energy figure is a key ending in ``_pj`` and every area one ending in ``_um2``. A
 table may instead ``[derive]`` its entries from another table by a labelled scaling rule
@@ -52,7 +56,7 @@ DEFAULT_TABLE = "horowitz-45nm"
 
 # Count streams that move words through memory, each priced at one level.
 MEMORY_STREAMS = ("weight", "act", "grad", "state", "stash")
-SECTIONS = ("compute", "memory", "pbit", "pbit_parts")
+SECTIONS = ("compute", "memory", "pbit", "pbit_parts", "area")
 COMPUTE_OPS = ("add", "mul", "cmp")
 
 RULES = (
@@ -92,6 +96,7 @@ class EnergyTable:
     derived_from: str | None = None
     pbit_parts: dict[str, dict[str, Any]] = field(default_factory=dict)
     device: Device = Ideal()
+    area: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- construction ------------------------------------------------------
@@ -113,11 +118,14 @@ class EnergyTable:
         memory = _section(data, "memory", label)
         pbit = _section(data, "pbit", label)
         parts = _section(data, "pbit_parts", label)
+        area = _section(data, "area", label)
         for entry, body in compute.items():
             _check_compute(label, entry, body)
         for entry, body in memory.items():
             _check_memory(label, entry, body)
         _check_pbits(label, pbit, parts, memory)
+        for entry, body in area.items():
+            _check_area(label, entry, body)
         for need in ("add_fp32", "mul_fp32", "add_int8", "add_int32", "mul_int8", "mul_int32"):
             if need not in compute:
                 raise TableError(f"table {label}: missing compute.{need}")
@@ -138,7 +146,8 @@ class EnergyTable:
                 raise TableError(f"table {label}: unknown levels.{key}")
         meta = {k: v for k, v in data.items() if k in _META_KEYS}
         return cls(name=name, meta=meta, compute=dict(compute), memory=dict(memory),
-                   pbit=dict(pbit), levels=dict(levels), path=path, pbit_parts=dict(parts))
+                   pbit=dict(pbit), levels=dict(levels), path=path, pbit_parts=dict(parts),
+                   area=dict(area))
 
     def with_levels(self, **levels: str) -> "EnergyTable":
         """A copy with some streams (or the p-bit device) moved; checked like a table."""
@@ -292,6 +301,22 @@ def _check_compute(label, entry, body) -> None:
 
 def _check_memory(label, entry, body) -> None:
     _check_entry(label, f"memory.{entry}", body, ("read_pj", "write_pj"), ("access_bits",))
+
+
+def _check_area(label, entry, body) -> None:
+    where = f"area.{entry}"
+    match = re.fullmatch(r"(add|mul)_((?:fp|bf|int|u)\d+)", entry)
+    if entry != "sram_per_kb" and not match:
+        raise TableError(f"table {label}: {where}: area entries are sram_per_kb or "
+                         "<op>_<dtype> with op add or mul (e.g. mul_fp32)")
+    for key in body:
+        if key.endswith(("_pj", "_um2")) and key != "area_um2":
+            raise TableError(f"table {label}: unknown key {where}.{key} (area entries hold "
+                             "area_um2 only)")
+    _check_entry(label, where, body, ("area_um2",), () if match is None else ("bits",))
+    if match and body["bits"] != dtype_bits(match.group(2)):
+        raise TableError(f"table {label}: {where}.bits = {body['bits']} does not match "
+                         f"{match.group(2)}")
 
 
 def _check_pbits(label, pbit, parts, memory) -> None:

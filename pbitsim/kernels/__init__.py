@@ -2,16 +2,21 @@
 
 * sampling: :func:`bsn_sample`, :func:`tiled_logistic` (counter-based, seeded), with the
   mean-field helpers :func:`tiled_mean`, :func:`tiled_dmean` and :func:`tile_offsets`;
-* index-and-accumulate: :func:`index_matmul`, :func:`index_matmul_xt`,
-  :func:`index_conv2d`, :func:`index_conv2d_weight_grad`, and their counts in closed form
-  (:func:`matmul_tap_stats`, :func:`conv2d_tap_stats`, :func:`add_index_counts`);
+* index-and-accumulate (:mod:`.index_products`): :func:`index_matmul`,
+  :func:`index_matmul_xt`, :func:`index_conv2d`, :func:`index_conv2d_weight_grad`;
+* their counts in closed form (:mod:`.tap_stats`): :func:`matmul_tap_stats`,
+  :func:`conv2d_tap_stats`, :func:`add_index_counts`;
 * pooling of tile counts: :func:`max_pool_counts`, :func:`max_pool_counts_backward`;
 * the training's batch norm before the tiles: :func:`channel_moments`,
   :func:`norm_tiles_backward`;
-* fixed point (:mod:`.fixed_point`): the same products on integer words into saturating
-  accumulators, :func:`fixed_index_matmul` and the others, and its quantizer;
+* fixed point: the quantizer to integer words (:mod:`.quantizer`, :func:`quantize`) and the
+  same products on them into saturating accumulators (:mod:`.fixed_products`,
+  :func:`fixed_index_matmul` and the others, :func:`acc_range`, :func:`word_dtype`), both
+  also under :mod:`.fixed_point`;
 * seeds: :func:`derive_seed`;
 * p-bit device models (``device=`` of the samplers) are :mod:`pbitsim.hardware.devices` (re-exported).
+
+Their tunables (block sizes, thresholds) are ``KERNEL_*`` in :mod:`pbitsim.config`.
 
 Every kernel takes ``counter=`` (an :class:`pbitsim.OpCounter`) and adds the operations
 the hardware would perform; see each module's docstring for the exact counts.
@@ -24,14 +29,15 @@ import importlib
 _EXPORTS = {
     "bsn_sample": ".sampling", "tiled_logistic": ".sampling", "tile_offsets": ".sampling",
     "tiled_mean": ".sampling", "tiled_dmean": ".sampling",
-    "index_matmul": ".index_ops", "index_matmul_xt": ".index_ops", "index_conv2d": ".index_ops",
-    "index_conv2d_weight_grad": ".index_ops", "TapStats": ".index_ops",
-    "matmul_tap_stats": ".index_ops", "conv2d_tap_stats": ".index_ops",
-    "add_index_counts": ".index_ops",
+    "index_matmul": ".index_products", "index_matmul_xt": ".index_products",
+    "index_conv2d": ".index_products", "index_conv2d_weight_grad": ".index_products",
+    "TapStats": ".tap_stats", "matmul_tap_stats": ".tap_stats", "conv2d_tap_stats": ".tap_stats",
+    "add_index_counts": ".tap_stats",
     "max_pool_counts": ".pooling", "max_pool_counts_backward": ".pooling",
     "channel_moments": ".norm", "norm_tiles_backward": ".norm",
-    "fixed_index_matmul": ".fixed_point", "fixed_index_matmul_xt": ".fixed_point",
-    "fixed_index_conv2d": ".fixed_point", "fixed_index_conv2d_weight_grad": ".fixed_point",
+    "quantize": ".quantizer", "acc_range": ".fixed_products", "word_dtype": ".fixed_products",
+    "fixed_index_matmul": ".fixed_products", "fixed_index_matmul_xt": ".fixed_products",
+    "fixed_index_conv2d": ".fixed_products", "fixed_index_conv2d_weight_grad": ".fixed_products",
     "derive_seed": ".rng",
     "Ideal": "..hardware.devices", "Digital": "..hardware.devices", "Smtj": "..hardware.devices",
     "parse_device": "..hardware.devices",

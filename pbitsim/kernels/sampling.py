@@ -19,15 +19,14 @@ import numpy as np
 from numba import njit, prange
 
 from ..network.counters import uint_dtype
+from ..config import KERNEL_CHUNK as _CHUNK
+from ..config import KERNEL_Z_MARGIN as _Z_MARGIN
 from ..config import MAX_TILES
 from ._checks import as_array, check_tiles
 from ..hardware.devices import Digital, Ideal, Smtj
 from .rng import UNIFORM24_SCALE, draw64, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
-
-_CHUNK = 4096      # elements per parallel task
-_Z_MARGIN = 20.0   # beyond 20 of every offset a p-bit is stuck at 0 or 1 to 2**-28
 
 
 def tile_offsets(tiles: int) -> np.ndarray:

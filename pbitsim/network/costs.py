@@ -55,7 +55,20 @@ ADAM_OPS = {"mul": 5 + SCALAR_FN["mul"] + 1, "add": 2 + SCALAR_FN["add"] + 1 + 1
 
 
 class Counts(dict):
-    """``{count key: number}`` in the shared vocabulary (floats: expectations allowed)."""
+    """``{count key: number}`` in the shared vocabulary (floats: expectations allowed).
+
+    ``nests``: the products these counts contain, as ``(Nest, multiplicity)`` pairs
+    (:class:`pbitsim.network.loopnest.Nest`, attached by the estimator's step helpers); they
+    follow every :meth:`merge`, :meth:`scaled` and copy, so a hardware model sees each product
+    of a step with its weight. They take no part in equality or in the flat price.
+    """
+
+    __slots__ = ("nests",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        src = args[0] if args else None
+        self.nests = list(src.nests) if isinstance(src, Counts) else []
 
     def add(self, key: str, n: float) -> "Counts":
         if n:
@@ -65,13 +78,25 @@ class Counts(dict):
     def merge(self, other: Mapping[str, float]) -> "Counts":
         for key, n in other.items():
             self.add(key, n)
+        if isinstance(other, Counts) and other is not self:
+            self.nests.extend(other.nests)
         return self
 
     def scaled(self, factor: float) -> "Counts":
-        return Counts({k: v * factor for k, v in self.items()})
+        out = Counts({k: v * factor for k, v in self.items()})
+        out.nests = [(nest, m * factor) for nest, m in self.nests]
+        return out
+
+    def shaped(self, nest) -> "Counts":
+        """Attach ``nest`` (built from these counts: a product's own) and return self."""
+        self.nests.append((nest, 1.0))
+        return self
 
     def __add__(self, other: Mapping[str, float]) -> "Counts":
         return Counts(self).merge(other)
+
+    def __reduce__(self):  # pickles (sweep workers) keep the nests
+        return (_rebuild_counts, (dict(self), self.nests))
 
     @classmethod
     def total(cls, parts) -> "Counts":
@@ -79,6 +104,12 @@ class Counts(dict):
         for part in parts:
             out.merge(part)
         return out
+
+
+def _rebuild_counts(items, nests):
+    out = Counts(items)
+    out.nests = list(nests)
+    return out
 
 
 def grad_dtype(quant) -> str:
@@ -359,6 +390,7 @@ def quantized_accumulation(counts: Mapping[str, float], quant,
     expectation) adds and writes fp32."""
     relabel = {"add": acc, "grad_write": acc, "grad_read": grad_dtype(quant)}
     out = Counts()
+    out.nests = list(getattr(counts, "nests", ()))
     for key, n in counts.items():
         op, _, dtype = key.partition(":")
         out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
@@ -412,6 +444,7 @@ def at_precision(counts: Mapping[str, float], kind: str, prec, *,
     else:
         raise ValueError(f"unknown product {kind!r}; choose forward, weight_grad or input_grad")
     out = Counts()
+    out.nests = list(getattr(counts, "nests", ()))
     for key, n in counts.items():
         op, _, dtype = key.partition(":")
         out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)

@@ -24,7 +24,7 @@ The sweep holds the lock of ``OUT`` (:func:`pbitsim.runfiles.out_lock`), each po
 own folder (taken by whichever process trains it).
 
 ``estimate_rows`` is the instant variant: no training, the analytic model at an assumed
-density. This module imports torch only when a point is trained, and Dask only for a cluster.
+density; both kinds of sweep build their rows with the same ``price_row``. This module imports torch only when a point is trained, and Dask only for a cluster.
 
 The sweep is a pipeline of stages, one module each: :mod:`~pbitsim.sweep.grid` (axes, points,
 checks) -> :mod:`~pbitsim.sweep.points` (each point's folder and status: what is finished is
@@ -41,9 +41,9 @@ from .grid import (AXES, Axis, Point, StalePoint, SweepConfig, SweepError, arch_
                    check_grid, split_devices)
 from .output import plot, series_label, varying, write_outputs
 from .points import RUNS, clear_point, point_folder, point_status, train_point
-from .price import aggregate, estimate_rows, point_row
+from .price import aggregate, estimate_rows, point_row, price_row
 
 __all__ = ["Axis", "AXES", "axis", "SweepConfig", "SweepError", "StalePoint", "SweepRun",
            "Point", "split_devices", "arch_for", "check_grid", "estimate_rows", "point_status",
-           "train_point", "point_row", "aggregate", "write_outputs", "plot", "RUNS", "clear_point",
+           "train_point", "point_row", "price_row", "aggregate", "write_outputs", "plot", "RUNS", "clear_point",
            "point_folder", "series_label", "varying"]

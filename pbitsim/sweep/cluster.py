@@ -43,13 +43,9 @@ from ..config import POINT_LOCK_WAIT_S, SCHEDULER_CONNECT_TIMEOUT_S
 from .grid import SweepError
 from .points import RUNS, point_folder, train_point
 
-__all__ = ["INSTALL_HINT", "require_dask", "parse_scheduler", "run_on_cluster", "run_point",
-           "HOLD_ENV"]
+__all__ = ["INSTALL_HINT", "require_dask", "parse_scheduler", "run_on_cluster", "run_point"]
 
 INSTALL_HINT = "pip install 'pbitsim[cluster]'"
-#: Test hook: a folder. A point whose ``hold-<key>`` file is there pauses after its first
-#: epoch's checkpoint, writing its worker's process id to ``held-<key>``, until the file goes.
-HOLD_ENV = "PBITSIM_SWEEP_TEST_HOLD"
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss)://[^\s/]+:\d{1,5}$")
 _MAX_LOCAL_WORKERS = 1024
 #: Dask's nannies start workers with glibc's MALLOC_TRIM_THRESHOLD_ set (to hand memory back),
@@ -282,7 +278,6 @@ class _EventReporter:
         self.calls: list = []
         self.sent = time.monotonic()
         self.trainer = None
-        self.epochs = 0
 
     def send(self, kind: str, payload) -> None:
         self.worker.log_event(self.topic, [kind, self.key, payload])
@@ -304,7 +299,6 @@ class _EventReporter:
             self.flush()
 
     def start_epoch(self, epoch, epochs, steps, done, name=None):
-        self.epochs = epochs
         self._call("start_epoch", epoch, epochs, steps, done, name)
 
     def step(self, loss, acc, samples_per_s):
@@ -312,8 +306,6 @@ class _EventReporter:
 
     def end_epoch(self, record):
         self._call("end_epoch", record)
-        if record["epoch"] < self.epochs:
-            _hold(self.key)
 
     def start_eval(self, batches):
         self._call("start_eval", batches)
@@ -321,13 +313,3 @@ class _EventReporter:
     def eval_step(self):
         self._call("eval_step")
 
-
-def _hold(key: str) -> None:
-    """The test hook (:data:`HOLD_ENV`): pause after a checkpoint while ``hold-<key>`` exists."""
-    folder = os.environ.get(HOLD_ENV)
-    if not folder or not os.path.exists(os.path.join(folder, f"hold-{key}")):
-        return
-    runfiles.write_text(os.path.join(folder, f"held-{key}"), f"{os.getpid()}\n")
-    deadline = time.monotonic() + 120
-    while os.path.exists(os.path.join(folder, f"hold-{key}")) and time.monotonic() < deadline:
-        time.sleep(0.1)

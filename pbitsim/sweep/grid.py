@@ -300,6 +300,10 @@ class SweepConfig:
     threads: int = 1
     arch: str | None = None  # built-in name or TOML file; None: the dataset's default
     train_options: dict = field(default_factory=dict)
+    #: Hierarchies every point is also priced on (loaded
+    #: :class:`~pbitsim.hardware.spec.Hardware`, variants included): a pricing dimension, so
+    #: it multiplies columns, not trained points.
+    hardware: tuple = ()
 
     def values(self, name: str) -> tuple:
         """The values swept on axis ``name``."""
@@ -329,8 +333,11 @@ class SweepConfig:
         budget = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr", "limit_train",
                                                  "limit_test", "table", "data_dir", "threads",
                                                  "arch")}
-        return {**{a.name: list(self.values(a.name)) for a in AXES}, **budget,
-                **self.train_options}
+        out = {**{a.name: list(self.values(a.name)) for a in AXES}, **budget,
+               **self.train_options}
+        if self.hardware:
+            out["hardware"] = [hw.name for hw in self.hardware]
+        return out
 
 
 def check_grid(cfg: SweepConfig) -> None:

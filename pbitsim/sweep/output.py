@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import runfiles
 from .grid import AXES, Axis, axis
 
-__all__ = ["write_outputs", "plot", "title", "varying", "series_label"]
+__all__ = ["write_outputs", "plot", "title", "varying", "series_label", "pareto_front"]
 
 
 def write_outputs(out: Path, meta: dict, rows: list[dict], runs: list[dict] | None) -> list[Path]:
@@ -97,7 +97,51 @@ def plot(out: Path, rows: list[dict], trained: bool) -> list[Path]:
         ax2.set(xlabel="tiles per unit M", ylabel="p-bit area (mm$^2$)", yscale="log")
         fig.suptitle(_plain(title(rows)) + " (analytic estimate)")
         written.append(_save(fig, Path(out) / "energy_vs_tiles.png"))
+    hws = list(dict.fromkeys(k.split(":")[0] for k in rows[0] if ":" in k)) if rows else []
+    if hws:
+        written.append(_pareto(out, rows, hws, lines, plt))
     return written
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats in both coordinates (lower is better), in
+    order of the first coordinate."""
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    front, best = [], float("inf")
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _pareto(out: Path, rows: list[dict], hws: list[str], lines, plt) -> Path:
+    """Energy per training sample against latency and against area, one marker per
+    configuration and hardware, the Pareto front of each panel drawn through them."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for ax, col, xlabel in ((axes[0], "latency_train_s", "latency per training sample (ms)"),
+                            (axes[1], "area_mm2", "area (mm$^2$)")):
+        pts, labels = [], []
+        for hw in hws:
+            for r in rows:
+                x = r[f"{hw}:{col}"] * (1e3 if col == "latency_train_s" else 1)
+                y = r[f"{hw}:energy_train_pj_per_sample"] / 1e6
+                pts.append((x, y))
+                m = "" if r["tiles"] is None else f" M={r['tiles']}"
+                labels.append(_plain(f"{hw} {series_label(r, lines)}{m}"))
+        front = pareto_front(pts)
+        for hw in hws:
+            sel = [i for i, lab in enumerate(labels) if lab.startswith(_plain(hw) + " ")]
+            ax.scatter([pts[i][0] for i in sel], [pts[i][1] for i in sel], label=_plain(hw),
+                       s=18)
+        ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="black",
+                linewidth=1, label="Pareto front")
+        for i in front:
+            ax.annotate(labels[i], pts[i], textcoords="offset points", xytext=(4, 4),
+                        fontsize=6)
+        ax.set(xlabel=xlabel, ylabel="training energy per sample (uJ)")
+    fig.suptitle(_plain(title(rows)) + " on the hardware swept")
+    return _save(fig, Path(out) / "pareto.png")
 
 
 def _plain(text: str) -> str:

@@ -273,3 +273,27 @@ def test_parallel_jobs(tmp_path, monkeypatch, mnist_dir):
     doc = json.loads((tmp_path / "sweep.json").read_text())
     assert sorted(r["tiles"] for r in doc["runs"]) == [1, 2]
     assert all((tmp_path / r["run"] / "results.json").is_file() for r in doc["runs"])
+
+
+def test_one_row_builder_for_both_sweeps():
+    """Estimate-only and trained rows come from one builder: the same columns in the same
+    order (the trained row's energies replaced by its priced counts), and aggregate() keeps a
+    column it does not know (a new one) -- so a column is added in one place."""
+    from pbitsim.sweep import SweepConfig, aggregate, price_row
+    cfg = SweepConfig(grid={"tiles": (7,), "device": ("smtj",)})
+    (point,) = cfg.points()
+    est = price_row(cfg, point, 0.2)
+    doc = {"counts": {}, "inference_counts": {}, "train_samples": 4, "epochs": 1,
+           "test_samples": 2, "activation_density": 0.25}
+    run_row = price_row(cfg, point, 0.2, (doc, {"accuracy": 0.5, "train_wall_s": 1.5}))
+    assert list(est) == [*list(run_row)[:len(est) - 1], "density"] and est["density"] == 0.2
+    assert list(run_row)[len(est) - 1:] == ["seed", "accuracy", "activation_density",
+                                           "train_wall_s", "run"]
+    same = ("arch", "table", "pbit_energy_share", "n_pbits", "pbit_area_mm2")
+    assert {k: run_row[k] for k in same} == {k: est[k] for k in same}
+    assert est["energy_train_pj_per_sample"] > 0 and run_row["energy_train_pj_per_sample"] == 0
+    runs = [{**run_row, "seed": s, "accuracy": a, "new_nj": n, "same": "x"}
+            for s, a, n in ((0, 0.5, 1.0), (1, 0.7, 3.0))]
+    (row,) = aggregate(runs)
+    assert row["seeds"] == [0, 1] and row["accuracy_mean"] == pytest.approx(0.6)
+    assert (row["new_nj"], row["same"]) == (2.0, "x") and list(row)[-2:] == ["new_nj", "same"]

@@ -7,7 +7,7 @@ import pytest
 from pbitsim.network import costs
 from pbitsim.network.counters import OpCounter
 from pbitsim.kernels import fixed_point as F
-from pbitsim.kernels import index_ops as I
+from pbitsim.kernels import index_products as I
 from pbitsim.kernels.rng import seed_key
 from pbitsim.seeds import mix64_py as _mix64_py
 from pbitsim.precision import make_precision

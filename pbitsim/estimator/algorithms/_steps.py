@@ -12,6 +12,7 @@ from ...config import calibration_batches
 from ...network.costs import FP, Counts
 from ...network.gradients import Quantizer
 from ...network.counters import uint_dtype
+from ...network.loopnest import Nest
 from ...precision import FP32, Precision
 from ...network import ops
 from ...network.archs import BatchNorm, Block, Layer, LayerNorm
@@ -22,6 +23,34 @@ def channels(layer: Layer) -> int:
     return layer.out_shape[0]
 
 
+def real_product(kind: str, layer: Layer, b: int, *, quant: Quantizer | None = None,
+                 saved: str = "act", prec: Precision = FP32) -> Counts:
+    """The real-valued product of ``layer`` over ``b`` samples in phase ``kind``
+    (:func:`pbitsim.network.costs.product` at the datapath's widths), with its loop nest."""
+    weights = layer.weights if kind == "weight_grad" else 0
+    c = costs.at_precision(costs.product(kind, b * layer.taps, b * layer.n_in, b * layer.n_out,
+                                         weights=weights, quant=quant, saved=saved),
+                           kind, prec, int_errors=quant is not None)
+    return c.shaped(Nest.of(layer, b, kind, c))
+
+
+def index_product(layer: Layer, stats: TileStats, b: int, prec: Precision = FP32) -> Counts:
+    """The index-and-accumulate product of ``layer`` over ``b`` samples, with its loop nest."""
+    c = costs.at_precision(ops.index_product(layer, stats).scaled(b), "forward", prec)
+    return c.shaped(Nest.of(layer, b, "forward", c, stats))
+
+
+def index_weight_grad_product(layer: Layer, stats: TileStats, b: int,
+                              quant: Quantizer | None = None, prec: Precision = FP32) -> Counts:
+    """Its transposed product (the weight gradient) over ``b`` samples: on ``quant`` errors
+    integer sums (BGBSFF), at the datapath's widths; with its loop nest."""
+    prod = ops.index_weight_grad_product(layer, stats, b).scaled(b)
+    if quant is not None:
+        prod = costs.quantized_accumulation(prod, quant, prec.int_acc_dtype)
+    c = costs.at_precision(prod, "weight_grad", prec, int_errors=quant is not None)
+    return c.shaped(Nest.of(layer, b, "weight_grad", c, stats))
+
+
 def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act",
                  prec: Precision = FP32) -> Counts:
     """A real-valued dense/conv layer with its bias; under backprop its input is stashed.
@@ -29,8 +58,7 @@ def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act",
     Fixed point (``prec``): the weights (per output channel) and the input (per tensor)
     quantized, the product at the datapath's widths, one rescaling multiply per output (as
     :class:`pbitsim.bridge.counted.CountedConv2d` runs it)."""
-    c = costs.at_precision(costs.product("forward", b * layer.taps, b * layer.n_in,
-                                         b * layer.n_out), "forward", prec)
+    c = real_product("forward", layer, b, prec=prec)
     if prec.fixed:
         c.merge(costs.quantize_fixed(layer.weights, channels(layer), prec.weight_dtype, "weight"))
         c.merge(costs.quantize_fixed(b * layer.n_in, 1, prec.weight_dtype, "act"))
@@ -44,10 +72,7 @@ def real_weight_grad(layer: Layer, b: int, *, quant: Quantizer | None = None,
                      saved: str = "act", prec: Precision = FP32) -> Counts:
     """Its weight gradient (BGBSFF: on ``quant`` errors); with ``--grad-bits`` the error is
     quantized first and the integer sums rescaled once per weight."""
-    c = costs.at_precision(
-        costs.product("weight_grad", b * layer.taps, b * layer.n_in, b * layer.n_out,
-                      weights=layer.weights, quant=quant, saved=saved),
-        "weight_grad", prec, int_errors=quant is not None)
+    c = real_product("weight_grad", layer, b, quant=quant, saved=saved, prec=prec)
     if prec.grad_bits is not None:
         c.merge(costs.quantize_fixed(b * layer.n_out, channels(layer), prec.grad_dtype, "grad"))
         c.merge(costs.dequantize(layer.weights))
@@ -55,8 +80,7 @@ def real_weight_grad(layer: Layer, b: int, *, quant: Quantizer | None = None,
 
 
 def real_input_grad(layer: Layer, b: int, prec: Precision = FP32) -> Counts:
-    c = costs.at_precision(costs.product("input_grad", b * layer.taps, b * layer.n_in,
-                                         b * layer.n_out), "input_grad", prec)
+    c = real_product("input_grad", layer, b, prec=prec)
     if prec.grad_bits is not None:
         c.merge(costs.dequantize(b * layer.n_in))
     return c
@@ -78,7 +102,7 @@ def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
     c = costs.fold_input_affine(layer.weights) if fold else Counts()
     if prec.fixed:
         c.merge(costs.quantize_fixed(layer.weights, channels(layer), prec.weight_dtype, "weight"))
-    c.merge(costs.at_precision(ops.index_product(layer, stats).scaled(b), "forward", prec))
+    c.merge(index_product(layer, stats, b, prec))
     n = b * layer.n_out
     if prec.fixed:
         c.merge(costs.dequantize(n))
@@ -92,15 +116,13 @@ def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: Quantizer |
     """Its weight gradient: the transposed index product, back through the folded affine, the
     bias gradient; BGBSFF quantizes the error first and accumulates integers, and so does a
     fixed-point datapath with ``--grad-bits``."""
-    prod = ops.index_weight_grad_product(layer, stats, b).scaled(b)
     n = b * layer.n_out
     c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
     if quant is not None:
         c.merge(quant.counts(n))
-        prod = costs.quantized_accumulation(prod, quant, prec.int_acc_dtype)
     elif prec.grad_bits is not None:
         c.merge(costs.quantize_fixed(n, channels(layer), prec.grad_dtype, "grad"))
-    c.merge(costs.at_precision(prod, "weight_grad", prec, int_errors=quant is not None))
+    c.merge(index_weight_grad_product(layer, stats, b, quant, prec))
     if fold:
         c.merge(costs.fold_input_affine_backward(layer.weights, n))
     if not rows:

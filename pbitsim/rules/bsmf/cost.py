@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pbitsim.network import costs
 from pbitsim.network.costs import Counts
-from pbitsim.network import ops
 from pbitsim.estimator.algorithms import ModelParams, register
 from pbitsim.estimator.algorithms import _steps as S
 from pbitsim.network.archs import Arch, Block
@@ -25,18 +24,17 @@ class BSMF(MF):
 
     def proj_forward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         stats = params.input_stats(arch, block.index + 1)
-        return ops.index_product(projection(block, arch.classes), stats).scaled(b)
+        return S.index_product(projection(block, arch.classes), stats, b)
 
     def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         p, n = projection(block, arch.classes), b * block.linear.n_out
-        c = costs.product("input_grad", b * p.taps, b * p.n_in, b * p.n_out)
+        c = S.real_product("input_grad", p, b)
         c.merge(params.estimator.backward_counts(n, params.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         p, lin = projection(block, arch.classes), block.linear
-        c = ops.index_weight_grad_product(p, params.input_stats(arch, block.index + 1),
-                                          b).scaled(b)
+        c = S.index_weight_grad_product(p, params.input_stats(arch, block.index + 1), b)
         xin = params.input_stats(arch, block.index)
         if xin is None:
             return c.merge(S.real_weight_grad(lin, b))

@@ -17,7 +17,7 @@ from pbitsim.network import costs
 from pbitsim.network.costs import FP, Counts
 from pbitsim.estimator.algorithms import LayerCounts, ModelParams, register
 from pbitsim.estimator.algorithms import _steps as S
-from pbitsim.network.archs import Arch, Block
+from pbitsim.network.archs import Arch, Block, Dense
 from pbitsim.rules.cafo_rand.cost import CafoRand, predictor
 from pbitsim.schedules import dfa_epochs
 
@@ -59,8 +59,8 @@ class CafoDFA(CafoRand):
                                                    batch_stats=True))
             flat = predictor(block, classes).n_in
             if block.index < last:  # e B_i
-                ph["backward"].merge(costs.product("input_grad", b * classes * flat, b * flat,
-                                                   b * classes))
+                feedback = Dense.of(f"B{block.index + 1}", flat, classes)
+                ph["backward"].merge(S.real_product("input_grad", feedback, b))
             else:  # the auxiliary head: forward, loss, its weight gradient, e W^T
                 aux = predictor(block, classes)
                 ph["forward"].merge(self.reader_forward(arch, block, aux, params, b))

@@ -39,7 +39,7 @@ def projection(block: Block, classes: int) -> Layer:
 
 
 def _proj_forward(p: Layer, b: int) -> Counts:
-    return costs.product("forward", b * p.taps, b * p.n_in, b * p.n_out)
+    return S.real_product("forward", p, b)
 
 
 @register
@@ -71,13 +71,12 @@ class MF(Algorithm):
     def layer_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         """From the goodness' gradient: through ``M_i`` into ``a_i``, through the ReLU."""
         p = projection(block, arch.classes)
-        return (costs.product("input_grad", b * p.taps, b * p.n_in, b * p.n_out)
+        return (S.real_product("input_grad", p, b)
                 .merge(costs.relu_backward(b * block.linear.n_out)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         p = projection(block, arch.classes)
-        return (costs.product("weight_grad", b * p.taps, b * p.n_in, b * p.n_out,
-                              weights=p.weights)
+        return (S.real_product("weight_grad", p, b)
                 .merge(S.real_weight_grad(block.linear, b)))
 
     def stage_step(self, arch: Arch, params: ModelParams, stage: int | None) -> list[LayerCounts]:

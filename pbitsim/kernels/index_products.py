@@ -14,35 +14,29 @@ results are the hardware's results and their counts are its work:
 The dataflow behind these counts: each activation word is read once, each fetched row is
 added straight into accumulators that stay local until the result is written.
 
-The counts have closed forms in the activations alone (per output row, the sum and the
-number of non-zero activations it reads; for a convolution each input pixel is read by
-``cover_h(y) * cover_w(x)`` (output, tap) pairs): :func:`matmul_tap_stats` and
-:func:`conv2d_tap_stats` compute them without running a kernel, and
-:func:`add_index_counts` records them, for the kernels here and for the dense execution
-path of the torch bridge (which gets the same counts from the same functions).
+The counts have closed forms in the activations alone (:mod:`.tap_stats`), which records
+them for the kernels here too.
 
 Every kernel first lists, per output row, the weight rows it adds (repeated ``v`` times),
 then sums those rows in blocks of output columns small enough to stay in cache, four
-rows at a time. Each output element is summed by one task in a fixed order, so results
-are identical on any number of threads. Counts come from the lists' lengths: no
-per-add bookkeeping.
+rows at a time (the block sizes are ``KERNEL_*`` of :mod:`pbitsim.config`). Each output
+element is summed by one task in a fixed order, so results are identical on any number of
+threads. Counts come from the lists' lengths: no per-add bookkeeping.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit, prange
 
+from ..config import KERNEL_COL_BLOCK as _COL_BLOCK
+from ..config import KERNEL_GRAD_CACHE_BYTES as _GRAD_CACHE_BYTES
+from ..config import KERNEL_ROW_BLOCK as _ROW_BLOCK
 from ..network.counters import uint_dtype
-from ._checks import as_array, check_levels, pair
+from ._checks import as_array, check_levels, conv_shapes, pair
+from .tap_stats import TapStats, add_index_counts
 
-__all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad",
-           "TapStats", "matmul_tap_stats", "conv2d_tap_stats", "add_index_counts"]
-
-_COL_BLOCK = 2048  # output columns per task (8 KB of accumulators: they stay in L1)
-_ROW_BLOCK = 8     # output rows per task
+__all__ = ["index_matmul", "index_matmul_xt", "index_conv2d", "index_conv2d_weight_grad"]
 
 
 @njit(inline="always", cache=True)
@@ -63,152 +57,6 @@ def _accumulate_rows(d, rows, n_rows, src, c0, c1):
         for j in range(n):
             d[j] += s0[j]
         p += 1
-
-
-# ------------------------------------------------------------------------------- counts
-class TapStats(NamedTuple):
-    """What an index-and-accumulate product reads, per element of a fetched row.
-
-    ``adds``: the activation values summed over every (output, input) pair the product
-    uses (a row is added once per unit of value); ``reads``: the number of those pairs whose
-    activation is non-zero (a row is fetched once per non-zero activation); ``act``: the
-    activation width (``uN``).
-    """
-
-    adds: int
-    reads: int
-    act: str
-
-
-_PRODUCT_KINDS = {"forward": ("weight_read", "act_write"),
-                  "weight_grad": ("grad_read", "grad_write")}
-
-
-def add_index_counts(counter, stats: TapStats, kind: str, row_len: int, n_act: int,
-                     n_out: int) -> None:
-    """Record the work of an index-and-accumulate product with these ``stats``.
-
-    Parameters
-    ----------
-    counter : OpCounter or None
-        Where the counts go (nothing is recorded when None).
-    stats : TapStats
-        From :func:`matmul_tap_stats` / :func:`conv2d_tap_stats`, or a kernel's own lists.
-    kind : {'forward', 'weight_grad'}
-        Weight rows (forward) or gradient rows (weight gradient) are fetched and added.
-    row_len : int
-        Length of one fetched row (output columns, or output channels per group).
-    n_act : int
-        Activations read (each once).
-    n_out : int
-        Results written (each once).
-
-    Counts
-    ------
-    ``add:fp32`` = row_len x stats.adds; ``weight_read:fp32`` (forward) or ``grad_read:fp32``
-    (weight_grad) = row_len x stats.reads; ``act_read:<stats.act>`` = n_act;
-    ``act_write:fp32`` (forward) or ``grad_write:fp32`` (weight_grad) = n_out. No ``mul``.
-    """
-    if counter is None:
-        return
-    read, write = _PRODUCT_KINDS[kind]
-    counter.add("add", int(row_len) * int(stats.adds), "fp32")
-    counter.add(read, int(row_len) * int(stats.reads), "fp32")
-    counter.add("act_read", int(n_act), stats.act)
-    counter.add(write, int(n_out), "fp32")
-
-
-_STATS_PLANES = 16  # planes per task of _weighted_stats (fixed: results never depend on threads)
-
-
-@njit(parallel=True, cache=True)
-def _weighted_stats(x2, cover):
-    """Over planes x2 [P, L]: sum of x * cover, of (x != 0) * cover, and max(x), cover [L].
-
-    The planes are summed per position first (a vectorised pass in tasks of a fixed number
-    of planes), then weighted. Integer sums: the same on any thread count.
-    """
-    n_p, n = x2.shape
-    n_t = (n_p + _STATS_PLANES - 1) // _STATS_PLANES
-    part = np.zeros((n_t, 3), np.int64)
-    for t in prange(n_t):
-        s = np.zeros(n, np.int32)
-        z = np.zeros(n, np.int32)
-        m = np.zeros(n, np.uint8)
-        for q in range(t * _STATS_PLANES, min(n_p, (t + 1) * _STATS_PLANES)):
-            row = x2[q]
-            for j in range(n):
-                v = row[j]
-                s[j] += v
-                z[j] += v != 0
-                m[j] = max(m[j], v)
-        a = 0
-        r = 0
-        for j in range(n):
-            a += cover[j] * s[j]
-            r += cover[j] * z[j]
-        part[t, 0] = a
-        part[t, 1] = r
-        part[t, 2] = m.max() if n else 0
-    return part[:, 0].sum(), part[:, 1].sum(), part[:, 2].max() if n_t else 0
-
-
-def _cover(size: int, out: int, k: int, stride: int, padding: int) -> np.ndarray:
-    """Per input position along one axis: how many (output, tap) pairs read it."""
-    cover = np.zeros(size, np.int64)
-    for t in range(k):
-        pos = np.arange(out) * stride - padding + t
-        np.add.at(cover, pos[(pos >= 0) & (pos < size)], 1)
-    return cover
-
-
-def matmul_tap_stats(x, *, tiles=None) -> TapStats:
-    """The :class:`TapStats` of ``index_matmul(x, w)`` (and of ``index_matmul_xt(x, g)``).
-
-    Parameters
-    ----------
-    x : ndarray of uint8, shape (B, K)
-        Activations (0/1 or tile counts 0..M).
-    tiles : int, optional
-        M: bounds x (ValueError beyond it) and sets the activation width; else x's maximum.
-
-    Returns
-    -------
-    TapStats
-        ``adds`` = sum of x, ``reads`` = number of non-zero entries, ``act`` the width.
-    """
-    x = as_array("x", x, np.uint8, 2)
-    adds, reads, vmax = _weighted_stats(x, np.ones(x.shape[1], np.int64))
-    return TapStats(int(adds), int(reads), uint_dtype(check_levels("x", vmax, tiles)))
-
-
-def conv2d_tap_stats(x, kernel_size, stride=1, padding=0, *, tiles=None) -> TapStats:
-    """The :class:`TapStats` of ``index_conv2d(x, w)`` and ``index_conv2d_weight_grad(x, g)``.
-
-    Parameters
-    ----------
-    x : ndarray of uint8, shape (B, C, H, W)
-        Activations.
-    kernel_size, stride, padding : int or pair of ints
-        The convolution's geometry (zero padding contributes nothing). Groups do not change
-        the stats: every channel is read by the O/groups outputs of its group (the row length).
-    tiles : int, optional
-        As for :func:`matmul_tap_stats`.
-
-    Returns
-    -------
-    TapStats
-        ``adds`` = sum over output positions and taps of the input value read, ``reads`` = the
-        same over non-zero inputs; one pass over x with per-axis cover counts, no kernel run.
-    """
-    x = as_array("x", x, np.uint8, 4)
-    kh, kw = pair("kernel_size", kernel_size)
-    (sh, sw), (ph, pw) = pair("stride", stride), pair("padding", padding)
-    ho, wo = _conv_shapes(x.shape, 1, x.shape[1], kh, kw, (sh, sw), (ph, pw), 1)
-    n_b, c, h, w = x.shape
-    cover = np.outer(_cover(h, ho, kh, sh, ph), _cover(w, wo, kw, sw, pw)).ravel()
-    adds, reads, vmax = _weighted_stats(x.reshape(n_b * c, h * w), cover)
-    return TapStats(int(adds), int(reads), uint_dtype(check_levels("x", vmax, tiles)))
 
 
 # ------------------------------------------------------------------------ dense products
@@ -338,21 +186,6 @@ def index_matmul_xt(x, g, counter=None, *, tiles=None) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------- convolutions
-def _conv_shapes(x_shape, o, cg, kh, kw, stride, padding, groups):
-    b, c, h, w = x_shape
-    if groups < 1 or c % groups or o % groups:
-        raise ValueError(f"groups={groups} must divide both the {c} input and {o} output channels")
-    if cg != c // groups:
-        raise ValueError(f"w expects {cg * groups} input channels (groups={groups}), x has {c}")
-    (sh, sw), (ph, pw) = stride, padding
-    if sh < 1 or sw < 1 or ph < 0 or pw < 0:
-        raise ValueError(f"stride must be >= 1 and padding >= 0, got {stride} and {padding}")
-    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    if kh < 1 or kw < 1 or ho < 1 or wo < 1:
-        raise ValueError(f"a {kh}x{kw} kernel does not fit a {h}x{w} input with padding {padding}")
-    return ho, wo
-
-
 @njit(parallel=True, cache=True)
 def _pixel_lists(xp, groups):
     """Per (pixel, group) of channel-last xp [B, Hp, Wp, C]: its non-zero channels.
@@ -436,7 +269,7 @@ def _conv_input(x, stride, padding, groups, tiles, o, cg, kh, kw):
     """Checks shared by the conv kernels; returns the padded channel-last input's lists."""
     stride, padding = pair("stride", stride), pair("padding", padding)
     groups = int(groups)
-    ho, wo = _conv_shapes(x.shape, o, cg, kh, kw, stride, padding, groups)
+    ho, wo = conv_shapes(x.shape, o, cg, kh, kw, stride, padding, groups)
     ph, pw = padding
     n_b, c, h, w = x.shape
     xp = np.zeros((n_b, h + 2 * ph, w + 2 * pw, c), np.uint8)
@@ -533,9 +366,6 @@ def _channel_lists(x, ph, pw):
     return ptr, rows, cols, val
 
 
-_GRAD_CACHE_BYTES = 512 * 1024  # output gradients of one run of images: they stay in L2
-
-
 @njit(parallel=True, cache=True)
 def _conv_weight_grad(ptr, prow, pcol, val, vmax, n_b, images, groups, kh, kw, sh, sw, ho, wo,
                       g_rows, dw_rows):
@@ -613,7 +443,7 @@ def index_conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0, counter=Non
     o = g.shape[1]
     if groups < 1 or c % groups:
         raise ValueError(f"groups={groups} must divide the {c} input channels")
-    ho, wo = _conv_shapes(x.shape, o, c // groups, kh, kw, stride, padding, groups)
+    ho, wo = conv_shapes(x.shape, o, c // groups, kh, kw, stride, padding, groups)
     if g.shape != (n_b, o, ho, wo):
         raise ValueError(f"g must have shape {(n_b, o, ho, wo)} for this x, got {g.shape}")
     ptr, prow, pcol, val = _channel_lists(x, padding[0], padding[1])
