@@ -22,7 +22,10 @@ __all__ = ["Estimator", "MeanField", "StraightThrough", "Quantizer", "SignQuanti
 
 class _Named:
     """A variant known by its name: equal to another of its kind with the same name, written
-    as the name, pickled as the name (a sweep's worker gets the same object back)."""
+    as the name, pickled as the name (a sweep's worker gets the same object back).
+
+    Comparing one with a string raises TypeError: code written for the names
+    (``params.estimator == "mean-field"``) would otherwise be silently False."""
 
     name: str = ""
     _kind = "variant"
@@ -34,6 +37,10 @@ class _Named:
         return f"{type(self).__name__}()"
 
     def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            raise TypeError(f"a {self._kind} is an object: compare it with one "
+                            f"(pbitsim.network.gradients.{self._kind}({other!r})), not with "
+                            "its name")
         return isinstance(other, _Named) and other._kind == self._kind and other.name == self.name
 
     def __hash__(self) -> int:

@@ -31,7 +31,11 @@ def test_parse_once_and_pass_objects_through():
     assert E.quantizer(None) is None and G.quantizer(None) is None
     assert E.quantizer(G.quantizer("sign")) is E.QUANTIZERS["sign"]
     assert G.estimator("mean-field") != G.quantizer("ternary")
-    assert mf != "mean-field"  # no string comparisons left to hide behind
+    for name in ("mean-field", "sign"):  # code written for the names fails loudly
+        with pytest.raises(TypeError, match="object"):
+            mf == name  # noqa: B015
+        with pytest.raises(TypeError, match="object"):
+            name != E.quantizer("ternary")  # noqa: B015
     for bad in ("meanfield", None, 3):
         with pytest.raises(ValueError, match="unknown estimator"):
             G.estimator(bad)
