@@ -18,6 +18,7 @@ from ..network import costs
 from .. import kernels as K
 from ..precision import ACT_ROUNDING, ACT_SCALE, FP32, Precision
 from . import tally
+from .estimators import quantizer
 from .tally import numel
 
 __all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool", "counted_bn_backward"]
@@ -26,18 +27,19 @@ __all__ = ["CountedConv2d", "CountedLinear", "counted_relu", "counted_max_pool",
 class _Counted:
     """What the counted real layers share: BGBSFF's quantized errors and where the input lives.
 
-    ``grad_quant`` ('ternary' or 'sign'): the gradient reaching the output is quantized (BGBSFF),
-    so the weight gradient adds the inputs and then scales each weight's sum once. ``saved``:
-    where the input kept for the weight gradient lives (``act``, or ``stash`` under backprop).
+    ``grad_quant`` ('ternary' or 'sign', or a quantizer object): the gradient reaching the
+    output is quantized (BGBSFF), so the weight gradient adds the inputs and then scales each
+    weight's sum once. ``saved``: where the input kept for the weight gradient lives (``act``,
+    or ``stash`` under backprop).
     """
 
     saved = "act"
     #: The datapath (:mod:`pbitsim.precision`); fixed point runs :meth:`_fixed_product`.
     precision: Precision = FP32
 
-    def __init__(self, *args, grad_quant: str | None = None, seed: int = 0, **kwargs):
+    def __init__(self, *args, grad_quant=None, seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.grad_quant = grad_quant
+        self.grad_quant = quantizer(grad_quant)
         self.seed = int(seed)  # of the stochastic rounding of --grad-bits errors
         self.calls = 0
         #: The next call's rounding seed, set by the network from its step's seed key

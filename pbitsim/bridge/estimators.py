@@ -1,4 +1,8 @@
-"""Gradient estimators for binary stochastic units, and BGBSFF's gradient quantizers.
+"""Gradient estimators for binary stochastic units, and BGBSFF's gradient quantizers: their
+torch backwards, as subclasses of the torch-free objects of :mod:`pbitsim.network.gradients`
+(which own the names and the counts). A module takes a name or an object;
+:func:`estimator`/:func:`quantizer` give the torch-side object (``TiledLogistic(7,
+estimator=MeanField())`` as ``TiledLogistic(7, estimator="mean-field")``).
 
 Estimator (backward of a tiled logistic unit whose forward is the sampled count
 ``s = sum_i [u_i < sigmoid(z - o_i)]``):
@@ -35,26 +39,91 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..network.costs import ESTIMATORS, QUANTIZERS  # the names, defined once with their costs
+from .. import kernels as K
+from ..network import gradients as G
+from . import tally
 
-__all__ = ["ESTIMATORS", "QUANTIZERS", "quantize_grad"]
+__all__ = ["MeanField", "StraightThrough", "SignQuantizer", "TernaryQuantizer", "ESTIMATORS",
+           "QUANTIZERS", "estimator", "quantizer", "quantize_grad"]
 
 
-def quantize_grad(g: torch.Tensor, how: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
+class _TorchSide:
+    """Pickled as its name, unpickled as the torch-side object again."""
+
+    def __reduce__(self):
+        return (estimator if self._kind == "estimator" else quantizer), (self.name,)
+
+
+class MeanField(_TorchSide, G.MeanField):
+    def backward(self, g: torch.Tensor, saved: torch.Tensor, tiles: int, counter,
+                 is_slope: bool) -> torch.Tensor:
+        """``dL/dz`` from ``g = dL/ds``: ``saved`` is the slope the sampler computed
+        (``is_slope``, this call's own buffer: scaled in place) or the pre-activation ``z``."""
+        if counter is not None:
+            tally.record(counter, self.backward_counts(saved.numel(), tiles))
+        if is_slope:
+            return saved.mul_(g)
+        return g * torch.from_numpy(K.tiled_dmean(_np(saved), tiles))
+
+
+class StraightThrough(_TorchSide, G.StraightThrough):
+    def backward(self, g: torch.Tensor, saved: torch.Tensor, tiles: int, counter,
+                 is_slope: bool) -> torch.Tensor:
+        """Identity inside the unit's range ``(-inf, M + 1/2]`` of ``z`` (``saved``)."""
+        if counter is not None:
+            tally.record(counter, self.backward_counts(saved.numel(), tiles))
+        return g * (saved <= tiles + 0.5).to(g.dtype)
+
+
+def _per_channel(g: torch.Tensor) -> torch.Tensor:
+    """``|g|`` as ``[C, everything else]`` (channels: dim 1)."""
+    return g.transpose(0, 1).reshape(g.shape[1], -1).abs()
+
+
+class SignQuantizer(_TorchSide, G.SignQuantizer):
+    def quantize(self, g: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :func:`quantize_grad` (``seed`` unused)."""
+        return torch.sign(g), _per_channel(g).mean(1)
+
+
+class TernaryQuantizer(_TorchSide, G.TernaryQuantizer):
+    def quantize(self, g: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :func:`quantize_grad` (``seed`` drives the stochastic rounding)."""
+        view = (1, -1) + (1,) * (g.dim() - 2)
+        scale = _per_channel(g).amax(1)
+        rng = np.random.default_rng(seed)
+        u = torch.from_numpy(rng.random(g.shape, dtype=np.float32))
+        keep = (u * scale.reshape(view) < g.abs()).to(g.dtype)  # P(keep) = |g| / max, 0 if max = 0
+        return torch.sign(g) * keep, scale
+
+
+#: The torch-side objects by name (the same names, in the same order, as
+#: :data:`pbitsim.network.gradients.ESTIMATORS` and :data:`~pbitsim.network.gradients.QUANTIZERS`).
+ESTIMATORS = {e.name: e for e in (MeanField(), StraightThrough())}
+QUANTIZERS = {q.name: q for q in (TernaryQuantizer(), SignQuantizer())}
+
+
+def estimator(value) -> MeanField | StraightThrough:
+    """The torch-side estimator for a name or an estimator object; ValueError if unknown."""
+    return ESTIMATORS[G.estimator(value).name]
+
+
+def quantizer(value):
+    """The torch-side quantizer for a name or a quantizer object (None: none); ValueError if
+    unknown."""
+    q = G.quantizer(value)
+    return None if q is None else QUANTIZERS[q.name]
+
+
+def quantize_grad(g: torch.Tensor, how, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(q, scale)``: ``q`` float32 in {-1, 0, +1} shaped like ``g`` (``[B, C, ...]``), ``scale``
     float32 ``[C]`` per channel (dim 1), and ``g ~= q * scale`` broadcast over dim 1.
 
-    ``seed`` drives the stochastic rounding of ``ternary`` (ignored by ``sign``).
+    ``how``: a quantizer or its name; ``seed`` drives the stochastic rounding of ``ternary``
+    (ignored by ``sign``).
     """
-    if how not in QUANTIZERS:
-        raise ValueError(f"unknown gradient quantizer {how!r}; choose one of "
-                         f"{', '.join(QUANTIZERS)}")
-    per_channel = g.transpose(0, 1).reshape(g.shape[1], -1).abs()
-    view = (1, -1) + (1,) * (g.dim() - 2)
-    if how == "sign":
-        return torch.sign(g), per_channel.mean(1)
-    scale = per_channel.amax(1)
-    rng = np.random.default_rng(seed)
-    u = torch.from_numpy(rng.random(g.shape, dtype=np.float32))
-    keep = (u * scale.reshape(view) < g.abs()).to(g.dtype)  # P(keep) = |g| / max, 0 if max = 0
-    return torch.sign(g) * keep, scale
+    return quantizer(how).quantize(g, seed)

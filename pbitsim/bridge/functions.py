@@ -10,6 +10,8 @@ learn from local losses (forward-forward), so the error stops at each layer's in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,12 +21,13 @@ from .. import kernels as K
 from ..config import BACKENDS
 from ..network.counters import OpCounter, active_counter
 from ..network import costs
-from ..precision import FP32
+from ..network.gradients import Quantizer
+from ..precision import FP32, Precision
 from . import fixed, tally
-from .estimators import quantize_grad
 
-__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConv2dFn", "IndexLinearFn", "QuantizeGradFn",
-           "MaxPoolCountsFn", "NormTiledSampleFn", "BACKENDS", "check_backend"]
+__all__ = ["TiledSampleFn", "BSNSampleFn", "IndexConf", "IndexConvConf", "IndexConv2dFn",
+           "IndexLinearFn", "QuantizeGradFn", "MaxPoolCountsFn", "NormTiledSampleFn", "BACKENDS",
+           "check_backend"]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -33,21 +36,22 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 class TiledSampleFn(torch.autograd.Function):
-    """Tiled logistic unit: forward samples counts 0..M with p-bits; backward is the estimator.
+    """Tiled logistic unit: forward samples counts 0..M with p-bits; backward is the estimator
+    (a :mod:`pbitsim.bridge.estimators` object).
 
     Returns ``(s_float, s_uint8)``: the same counts as float32 (differentiable) and as the
     uint8 tensor the next index layer reads.
     """
 
     @staticmethod
-    def forward(ctx, z, tiles: int, seed: int, estimator: str, device=None):
+    def forward(ctx, z, tiles: int, seed: int, estimator, device=None):
         counter = active_counter()
         s_f = torch.empty(z.shape, dtype=torch.float32)
         # the ideal sampler also returns the float counts and, when a mean-field gradient will
         # be needed, the slope from the sigmoids it computes anyway (no second pass over z)
         fused = device is None or isinstance(device, K.Ideal)
         slope = (torch.empty(z.shape, dtype=torch.float32)
-                 if fused and estimator == "mean-field" and z.requires_grad else None)
+                 if fused and estimator.uses_slope and z.requires_grad else None)
         s = torch.from_numpy(K.tiled_logistic(
             _np(z), int(tiles), int(seed), counter, device=device,
             out_float=s_f.numpy() if fused else None,
@@ -64,16 +68,8 @@ class TiledSampleFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g, _g_u8):
         (saved,) = ctx.saved_tensors
-        counter = active_counter()
-        if ctx.estimator == "mean-field":
-            tally.count_dmean(counter, saved.numel(), ctx.tiles)
-            if ctx.has_slope:  # the slope is this call's own buffer: scaled in place
-                return saved.mul_(g), None, None, None, None
-            d = torch.from_numpy(K.tiled_dmean(_np(saved), ctx.tiles))
-            return g * d, None, None, None, None
-        # straight-through: identity inside the unit's range (-inf, M + 1/2]
-        tally.record(counter, costs.straight_through_backward(saved.numel()))
-        return g * (saved <= ctx.tiles + 0.5).to(g.dtype), None, None, None, None
+        dz = ctx.estimator.backward(g, saved, ctx.tiles, active_counter(), ctx.has_slope)
+        return dz, None, None, None, None
 
 
 class NormTiledSampleFn(torch.autograd.Function):
@@ -170,13 +166,13 @@ class QuantizeGradFn(torch.autograd.Function):
     """Identity forward; backward replaces the gradient by its BGBSFF quantization."""
 
     @staticmethod
-    def forward(ctx, z, how: str, seed: int):
+    def forward(ctx, z, how, seed: int):
         ctx.how, ctx.seed = how, int(seed)
         return z.view_as(z)
 
     @staticmethod
     def backward(ctx, g):
-        q, scale = quantize_grad(g, ctx.how, ctx.seed)
+        q, scale = ctx.how.quantize(g, ctx.seed)
         tally.count_quantize(active_counter(), g.numel(), ctx.how)
         return q * scale.reshape((1, -1) + (1,) * (g.dim() - 2)), None, None
 
@@ -188,13 +184,51 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+@dataclass(frozen=True)
+class IndexConf:
+    """What an index layer's products branch on, for one call: the configuration of a
+    :class:`~pbitsim.bridge.modules.BSNLinear` (and, with the geometry of
+    :class:`IndexConvConf`, of a :class:`~pbitsim.bridge.modules.BSNConv2d`).
+
+    ``tiles``: M, the largest count ``x`` holds; ``backend``: ``'index'`` (the kernels) or
+    ``'dense'`` (torch's float product, the kernels' counts from their closed forms); ``prec``:
+    the datapath (fp32 or fixed point, :mod:`pbitsim.precision`); ``grad_quant``: BGBSFF's
+    quantizer of the error (:mod:`pbitsim.bridge.estimators`), or None.
+    """
+
+    tiles: int
+    backend: str = "index"
+    prec: Precision = FP32
+    grad_quant: Quantizer | None = None
+
+    @property
+    def dense(self) -> bool:
+        """Whether the products run as torch's float products on the counts."""
+        return self.backend == "dense"
+
+    @property
+    def integer_errors(self) -> bool:
+        """Whether the weight gradient accumulates ``--grad-bits`` integer errors (fixed point)."""
+        return self.prec.grad_bits is not None
+
+
+@dataclass(frozen=True)
+class IndexConvConf(IndexConf):
+    """:class:`IndexConf` and the convolution's geometry (``weight`` is ``[O, C/groups, kh,
+    kw]``)."""
+
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1
+
+
 def _error_for_weight_grad(g, grad_quant, quant_seed: int, counter):
     """The output error an index layer's weight gradient accumulates: BGBSFF quantizes it (one
     scale per output channel or feature, returned; None otherwise). Also a fresh counter for
     the product's counts (None when nothing counts), relabelled by the caller when quantized."""
     scale = None
     if grad_quant is not None:
-        g, scale = quantize_grad(g, grad_quant, quant_seed)
+        g, scale = grad_quant.quantize(g, quant_seed)
         tally.count_quantize(counter, g.numel(), grad_quant)
     return g.contiguous(), scale, (OpCounter() if counter is not None else None)
 
@@ -230,102 +264,114 @@ def _per_input(v, view_shape):
     return v.reshape(groups, 1, cg).expand(groups, o // groups, cg).reshape(view_shape)
 
 
+def _conv_product(conf: IndexConvConf, x, w_eff, counter):
+    """``conv2d(x, w_eff)`` of the counts on the configured datapath and backend: ``(out, what
+    the backward keeps of x, the tap statistics of the dense backend or None)``."""
+    o, _, kh, kw = w_eff.shape
+    if conf.prec.fixed:
+        out = fixed.conv_forward(x, w_eff, conf.stride, conf.padding, conf.groups, conf.tiles,
+                                 conf.backend, conf.prec, counter)
+        return out, x, None
+    if conf.dense:
+        stats = K.conv2d_tap_stats(_np(x), (kh, kw), conf.stride, conf.padding, tiles=conf.tiles)
+        xf = x.to(torch.float32)  # the float counts, kept for the weight gradient
+        out = F.conv2d(xf, w_eff, None, conf.stride, conf.padding, 1, conf.groups)
+        K.add_index_counts(counter, stats, "forward", o // conf.groups, x.numel(), out.numel())
+        return out, xf, stats
+    out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), conf.stride, conf.padding, counter,
+                                          groups=conf.groups, tiles=conf.tiles))
+    return out, x, None
+
+
+def _conv_weight_grad(conf: IndexConvConf, x, g, ksize, quant_seed: int, stats, counter):
+    """The weight gradient's product: ``(the error it accumulated, as float32; gw; the error's
+    scale per output channel, or None)``. ``--grad-bits`` errors go into integer accumulators;
+    otherwise the (BGBSFF-quantized) error into the float or index product, whose counts are
+    restated at the datapath's widths."""
+    if conf.integer_errors:
+        gq, scale = fixed.quantize_error(g, conf.prec, quant_seed, counter)
+        gw = fixed.conv_weight_grad(x, gq, ksize, conf.stride, conf.padding, conf.groups,
+                                    conf.tiles, conf.backend, conf.prec, counter)
+        return torch.from_numpy(gq.astype(np.float32)), gw, scale
+    g, scale, sub = _error_for_weight_grad(g, conf.grad_quant, quant_seed, counter)
+    if conf.dense:
+        if conf.prec.fixed:  # the uint8 counts were kept
+            stats = K.conv2d_tap_stats(_np(x), ksize, conf.stride, conf.padding, tiles=conf.tiles)
+            x = x.to(torch.float32)
+        o = g.shape[1]
+        gw = conv2d_weight(x, (o, x.shape[1] // conf.groups, *ksize), g, conf.stride,
+                           conf.padding, 1, conf.groups)
+        K.add_index_counts(sub, stats, "weight_grad", o // conf.groups, x.numel(), gw.numel())
+    else:
+        gw = torch.from_numpy(K.index_conv2d_weight_grad(
+            _np(x), _np(g), ksize, conf.stride, conf.padding, sub, groups=conf.groups,
+            tiles=conf.tiles))
+    if sub is not None:  # quantized errors accumulate as integers
+        tally.record(counter, _weight_grad_counts(sub, conf.grad_quant, conf.prec))
+    return g, gw, scale
+
+
 class IndexConv2dFn(torch.autograd.Function):
     """``conv2d(in_scale * x + in_shift, weight, bias)`` for integer tile counts ``x`` (uint8).
 
     The previous layer's batch-norm affine is folded in: its per-channel scale into the weights
     (so the hardware indexes and accumulates ``weight * scale`` by the integer counts) and its
     shift into a bias map ``conv2d(in_shift over a zero-padded image, weight)``, which differs from
-    a constant only at the borders, where zero padding cuts the kernel. ``grad_quant`` (BGBSFF)
-    quantizes the incoming gradient so the weight-gradient accumulation runs on integers.
-    ``groups``: grouped convolution (``weight`` is ``[O, C/groups, kh, kw]``).
+    a constant only at the borders, where zero padding cuts the kernel.
 
-    ``backend``: ``'index'`` runs the index-and-accumulate kernels (the reference: adds the
-    weight rows of every non-zero count, in a fixed order); ``'dense'`` runs torch's float
-    convolution on the counts as float32, which returns the same sums up to float reassociation,
-    and records the counts the kernels would report from their closed forms
-    (:func:`pbitsim.kernels.conv2d_tap_stats`), so the counts are identical.
-
-    ``prec``: a fixed-point :class:`pbitsim.precision.Precision` runs the products on integer
-    weights and saturating accumulators (:mod:`pbitsim.bridge.fixed`); ``quant_seed`` then also
-    seeds the stochastic rounding of ``grad_bits`` errors.
+    ``conf`` (:class:`IndexConvConf`): the geometry (``groups``: grouped convolution), ``tiles``,
+    ``grad_quant`` (BGBSFF: the incoming gradient quantized, so the weight-gradient accumulation
+    runs on integers), ``backend``: ``'index'`` runs the index-and-accumulate kernels (the
+    reference: adds the weight rows of every non-zero count, in a fixed order); ``'dense'`` runs
+    torch's float convolution on the counts as float32, which returns the same sums up to float
+    reassociation, and records the counts the kernels would report from their closed forms
+    (:func:`pbitsim.kernels.conv2d_tap_stats`), so the counts are identical. ``prec``: a
+    fixed-point :class:`pbitsim.precision.Precision` runs the products on integer weights and
+    saturating accumulators (:mod:`pbitsim.bridge.fixed`). ``quant_seed`` seeds this call's
+    stochastic rounding (ternary errors, ``grad_bits`` errors).
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, in_scale, in_shift, stride: int, padding: int, tiles: int,
-                grad_quant, quant_seed: int, groups: int = 1, backend: str = "index",
-                prec=FP32):
+    def forward(ctx, x, weight, bias, in_scale, in_shift, conf: IndexConvConf,
+                quant_seed: int = 0):
         counter = active_counter()
         o, c, kh, kw = weight.shape
-        per_input = (1, c, 1, 1) if groups == 1 else (o, c, 1, 1)  # c: channels per group
+        per_input = (1, c, 1, 1) if conf.groups == 1 else (o, c, 1, 1)  # c: channels per group
         w_eff = _fold_weight(weight, in_scale, per_input)
-        stats = x_saved = None
-        if prec.fixed:
-            out = fixed.conv_forward(x, w_eff, stride, padding, groups, tiles, backend, prec,
-                                     counter)
-        elif backend == "dense":
-            stats = K.conv2d_tap_stats(_np(x), (kh, kw), stride, padding, tiles=tiles)
-            x_saved = x.to(torch.float32)  # the float counts, kept for the weight gradient
-            out = F.conv2d(x_saved, w_eff, None, stride, padding, 1, groups)
-            K.add_index_counts(counter, stats, "forward", o // groups, x.numel(), out.numel())
-        else:
-            out = torch.from_numpy(K.index_conv2d(_np(x), _np(w_eff), stride, padding, counter,
-                                                  groups=groups, tiles=tiles))
+        out, x_kept, stats = _conv_product(conf, x, w_eff, counter)
         h, w = x.shape[2], x.shape[3]
         offset = bias.detach().reshape(1, o, 1, 1) if bias is not None else None
         if in_shift is not None:
             w_shift = (weight.detach() * _per_input(in_shift, per_input)).sum(1, keepdim=True)
-            bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, stride, padding)
+            bias_map = F.conv2d(torch.ones(1, 1, h, w), w_shift, None, conf.stride, conf.padding)
             offset = bias_map if offset is None else bias_map + offset
         if offset is not None:  # one bias map, built once per step, added in one pass
             out += offset
             tally.count_bias(counter, out.shape)
-        ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
-        ctx.conf = (stride, padding, tiles, grad_quant, quant_seed, (kh, kw), (h, w),
-                    bias is not None, groups, per_input, backend, stats, prec)
+        ctx.save_for_backward(x_kept, in_scale, in_shift)
+        ctx.conf, ctx.quant_seed, ctx.stats = conf, quant_seed, stats
+        ctx.ksize, ctx.in_hw, ctx.per_input = (kh, kw), (h, w), per_input
+        ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        (stride, padding, tiles, grad_quant, quant_seed, ksize, (h, w), has_bias, groups,
-         per_input, backend, stats, prec) = ctx.conf
-        counter = active_counter()
-        if prec.grad_bits is not None:  # integer errors into integer accumulators
-            gq, scale = fixed.quantize_error(g, prec, quant_seed, counter)
-            gw = fixed.conv_weight_grad(x, gq, ksize, stride, padding, groups, tiles, backend,
-                                        prec, counter)
-            g, sub, done = torch.from_numpy(gq.astype(np.float32)), None, True
-        else:
-            done = False
-            g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
-            if prec.fixed and backend == "dense":  # the uint8 counts were kept
-                stats = K.conv2d_tap_stats(_np(x), ksize, stride, padding, tiles=tiles)
-                x = x.to(torch.float32)
-        if done:
-            pass
-        elif backend == "dense":  # x holds the float counts
-            o = g.shape[1]
-            gw = conv2d_weight(x, (o, x.shape[1] // groups, *ksize), g, stride, padding, 1,
-                               groups)
-            K.add_index_counts(sub, stats, "weight_grad", o // groups, x.numel(), gw.numel())
-        else:
-            gw = torch.from_numpy(K.index_conv2d_weight_grad(_np(x), _np(g), ksize, stride,
-                                                             padding, sub, groups=groups,
-                                                             tiles=tiles))
-        if counter is not None and sub is not None:  # quantized errors accumulate as integers
-            tally.record(counter, _weight_grad_counts(sub, grad_quant, prec))
+        conf, per_input, counter = ctx.conf, ctx.per_input, active_counter()
+        g, gw, scale = _conv_weight_grad(conf, x, g, ctx.ksize, ctx.quant_seed, ctx.stats,
+                                         counter)
         o = gw.shape[0]
         if in_scale is not None:
             gw *= _per_input(in_scale, per_input)
         if in_shift is not None:
             g_sum = g.sum(0, keepdim=True)
-            g_ones = conv2d_weight(torch.ones(1, 1, h, w), (o, 1, *ksize), g_sum, stride, padding)
+            g_ones = conv2d_weight(torch.ones(1, 1, *ctx.in_hw), (o, 1, *ctx.ksize), g_sum,
+                                   conf.stride, conf.padding)
             gw += g_ones * _per_input(in_shift, per_input)
         if in_scale is not None or in_shift is not None:
             tally.record(counter, costs.fold_input_affine_backward(gw.numel(), g.numel()))
         gb = None
-        if has_bias:  # from the per-position sums when they exist
+        if ctx.has_bias:  # from the per-position sums when they exist
             gb = g_sum.sum((0, 2, 3)) if in_shift is not None else g.sum((0, 2, 3))
             tally.count_bias(counter, g.shape, backward=True)
         if scale is not None:
@@ -333,71 +379,76 @@ class IndexConv2dFn(torch.autograd.Function):
             if gb is not None:
                 gb *= scale
             tally.record(counter, costs.dequantize(gw.numel() + (o if gb is not None else 0)))
-        return None, gw, gb, None, None, None, None, None, None, None, None, None, None
+        return None, gw, gb, None, None, None, None
+
+
+def _linear_product(conf: IndexConf, x, w_eff, counter):
+    """``x @ w_eff`` of the counts ``[B, K]`` on the configured datapath and backend, as
+    :func:`_conv_product`."""
+    if conf.prec.fixed:
+        return fixed.linear_forward(x, w_eff, conf.tiles, conf.backend, conf.prec, counter), x, None
+    if conf.dense:
+        stats = K.matmul_tap_stats(_np(x), tiles=conf.tiles)
+        xf = x.to(torch.float32)
+        out = F.linear(xf, w_eff.T.contiguous())  # MKL's fast layout for N << K
+        K.add_index_counts(counter, stats, "forward", w_eff.shape[1], x.numel(), out.numel())
+        return out, xf, stats
+    return torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=conf.tiles)), x, None
+
+
+def _linear_weight_grad(conf: IndexConf, x, g, quant_seed: int, stats, counter):
+    """The weight gradient's product ``x^T g`` (``[K, N]``), as :func:`_conv_weight_grad`."""
+    if conf.integer_errors:
+        gq, scale = fixed.quantize_error(g, conf.prec, quant_seed, counter)
+        gw = fixed.linear_weight_grad(x, gq, conf.tiles, conf.backend, conf.prec, counter)
+        return torch.from_numpy(gq.astype(np.float32)), gw, scale
+    g, scale, sub = _error_for_weight_grad(g, conf.grad_quant, quant_seed, counter)
+    if conf.dense:
+        if conf.prec.fixed:  # the uint8 counts were kept
+            stats = K.matmul_tap_stats(_np(x), tiles=conf.tiles)
+            x = x.to(torch.float32)
+        gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest
+        K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
+    else:
+        gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=conf.tiles))
+    if sub is not None:  # quantized errors accumulate as integers
+        tally.record(counter, _weight_grad_counts(sub, conf.grad_quant, conf.prec))
+    return g, gw, scale
 
 
 class IndexLinearFn(torch.autograd.Function):
     """``(in_scale * x + in_shift) @ weight + bias`` for integer counts ``x`` uint8 ``[B, K]``.
 
     ``weight`` is ``[K, N]`` (the kernel's layout). The folded shift becomes a bias
-    ``in_shift @ weight``. ``grad_quant`` (BGBSFF) quantizes the incoming error per output
-    feature, so the weight-gradient accumulation runs on integers. ``backend`` as for
-    :class:`IndexConv2dFn` (dense: a float product on the counts, the counts from
-    :func:`pbitsim.kernels.matmul_tap_stats`). ``prec`` as for :class:`IndexConv2dFn`.
+    ``in_shift @ weight``. ``conf`` (:class:`IndexConf`) and ``quant_seed`` as for
+    :class:`IndexConv2dFn` (BGBSFF quantizes the incoming error per output feature; the dense
+    backend's counts come from :func:`pbitsim.kernels.matmul_tap_stats`).
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, in_scale, in_shift, tiles: int, grad_quant=None,
-                quant_seed: int = 0, backend: str = "index", prec=FP32):
+    def forward(ctx, x, weight, bias, in_scale, in_shift, conf: IndexConf, quant_seed: int = 0):
         counter = active_counter()
         k, n = weight.shape
         w_eff = _fold_weight(weight, in_scale, (k, 1))
-        stats = x_saved = None
-        if prec.fixed:
-            out = fixed.linear_forward(x, w_eff, tiles, backend, prec, counter)
-        elif backend == "dense":
-            stats = K.matmul_tap_stats(_np(x), tiles=tiles)
-            x_saved = x.to(torch.float32)
-            out = F.linear(x_saved, w_eff.T.contiguous())  # MKL's fast layout for N << K
-            K.add_index_counts(counter, stats, "forward", n, x.numel(), out.numel())
-        else:
-            out = torch.from_numpy(K.index_matmul(_np(x), _np(w_eff), counter, tiles=tiles))
+        out, x_kept, stats = _linear_product(conf, x, w_eff, counter)
         b_eff = bias.detach().clone() if bias is not None else torch.zeros(n)
         if in_shift is not None:
             b_eff += in_shift @ weight.detach()
         if in_shift is not None or bias is not None:
             out += b_eff
             tally.count_bias(counter, out.shape)
-        ctx.save_for_backward(x if x_saved is None else x_saved, in_scale, in_shift)
-        ctx.conf = (tiles, bias is not None, grad_quant, quant_seed, backend, stats, prec)
+        ctx.save_for_backward(x_kept, in_scale, in_shift)
+        ctx.conf, ctx.quant_seed, ctx.stats = conf, quant_seed, stats
+        ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, in_scale, in_shift = ctx.saved_tensors
-        tiles, has_bias, grad_quant, quant_seed, backend, stats, prec = ctx.conf
         counter = active_counter()
-        if prec.grad_bits is not None:  # integer errors into integer accumulators
-            gq, scale = fixed.quantize_error(g, prec, quant_seed, counter)
-            gw = fixed.linear_weight_grad(x, gq, tiles, backend, prec, counter)
-            g, sub, done = torch.from_numpy(gq.astype(np.float32)), None, True
-        else:
-            done = False
-            g, scale, sub = _error_for_weight_grad(g, grad_quant, quant_seed, counter)
-            if prec.fixed and backend == "dense":  # the uint8 counts were kept
-                stats = K.matmul_tap_stats(_np(x), tiles=tiles)
-                x = x.to(torch.float32)
-        if done:
-            pass
-        elif backend == "dense":  # x holds the float counts
-            gw = (g.T @ x).T.contiguous()  # = x.T @ g, in the layout MKL runs fastest
-            K.add_index_counts(sub, stats, "weight_grad", g.shape[1], x.numel(), gw.numel())
-        else:
-            gw = torch.from_numpy(K.index_matmul_xt(_np(x), _np(g), sub, tiles=tiles))
-        if counter is not None and sub is not None:  # quantized errors accumulate as integers
-            tally.record(counter, _weight_grad_counts(sub, grad_quant, prec))
+        g, gw, scale = _linear_weight_grad(ctx.conf, x, g, ctx.quant_seed, ctx.stats, counter)
         g_sum = g.sum(0)
-        if has_bias:
+        if ctx.has_bias:
             tally.count_bias(counter, g.shape, backward=True)
         if in_scale is not None:
             gw *= in_scale.reshape(-1, 1)
@@ -408,6 +459,6 @@ class IndexLinearFn(torch.autograd.Function):
         if scale is not None:
             gw *= scale.reshape(1, -1)
             g_sum *= scale
-            tally.record(counter, costs.dequantize(gw.numel() + (g_sum.numel() if has_bias else 0)))
-        return (None, gw, (g_sum if has_bias else None), None, None, None, None, None, None,
-                None)
+            tally.record(counter, costs.dequantize(
+                gw.numel() + (g_sum.numel() if ctx.has_bias else 0)))
+        return None, gw, (g_sum if ctx.has_bias else None), None, None, None, None

@@ -31,10 +31,11 @@ from ..network.counters import active_counter, uint_dtype
 from ..network import costs
 from ..precision import FP32, Precision
 from . import tally
-from .estimators import ESTIMATORS, QUANTIZERS
+from .estimators import estimator as _estimator, quantizer as _quantizer
 from .counted import counted_bn_backward
-from .functions import (BSNSampleFn, IndexConv2dFn, IndexLinearFn, MaxPoolCountsFn,
-                        NormTiledSampleFn, QuantizeGradFn, TiledSampleFn, check_backend)
+from .functions import (BSNSampleFn, IndexConf, IndexConv2dFn, IndexConvConf, IndexLinearFn,
+                        MaxPoolCountsFn, NormTiledSampleFn, QuantizeGradFn, TiledSampleFn,
+                        check_backend)
 
 __all__ = ["TiledLogistic", "BinaryStochastic", "BSNConv2d", "BSNLinear", "FoldableBatchNorm2d",
            "FoldableBatchNorm1d", "QuantizeGrad", "max_pool_counts", "normalized_tiles",
@@ -63,7 +64,7 @@ class TiledLogistic(_Seeded):
     ----------
     tiles : int
         M, p-bits per unit (``1..pbitsim.config.MAX_TILES``).
-    estimator : {"mean-field", "straight-through"}
+    estimator : {"mean-field", "straight-through"} or an estimator object
         The backward (see :mod:`pbitsim.bridge.estimators`).
     seed : int
         Base seed of calls made without an explicit ``seed``.
@@ -83,22 +84,20 @@ class TiledLogistic(_Seeded):
     (mean-field) or :func:`pbitsim.network.costs.straight_through_backward` of z.numel() units.
     """
 
-    def __init__(self, tiles: int, estimator: str = "mean-field", seed: int = 0, device=None):
+    def __init__(self, tiles: int, estimator="mean-field", seed: int = 0, device=None):
         super().__init__(seed)
         self.device = K.parse_device(device)
         if int(tiles) < 1:
             raise ValueError(f"tiles must be >= 1, got {tiles}")
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
         self.tiles = int(tiles)
-        self.estimator = estimator
+        self.estimator = _estimator(estimator)
 
     def forward(self, z: torch.Tensor, seed: int | None = None):
         return TiledSampleFn.apply(z, self.tiles, self.next_seed(seed), self.estimator,
                                    self.device)
 
     def extra_repr(self) -> str:
-        return f"tiles={self.tiles}, estimator={self.estimator!r}, device={self.device!r}"
+        return f"tiles={self.tiles}, estimator={str(self.estimator)!r}, device={self.device!r}"
 
 
 class BinaryStochastic(_Seeded):
@@ -115,11 +114,11 @@ class BinaryStochastic(_Seeded):
 class QuantizeGrad(_Seeded):
     """Identity whose backward quantizes the gradient (BGBSFF), e.g. before a real first layer."""
 
-    def __init__(self, how: str, seed: int = 0):
+    def __init__(self, how, seed: int = 0):
         super().__init__(seed)
-        if how not in QUANTIZERS:
-            raise ValueError(f"unknown gradient quantizer {how!r}; choose one of {', '.join(QUANTIZERS)}")
-        self.how = how
+        if how is None:
+            raise ValueError("QuantizeGrad needs a gradient quantizer, got None")
+        self.how = _quantizer(how)
 
     def forward(self, z: torch.Tensor, seed: int | None = None):
         return QuantizeGradFn.apply(z, self.how, self.next_seed(seed))
@@ -147,7 +146,8 @@ class _CountStats:
 
     def _draws(self) -> bool:
         """Whether a call draws random numbers (ternary errors, stochastic gradient rounding)."""
-        return self.grad_quant == "ternary" or self.precision.grad_bits is not None
+        return ((self.grad_quant is not None and self.grad_quant.stochastic)
+                or self.precision.grad_bits is not None)
 
     def _init_stats(self):
         self.register_buffer("in_stats", torch.zeros(2, 3, dtype=torch.float64))
@@ -197,35 +197,38 @@ class BSNConv2d(_CountStats, _Seeded):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
                  padding: int = 0, *, groups: int = 1, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
+                 grad_quant=None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
         self.backend = check_backend(backend)
-        if grad_quant is not None and grad_quant not in QUANTIZERS:
-            raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
         self.stride, self.padding, self.tiles_in = int(stride), int(padding), int(tiles_in)
         self.groups = int(groups)
-        self.grad_quant = grad_quant
+        self.grad_quant = _quantizer(grad_quant)
         ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups,
                         bias=bias)
         self.weight = nn.Parameter(ref.weight.detach().clone())  # torch's default init
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
         self._init_stats()
 
+    @property
+    def conf(self) -> IndexConvConf:
+        """The configuration its products run on (:class:`~pbitsim.bridge.functions.IndexConvConf`;
+        the backend and the datapath as last set)."""
+        return IndexConvConf(self.tiles_in, self.backend, self.precision, self.grad_quant,
+                             self.stride, self.padding, self.groups)
+
     def forward(self, x, in_scale=None, in_shift=None, seed: int | None = None, row_scale=None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
         qseed = self.next_seed(seed) if self._draws() else 0
         bias = self.bias if row_scale is None else None
-        out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.stride,
-                                  self.padding, self.tiles_in, self.grad_quant, qseed, self.groups,
-                                  self.backend, self.precision)
+        out = IndexConv2dFn.apply(x, self.weight, bias, in_scale, in_shift, self.conf, qseed)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         o, c, kh, kw = self.weight.shape
         return (f"{c * self.groups}, {o}, kernel_size=({kh}, {kw}), stride={self.stride}, "
                 f"padding={self.padding}, groups={self.groups}, tiles_in={self.tiles_in}, "
-                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
+                f"grad_quant={_name(self.grad_quant)!r}, backend={self.backend!r}")
 
 
 class BSNLinear(_CountStats, _Seeded):
@@ -242,30 +245,32 @@ class BSNLinear(_CountStats, _Seeded):
     """
 
     def __init__(self, in_features: int, out_features: int, *, tiles_in: int = 1, bias: bool = True,
-                 grad_quant: str | None = None, seed: int = 0, backend: str = "index"):
+                 grad_quant=None, seed: int = 0, backend: str = "index"):
         super().__init__(seed)
         self.backend = check_backend(backend)
-        if grad_quant is not None and grad_quant not in QUANTIZERS:
-            raise ValueError(f"unknown gradient quantizer {grad_quant!r}")
-        self.grad_quant = grad_quant
+        self.grad_quant = _quantizer(grad_quant)
         self.tiles_in = int(tiles_in)
         bound = 1.0 / math.sqrt(in_features)  # torch.nn.Linear's default init
         self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
         self._init_stats()
 
+    @property
+    def conf(self) -> IndexConf:
+        """The configuration its products run on (:class:`~pbitsim.bridge.functions.IndexConf`)."""
+        return IndexConf(self.tiles_in, self.backend, self.precision, self.grad_quant)
+
     def forward(self, x, in_scale=None, in_shift=None, row_scale=None, seed: int | None = None):
         x = _as_counts(x, self.tiles_in)
         self._observe(x)
         bias = self.bias if row_scale is None else None
         qseed = self.next_seed(seed) if self._draws() else 0
-        out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.tiles_in,
-                                  self.grad_quant, qseed, self.backend, self.precision)
+        out = IndexLinearFn.apply(x, self.weight, bias, in_scale, in_shift, self.conf, qseed)
         return out if row_scale is None else _scale_rows(out, row_scale, self.bias)
 
     def extra_repr(self) -> str:
         return (f"{self.weight.shape[0]}, {self.weight.shape[1]}, tiles_in={self.tiles_in}, "
-                f"grad_quant={self.grad_quant!r}, backend={self.backend!r}")
+                f"grad_quant={_name(self.grad_quant)!r}, backend={self.backend!r}")
 
 
 def set_backend(module: nn.Module, backend: str) -> nn.Module:
@@ -287,6 +292,11 @@ def set_precision(module: nn.Module, prec: Precision) -> nn.Module:
         if isinstance(m, (BSNConv2d, BSNLinear, _Counted)):
             m.precision = prec
     return module
+
+
+def _name(variant) -> str | None:
+    """A variant's name (as the module was configured), None for none."""
+    return None if variant is None else str(variant)
 
 
 def _scale_rows(out: torch.Tensor, row_scale: torch.Tensor, bias) -> torch.Tensor:
@@ -415,7 +425,7 @@ def normalized_tiles(norm: nn.Module, act: TiledLogistic, z: torch.Tensor, seed:
     fused = (isinstance(norm, FoldableBatchNorm2d) and isinstance(act, TiledLogistic)
              and norm.training and norm.track_running_stats and norm.affine
              and norm.in_dtype == "fp32" and isinstance(act.device, K.Ideal)
-             and act.estimator == "mean-field" and z.dim() == 4 and z.dtype == torch.float32)
+             and act.estimator.uses_slope and z.dim() == 4 and z.dtype == torch.float32)
     if not fused:
         return act(counted_bn_backward(norm(z)[0]), seed=seed)
     mean, invstd = norm.batch_stats(z)

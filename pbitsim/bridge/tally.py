@@ -16,6 +16,7 @@ import functools
 
 from ..network import costs
 from ..network.counters import OpCounter
+from ..network.gradients import MeanField, Quantizer
 from ..precision import FP32, Precision
 
 __all__ = [
@@ -67,7 +68,7 @@ def conv_macs(x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0)
 
 
 def count_product(counter, macs: int, kind: str, n_in: int, n_out: int,
-                  quant: str | None = None, weights: int = 0, saved: str = "act",
+                  quant: Quantizer | None = None, weights: int = 0, saved: str = "act",
                   prec: Precision = FP32) -> None:
     """A real-valued product (see :func:`pbitsim.network.costs.product`), at the widths of ``prec``
     (:func:`pbitsim.network.costs.at_precision`)."""
@@ -80,7 +81,7 @@ def count_product(counter, macs: int, kind: str, n_in: int, n_out: int,
 
 
 def count_conv(counter, x_shape, w_shape, out_shape, groups: int = 1, stride=1, padding=0,
-               kind: str = "forward", quant: str | None = None, saved: str = "act",
+               kind: str = "forward", quant: Quantizer | None = None, saved: str = "act",
                prec: Precision = FP32) -> None:
     """A real-valued convolution ``x_shape -> out_shape`` or, by ``kind``, its weight or input
     gradient (always pass the forward's shapes)."""
@@ -116,9 +117,10 @@ def count_bias(counter, out_shape, backward: bool = False) -> None:
     record(counter, fn(numel(out_shape), int(out_shape[1])))
 
 
-def count_quantize(counter, n: int, how: str) -> None:
+def count_quantize(counter, n: int, how: Quantizer) -> None:
+    """BGBSFF's quantization of ``n`` errors by ``how``."""
     if counter is not None and n:
-        record(counter, costs.quantize(int(n), how))
+        record(counter, how.counts(int(n)))
 
 
 def count_relu(counter, n: int, train: bool, saved: str = "act") -> None:
@@ -175,9 +177,9 @@ def count_softmax_ce(counter, batch: int, classes: int, train: bool = True) -> N
 
 
 def count_dmean(counter, n: int, tiles: int) -> None:
-    """Mean-field backward of ``n`` tiled units."""
+    """Mean-field backward of ``n`` tiled units (a binary stochastic neuron: ``tiles`` 1)."""
     if counter is not None and n:
-        record(counter, costs.tiled_backward(int(n), int(tiles)))
+        record(counter, MeanField().backward_counts(int(n), int(tiles)))
 
 
 def count_adam(counter, params: int) -> None:

@@ -15,6 +15,7 @@ from ..config import DEFAULT_TILES
 from ..estimator import DEFAULT_ALGOS, estimate as run_estimate
 from ..hardware.tables import DEFAULT_TABLE
 from ..network.archs import DEFAULT_ARCH
+from ..network.gradients import QUANTIZERS
 from ..hardware.pricing import price_counts
 from ..network.tiles import DEFAULT_DENSITY
 from .console import make_console
@@ -112,7 +113,7 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--batch-size", metavar="B", type=int, default=None,
               help="Mini-batch size (amortizes optimizer and batch-norm work) [default: 128, or "
                    "the --counts run's].")
-@click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default=None,
+@click.option("--grad-quant", type=click.Choice(tuple(QUANTIZERS)), default=None,
               help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: ternary].")
 @click.option("--update", type=click.Choice(("adam", "shift")), default=None,
               help="BGBSFF's weight update, as `pbitsim train --update` [default: adam].")

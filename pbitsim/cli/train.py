@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND, threads_note
-from ..estimator.algorithms import DEFAULT_UPDATE, UPDATES
+from ..estimator.algorithms import (DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
+                                    UPDATES)
+from ..network.gradients import ESTIMATORS, QUANTIZERS
 from ..network.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
@@ -106,11 +108,11 @@ def _summary_table(results: dict):
 @click.option("--overwrite", is_flag=True,
               help="Start afresh in an OUT that holds another run's checkpoint, results.json "
                    "or counts.json, replacing them (without it such a folder is refused).")
-@click.option("--estimator", type=click.Choice(("mean-field", "straight-through")),
-              default="mean-field", show_default=True,
+@click.option("--estimator", type=click.Choice(tuple(ESTIMATORS)),
+              default=DEFAULT_ESTIMATOR, show_default=True,
               help="Backward of the binary stochastic units (the tiled rules: bsff, bgbsff, "
                    "bsmf, bssff, bscafo-*).")
-@click.option("--grad-quant", type=click.Choice(("ternary", "sign")), default="ternary",
+@click.option("--grad-quant", type=click.Choice(tuple(QUANTIZERS)), default=DEFAULT_GRAD_QUANT,
               show_default=True,
               help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
 @click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,

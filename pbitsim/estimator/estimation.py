@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from ..precision import FP32, Precision, make_precision
 from ..config import DEFAULT_TILES, calibration_batches, check_tiles
-from ..network.costs import QUANTIZERS
+from ..network import gradients
 from .algorithms import (
-    DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, ESTIMATORS, UPDATES,
+    DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
     Algorithm, LayerCounts, ModelParams, get_algorithm)
 from ..network.archs import Arch, load_arch
 from ..network.counts import PHASES, Counts
@@ -385,6 +385,17 @@ def _densities(density) -> tuple[float, ...]:
     return tuple(float(d) for d in values)
 
 
+def _choice(parse, value, what: str, names):
+    """``parse(value)``: the variant object a name (or an object) gives; None or an unknown
+    name: ValueError naming the choices."""
+    try:
+        if value is not None:
+            return parse(value)
+    except ValueError:
+        pass
+    raise ValueError(f"{what} must be one of {', '.join(names)}, got {value!r}")
+
+
 def estimate(arch: "str | os.PathLike | Arch | None" = None,
              algos=DEFAULT_ALGOS,
              table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
@@ -452,13 +463,11 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     if not names:
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
-    if grad_quant not in QUANTIZERS:
-        raise ValueError(f"gradient quantizer must be one of {', '.join(QUANTIZERS)}, "
-                         f"got {grad_quant!r}")
+    grad_quant = _choice(gradients.quantizer, grad_quant, "gradient quantizer",
+                         gradients.QUANTIZERS)
     if update not in UPDATES:
         raise ValueError(f"update must be one of {', '.join(UPDATES)}, got {update!r}")
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+    estimator = _choice(gradients.estimator, estimator, "estimator", gradients.ESTIMATORS)
     if isinstance(eval_samples, bool) or not isinstance(eval_samples, int) or eval_samples < 1:
         raise ValueError(f"eval samples must be an integer >= 1, got {eval_samples!r}")
     densities = _densities(density)

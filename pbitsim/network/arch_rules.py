@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from ..rulebook import RULE_SPECS, TILED_FORMS, family
 from ..schedules import GREEDY_FAMILY, MF_FAMILY, SFF_FAMILY, check_algo_schedule, check_schedule
+from .archs import BatchNorm, Conv2d, Dense, LayerNorm, Pool
 
-__all__ = ["CWC_FAMILY", "SFF_FAMILY", "NORMS", "TILED_RULES", "arch_rule",
+__all__ = ["CWC_FAMILY", "SFF_FAMILY", "TILED_RULES", "arch_rule",
            "is_tiled", "resolve_arch", "simulated_rule"]
 
 #: The algorithms training CwC-FF's per-class channel groups (and its freezing schedules).
@@ -19,7 +20,6 @@ CWC_FAMILY = family("cwc")
 #: becomes its tiled rule here (``mf`` -> ``bsmf``: :data:`pbitsim.rules.TILED_FORMS`) when the
 #: configuration is checked; without ``--tiles`` it runs real-valued ReLU units.
 TILED_RULES = tuple(n for n, s in RULE_SPECS.items() if s.tiled)
-NORMS = ("batchnorm", "layernorm")
 
 
 def is_tiled(algo: str) -> bool:
@@ -36,17 +36,17 @@ def simulated_rule(arch) -> str | None:
     per-sample factor on the next layer's outputs), in that order.
     """
     for block in arch.blocks:
-        seen: list[str] = []
+        seen: list[type] = []  # the kinds so far
         for layer in block.post:
-            if layer.type == "pool" and any(t in NORMS for t in seen):
+            if isinstance(layer, Pool) and any(k.is_norm for k in seen):
                 return (f"{layer.name} pools after a normalisation in block {block.name}; a p-bit "
                         "net pools the tile counts, before batch norm / layer norm")
-            if layer.type in NORMS and layer.type in seen:
+            if layer.is_norm and type(layer) in seen:
                 return f"block {block.name} has two {layer.type} layers ({layer.name})"
-            if layer.type == "batchnorm" and "layernorm" in seen:
+            if isinstance(layer, BatchNorm) and LayerNorm in seen:
                 return (f"{layer.name} follows a layernorm in block {block.name}; a p-bit net "
                         "folds batch norm, then layer norm, into the next layer")
-            seen.append(layer.type)
+            seen.append(type(layer))
     return None
 
 
@@ -58,7 +58,7 @@ def arch_rule(algo: str, arch) -> str | None:
         for block in arch.blocks:
             n = block.linear.out_shape[0]
             if n % arch.classes:
-                what = "channels" if block.linear.type == "conv2d" else "units"
+                what = "channels" if isinstance(block.linear, Conv2d) else "units"
                 return (f"{algo} on {arch.name}: {block.name} has {n} {what}, not divisible by "
                         f"the {arch.classes} classes (CwC-FF splits every block into one group "
                         "per class)")
@@ -80,7 +80,7 @@ def arch_rule(algo: str, arch) -> str | None:
             return f"{how} on {arch.name}: {rule}"
     if algo in family("ff"):
         for block in arch.blocks:
-            if block.linear.type != "dense":
+            if not isinstance(block.linear, Dense):
                 return (f"{algo} on {arch.name}: {block.name} is {block.linear.type}; Hinton's FF "
                         "(label in the input) needs an all-dense net")
         n_in = arch.blocks[0].linear.n_in
@@ -92,8 +92,8 @@ def arch_rule(algo: str, arch) -> str | None:
                     f"\"{arch.ff_variant}\"; {algo} trains Hinton's FF (train CwC-FF with --algo cwc)")
     if algo in MF_FAMILY:
         for block in arch.blocks:
-            if block.linear.type != "dense" or block.post:
-                what = (block.linear.type if block.linear.type != "dense"
+            if not isinstance(block.linear, Dense) or block.post:
+                what = (block.linear.type if not isinstance(block.linear, Dense)
                         else f"dense with {', '.join(l.type for l in block.post)}")
                 return (f"{algo} on {arch.name}: {block.name} is {what}; Mono-Forward is "
                         "modelled on dense ReLU layers without pools or norms (an MLP)")

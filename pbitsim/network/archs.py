@@ -23,6 +23,12 @@ it: together they form a *block*, the unit a forward-forward local loss trains. 
 network ends in a linear softmax classifier (the *head*) from the flattened last block
 output to ``classes``.
 
+Each ``type`` is a layer kind, a :class:`Layer` subclass (:data:`LAYER_KINDS`): it owns its
+keys, resolves its shapes (:meth:`Layer.from_spec`) and, for the layers after an activation,
+counts its forward and backward (:meth:`Layer.forward_counts`, :meth:`Layer.backward_counts`);
+code asks a layer what it is (``isinstance``, ``is_linear``, ``is_norm``), not its ``type``
+string, which names it in files and messages.
+
 ``pre_norm = true`` puts a batch norm between every linear layer and its activation (conv ->
 batch norm -> ReLU, as in Scalable FF's blocks; the tiled p-bit nets always have it).
 ``goodness_kernel = k`` gives every block an auxiliary ``k x k`` convolution (stride 1, padding
@@ -36,12 +42,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from ..runfiles import read_toml
+from . import costs
+from .costs import FP, Counts
 
 
-__all__ = ["Arch", "Block", "Layer", "ArchError", "load_arch", "list_archs", "default_arch",
+__all__ = ["Arch", "Block", "Layer", "Dense", "Conv2d", "Pool", "BatchNorm", "LayerNorm",
+           "LAYER_KINDS", "ArchError", "load_arch", "list_archs", "default_arch",
            "ARCH_DIR", "DEFAULT_ARCH", "DEFAULT_NETS"]
 
 ARCH_DIR = Path(__file__).with_name("archs")
@@ -60,14 +69,6 @@ DEFAULT_NETS = {
     "sff-cnn": {(1, 28, 28): "sff-cnn-mnist", (3, 32, 32): "sff-cnn-cifar10"},
 }
 DEFAULT_TRAIN_SAMPLES = 60000
-LINEAR_TYPES = ("dense", "conv2d")
-LAYER_FIELDS = {
-    "dense": {"units"},
-    "conv2d": {"channels", "kernel", "stride", "padding", "groups"},
-    "pool": {"size"},
-    "batchnorm": set(),
-    "layernorm": set(),
-}
 _TOP_KEYS = {"name", "description", "source", "input", "classes", "train_samples",
              "ff_variant", "pre_norm", "goodness_kernel", "layers"}
 
@@ -78,9 +79,21 @@ class ArchError(ValueError):
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer with its resolved shapes (per sample; ``(C, H, W)`` or ``(K,)``)."""
+    """One layer with its resolved shapes (per sample; ``(C, H, W)`` or ``(K,)``): the base of
+    the layer kinds (:class:`Dense`, :class:`Conv2d`, :class:`Pool`, :class:`BatchNorm`,
+    :class:`LayerNorm`), each owning its TOML keys, its shapes and, for the layers after an
+    activation, its counts."""
 
-    type: str
+    #: The kind's name in an architecture file (``type = "..."``).
+    type: ClassVar[str] = ""
+    #: The kind's keys in an architecture file, besides ``type``.
+    FIELDS: ClassVar[frozenset[str]] = frozenset()
+    #: A linear layer (dense, conv2d) opens a block and is followed by the activation; the
+    #: other kinds follow the activation in its block.
+    is_linear: ClassVar[bool] = False
+    #: A normalisation (batch norm, layer norm).
+    is_norm: ClassVar[bool] = False
+
     name: str
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -106,22 +119,187 @@ class Layer:
 
     @property
     def biases(self) -> int:
-        return self.out_shape[0] if self.type in LINEAR_TYPES else 0
+        return self.out_shape[0] if self.is_linear else 0
 
     @property
     def params(self) -> int:
         return self.weights + self.biases
 
+    @property
+    def affine_params(self) -> int:
+        """Trainable parameters outside ``params``: a batch norm's scale and shift."""
+        return 0
+
+    @property
+    def window(self) -> int:
+        """Inputs each output reads per channel and position (a pool's window; 1 otherwise)."""
+        return 1
+
     def describe(self) -> str:
-        shape = "x".join(map(str, self.out_shape))
-        if self.type == "conv2d":
-            groups = f" groups {self.groups}" if self.groups > 1 else ""
-            return f"conv {self.kernel}x{self.kernel}/{self.stride}{groups} -> {shape}"
-        if self.type == "dense":
-            return f"dense -> {shape}"
-        if self.type == "pool":
-            return f"maxpool {self.size}x{self.size} -> {shape}"
         return self.type
+
+    @classmethod
+    def prefix(cls) -> str:
+        """The stem of the names an architecture file's layers of this kind get (``conv1``)."""
+        return cls.type
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Mapping[str, Any], shape: tuple[int, ...],
+                  where: str) -> "Layer":
+        """The layer an architecture file's table ``spec`` describes on an input of ``shape``
+        (``ArchError`` naming ``where`` when it does not fit)."""
+        return cls(name, shape, shape)
+
+    # --- counts of a layer after the activation (``b`` samples; pure Python) ---------------
+    def forward_counts(self, b: int, *, train: bool, batch_stats: bool | None = None,
+                       dtype: str = FP, saved: str = "act") -> Counts:
+        """Its forward over ``b`` samples whose activations are ``dtype`` words. ``train``:
+        what a backward pass needs is kept; ``batch_stats``: a batch norm on batch statistics
+        (default ``train``)."""
+        raise NotImplementedError(f"a {self.type} layer is counted by its rule's walk")
+
+    def backward_counts(self, b: int, *, dtype: str = FP, saved: str = "act") -> Counts:
+        """Its backward over ``b`` samples (``dtype``: the width of its forward input)."""
+        raise NotImplementedError(f"a {self.type} layer is counted by its rule's walk")
+
+
+@dataclass(frozen=True)
+class Dense(Layer):
+    """A dense layer ``[K] -> [units]`` (TOML: ``units``)."""
+
+    type: ClassVar[str] = "dense"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"units"})
+    is_linear: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"dense -> {'x'.join(map(str, self.out_shape))}"
+
+    @classmethod
+    def of(cls, name: str, n_in: int, n_out: int) -> "Dense":
+        """A dense layer from ``n_in`` to ``n_out`` features (every pair a tap and a weight)."""
+        return cls(name, (n_in,), (n_out,), taps=n_in * n_out, weights=n_in * n_out)
+
+    @classmethod
+    def from_spec(cls, name, spec, shape, where) -> "Dense":
+        return cls.of(name, _prod(shape), _field(spec, "units", where))
+
+
+@dataclass(frozen=True)
+class Conv2d(Layer):
+    """A 2-D convolution (TOML: ``channels``, ``kernel`` 3, ``stride`` 1, ``padding`` 0,
+    ``groups`` 1); its taps count only those that land inside the image."""
+
+    type: ClassVar[str] = "conv2d"
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"channels", "kernel", "stride", "padding", "groups"})
+    is_linear: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        groups = f" groups {self.groups}" if self.groups > 1 else ""
+        shape = "x".join(map(str, self.out_shape))
+        return f"conv {self.kernel}x{self.kernel}/{self.stride}{groups} -> {shape}"
+
+    @classmethod
+    def prefix(cls) -> str:
+        return "conv"
+
+    @classmethod
+    def from_spec(cls, name, spec, shape, where) -> "Conv2d":
+        if len(shape) != 3:
+            raise ArchError(f"{where}: conv2d needs a [channels, height, width] input, "
+                            f"not a flat vector of {shape[0]}")
+        out_c = _field(spec, "channels", where)
+        kernel = _field(spec, "kernel", where, 3)
+        stride = _field(spec, "stride", where, 1)
+        padding = _field(spec, "padding", where, 0, allow_zero=True)
+        groups = _field(spec, "groups", where, 1)
+        c, h, w = shape
+        if c % groups or out_c % groups:
+            raise ArchError(f"{where}: groups = {groups} must divide the {c} input and {out_c} "
+                            "output channels")
+        oh = (h + 2 * padding - kernel) // stride + 1
+        ow = (w + 2 * padding - kernel) // stride + 1
+        if oh < 1 or ow < 1:
+            raise ArchError(f"{where}: a {kernel}x{kernel} kernel does not fit a {h}x{w} input")
+        c_group = c // groups  # input channels each output channel reads
+        taps = (out_c * c_group * valid_taps(h, kernel, stride, padding)
+                * valid_taps(w, kernel, stride, padding))
+        return cls(name, shape, (out_c, oh, ow), kernel=kernel, stride=stride,
+                   padding=padding, groups=groups, taps=taps,
+                   weights=out_c * c_group * kernel * kernel)
+
+
+@dataclass(frozen=True)
+class Pool(Layer):
+    """``size`` x ``size`` max pooling with stride ``size`` (TOML: ``size``, default 2)."""
+
+    type: ClassVar[str] = "pool"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"size"})
+
+    @property
+    def window(self) -> int:
+        return self.size * self.size
+
+    def describe(self) -> str:
+        return f"maxpool {self.size}x{self.size} -> {'x'.join(map(str, self.out_shape))}"
+
+    @classmethod
+    def from_spec(cls, name, spec, shape, where) -> "Pool":
+        size = _field(spec, "size", where, 2)
+        if len(shape) != 3 or shape[1] < size or shape[2] < size:
+            raise ArchError(f"{where}: a {size}x{size} pool needs a feature map at least "
+                            f"that large, got {'x'.join(map(str, shape))}")
+        return cls(name, shape, (shape[0], shape[1] // size, shape[2] // size), size=size,
+                   stride=size)
+
+    def forward_counts(self, b, *, train, batch_stats=None, dtype=FP, saved="act") -> Counts:
+        """:func:`pbitsim.network.costs.maxpool` at the activation's width."""
+        return costs.maxpool(b * self.n_out, self.window, dtype, train, saved)
+
+    def backward_counts(self, b, *, dtype=FP, saved="act") -> Counts:
+        """:func:`pbitsim.network.costs.maxpool_backward` (the gradients are fp32)."""
+        return costs.maxpool_backward(b * self.n_out, b * self.n_in, self.window, FP, saved)
+
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    """Batch norm per channel (feature), with a scale and a shift each."""
+
+    type: ClassVar[str] = "batchnorm"
+    is_norm: ClassVar[bool] = True
+
+    @property
+    def affine_params(self) -> int:
+        return 2 * self.channels_out
+
+    def forward_counts(self, b, *, train, batch_stats=None, dtype=FP, saved="act") -> Counts:
+        """:func:`pbitsim.network.costs.batchnorm` (batch statistics) or
+        :func:`~pbitsim.network.costs.batchnorm_eval`, the input read at ``dtype``."""
+        batch_stats = train if batch_stats is None else batch_stats
+        fn = costs.batchnorm if batch_stats else costs.batchnorm_eval
+        return fn(b * self.n_in, self.channels_out, dtype)
+
+    def backward_counts(self, b, *, dtype=FP, saved="act") -> Counts:
+        return costs.batchnorm_backward(b * self.n_in, self.channels_out, saved, dtype)
+
+
+@dataclass(frozen=True)
+class LayerNorm(Layer):
+    """Hinton's layer normalisation ``x / sqrt(mean(x^2))`` per sample (no affine)."""
+
+    type: ClassVar[str] = "layernorm"
+    is_norm: ClassVar[bool] = True
+
+    def forward_counts(self, b, *, train, batch_stats=None, dtype=FP, saved="act") -> Counts:
+        return costs.rms_norm(b * self.n_in, b)
+
+    def backward_counts(self, b, *, dtype=FP, saved="act") -> Counts:
+        return costs.rms_norm_backward(b * self.n_in, b)
+
+
+#: The layer kinds by their names in an architecture file.
+LAYER_KINDS: dict[str, type[Layer]] = {k.type: k for k in (Dense, Conv2d, Pool, BatchNorm,
+                                                           LayerNorm)}
 
 
 @dataclass(frozen=True)
@@ -192,9 +370,9 @@ class Arch:
         if len(shape) != 3:
             raise ArchError(f"architecture {self.name}: {block.name} ends in a vector of "
                             f"{shape[0]}; a goodness conv needs a feature map")
-        return _linear("conv2d", f"goodness{block.index + 1}",
-                       {"channels": self.classes, "kernel": k, "padding": k // 2}, shape,
-                       f"architecture {self.name}: goodness conv of {block.name}")
+        return Conv2d.from_spec(f"goodness{block.index + 1}",
+                                {"channels": self.classes, "kernel": k, "padding": k // 2},
+                                shape, f"architecture {self.name}: goodness conv of {block.name}")
 
 
 def default_arch(input_shape, net: str = "cfse") -> str:
@@ -257,36 +435,37 @@ def arch_from_mapping(data: Mapping[str, Any], path: str | None = None) -> Arch:
     current: tuple[int, ...] = tuple(shape)
     linear: Layer | None = None
     post: list[Layer] = []
-    counts = {t: 0 for t in LAYER_FIELDS}
+    counts = {t: 0 for t in LAYER_KINDS}
     for i, spec in enumerate(specs):
         where = f"architecture {label}: layers[{i}]"
         if not isinstance(spec, Mapping):
             raise ArchError(f"{where} must be a table")
         kind = spec.get("type")
-        if kind not in LAYER_FIELDS:
-            raise ArchError(f"{where}.type must be one of {', '.join(LAYER_FIELDS)}, "
+        if not isinstance(kind, str) or kind not in LAYER_KINDS:
+            raise ArchError(f"{where}.type must be one of {', '.join(LAYER_KINDS)}, "
                             f"got {kind!r}")
+        cls = LAYER_KINDS[kind]
         for key in spec:
-            if key != "type" and key not in LAYER_FIELDS[kind]:
+            if key != "type" and key not in cls.FIELDS:
                 raise ArchError(f"{where}: unknown key {key!r} for a {kind} layer")
         counts[kind] += 1
-        name = f"{'conv' if kind == 'conv2d' else kind}{counts[kind]}"
+        name = f"{cls.prefix()}{counts[kind]}"
         where = f"{where} ({name})"
-        if kind in LINEAR_TYPES:
+        if cls.is_linear:
             if linear is not None:
                 blocks.append(Block(len(blocks), linear, tuple(post)))
-            linear, post = _linear(kind, name, spec, current, where), []
+            linear, post = cls.from_spec(name, spec, current, where), []
             current = linear.out_shape
             continue
         if linear is None:
             raise ArchError(f"{where}: the first layer must be dense or conv2d")
-        layer = _post(kind, name, spec, current, where)
+        layer = cls.from_spec(name, spec, current, where)
         post.append(layer)
         current = layer.out_shape
     blocks.append(Block(len(blocks), linear, tuple(post)))
 
     variant = data.get("ff_variant",
-                       "cwc" if any(b.linear.type == "conv2d" for b in blocks) else "hinton")
+                       "cwc" if any(isinstance(b.linear, Conv2d) for b in blocks) else "hinton")
     if variant not in ("cwc", "hinton"):
         raise ArchError(f"architecture {label}: 'ff_variant' must be \"cwc\" or \"hinton\"")
     pre_norm = data.get("pre_norm", False)
@@ -306,53 +485,12 @@ def arch_from_mapping(data: Mapping[str, Any], path: str | None = None) -> Arch:
                 raise ArchError(f"architecture {label}: goodness_kernel needs every block to "
                                 f"end in a feature map; {block.name} ends in a vector")
     features = _prod(current)
-    head = Layer("dense", "head", (features,), (classes,), taps=features * classes,
-                 weights=features * classes)
+    head = Dense.of("head", features, classes)
     return Arch(name=data["name"], input_shape=tuple(shape), classes=classes,
                 blocks=tuple(blocks), head=head, train_samples=train_samples,
                 ff_variant=variant, description=str(data.get("description", "")),
                 source=str(data.get("source", "")), path=path, pre_norm=pre_norm,
                 goodness_kernel=goodness_kernel)
-
-
-def _linear(kind, name, spec, shape, where) -> Layer:
-    if kind == "dense":
-        units = _field(spec, "units", where)
-        k = _prod(shape)
-        return Layer("dense", name, (k,), (units,), taps=k * units, weights=k * units)
-    if len(shape) != 3:
-        raise ArchError(f"{where}: conv2d needs a [channels, height, width] input, "
-                        f"not a flat vector of {shape[0]}")
-    out_c = _field(spec, "channels", where)
-    kernel = _field(spec, "kernel", where, 3)
-    stride = _field(spec, "stride", where, 1)
-    padding = _field(spec, "padding", where, 0, allow_zero=True)
-    groups = _field(spec, "groups", where, 1)
-    c, h, w = shape
-    if c % groups or out_c % groups:
-        raise ArchError(f"{where}: groups = {groups} must divide the {c} input and {out_c} "
-                        "output channels")
-    oh = (h + 2 * padding - kernel) // stride + 1
-    ow = (w + 2 * padding - kernel) // stride + 1
-    if oh < 1 or ow < 1:
-        raise ArchError(f"{where}: a {kernel}x{kernel} kernel does not fit a {h}x{w} input")
-    c_group = c // groups  # input channels each output channel reads
-    taps = (out_c * c_group * valid_taps(h, kernel, stride, padding)
-            * valid_taps(w, kernel, stride, padding))
-    return Layer("conv2d", name, shape, (out_c, oh, ow), kernel=kernel, stride=stride,
-                 padding=padding, groups=groups, taps=taps,
-                 weights=out_c * c_group * kernel * kernel)
-
-
-def _post(kind, name, spec, shape, where) -> Layer:
-    if kind == "pool":
-        size = _field(spec, "size", where, 2)
-        if len(shape) != 3 or shape[1] < size or shape[2] < size:
-            raise ArchError(f"{where}: a {size}x{size} pool needs a feature map at least "
-                            f"that large, got {'x'.join(map(str, shape))}")
-        return Layer("pool", name, shape, (shape[0], shape[1] // size, shape[2] // size),
-                     size=size, stride=size)
-    return Layer(kind, name, shape, shape)
 
 
 def valid_taps(length: int, kernel: int, stride: int, padding: int) -> int:

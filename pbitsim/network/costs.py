@@ -35,11 +35,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
-    "Counts", "FP", "SCALAR_FN", "ADAM_OPS", "QUANTIZERS", "ESTIMATORS", "grad_dtype",
+    "Counts", "FP", "SCALAR_FN", "ADAM_OPS", "grad_dtype",
     "index_dtype", "scalar_fn", "elementwise", "product", "bias", "bias_grad", "relu",
     "relu_backward", "maxpool", "maxpool_backward", "batchnorm", "batchnorm_eval",
     "batchnorm_backward", "rms_norm", "rms_norm_backward", "goodness", "goodness_backward",
-    "softmax_ce", "argmax", "tiled_backward", "straight_through_backward", "quantize", "adam",
+    "softmax_ce", "argmax", "tiled_backward", "straight_through_backward", "adam",
     "adamw",
     "shift_update", "fold_input_affine", "fold_input_affine_backward", "sum_predictions",
     "ff_pair_loss", "stash", "row_scale", "row_scale_backward", "quantized_accumulation",
@@ -52,10 +52,6 @@ SCALAR_FN = {"mul": 4, "add": 4}
 #: Adam per parameter per step: m and v (5 mul, 2 add), the bias-corrected step
 #: lr * m / (sqrt(v) + eps) (an rsqrt as SCALAR_FN, 1 mul, 1 add) and the update (1 add).
 ADAM_OPS = {"mul": 5 + SCALAR_FN["mul"] + 1, "add": 2 + SCALAR_FN["add"] + 1 + 1}
-#: BGBSFF gradient quantizers and the width of one quantized gradient word.
-QUANTIZERS = {"sign": "u1", "ternary": "u2"}
-#: Backwards of the tiled units (:func:`tiled_backward`, :func:`straight_through_backward`).
-ESTIMATORS = ("mean-field", "straight-through")
 
 
 class Counts(dict):
@@ -116,9 +112,10 @@ def _rebuild_counts(items, nests):
     return out
 
 
-def grad_dtype(quant: str | None) -> str:
-    """Width of a gradient word: fp32, or a quantized BGBSFF gradient (ternary u2, sign u1)."""
-    return FP if quant is None else QUANTIZERS[quant]
+def grad_dtype(quant) -> str:
+    """Width of a gradient word: fp32, or the word of a BGBSFF quantizer ``quant`` (a
+    :class:`pbitsim.network.gradients.Quantizer`: ternary u2, sign u1)."""
+    return FP if quant is None else quant.dtype
 
 
 def index_dtype(window: int) -> str:
@@ -145,7 +142,7 @@ def elementwise(n: float, *, add: float = 0, mul: float = 0, cmp: float = 0, rea
 # --- real-valued products -------------------------------------------------------------------
 
 def product(kind: str, macs: float, n_in: float, n_out: float, *, weights: float = 0,
-            quant: str | None = None, saved: str = "act") -> Counts:
+            quant=None, saved: str = "act") -> Counts:
     """A real-valued product of ``macs`` multiply-accumulates (dense or convolution).
 
     Parameters
@@ -335,23 +332,6 @@ def sum_predictions(n: float) -> Counts:
 
 # --- gradients and updates ------------------------------------------------------------------
 
-def quantize(n: float, how: str) -> Counts:
-    """BGBSFF: ``n`` fp32 gradient values read and written back as quantized words.
-
-    ``sign``: a compare each and ``mean|g|`` (an add each), one bit out; ``ternary``:
-    ``max|g|`` (a compare each), ``|g| / max`` (a multiply) and a compare with a uniform, two
-    bits out.
-    """
-    if how not in QUANTIZERS:
-        raise ValueError(f"unknown gradient quantizer {how!r}; choose {', '.join(QUANTIZERS)}")
-    c = Counts()
-    if how == "sign":
-        c.add(f"add:{FP}", n).add(f"cmp:{FP}", n)
-    else:
-        c.add(f"cmp:{FP}", 2 * n).add(f"mul:{FP}", n)
-    return c.add(f"grad_read:{FP}", n).add(f"grad_write:{grad_dtype(how)}", n)
-
-
 def adam(params: float) -> Counts:
     """One Adam step over ``params`` parameters (moments read and written)."""
     c = Counts()
@@ -402,7 +382,7 @@ def row_scale_backward(n: float, channels: float, with_bias: bool) -> Counts:
     return c.merge(bias_grad(n, channels)) if with_bias else c
 
 
-def quantized_accumulation(counts: Mapping[str, float], quant: str,
+def quantized_accumulation(counts: Mapping[str, float], quant,
                            acc: str = "int32") -> Counts:
     """A weight-gradient product's counts on quantized errors (BGBSFF): the hardware reads each
     error word at its width (``u2``/``u1``) and accumulates and writes integer sums (``acc``:

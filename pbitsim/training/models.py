@@ -40,9 +40,11 @@ from .. import kernels as K
 from ..bridge import tally
 from ..bridge.counted import (CountedConv2d, CountedLinear, counted_bn_backward, counted_max_pool,
                               counted_relu)
+from ..bridge.estimators import estimator as as_estimator, quantizer as as_quantizer
 from ..bridge.modules import (BSNConv2d, BSNLinear, FoldableBatchNorm1d, FoldableBatchNorm2d,
                               QuantizeGrad, TiledLogistic, max_pool_counts, normalized_tiles)
-from ..network.arch_rules import NORMS, simulated_rule
+from ..network.arch_rules import simulated_rule
+from ..network.archs import BatchNorm, Dense, Pool
 from ..seeds import stream
 from ..network import costs
 from ..network.counters import active_counter, uint_dtype
@@ -97,9 +99,9 @@ class Net(nn.Module):
         The architecture (blocks and head), e.g. ``load_arch("cfse-mnist")``.
     tiles : int or None
         M tiles per unit (BSFF/BGBSFF), or None for the real-valued ReLU net.
-    estimator : str
-        Backward of the tiled units (simulated nets).
-    grad_quant : str or None
+    estimator : str or estimator object
+        Backward of the tiled units (simulated nets; :mod:`pbitsim.bridge.estimators`).
+    grad_quant : str, quantizer object or None
         BGBSFF: quantize the local errors (``'ternary'`` or ``'sign'``).
     seed : int
         Base seed of the p-bit draws.
@@ -120,10 +122,11 @@ class Net(nn.Module):
     without autograd. ``seed_key`` (a tuple of ints) makes every p-bit draw reproducible.
     """
 
-    def __init__(self, arch, *, tiles: int | None = None, estimator: str = "mean-field",
-                 grad_quant: str | None = None, seed: int = 0, device: str | None = None,
+    def __init__(self, arch, *, tiles: int | None = None, estimator="mean-field",
+                 grad_quant=None, seed: int = 0, device: str | None = None,
                  head: bool = True, goodness: str = "block", saved: str = "act"):
         super().__init__()
+        estimator, grad_quant = as_estimator(estimator), as_quantizer(grad_quant)
         self.saved = saved
         if goodness not in ("block", "activation"):
             raise ValueError(f"goodness must be 'block' or 'activation', got {goodness!r}")
@@ -145,7 +148,7 @@ class Net(nn.Module):
                 self.acts.append(TiledLogistic(tiles, estimator, seed=seed,
                                                device=_block_device(device, i)))
             self.norms.append(nn.ModuleList(
-                _batchnorm(layer.in_shape) if layer.type == "batchnorm" else nn.Identity()
+                _batchnorm(layer.in_shape) if isinstance(layer, BatchNorm) else nn.Identity()
                 for layer in block.post))
         if self.pres is not None:
             for block in arch.blocks:
@@ -176,7 +179,7 @@ class Net(nn.Module):
         """Block ``i``'s linear layer: torch (real net, or the first layer of a p-bit net,
         multiplying the real input) or an index-and-accumulate layer over tile counts."""
         quant = grad_quant if tiles is not None else None
-        if layer.type == "dense":
+        if isinstance(layer, Dense):
             if tiles is None or i == 0:
                 return CountedLinear(layer.n_in, layer.n_out, grad_quant=quant)
             return BSNLinear(layer.n_in, layer.n_out, tiles_in=tiles, grad_quant=quant,
@@ -260,7 +263,7 @@ class Net(nn.Module):
     def _real_block(self, i, x, need_output: bool):
         """Goodness tensor and output of real block ``i`` (output None if nothing reads it)."""
         block = self.arch.blocks[i]
-        if block.linear.type == "dense" and x.dim() > 2:
+        if isinstance(block.linear, Dense) and x.dim() > 2:
             x = x.flatten(1)
         self.linears[i].step_seed = K.derive_seed(self.seed, stream("real_grad", i), *self._key)
         z = self.linears[i](x)
@@ -269,13 +272,13 @@ class Net(nn.Module):
         z = counted_relu(z, self.saved)
         g = None
         for layer, mod in zip(block.post, self.norms[i]):
-            if layer.type in NORMS and self.goodness == "activation" and g is None:
+            if layer.is_norm and self.goodness == "activation" and g is None:
                 g = z
                 if not need_output:
                     return g, None
-            if layer.type == "pool":
+            if isinstance(layer, Pool):
                 z = counted_max_pool(z, layer.size, self.saved)
-            elif layer.type == "batchnorm":
+            elif isinstance(layer, BatchNorm):
                 z = counted_bn_backward(mod(z)[0], self.saved)
             else:
                 z = rms_normalize(z)
@@ -285,7 +288,7 @@ class Net(nn.Module):
         """Goodness tensor, uint8 tile counts and folded norms of simulated block ``i``."""
         block = self.arch.blocks[i]
         if i == 0:
-            if block.linear.type == "dense":
+            if isinstance(block.linear, Dense):
                 x = x.flatten(1)
             self.linears[0].step_seed = K.derive_seed(self.seed, stream("real_grad"), *seed_key)
             z = self.linears[0](x)
@@ -294,7 +297,7 @@ class Net(nn.Module):
         else:
             scale, shift, rows = fold
             grad_seed = K.derive_seed(self.seed, stream("layer_grad", i), *seed_key)
-            if block.linear.type == "dense":
+            if isinstance(block.linear, Dense):
                 x, (scale, shift, rows) = _flat_counts(x, fold)
                 z = self.linears[i](x, scale, shift, row_scale=rows, seed=grad_seed)
             else:
@@ -307,10 +310,10 @@ class Net(nn.Module):
                 self.unit_sum[i] += s.numel()
         y, scale, shift, rows = s, None, None, None
         for layer, mod in zip(block.post, self.norms[i]):  # order checked by simulated_rule
-            if layer.type == "pool":
+            if isinstance(layer, Pool):
                 s, s_u8 = max_pool_counts(s, self.tiles, layer.size, counts=s_u8)
                 y = s
-            elif layer.type == "batchnorm":
+            elif isinstance(layer, BatchNorm):
                 y, scale, shift = mod(y)
                 y = counted_bn_backward(y, dtype=mod.in_dtype)
             else:

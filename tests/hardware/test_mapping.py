@@ -10,14 +10,14 @@ from pbitsim.estimator import estimate
 from pbitsim.hardware.mapping import evaluate, map_nest
 from pbitsim.hardware.spec import ComputeArray, Hardware, Level
 from pbitsim.network import costs
-from pbitsim.network.archs import Layer, list_archs
+from pbitsim.network.archs import Dense, list_archs
 from pbitsim.network.loopnest import Nest
 
 DRAM = Level("dram", "dram", math.inf, 1300.0, 1300.0, 64)
 
 
 def _dense(n=2, k=4, c=6, phase="forward"):
-    layer = Layer("dense", "fc", (c,), (k,), taps=k * c, weights=k * c)
+    layer = Dense.of("fc", c, k)
     flat = costs.product(phase, n * k * c, n * c, n * k,
                          weights=k * c if phase == "weight_grad" else 0)
     return Nest.of(layer, n, phase, flat)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from ...config import DEFAULT_TILES
 from ...network.archs import Arch, Block
-from ...network.costs import ESTIMATORS, Counts
+from ...network.costs import Counts
+from ...network.gradients import ESTIMATORS, Estimator, Quantizer, estimator, quantizer
 from ...precision import FP32, Precision
 from ...network.counts import PHASES
 from ...network.tiles import DEFAULT_DENSITY, TileStats, tile_stats
@@ -43,10 +44,12 @@ class ModelParams:
     tiles: int = DEFAULT_TILES
     densities: tuple[float, ...] = (DEFAULT_DENSITY,)
     batch_size: int = DEFAULT_BATCH
-    grad_quant: str = DEFAULT_GRAD_QUANT
+    #: BGBSFF's error quantizer and the tiles' backward (:mod:`pbitsim.network.gradients`):
+    #: objects; a name given is parsed once, here.
+    grad_quant: Quantizer = DEFAULT_GRAD_QUANT
     update: str = DEFAULT_UPDATE
     eval_samples: int = 1
-    estimator: str = DEFAULT_ESTIMATOR
+    estimator: Estimator = DEFAULT_ESTIMATOR
     stats: tuple[TileStats, ...] | None = None
     eval_stats: tuple[TileStats, ...] | None = None
     live: tuple[float, ...] | None = None
@@ -68,6 +71,10 @@ class ModelParams:
     calibration_samples: int = 0
     run_samples: int | None = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "grad_quant", quantizer(self.grad_quant))
+        object.__setattr__(self, "estimator", estimator(self.estimator))
+
     def density(self, block_index: int) -> float:
         """Activation density of block ``block_index``'s units (the last value repeats)."""
         return self.densities[min(block_index, len(self.densities) - 1)]
@@ -83,8 +90,7 @@ class ModelParams:
         prev = arch.blocks[index - 1]
         window = 1
         for layer in prev.post:
-            if layer.type == "pool":
-                window *= layer.size * layer.size
+            window *= layer.window
         return tile_stats(self.tiles, self.density(index - 1), window)
 
     def live_fraction(self, block_index: int) -> float:
@@ -266,8 +272,7 @@ class Algorithm:
 
 def block_params(block: Block) -> int:
     """Trainable parameters of a block: the linear layer and batch-norm affines."""
-    return block.linear.params + sum(2 * l.channels_out for l in block.post
-                                     if l.type == "batchnorm")
+    return block.linear.params + sum(l.affine_params for l in block.post)
 
 
 _REGISTRY: dict[str, Algorithm] = {}

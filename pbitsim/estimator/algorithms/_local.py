@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ...network import costs
 from ...network.costs import FP, Counts
+from ...network.gradients import Quantizer
 from ...network.archs import Arch, Block
 from . import Algorithm, LayerCounts, ModelParams
 from . import _steps as S
@@ -46,7 +47,7 @@ class LocalRule(Algorithm):
         return self.variant
 
     # --- one block -------------------------------------------------------------------------
-    def _quant(self, params: ModelParams) -> str | None:
+    def _quant(self, params: ModelParams) -> Quantizer | None:
         return params.grad_quant if self.quantized else None
 
     def block_forward(self, arch: Arch, block: Block, params: ModelParams, train: bool,
@@ -67,7 +68,7 @@ class LocalRule(Algorithm):
             return block.post
         out = []
         for layer in block.post:
-            if layer.type in ("batchnorm", "layernorm"):
+            if layer.is_norm:
                 break
             out.append(layer)
         return tuple(out)
@@ -80,15 +81,11 @@ class LocalRule(Algorithm):
         dtype = S.count_dtype(params.tiles) if self.tiled else FP
         if self._variant(arch) == "cwc":
             for layer in reversed(block.post):
-                c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm"
-                                        else FP))
+                c.merge(layer.backward_counts(b, dtype=dtype))
         if not self.tiled:
             c.merge(costs.relu_backward(b * lin.n_out))
             return c
-        if params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(b * lin.n_out, params.tiles))
-        else:
-            c.merge(costs.straight_through_backward(b * lin.n_out))
+        c.merge(params.estimator.backward_counts(b * lin.n_out, params.tiles))
         c.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin)))
         return c
 
@@ -101,7 +98,7 @@ class LocalRule(Algorithm):
                                        prec=params.precision)
         c = Counts()
         if quant is not None:
-            c.merge(costs.quantize(b * lin.n_out, quant))
+            c.merge(quant.counts(b * lin.n_out))
         return c.merge(S.real_weight_grad(lin, b, quant=quant, prec=params.precision))
 
     def block_update(self, block: Block, params: ModelParams) -> Counts:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from ...network import costs
 from ...config import calibration_batches
 from ...network.costs import FP, Counts
+from ...network.gradients import Quantizer
 from ...network.counters import uint_dtype
 from ...network.loopnest import Nest
 from ...precision import FP32, Precision
 from ...network import ops
-from ...network.archs import Block, Layer
+from ...network.archs import BatchNorm, Block, Layer, LayerNorm
 from ...network.tiles import TileStats
 
 
@@ -22,7 +23,7 @@ def channels(layer: Layer) -> int:
     return layer.out_shape[0]
 
 
-def real_product(kind: str, layer: Layer, b: int, *, quant: str | None = None,
+def real_product(kind: str, layer: Layer, b: int, *, quant: Quantizer | None = None,
                  saved: str = "act", prec: Precision = FP32) -> Counts:
     """The real-valued product of ``layer`` over ``b`` samples in phase ``kind``
     (:func:`pbitsim.network.costs.product` at the datapath's widths), with its loop nest."""
@@ -40,7 +41,7 @@ def index_product(layer: Layer, stats: TileStats, b: int, prec: Precision = FP32
 
 
 def index_weight_grad_product(layer: Layer, stats: TileStats, b: int,
-                              quant: str | None = None, prec: Precision = FP32) -> Counts:
+                              quant: Quantizer | None = None, prec: Precision = FP32) -> Counts:
     """Its transposed product (the weight gradient) over ``b`` samples: on ``quant`` errors
     integer sums (BGBSFF), at the datapath's widths; with its loop nest."""
     prod = ops.index_weight_grad_product(layer, stats, b).scaled(b)
@@ -67,7 +68,7 @@ def real_forward(layer: Layer, b: int, *, train: bool, saved: str = "act",
     return c.merge(costs.bias(b * layer.n_out, channels(layer)))
 
 
-def real_weight_grad(layer: Layer, b: int, *, quant: str | None = None,
+def real_weight_grad(layer: Layer, b: int, *, quant: Quantizer | None = None,
                      saved: str = "act", prec: Precision = FP32) -> Counts:
     """Its weight gradient (BGBSFF: on ``quant`` errors); with ``--grad-bits`` the error is
     quantized first and the integer sums rescaled once per weight."""
@@ -88,8 +89,8 @@ def real_input_grad(layer: Layer, b: int, prec: Precision = FP32) -> Counts:
 def reader_of(prev: Block) -> tuple[bool, bool]:
     """How a layer reads ``prev``'s tile counts: ``(fold, rows)`` = the previous batch norm
     folded into its weights, the previous layer norm applied as a per-sample factor."""
-    types = {l.type for l in prev.post}
-    return "batchnorm" in types, "layernorm" in types
+    return (any(isinstance(l, BatchNorm) for l in prev.post),
+            any(isinstance(l, LayerNorm) for l in prev.post))
 
 
 def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
@@ -110,7 +111,7 @@ def index_forward(layer: Layer, stats: TileStats, b: int, fold: bool = True,
     return c.merge(costs.bias(n, channels(layer)))
 
 
-def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
+def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: Quantizer | None,
                       fold: bool = True, rows: bool = False, prec: Precision = FP32) -> Counts:
     """Its weight gradient: the transposed index product, back through the folded affine, the
     bias gradient; BGBSFF quantizes the error first and accumulates integers, and so does a
@@ -118,7 +119,7 @@ def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
     n = b * layer.n_out
     c = costs.row_scale_backward(n, channels(layer), True) if rows else Counts()
     if quant is not None:
-        c.merge(costs.quantize(n, quant))
+        c.merge(quant.counts(n))
     elif prec.grad_bits is not None:
         c.merge(costs.quantize_fixed(n, channels(layer), prec.grad_dtype, "grad"))
     c.merge(index_weight_grad_product(layer, stats, b, quant, prec))
@@ -129,10 +130,6 @@ def index_weight_grad(layer: Layer, stats: TileStats, b: int, quant: str | None,
     if quant is not None or prec.grad_bits is not None:
         c.merge(costs.dequantize(layer.weights + (0 if rows else layer.biases)))
     return c
-
-
-def pool_window(layer: Layer) -> int:
-    return layer.size * layer.size
 
 
 def block_forward(arch, block: Block, params, b: int, *, tiled: bool, train: bool,
@@ -166,40 +163,16 @@ def block_forward(arch, block: Block, params, b: int, *, tiled: bool, train: boo
         c.merge(costs.relu(b * lin.n_out, train))
     dtype = count_dtype(params.tiles) if tiled else FP
     for layer in post:
-        c.merge(post_forward(layer, b, train=train, batch_stats=batch_stats, dtype=dtype))
-        if tiled and layer.type == "layernorm":  # the per-sample factor the next layer applies
+        c.merge(layer.forward_counts(b, train=train, batch_stats=batch_stats, dtype=dtype))
+        if tiled and isinstance(layer, LayerNorm):  # the per-sample factor the next layer applies
             c.merge(costs.scalar_fn(b))
     return c
-
-
-def post_forward(layer: Layer, b: int, *, train: bool, batch_stats: bool | None = None,
-                 dtype: str = FP, saved: str = "act") -> Counts:
-    """A pool or batch-norm layer after the activation (``dtype``: the activation's width).
-
-    ``train``: indices kept for a backward pass; ``batch_stats``: batch norm in training mode
-    (default ``train``)."""
-    batch_stats = train if batch_stats is None else batch_stats
-    if layer.type == "pool":
-        return costs.maxpool(b * layer.n_out, pool_window(layer), dtype, train, saved)
-    if layer.type == "batchnorm":
-        fn = costs.batchnorm if batch_stats else costs.batchnorm_eval
-        return fn(b * layer.n_in, channels(layer), dtype)
-    return costs.rms_norm(b * layer.n_in, b)  # layer norm (Hinton's RMS normalisation)
-
-
-def post_backward(layer: Layer, b: int, *, dtype: str = FP, saved: str = "act") -> Counts:
-    if layer.type == "pool":
-        return costs.maxpool_backward(b * layer.n_out, b * layer.n_in, pool_window(layer), FP,
-                                      saved)
-    if layer.type == "batchnorm":
-        return costs.batchnorm_backward(b * layer.n_in, channels(layer), saved, dtype)
-    return costs.rms_norm_backward(b * layer.n_in, b)
 
 
 def running_norms(arch, tiled: bool) -> bool:
     """Whether a net keeps running batch-norm statistics for its test pass: a tiled net (its
     pre-activation batch norms), a real one with ``pre_norm`` or a batch-norm post layer."""
-    return tiled or arch.pre_norm or any(l.type == "batchnorm" for b in arch.blocks
+    return tiled or arch.pre_norm or any(isinstance(l, BatchNorm) for b in arch.blocks
                                          for l in b.post)
 
 
@@ -225,7 +198,7 @@ def calibration_forward(params, forward) -> Counts:
 def block_params(block: Block, pre_norm: bool = False) -> int:
     """Trainable parameters of a block: the linear layer, its batch-norm affines and (BSFF) the
     pre-activation batch norm."""
-    n = block.linear.params + sum(2 * channels(l) for l in block.post if l.type == "batchnorm")
+    n = block.linear.params + sum(l.affine_params for l in block.post)
     return n + (2 * channels(block.linear) if pre_norm else 0)
 
 

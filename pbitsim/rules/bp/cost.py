@@ -34,9 +34,9 @@ class BP(Algorithm):
                 fwd.merge(costs.batchnorm(b * lin.n_out, S.channels(lin)))
             fwd.merge(costs.relu(b * lin.n_out, True, SAVED))
             for layer in block.post:
-                fwd.merge(S.post_forward(layer, b, train=True, saved=SAVED))
+                fwd.merge(layer.forward_counts(b, train=True, saved=SAVED))
             for layer in reversed(block.post):
-                bwd.merge(S.post_backward(layer, b, saved=SAVED))
+                bwd.merge(layer.backward_counts(b, saved=SAVED))
             bwd.merge(costs.relu_backward(b * lin.n_out, SAVED))
             if arch.pre_norm:
                 bwd.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin), SAVED))
@@ -73,7 +73,7 @@ class BP(Algorithm):
                                                S.channels(block.linear)))
             fwd.merge(costs.relu(b * block.linear.n_out, False))
             for layer in block.post:
-                fwd.merge(S.post_forward(layer, b, train=False))
+                fwd.merge(layer.forward_counts(b, train=False))
             rows.append(row)
         row = LayerCounts("head", arch.head.describe())
         row.phases["forward"].merge(S.real_forward(arch.head, b, train=False, prec=prec))

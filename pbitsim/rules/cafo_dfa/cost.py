@@ -17,7 +17,7 @@ from pbitsim.network import costs
 from pbitsim.network.costs import FP, Counts
 from pbitsim.estimator.algorithms import LayerCounts, ModelParams, register
 from pbitsim.estimator.algorithms import _steps as S
-from pbitsim.network.archs import Arch, Block, Layer
+from pbitsim.network.archs import Arch, Block, Dense
 from pbitsim.rules.cafo_rand.cost import CafoRand, predictor
 from pbitsim.schedules import dfa_epochs
 
@@ -34,13 +34,10 @@ class CafoDFA(CafoRand):
         dtype = S.count_dtype(params.tiles) if self.tiled else FP
         c = Counts()
         for layer in reversed(block.post):
-            c.merge(S.post_backward(layer, b, dtype=dtype if layer.type == "batchnorm" else FP))
+            c.merge(layer.backward_counts(b, dtype=dtype))
         if not self.tiled:
             return c.merge(costs.relu_backward(b * lin.n_out))
-        if params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(b * lin.n_out, params.tiles))
-        else:
-            c.merge(costs.straight_through_backward(b * lin.n_out))
+        c.merge(params.estimator.backward_counts(b * lin.n_out, params.tiles))
         return c.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin)))
 
     def block_weight_grad(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
@@ -62,8 +59,7 @@ class CafoDFA(CafoRand):
                                                    batch_stats=True))
             flat = predictor(block, classes).n_in
             if block.index < last:  # e B_i
-                feedback = Layer("dense", f"B{block.index + 1}", (flat,), (classes,),
-                                 taps=classes * flat, weights=classes * flat)
+                feedback = Dense.of(f"B{block.index + 1}", flat, classes)
                 ph["backward"].merge(S.real_product("input_grad", feedback, b))
             else:  # the auxiliary head: forward, loss, its weight gradient, e W^T
                 aux = predictor(block, classes)

@@ -25,7 +25,7 @@ from pbitsim.network.costs import Counts
 from pbitsim.estimator.algorithms import (
     Algorithm, LayerCounts, ModelParams, readout_step, register, staged_step, weighted_step)
 from pbitsim.estimator.algorithms import _steps as S
-from pbitsim.network.archs import Arch, Block, Layer
+from pbitsim.network.archs import Arch, Block, Dense, Layer
 from pbitsim.schedules import DFA_STAGE
 
 
@@ -35,8 +35,7 @@ def predictor(block: Block, classes: int) -> Layer:
     n = 1
     for v in block.out_shape:
         n *= v
-    return Layer("dense", f"P{block.index + 1}", (n,), (classes,), taps=n * classes,
-                 weights=n * classes)
+    return Dense.of(f"P{block.index + 1}", n, classes)
 
 
 @register

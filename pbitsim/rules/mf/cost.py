@@ -23,7 +23,7 @@ from pbitsim.network.costs import Counts
 from pbitsim.estimator.algorithms import (
     Algorithm, LayerCounts, ModelParams, readout_step, register, staged_step, weighted_step)
 from pbitsim.estimator.algorithms import _steps as S
-from pbitsim.network.archs import Arch, Block, Layer
+from pbitsim.network.archs import Arch, Block, Dense, Layer
 
 
 #: Measured by the seeds (mean of 3 runs, GPU energy by NVML, per-layer caps and early stopping):
@@ -35,8 +35,7 @@ SEED_MF_VS_BP = {"mnist": (0.60, 0.69), "fashion-mnist": (0.86, 0.79),
 def projection(block: Block, classes: int) -> Layer:
     """The projection ``M_i`` of a block: dense ``n_out -> classes`` without bias."""
     n = block.linear.n_out
-    return Layer("dense", f"M{block.index + 1}", (n,), (classes,), taps=n * classes,
-                 weights=n * classes)
+    return Dense.of(f"M{block.index + 1}", n, classes)
 
 
 def _proj_forward(p: Layer, b: int) -> Counts:
@@ -85,10 +84,7 @@ class MF(Algorithm):
         c = S.real_product("input_grad", p, b)
         if not self.tiled:
             return c.merge(costs.relu_backward(n))
-        if params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(n, params.tiles))
-        else:
-            c.merge(costs.straight_through_backward(n))
+        c.merge(params.estimator.backward_counts(n, params.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:

@@ -62,15 +62,13 @@ class SFF(Algorithm):
         g, lin = arch.goodness_conv(block), block.linear
         c = costs.goodness_backward(b * g.n_out).merge(S.real_input_grad(g, b))
         for layer in reversed(block.post):
-            c.merge(S.post_backward(layer, b, dtype=S.count_dtype(params.tiles)
-                                    if self.tiled and layer.type == "batchnorm" else FP))
+            c.merge(layer.backward_counts(b, dtype=S.count_dtype(params.tiles)
+                                          if self.tiled else FP))
         n = b * lin.n_out
         if not self.tiled:
             c.merge(costs.relu_backward(n))
-        elif params.estimator == "mean-field":
-            c.merge(costs.tiled_backward(n, params.tiles))
         else:
-            c.merge(costs.straight_through_backward(n))
+            c.merge(params.estimator.backward_counts(n, params.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(lin)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
