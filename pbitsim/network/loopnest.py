@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .archs import Conv2d
+
 __all__ = ["Nest", "DIMS", "RELEVANT", "ROLES"]
 
 DIMS = ("N", "G", "K", "C", "P", "Q", "R", "S")
@@ -85,14 +87,14 @@ class Nest:
 
     @classmethod
     def of(cls, layer, batch: int, phase: str, flat, stats=None) -> "Nest":
-        """The nest of ``layer`` (a :class:`pbitsim.network.archs.Layer`, dense or conv2d) over
+        """The nest of ``layer`` (a :class:`~pbitsim.network.archs.Conv2d` or a dense layer) over
         ``batch`` samples in ``phase``; ``flat`` its product's counts (for the operand widths
         and the flat price); ``stats`` the :class:`~pbitsim.network.tiles.TileStats` of an
         index product's input."""
         if phase not in ROLES:
             raise ValueError(f"unknown phase {phase!r}")
         g = max(1, layer.groups)
-        if len(layer.in_shape) == 3:
+        if isinstance(layer, Conv2d):
             c, k = layer.in_shape[0] // g, layer.out_shape[0] // g
             p, q = layer.out_shape[1], layer.out_shape[2]
             r = s = layer.kernel

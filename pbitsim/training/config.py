@@ -18,7 +18,8 @@ from ..config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_TILES, 
                       check_threads, check_tiles, machine_memory_bytes)
 from ..hardware.devices import parse_device, spec_string
 from ..precision import FP32, Precision, make_precision
-from ..estimator.algorithms import DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES, get_algorithm
+from ..estimator.algorithms import (
+    DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES, get_algorithm)
 from ..network.archs import ARCH_DIR
 from ..schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from ..rulebook import resolve_algo, units_of
@@ -55,7 +56,7 @@ class TrainConfig:
     seed: int = 0
     limit_train: int | None = None  # a seeded random subset of this many training images
     limit_test: int | None = None  # the first N test images
-    estimator: str = "mean-field"
+    estimator: str = DEFAULT_ESTIMATOR
     grad_quant: str = DEFAULT_GRAD_QUANT  # BGBSFF only (sign: biased, learns poorly)
     update: str = DEFAULT_UPDATE  # BGBSFF only: adam | shift (w -= 2^-k g, no optimizer state)
     # CwC-family freezing: staggered | reference | none; mf/bsmf: greedy | online; None: the
