@@ -30,7 +30,7 @@ import tomllib
 from pathlib import Path
 
 from pbitsim.hardware.library import load_hardware
-from pbitsim.hardware.mapping import TEMPLATES, MappedNest, _divisors_desc, _footprint, evaluate, \
+from pbitsim.hardware.mapping import TEMPLATES, MappedNest, _divisors_desc, evaluate, \
     map_nest
 from pbitsim.network.loopnest import DIMS, Nest
 
@@ -166,7 +166,7 @@ def row_stationary(nest: Nest, hw, halo: bool = True) -> MappedNest:
                         ext = dict.fromkeys(DIMS, 1)
                         for d, f in rf + buf + list(spatial):
                             ext[d] *= f
-                        need = sum(_footprint(nest, r, ext) for r in ("I", "O")) * 16
+                        need = sum(nest.footprint(r, ext) for r in ("I", "O")) * 16
                         if need > glb.capacity_bytes * 8:
                             continue
                         at_buf = dict(buf)

@@ -45,7 +45,7 @@ from .config import MAX_CHECKPOINT_BYTES, MAX_JSON_BYTES, MAX_TOML_BYTES
 __all__ = ["CHECKPOINT", "RESULTS", "COUNTS", "LOCK", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
            "READABLE_CHECKPOINT_VERSIONS", "RESULTS_FORMAT", "COUNTS_FORMAT", "RunFileError",
            "OutFolderBusy", "write_text", "write_bytes", "json_text", "read_bytes", "read_json",
-           "read_toml",
+           "read_toml", "data_file",
            "write_results", "read_results", "write_counts", "read_counts", "save_checkpoint",
            "load_checkpoint", "make_out_folder", "prepare_new_run_folder", "out_lock"]
 
@@ -192,6 +192,21 @@ def read_json(path: "str | os.PathLike", what: str = "JSON file", cap: int = MAX
         raise error(f"{what} {name} is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise error(f"{what} {name} is not JSON: {exc}") from None
+
+
+def data_file(name_or_path: "str | os.PathLike", directory: Path, noun: str,
+              error: type = RunFileError, shipped: str = "shipped") -> Path:
+    """The TOML file a ``--table``/``--arch``/``--hardware`` value names: a built-in name (a
+    file ``NAME.toml`` in ``directory``; no separator, no ``.toml`` suffix) or a path. An
+    unknown name is one ``error`` line listing the built-in names."""
+    text = os.fspath(name_or_path)
+    builtin = directory / f"{text}.toml"
+    if builtin.is_file() and os.sep not in text and not text.endswith(".toml"):
+        return builtin
+    if text.endswith(".toml") or os.sep in text or Path(text).is_file():
+        return Path(text)
+    names = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
+    raise error(f"unknown {noun} {text!r} ({shipped}: {names}; or give a .toml file)")
 
 
 def read_toml(path: "str | os.PathLike", what: str = "TOML file", cap: int = MAX_TOML_BYTES,

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..network.counters import dtype_bits
-from ..runfiles import read_toml
+from ..runfiles import data_file, read_toml
 from .spec import (ELEMENTWISE, LEVEL_KINDS, MODELS, OBJECTIVES, TENSOR_CLASSES, ZERO_HANDLING,
                    ComputeArray, Hardware, Level, PbitArray)
 from .tables import (DEFAULT_TABLE, MAX_TABLE_FIGURE, EnergyTable, TableError,
@@ -101,14 +101,7 @@ def load_hardware(name_or_path: "str | os.PathLike | Hardware" = DEFAULT_HARDWAR
     if isinstance(name_or_path, Hardware):
         return name_or_path
     text = os.fspath(name_or_path)
-    builtin = HARDWARE_DIR / f"{text}.toml"
-    if builtin.is_file() and os.sep not in text and not text.endswith(".toml"):
-        path = builtin
-    elif text.endswith(".toml") or os.sep in text or Path(text).is_file():
-        path = Path(text)
-    else:
-        raise HardwareError(f"unknown hardware {text!r} (shipped: "
-                            f"{', '.join(list_hardware())}; or give a .toml file)")
+    path = data_file(text, HARDWARE_DIR, "hardware", HardwareError)
     data = read_toml(path, "hardware", error=HardwareError)
     hw = hardware_from_mapping(data, str(path))
     if path.resolve().parent != HARDWARE_DIR.resolve():

@@ -101,16 +101,6 @@ def _divisors_desc(n: int) -> tuple[int, ...]:
     return tuple(sorted(set(small + [n // d for d in small]), reverse=True))
 
 
-def _footprint(nest: Nest, role: str, ext: dict[str, int]) -> int:
-    if role == "W":
-        return ext["G"] * ext["K"] * ext["C"] * ext["R"] * ext["S"]
-    if role == "O":
-        return ext["N"] * ext["G"] * ext["K"] * ext["P"] * ext["Q"]
-    h = (ext["P"] - 1) * nest.stride + ext["R"]
-    w = (ext["Q"] - 1) * nest.stride + ext["S"]
-    return ext["N"] * ext["G"] * ext["C"] * h * w
-
-
 def _chains(nest: Nest, hw: Hardware, homes: dict[str, int]) -> dict[str, list[int]]:
     """Levels that may keep each operand's tiles, innermost first, ending at its home."""
     out = {}
@@ -262,7 +252,7 @@ def _fills(nest, role, l, chain, factors, spatial, levels, t_above, step=None) -
         return float(nest.size(role))
     per_pe = levels[l].per_pe
     ext = _extents(factors, spatial, l, per_pe)
-    tile = _footprint(nest, role, ext)
+    tile = nest.footprint(role, ext)
     inst = math.prod(f for _, f in spatial) if per_pe and spatial else 1
     n = t_above(role, l)
     if step is not None and step[0] in "PQRS" and step[1] > 1:
@@ -281,7 +271,7 @@ def _fits(nest, hw, chains, homes, free_bits, factors, spatial, level) -> bool:
     for role in ROLES:
         if level in chains[role] and level != homes[role]:
             ext = _extents(factors, spatial, level, lv.per_pe)
-            need += _footprint(nest, role, ext) * nest.width(role)
+            need += nest.footprint(role, ext) * nest.width(role)
     return need <= free_bits[level]
 
 
@@ -355,7 +345,7 @@ def _search(nest: Nest, hw: Hardware, homes: dict[str, int], free_bits: tuple[fl
                         if f == 1:
                             break
                         cur[d] = base * f
-                        if sum(_footprint(nest, r, cur) * w for r, w in held[l]) <= room:
+                        if sum(nest.footprint(r, cur) * w for r, w in held[l]) <= room:
                             rem[d] //= f
                             factors[l].append((d, f))
                             inner[d] *= f

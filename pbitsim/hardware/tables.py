@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..runfiles import read_toml
+from ..runfiles import data_file, read_toml
 
 
 from ..network.counters import dtype_bits
@@ -358,14 +358,7 @@ def load_table(name_or_path: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE) 
     if isinstance(name_or_path, EnergyTable):
         return name_or_path
     text = os.fspath(name_or_path)
-    builtin = TABLE_DIR / f"{text}.toml"
-    if builtin.is_file() and os.sep not in text and not text.endswith(".toml"):
-        path = builtin
-    elif text.endswith(".toml") or os.sep in text or Path(text).is_file():
-        path = Path(text)
-    else:
-        raise TableError(f"unknown table {text!r} (shipped: {', '.join(list_tables())}; "
-                         "or give a .toml file)")
+    path = data_file(text, TABLE_DIR, "table", TableError)
     table = _load_path(path, seen=())
     if path.resolve().parent != TABLE_DIR.resolve():
         # a file of the user's (often an edited copy of a shipped table): labelled by the

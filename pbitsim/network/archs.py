@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from ..runfiles import read_toml
+from ..runfiles import data_file, read_toml
 from . import costs
 from .costs import FP, Counts
 
@@ -395,15 +395,7 @@ def list_archs() -> list[str]:
 
 def load_arch(name_or_path: "str | os.PathLike") -> Arch:
     """A built-in architecture by name, or a user TOML file."""
-    text = os.fspath(name_or_path)
-    builtin = ARCH_DIR / f"{text}.toml"
-    if builtin.is_file() and not text.endswith(".toml") and os.sep not in text:
-        path = builtin
-    elif text.endswith(".toml") or os.sep in text or Path(text).is_file():
-        path = Path(text)
-    else:
-        raise ArchError(f"unknown architecture {text!r} (built in: {', '.join(list_archs())}; "
-                        "or give a .toml file)")
+    path = data_file(name_or_path, ARCH_DIR, "architecture", ArchError, "built in")
     data = read_toml(path, "architecture", error=ArchError)
     return arch_from_mapping(data, str(path))
 

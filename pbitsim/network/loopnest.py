@@ -138,13 +138,17 @@ class Nest:
         return (self.phase, self.N, self.G, self.K, self.C, self.P, self.Q, self.R, self.S,
                 self.stride, self.macs, self.bits, self.index, self.nonzero)
 
+    def footprint(self, role: str, ext: dict[str, int]) -> int:
+        """Elements of operand ``role`` that loop extents ``ext`` (dimension -> iterations)
+        cover: ``I`` through the sliding window, ``(p - 1) * stride + r`` rows."""
+        if role == "W":
+            return ext["G"] * ext["K"] * ext["C"] * ext["R"] * ext["S"]
+        if role == "O":
+            return ext["N"] * ext["G"] * ext["K"] * ext["P"] * ext["Q"]
+        h = (ext["P"] - 1) * self.stride + ext["R"]
+        w = (ext["Q"] - 1) * self.stride + ext["S"]
+        return ext["N"] * ext["G"] * ext["C"] * h * w
+
     def size(self, role: str) -> int:
         """Elements of one operand."""
-        b = self.bounds
-        if role == "W":
-            return b["G"] * b["K"] * b["C"] * b["R"] * b["S"]
-        if role == "O":
-            return b["N"] * b["G"] * b["K"] * b["P"] * b["Q"]
-        h = (b["P"] - 1) * self.stride + b["R"]
-        w = (b["Q"] - 1) * self.stride + b["S"]
-        return b["N"] * b["G"] * b["C"] * h * w
+        return self.footprint(role, self.bounds)
