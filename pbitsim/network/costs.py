@@ -382,6 +382,17 @@ def row_scale_backward(n: float, channels: float, with_bias: bool) -> Counts:
     return c.merge(bias_grad(n, channels)) if with_bias else c
 
 
+def _relabel_fp(counts: Mapping[str, float], relabel: Mapping[str, str]) -> Counts:
+    """``counts`` with the fp32 entries of each op in ``relabel`` moved to its new dtype (the
+    products' loop nests carried over)."""
+    out = Counts()
+    out.nests = list(getattr(counts, "nests", ()))
+    for key, n in counts.items():
+        op, _, dtype = key.partition(":")
+        out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
+    return out
+
+
 def quantized_accumulation(counts: Mapping[str, float], quant,
                            acc: str = "int32") -> Counts:
     """A weight-gradient product's counts on quantized errors (BGBSFF): the hardware reads each
@@ -389,12 +400,7 @@ def quantized_accumulation(counts: Mapping[str, float], quant,
     int32, or the fixed-point accumulator), where a float product (a kernel's counts, or their
     expectation) adds and writes fp32."""
     relabel = {"add": acc, "grad_write": acc, "grad_read": grad_dtype(quant)}
-    out = Counts()
-    out.nests = list(getattr(counts, "nests", ()))
-    for key, n in counts.items():
-        op, _, dtype = key.partition(":")
-        out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
-    return out
+    return _relabel_fp(counts, relabel)
 
 
 def dequantize(n: float) -> Counts:
@@ -443,12 +449,7 @@ def at_precision(counts: Mapping[str, float], kind: str, prec, *,
             relabel.update(add=a, mul=prec.grad_mul_dtype, grad_read=g, grad_write=a)
     else:
         raise ValueError(f"unknown product {kind!r}; choose forward, weight_grad or input_grad")
-    out = Counts()
-    out.nests = list(getattr(counts, "nests", ()))
-    for key, n in counts.items():
-        op, _, dtype = key.partition(":")
-        out.add(f"{op}:{relabel[op]}" if op in relabel and dtype == FP else key, n)
-    return out
+    return _relabel_fp(counts, relabel)
 
 
 def quantize_fixed(n: float, scales: float, dtype: str, stream: str) -> Counts:
