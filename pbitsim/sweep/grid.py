@@ -12,6 +12,8 @@ from typing import Any
 
 from ..config import MAX_SEED, MAX_TILES
 from ..hardware.devices import split_devices
+from ..options import (DEFAULT_ALGO, DEFAULT_BATCH, DEFAULT_DATASET, DEFAULT_DEVICE,
+                       DEFAULT_EPOCHS, DEFAULT_TABLE, RunOptions)
 
 __all__ = ["Axis", "AXES", "axis", "Point", "SweepConfig", "SweepError", "StalePoint",
            "arch_for", "check_grid", "split_devices"]
@@ -209,13 +211,13 @@ class Axis:
 
 #: The axes of the grid, outermost first (the grid's order and the order of a point's key).
 AXES: tuple[Axis, ...] = (
-    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets), "mnist",
+    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets), DEFAULT_DATASET,
          str, "Data sets (comma-separated).", column="dataset", label_default=False),
-    Axis("algo", "--algo", "algo", _choice_values("--algo", _rules), "bsff", str,
+    Axis("algo", "--algo", "algo", _choice_values("--algo", _rules), DEFAULT_ALGO, str,
          "Learning rules (comma-separated), any of pbitsim train's that the network supports; "
          "tiles and device apply to the p-bit rules.", column="algo", label_default=False,
          estimate_arg="algo"),
-    Axis("device", "--device", "device", _device_values, "ideal", _slug,
+    Axis("device", "--device", "device", _device_values, DEFAULT_DEVICE, _slug,
          "p-bit devices: ideal, digital, smtj, with options as kind:key=value,...; "
          "comma-separated or repeated.", column="device", applies=_uses_pbits,
          estimate_arg="device"),
@@ -289,12 +291,12 @@ class SweepConfig:
     the training budget of every point."""
 
     grid: dict = field(default_factory=dict)
-    epochs: int = 1
-    batch_size: int = 128
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = DEFAULT_BATCH
     lr: float | None = None
     limit_train: int | None = None
     limit_test: int | None = None
-    table: str = "horowitz-45nm"
+    table: str = DEFAULT_TABLE
     data_dir: str | None = None
     #: torch/numba threads of every point, whatever the number of points trained at once
     threads: int = 1
@@ -319,14 +321,32 @@ class SweepConfig:
             seen.setdefault(Point(tuple(values.values())), None)
         return list(seen)
 
-    def train_config(self, point: Point):
-        from ..training import TrainConfig
-        swept = {k: v for a, x in zip(AXES, point.values) if x is not None
-                 for k, v in a.train_fields(x).items()}
-        return TrainConfig(**swept, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           limit_train=self.limit_train, limit_test=self.limit_test,
-                           energy_table=self.table, threads=self.threads,
-                           arch=arch_for(self, point), **self.train_options)
+    def shared_options(self) -> dict:
+        """The run options every point shares: the budget, the table, the threads and
+        ``train_options`` (the axes' fields take the point's values, the others their
+        defaults)."""
+        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                    limit_train=self.limit_train, limit_test=self.limit_test,
+                    energy_table=self.table, threads=self.threads, **self.train_options)
+
+    def options(self, point: Point) -> RunOptions:
+        """A point's run options: :meth:`shared_options` with the point's axis values and
+        network, checked (:meth:`~pbitsim.options.RunOptions.validate`: ``OptionError``, one
+        line) the first time they are asked for; later calls return the same checked options
+        (the CLI, the point's status and its trainer share one check)."""
+        cache = self.__dict__.setdefault("_options", {})
+        if point not in cache:
+            swept = {k: v for a, x in zip(AXES, point.values) if x is not None
+                     for k, v in a.train_fields(x).items()}
+            opts = RunOptions(**{**self.shared_options(), **swept,
+                                 "arch": arch_for(self, point)})
+            opts.validate()
+            cache[point] = opts
+        return cache[point]
+
+    def train_config(self, point: Point) -> RunOptions:
+        """A point's run options, checked (:meth:`options`)."""
+        return self.options(point)
 
     def meta(self) -> dict:
         """The configuration as recorded in ``sweep.json``: every axis's values and the budget."""
