@@ -15,8 +15,9 @@ The checked options give the run's objects: :attr:`~RunOptions.units` (real or t
 units, :mod:`pbitsim.units`), :attr:`~RunOptions.device_spec` (the parsed p-bit device),
 :attr:`~RunOptions.precision` (:mod:`pbitsim.precision`). What a run records of them in its
 files (``results.json``'s ``config``, the checkpoint's) is :meth:`~RunOptions.recorded` /
-:meth:`~RunOptions.result_fields`, and a recorded configuration is compared with the options
-by :meth:`~RunOptions.differs_from`, one code for both directions.
+:meth:`~RunOptions.result_fields`; a recorded configuration is read back by
+:meth:`~RunOptions.from_recorded` and compared with the options (a resume, a sweep's finished
+point) by :meth:`~RunOptions.differs_from`, both reading an earlier version's file the same way.
 
 The defaults of the options every command shares are defined here, once.
 """
@@ -154,10 +155,14 @@ class RunOptions:
 
     @property
     def precision(self) -> Precision:
-        """The checked datapath (after :meth:`validate`, which fills in ``acc_bits``)."""
-        if self.weight_bits is None and self.acc_bits is None and self.grad_bits is None:
-            return FP32
-        return make_precision(self.weight_bits, self.acc_bits, self.grad_bits)
+        """The checked datapath (after :meth:`validate`, which fills in ``acc_bits``; made
+        once from the widths)."""
+        widths = (self.weight_bits, self.acc_bits, self.grad_bits)
+        cached = self.__dict__.get("_precision")
+        if cached is None or cached[0] != widths:
+            cached = (widths, FP32 if widths == (None, None, None) else make_precision(*widths))
+            self.__dict__["_precision"] = cached
+        return cached[1]
 
     @property
     def device_spec(self) -> Device:
@@ -190,7 +195,8 @@ class RunOptions:
             self.tiles = DEFAULT_TILES
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise OptionError(f"--{name.replace('_', '-')} must be >= 1, got "
+                                  f"{getattr(self, name)}")
         if self.calibration_samples is not None and self.calibration_samples < 0:
             raise OptionError(f"--calibration-samples must be >= 0, got "
                               f"{self.calibration_samples}")
@@ -256,6 +262,7 @@ class RunOptions:
         except ValueError as e:
             raise OptionError(str(e)) from None
         if not prec.fixed:
+            self.__dict__["_precision"] = ((None, None, None), FP32)
             return
         if not spec.fixed_point:
             raise OptionError(f"--weight-bits applies to {', '.join(_names('fixed_point'))}, "
@@ -264,6 +271,7 @@ class RunOptions:
             raise OptionError(f"--grad-bits does not apply to {self.algo}: its errors are "
                               f"already {self.grad_quant} words (--grad-quant)")
         self.acc_bits = prec.acc_bits
+        self.__dict__["_precision"] = ((prec.weight_bits, prec.acc_bits, prec.grad_bits), prec)
 
     def _check_arch(self) -> None:
         """Resolve ``arch`` (None: the dataset's default) and check it fits the algorithm and
@@ -315,8 +323,21 @@ class RunOptions:
         return {k: getattr(self, k) for k in RESULT_FIELDS}
 
     def recorded(self) -> dict:
-        """Every option, as ``results.json`` records it (its ``config``)."""
+        """Every option, as ``results.json`` records it (its ``config``): read back by
+        :meth:`from_recorded`."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_recorded(cls, recorded: dict) -> "RunOptions":
+        """The options a run file records (``results.json``'s ``config``, a checkpoint's), as
+        :meth:`recorded` and :meth:`result_fields` write them, unchecked. A file of an earlier
+        version is read as :meth:`differs_from` reads it (:func:`_as_read`); an option it does
+        not record takes its default, a key this version does not know is left out."""
+        if not isinstance(recorded, dict):
+            raise OptionError(f"a run's recorded configuration must be a mapping, not "
+                              f"{type(recorded).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in _as_read(recorded).items() if k in names})
 
     def differs_from(self, recorded: dict, fields=None) -> tuple[str, object, object] | None:
         """The first option (of ``fields``; default :meth:`result_fields`) in which a run
@@ -325,8 +346,7 @@ class RunOptions:
         version reads it: a tiled CaFo run that recorded ``cafo-dfa`` with its tiles ran
         ``bscafo-dfa`` (:func:`pbitsim.rulebook.recorded_algo`), and the tile count a
         real-valued run may have recorded is not compared (it was unused)."""
-        theirs = dict(recorded)
-        theirs["algo"] = recorded_algo(theirs.get("algo"), theirs.get("tiles"))
+        theirs = _as_read(recorded)
         want = self.result_fields() if fields is None else fields
         for k, v in want.items():
             if k == "tiles" and not self.units.tiled:
@@ -334,3 +354,12 @@ class RunOptions:
             if theirs.get(k) != v:
                 return k, theirs.get(k), v
         return None
+
+
+def _as_read(recorded: dict) -> dict:
+    """A recorded configuration as this version reads it: a tiled CaFo run of an earlier
+    version recorded the real-valued name with its tiles (``cafo-dfa``, 7) and ran what the
+    tiled form (``bscafo-dfa``) runs now (:func:`pbitsim.rulebook.recorded_algo`)."""
+    out = dict(recorded)
+    out["algo"] = recorded_algo(out.get("algo"), out.get("tiles"))
+    return out

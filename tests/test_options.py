@@ -104,7 +104,8 @@ def test_the_device_is_carried_parsed():
     o = RunOptions.checked(algo="bsff", tiles=3, device="smtj:offset_sd=0.2")
     assert o.device == "smtj:offset_sd=0.2" and isinstance(o.device_spec, Smtj)
     assert o.units.device is o.device_spec and o.units.device_spec == o.device
-    assert Units(3, "smtj:offset_sd=0.2") == o.units and RunOptions.checked(algo="cwc").units == REAL
+    assert Units(3, "smtj:offset_sd=0.2") == o.units
+    assert RunOptions.checked(algo="cwc").units == REAL
     with pytest.raises(OptionError, match="^--device: "):
         RunOptions.checked(device="smtj:bogus=1")
 
@@ -118,6 +119,22 @@ def test_recorded_configurations_are_compared_by_one_code():
     assert o.differs_from({**recorded, "seed": 3}) == ("seed", 3, 0)
     real = RunOptions.checked(algo="cwc")
     assert real.differs_from({**real.result_fields(), "tiles": 7}) is None  # unused by it
+
+
+def test_recorded_options_read_back():
+    o = RunOptions.checked(algo="bgbsff", tiles=3, device="smtj:offset_sd=0.2", weight_bits=8,
+                           update="shift", limit_train=500)
+    back = RunOptions.from_recorded(o.recorded())
+    assert back == o and back.precision == o.precision and back.units == o.units
+    back.validate()
+    assert back == o
+    old = {k: v for k, v in o.recorded().items() if k != "calibration_samples"}
+    assert RunOptions.from_recorded({**old, "a_later_option": 1}).calibration_samples is None
+    dfa = RunOptions.from_recorded({"algo": "cafo-dfa", "tiles": 7})  # an earlier version's
+    assert dfa.algo == "bscafo-dfa" and dfa.differs_from({"algo": "cafo-dfa", "tiles": 7},
+                                                         {"algo": "bscafo-dfa"}) is None
+    with pytest.raises(OptionError, match="must be a mapping"):
+        RunOptions.from_recorded(["bsff"])
 
 
 @pytest.mark.parametrize("kw", [dict(algo="bsff", tiles=3, device="smtj", epochs=2,

@@ -606,7 +606,8 @@ def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable,
     rows = {"train": model.training(arch, params), "inference": model.inference(arch, params)}
     layers = [_price_layer(t, i, tab) for t, i in zip(rows["train"], rows["inference"])]
     if model.tiled:
-        pbits = dict(zip((b.name for b in arch.blocks), pbits_per_block(arch, params.units.tiles)))
+        pbits = dict(zip((b.name for b in arch.blocks),
+                         pbits_per_block(arch, params.units.tiles)))
         for layer in layers:
             layer.n_pbits = pbits.get(layer.name, 0)
     counts = {scope: Counts.total(r.total() for r in rows[scope]) for scope in SCOPES}

@@ -138,7 +138,7 @@ class Axis:
     option
         The ``pbitsim sweep`` option (repeatable; each value a comma list).
     field
-        The :class:`~pbitsim.training.TrainConfig` field the value sets.
+        The :class:`~pbitsim.options.RunOptions` field the value sets.
     parse
         ``parse(texts) -> values``: the option's texts to a tuple of canonical values
         (``ValueError`` with one line if one is bad).
@@ -165,7 +165,7 @@ class Axis:
     averaged
         The rows of the outputs average over this axis (the seeds).
     config
-        ``config(value) -> dict`` of :class:`~pbitsim.training.TrainConfig` fields, for an axis
+        ``config(value) -> dict`` of :class:`~pbitsim.options.RunOptions` fields, for an axis
         whose value sets several (the datapath's widths); None: ``{field: value}``.
     estimate_value
         ``estimate_value(value)``: what ``estimate_arg`` receives (None: the value itself).
@@ -188,7 +188,7 @@ class Axis:
     estimate_value: Callable[[Any], Any] | None = None
 
     def train_fields(self, value) -> dict:
-        """The TrainConfig fields a (not None) value sets."""
+        """The run options (RunOptions fields) a (not None) value sets."""
         return self.config(value) if self.config is not None else {self.field: value}
 
     def estimate_kwargs(self, value) -> dict:
@@ -211,8 +211,9 @@ class Axis:
 
 #: The axes of the grid, outermost first (the grid's order and the order of a point's key).
 AXES: tuple[Axis, ...] = (
-    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets), DEFAULT_DATASET,
-         str, "Data sets (comma-separated).", column="dataset", label_default=False),
+    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets),
+         DEFAULT_DATASET, str, "Data sets (comma-separated).", column="dataset",
+         label_default=False),
     Axis("algo", "--algo", "algo", _choice_values("--algo", _rules), DEFAULT_ALGO, str,
          "Learning rules (comma-separated), any of pbitsim train's that the network supports; "
          "tiles and device apply to the p-bit rules.", column="algo", label_default=False,
