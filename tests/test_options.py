@@ -167,3 +167,27 @@ def test_walks_take_m_from_the_units():
     assert rows != [r.total() for r in walk.training_step(net, ModelParams(tiles=7, batch_size=8))]
     with pytest.raises(ValueError, match="tiles=5 but units of 3"):
         ModelParams(tiles=5, units=Units.pbit(3))
+
+
+def test_the_sweep_carries_the_datapath_parsed(monkeypatch):
+    """A precision label is parsed once, where it enters (the option's text, or a label given
+    in a grid); the points, their options, their estimate rows and sweep.json take it from
+    the object."""
+    import pbitsim.precision as precision
+    from pbitsim.sweep import SweepConfig, estimate_rows
+    from pbitsim.sweep.grid import axis
+    parsed = axis("precision").parse(("fp32,w8,w4a16g4",))
+    assert all(isinstance(p, precision.Precision) for p in parsed)
+    assert [p.label() for p in parsed] == ["fp32", "w8a32", "w4a16g4"]
+    assert axis("precision").default_values == (precision.FP32,)  # parsed once, kept
+    calls = []
+    real = precision.parse_label
+    monkeypatch.setattr(precision, "parse_label", lambda text: (calls.append(text), real(text))[1])
+    cfg = SweepConfig(grid={"tiles": (7,), "precision": ("fp32", "w8a16g8")})  # labels
+    assert calls == ["fp32", "w8a16g8"]
+    points = cfg.points()
+    assert [p.key for p in points] == ["ideal-m7-s0", "ideal-m7-w8a16g8-s0"]
+    assert cfg.options(points[1]).precision == points[1].precision == real("w8a16g8")
+    assert [r["precision"] for r in estimate_rows(cfg, 0.15)] == ["fp32", "w8a16g8"]
+    assert cfg.meta()["precision"] == ["fp32", "w8a16g8"]
+    assert calls == ["fp32", "w8a16g8"]

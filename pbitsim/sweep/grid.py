@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -82,31 +83,37 @@ def _datasets() -> tuple[str, ...]:
     return tuple(DATASET_INPUTS)
 
 
-def _precision_values(texts: tuple[str, ...]) -> tuple[str, ...]:
-    """Parser of comma-separated datapath names to their canonical labels (``w8`` -> ``w8a32``)."""
-    from ..precision import parse_label
+def _precision_values(texts: tuple[str, ...]) -> tuple:
+    """Parser of comma-separated datapath names to their :class:`~pbitsim.precision.Precision`
+    (``w8`` is ``w8a32``), parsed once, here: the points carry the objects."""
     values = []
     for text in texts:
         for part in str(text).split(","):
             if not part.strip():
                 raise ValueError("--precision: empty value")
-            try:
-                label = parse_label(part).label()
-            except ValueError as e:
-                raise ValueError(f"--precision: {e}") from None
-            if label not in values:
-                values.append(label)
+            p = _as_precision(part)
+            if p not in values:
+                values.append(p)
     return tuple(values)
 
 
-def _precision_of(label: str):
-    from ..precision import parse_label
-    return parse_label(label)
+def _as_precision(value):
+    """A datapath: a :class:`~pbitsim.precision.Precision`, or its label (``w8a16g8``)."""
+    from ..precision import Precision, parse_label
+    if isinstance(value, Precision):
+        return value
+    try:
+        return parse_label(value)
+    except ValueError as e:
+        raise ValueError(f"--precision: {e}") from None
 
 
-def _precision_fields(label: str) -> dict:
-    p = _precision_of(label)
+def _precision_fields(p) -> dict:
     return {"weight_bits": p.weight_bits, "acc_bits": p.acc_bits, "grad_bits": p.grad_bits}
+
+
+def _label(p) -> str:
+    return p.label()
 
 
 def _has_fixed_point(values: dict) -> bool:
@@ -167,8 +174,12 @@ class Axis:
     config
         ``config(value) -> dict`` of :class:`~pbitsim.options.RunOptions` fields, for an axis
         whose value sets several (the datapath's widths); None: ``{field: value}``.
-    estimate_value
-        ``estimate_value(value)``: what ``estimate_arg`` receives (None: the value itself).
+    show
+        ``show(value)``: the value as the outputs show it (the rows of ``sweep.csv`` and
+        ``sweep.json``, the configuration in ``sweep.json``); None: the value itself.
+    value_of
+        ``value_of(v)``: the axis's value of a value given in a :class:`SweepConfig`'s grid
+        directly (not parsed from the option's text); None: as given.
     """
 
     name: str
@@ -185,7 +196,8 @@ class Axis:
     estimate_arg: str | None = None
     averaged: bool = False
     config: Callable[[Any], dict] | None = None
-    estimate_value: Callable[[Any], Any] | None = None
+    show: Callable[[Any], Any] | None = None
+    value_of: Callable[[Any], Any] | None = None
 
     def train_fields(self, value) -> dict:
         """The run options (RunOptions fields) a (not None) value sets."""
@@ -195,11 +207,15 @@ class Axis:
         """The keyword of :func:`~pbitsim.estimator.hardware_summary` a value sets."""
         if self.estimate_arg is None or value is None:
             return {}
-        return {self.estimate_arg: (self.estimate_value(value) if self.estimate_value is not None
-                                    else value)}
+        return {self.estimate_arg: value}
 
-    @property
+    def shown(self, value):
+        """The value as the outputs show it (:attr:`show`); None stays None."""
+        return value if value is None or self.show is None else self.show(value)
+
+    @functools.cached_property
     def default_values(self) -> tuple:
+        """The values of the option's default text (parsed once)."""
         return self.parse((self.default,))
 
     def key_part(self, value) -> str | None:
@@ -225,12 +241,12 @@ AXES: tuple[Axis, ...] = (
     Axis("tiles", "--tiles", "tiles", _int_values("--tiles", 1, MAX_TILES), "1,2,4,7,10",
          lambda m: f"m{m}", "Tile counts M (comma-separated).", short="-M", column="M",
          applies=_uses_pbits, estimate_arg="tiles"),
-    Axis("precision", "--precision", "precision", _precision_values, "fp32", str,
+    Axis("precision", "--precision", "precision", _precision_values, "fp32", _label,
          "Datapaths (comma-separated): fp32, or wW[aA][gG] for W-bit weights, A-bit accumulators "
          "and G-bit gradients (pbitsim train's --weight-bits/--acc-bits/--grad-bits), e.g. "
          "fp32,w8a32,w4a16g8; for the rules with a fixed-point form.", column="datapath",
          label_default=False, applies=_has_fixed_point, estimate_arg="precision",
-         config=_precision_fields, estimate_value=_precision_of),
+         config=_precision_fields, show=_label, value_of=_as_precision),
     Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, MAX_SEED), "0",
          lambda s: f"s{s}", "Training seeds (accuracy mean and spread over them).",
          column="seed", averaged=True),
@@ -257,8 +273,9 @@ class Point:
         unknown = set(values) - set(_BY_NAME)
         if unknown:
             raise TypeError(f"no sweep axis {sorted(unknown)[0]!r}")
-        return cls(tuple(values[a.name] if a.name in values else a.default_values[0]
-                         for a in AXES))
+        return cls(tuple(a.default_values[0] if a.name not in values
+                         else values[a.name] if a.value_of is None or values[a.name] is None
+                         else a.value_of(values[a.name]) for a in AXES))
 
     def __getattr__(self, name):
         if name.startswith("_") or name not in _BY_NAME:
@@ -308,6 +325,12 @@ class SweepConfig:
     #: it multiplies columns, not trained points.
     hardware: tuple = ()
 
+    def __post_init__(self) -> None:
+        grid = {name: tuple(axis(name).value_of(v) for v in values)
+                if name in _BY_NAME and axis(name).value_of is not None and values else values
+                for name, values in self.grid.items()}
+        object.__setattr__(self, "grid", grid)
+
     def values(self, name: str) -> tuple:
         """The values swept on axis ``name``."""
         return tuple(self.grid.get(name) or axis(name).default_values)
@@ -354,7 +377,7 @@ class SweepConfig:
         budget = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr", "limit_train",
                                                  "limit_test", "table", "data_dir", "threads",
                                                  "arch")}
-        out = {**{a.name: list(self.values(a.name)) for a in AXES}, **budget,
+        out = {**{a.name: [a.shown(v) for v in self.values(a.name)] for a in AXES}, **budget,
                **self.train_options}
         if self.hardware:
             out["hardware"] = [hw.name for hw in self.hardware]
