@@ -46,7 +46,7 @@ def main() -> None:
     args = ap.parse_args()
 
     saved = json.loads((args.run / "results.json").read_text())["config"]
-    cfg = TrainConfig(**saved)
+    cfg = TrainConfig.from_recorded(saved)
     data = load_dataset(cfg.dataset, args.data_dir)
     trainer = Trainer(cfg, data, args.run)
     trainer.load_checkpoint()

@@ -118,7 +118,7 @@ def machine_memory_bytes() -> int | None:
     """The memory a run can use: physical memory, or a smaller cgroup limit (None: unknown).
 
     The one limit a command checks the sizes it will allocate against, before any work
-    (:meth:`pbitsim.training.TrainConfig.validate`)."""
+    (:meth:`pbitsim.options.RunOptions.validate`)."""
     import os
     limits = []
     try:

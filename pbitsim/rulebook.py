@@ -24,11 +24,9 @@ import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .units import REAL, Units
-
 __all__ = ["Rule", "PbitForm", "FAMILIES", "NETS", "RULES", "RULE_MODULES", "RULE_SPECS",
            "TILED_FORMS", "family", "forms_of_module", "recorded_algo", "resolve_algo", "rule",
-           "rule_of_module", "units_of"]
+           "rule_of_module"]
 
 #: The folder of the rule packages.
 RULES_DIR = Path(__file__).with_name("rules")
@@ -74,6 +72,8 @@ class PbitForm:
         ``--algo RULE --tiles M`` runs this form (:func:`resolve_algo`). False for CwC-FF:
         BSFF is priced beside it (``--algo cwc,bsff --tiles M``), so ``cwc`` stays real-valued
         whatever the tile count.
+    sampled_eval
+        As :class:`Rule`'s, for the p-bit form.
     """
 
     name: str
@@ -84,6 +84,7 @@ class PbitForm:
     lr_note: str | None = None
     estimate_default: bool = False
     by_tiles: bool = True
+    sampled_eval: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,12 @@ class Rule:
     baseline_rank : int or None
         A real-valued forward-forward rule the others are compared with (``vs CwC-FF``): lower
         ranks are preferred when several are present.
+    sampled_eval : bool
+        Its test pass can average sampled passes per image (``--eval-samples K``): a sampled
+        p-bit network whose readout sums logits and goodnesses over passes.
+    quantized_errors : bool
+        Its local errors are quantized words (BGBSFF): ``--grad-quant`` chooses the quantizer
+        and ``--update`` the weight update; ``--grad-bits`` does not apply.
     base : str or None
         Set by the rule book on a p-bit form's descriptor: the rule (package) that runs it.
     """
@@ -144,6 +151,8 @@ class Rule:
     lr_note: str = ""
     estimate_default: bool = False
     baseline_rank: int | None = None
+    sampled_eval: bool = False
+    quantized_errors: bool = False
     base: str | None = None
 
     def __post_init__(self) -> None:
@@ -173,6 +182,7 @@ class Rule:
         return dataclasses.replace(
             self, name=f.name, label=f.label, title=f.title, order=f.order, tiled=True,
             pbit=None, base=self.name, estimate_default=f.estimate_default, baseline_rank=None,
+            sampled_eval=f.sampled_eval, quantized_errors=False,
             default_lr=self.default_lr if f.default_lr is None else f.default_lr,
             lr_note=self.lr_note if f.lr_note is None else f.lr_note)
 
@@ -250,15 +260,6 @@ def forms_of_module(module: str) -> tuple[Rule, ...]:
     if spec is None:
         return ()
     return (spec, RULE_SPECS[spec.pbit.name]) if spec.pbit is not None else (spec,)
-
-
-def units_of(algo: str, tiles: int | None = None, device: str | None = None) -> Units:
-    """The units rule ``algo`` (a resolved name: :func:`resolve_algo`) runs: tiled p-bit
-    units of ``tiles`` (None: ``DEFAULT_TILES``) p-bits sampled by ``device`` for a tiled
-    rule, else real-valued ReLU units (whatever ``tiles`` is)."""
-    if not rule(algo).tiled:
-        return REAL
-    return Units.pbit(tiles, device)
 
 
 def family(name: str) -> tuple[str, ...]:

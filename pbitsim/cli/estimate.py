@@ -11,13 +11,15 @@ import io
 
 import click
 
-from ..config import DEFAULT_TILES
+from ..config import DATASET_INPUTS, DEFAULT_TILES
 from ..estimator import DEFAULT_ALGOS, estimate as run_estimate
 from ..hardware.tables import DEFAULT_TABLE
 from ..network.archs import DEFAULT_ARCH
 from ..network.gradients import QUANTIZERS
 from ..hardware.pricing import price_counts
 from ..network.tiles import DEFAULT_DENSITY
+from ..options import (DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
+                       UPDATES)
 from .console import make_console
 from .precision import precision_options
 from .rulehelp import algo_nets_help, tiles_help
@@ -111,12 +113,14 @@ def _parse_density(text: str) -> list[float]:
                    "kind:key=value,... (e.g. digital:lut_width=8) [default: ideal, priced "
                    "as the table's levels.pbit; or the --counts file's device].")
 @click.option("--batch-size", metavar="B", type=int, default=None,
-              help="Mini-batch size (amortizes optimizer and batch-norm work) [default: 128, or "
-                   "the --counts run's].")
+              help="Mini-batch size (amortizes optimizer and batch-norm work) [default: "
+                   f"{DEFAULT_BATCH}, or the --counts run's].")
 @click.option("--grad-quant", type=click.Choice(tuple(QUANTIZERS)), default=None,
-              help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: ternary].")
-@click.option("--update", type=click.Choice(("adam", "shift")), default=None,
-              help="BGBSFF's weight update, as `pbitsim train --update` [default: adam].")
+              help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: "
+                   f"{DEFAULT_GRAD_QUANT}].")
+@click.option("--update", type=click.Choice(UPDATES), default=None,
+              help="BGBSFF's weight update, as `pbitsim train --update` [default: "
+                   f"{DEFAULT_UPDATE}].")
 @click.option("--schedule", type=click.Choice(("none", "staggered", "reference", "greedy",
                                               "online")), default=None,
               help="Layer freezing of the CwC-family blocks, as `pbitsim train --schedule` "
@@ -130,7 +134,7 @@ def _parse_density(text: str) -> list[float]:
               help="cafo-dfa/bscafo-dfa: epochs of its block stage (direct feedback "
                    "alignment) before the predictors [default: the seeds', by the data set of "
                    "the input shape: MNIST 5, CIFAR-10 250; or the --counts run's].")
-@click.option("--dataset", type=click.Choice(("mnist", "fashion-mnist", "cifar10")), default=None,
+@click.option("--dataset", type=click.Choice(tuple(DATASET_INPUTS)), default=None,
               help="The data set: without --arch, the network is the one `pbitsim train "
                    "--algo A --dataset D` trains (each rule's own; the CFSE net for the "
                    "default list); it also picks the layer windows of --schedule and CaFo-DFA's "
@@ -138,7 +142,7 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--eval-samples", metavar="K", type=int, default=None,
               help="Sampled test passes of bsff/bgbsff summed per inference (K x the "
                    "inference work) [default: 1].")
-@click.option("--epochs", metavar="E", type=int, default=1, show_default=True,
+@click.option("--epochs", metavar="E", type=int, default=DEFAULT_EPOCHS, show_default=True,
               help="Epochs for the training-run total.")
 @click.option("--train-size", metavar="N", type=int,
               help="Training samples per epoch [default: the architecture's].")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..config import BACKENDS, DEFAULT_BACKEND, check_threads, threads_note
+from ..options import DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_TABLE
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
@@ -49,8 +50,8 @@ def _axis_options(command):
 @_axis_options
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help="Network, as for pbitsim train [default: the CFSE net of the dataset].")
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True)
+@click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True)
 @click.option("--lr", type=float, default=None, help="Layer learning rate (default: as train).")
 @click.option("--limit-train", type=int, default=None,
               help="Train every configuration on the same seeded subset of N images.")
@@ -58,7 +59,7 @@ def _axis_options(command):
 @click.option("--data-dir", type=click.Path(), default=None,
               help="Dataset folder (as for pbitsim train; on a cluster: as the workers see it, "
                    "or leave it out and set PBITSIM_DATA on the workers).")
-@click.option("--table", default="horowitz-45nm", show_default=True, help="Energy table.")
+@click.option("--table", default=DEFAULT_TABLE, show_default=True, help="Energy table.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/sweep",
               show_default=True, help="Output folder: sweep.csv, sweep.json, plots, runs/ "
                                       "(on a cluster: shared with every worker, same path).")
@@ -262,12 +263,12 @@ class _Stream:
 def _train_sweep(console, cfg, out, jobs, scheduler, recompute, no_plots):
     from .. import runfiles
     from ..sweep import SweepRun, aggregate
-    from ..training import TrainingError
+    from ..options import OptionError
     points = cfg.points()
-    try:
+    try:  # every point's options, checked once, here (the points' runs reuse them)
         for point in points:
-            cfg.train_config(point).validate()
-    except TrainingError as e:
+            cfg.options(point)
+    except OptionError as e:
         raise PbitsimError(str(e)) from None
     progress_console = make_console(stderr=True)
     if scheduler is None and threads_note(cfg.threads):  # a cluster's workers: their own CPUs

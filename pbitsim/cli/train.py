@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND, threads_note
-from ..estimator.algorithms import (DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
-                                    UPDATES)
+from ..config import BACKENDS, CALIBRATION_SAMPLES, DATASET_INPUTS, DEFAULT_BACKEND, threads_note
+from ..options import (DEFAULT_ALGO, DEFAULT_BATCH, DEFAULT_DATASET, DEFAULT_DEVICE,
+                       DEFAULT_EPOCHS, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_TABLE,
+                       DEFAULT_UPDATE, UPDATES)
 from ..network.gradients import ESTIMATORS, QUANTIZERS
 from ..network.archs import list_archs
 from .console import make_console
@@ -20,7 +21,7 @@ from .rulehelp import arch_help, lr_help, tiles_help
 from .signals import stop_on_signals
 
 from ..rulebook import RULES as ALGOS
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
+DATASETS = tuple(DATASET_INPUTS)
 
 
 def _stages(history: list) -> str:
@@ -87,12 +88,12 @@ def _summary_table(results: dict):
 
 
 @click.command(cls=OneLineCommand)
-@click.option("--algo", type=click.Choice(ALGOS), default="bsff", show_default=True,
+@click.option("--algo", type=click.Choice(ALGOS), default=DEFAULT_ALGO, show_default=True,
               help="Learning algorithm.")
-@click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
+@click.option("--dataset", type=click.Choice(DATASETS), default=DEFAULT_DATASET, show_default=True)
 @click.option("--tiles", "-M", type=int, default=None, help=tiles_help())
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True)
+@click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True)
 @click.option("--lr", type=float, default=None, help=lr_help())
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
@@ -133,13 +134,13 @@ def _summary_table(results: dict):
                    "CIFAR-10 250].")
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help=arch_help(", ".join(list_archs())))
-@click.option("--table", "energy_table", default="horowitz-45nm", show_default=True,
+@click.option("--table", "energy_table", default=DEFAULT_TABLE, show_default=True,
               help="Energy table for the estimate at the end.")
 @click.option("--hardware", metavar="NAME|FILE", default=None,
               help="Also price the run's measured counts on a described memory hierarchy (see "
                    "`pbitsim hardware list`): energy by level, latency, area in the summary "
                    "and results.json (`hardware_energy`).")
-@click.option("--device", default="ideal", show_default=True,
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True,
               help="p-bit device sampling the tiles (the tiled rules): ideal, digital, smtj, with "
                    "options as kind:key=value,... e.g. digital:lut_width=8 or "
                    "smtj:offset_sd=0.2,stuck_rate=0.01.")
@@ -183,23 +184,22 @@ def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit
     """
     from .. import runfiles
     from ..datasets import DatasetError, load_dataset
-    from ..training import TrainConfig, Trainer, TrainingError
+    from ..options import OptionError, RunOptions
+    from ..training import Trainer, TrainingError
 
     console, progress_console = make_console(), make_console(stderr=True)
     if resume and overwrite:
         raise PbitsimError("give --resume (continue the run in OUT) or --overwrite (replace "
                            "it), not both")
-    cfg = TrainConfig(algo=algo, dataset=dataset, tiles=tiles, epochs=epochs,
-                      batch_size=batch_size, lr=lr, seed=seed, limit_train=limit_train,
-                      limit_test=limit_test, estimator=estimator, grad_quant=grad_quant,
-                      update=update,
-                      schedule=schedule, arch=arch, energy_table=energy_table, device=device,
-                      eval_samples=eval_samples, threads=threads, backend=backend,
-                      dfa_epochs=dfa_epochs, weight_bits=weight_bits, acc_bits=acc_bits,
-                      grad_bits=grad_bits, calibration_samples=calibration_samples)
-    try:
-        cfg.validate()
-    except TrainingError as e:
+    try:  # the run's options, checked once, here
+        cfg = RunOptions.checked(
+            algo=algo, dataset=dataset, tiles=tiles, epochs=epochs, batch_size=batch_size, lr=lr,
+            seed=seed, limit_train=limit_train, limit_test=limit_test, estimator=estimator,
+            grad_quant=grad_quant, update=update, schedule=schedule, arch=arch,
+            energy_table=energy_table, device=device, eval_samples=eval_samples, threads=threads,
+            backend=backend, dfa_epochs=dfa_epochs, weight_bits=weight_bits, acc_bits=acc_bits,
+            grad_bits=grad_bits, calibration_samples=calibration_samples)
+    except OptionError as e:
         raise PbitsimError(str(e)) from None
     hw = None
     if hardware is not None:  # checked before any long work

@@ -8,6 +8,7 @@ over tile counts and devices needs per configuration.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from dataclasses import dataclass, field
 
@@ -25,11 +26,13 @@ from ..hardware.tables import DEFAULT_TABLE, EnergyTable, load_table
 from ..network.tiles import DEFAULT_DENSITY, TileStats
 from ..schedules import DFA_STAGE
 from ..rulebook import RULE_SPECS
+from ..options import RunOptions
+from ..units import Units
 from ..hardware.spec import Hardware
 from ..hardware.model import HardwareCost, price_step
 
 __all__ = ["estimate", "Estimate", "AlgoEstimate", "DEFAULT_ALGOS", "ESTIMATE_DATASET",
-           "default_network", "hardware_summary"]
+           "default_network", "hardware_summary", "run_keywords"]
 
 #: ``pbitsim estimate``'s rules without ``--algo`` (the descriptors' ``estimate_default``).
 DEFAULT_ALGOS = tuple(n for n, s in RULE_SPECS.items() if s.estimate_default)
@@ -413,7 +416,8 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
              grad_bits: int | None = None,
              calibration_samples: int | None = None, run_samples: int | None = None,
              skip_incompatible: bool | None = None,
-             hardware: Hardware | None = None) -> Estimate:
+             hardware: Hardware | None = None,
+             options: RunOptions | None = None) -> Estimate:
     """Count and price training and inference of ``algos`` on ``arch``.
 
     ``arch``: a built-in name, a TOML file or an :class:`Arch`; None: the network
@@ -441,7 +445,23 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     form, MF and BSMF, is incompatible with them).
     An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
+
+    ``options``: a training run's options (:class:`pbitsim.options.RunOptions`, checked):
+    the run's rule on its network, priced as ``pbitsim train`` with those options counts
+    (:func:`run_keywords`); the keywords they set (``arch``, ``algos``, ``table``, ``tiles``,
+    the batch, the epochs, the device, the training choices, the schedule, the data set, the
+    datapath, the calibration) are then not given, the others (densities or measured
+    statistics, ``hardware`` ...) may be.
     """
+    if options is not None:
+        run = run_keywords(options)
+        given = locals()
+        for name, param in inspect.signature(estimate).parameters.items():
+            if name in run and given[name] is not param.default:
+                raise TypeError(f"estimate(): give {name} or options, not both")
+        rest = {name: given[name] for name in inspect.signature(estimate).parameters
+                if name not in run and name != "options"}
+        return estimate(**run, **rest)
     net_note = None
     if arch is None:
         arch, net_note = default_network(None if algos is DEFAULT_ALGOS else algos, dataset)
@@ -493,7 +513,8 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
             raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
     if calibration_samples is None:
         calibration_samples = sum(calibration_batches(samples, batch_size))
-    params = ModelParams(tiles=tiles, densities=densities, batch_size=batch_size,
+    params = ModelParams(tiles=tiles, units=Units.pbit(tiles, tab.device),
+                         densities=densities, batch_size=batch_size,
                          grad_quant=grad_quant, update=update, eval_samples=eval_samples,
                          estimator=estimator, stats=measured(stats),
                          eval_stats=measured(eval_stats),
@@ -520,6 +541,25 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
         for model in models]
     return Estimate(net, tab, params, samples, epochs, results, skipped,
                     notes=[net_note] if net_note else [], hardware=hardware)
+
+
+def run_keywords(options: RunOptions) -> dict:
+    """The keywords of :func:`estimate` that a training run's options set (checked first:
+    :meth:`~pbitsim.options.RunOptions.validate`): its rule on its network and energy table,
+    its tiled units' M and device, its batch, epochs, training subset, training choices,
+    schedule, data set, DFA epochs, datapath and calibration."""
+    options.validate()
+    units, prec = options.units, options.precision
+    return dict(arch=options.arch, algos=[options.algo], table=options.energy_table,
+                tiles=units.tiles if units.tiled else DEFAULT_TILES,
+                batch_size=options.batch_size, train_samples=options.limit_train,
+                epochs=options.epochs, device=options.device_spec,
+                grad_quant=options.grad_quant, update=options.update,
+                eval_samples=options.eval_samples, estimator=options.estimator,
+                schedule=options.schedule, dataset=options.dataset,
+                dfa_epochs=options.dfa_epochs, weight_bits=prec.weight_bits,
+                acc_bits=prec.acc_bits, grad_bits=prec.grad_bits,
+                calibration_samples=options.calibration_samples)
 
 
 def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:
@@ -566,7 +606,8 @@ def _run(model: Algorithm, arch: Arch, params: ModelParams, tab: EnergyTable,
     rows = {"train": model.training(arch, params), "inference": model.inference(arch, params)}
     layers = [_price_layer(t, i, tab) for t, i in zip(rows["train"], rows["inference"])]
     if model.tiled:
-        pbits = dict(zip((b.name for b in arch.blocks), pbits_per_block(arch, params.tiles)))
+        pbits = dict(zip((b.name for b in arch.blocks),
+                         pbits_per_block(arch, params.units.tiles)))
         for layer in layers:
             layer.n_pbits = pbits.get(layer.name, 0)
     counts = {scope: Counts.total(r.total() for r in rows[scope]) for scope in SCOPES}

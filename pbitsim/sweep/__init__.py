@@ -2,7 +2,7 @@
 
 A sweep is a grid over *axes* (:data:`AXES`): data set x learning rule x p-bit device x tile
 count M x seed today. Each axis is declared once, as an :class:`Axis` (its name, CLI option,
-parser, the :class:`~pbitsim.training.TrainConfig` field it sets and how it labels a point's
+parser, the :class:`~pbitsim.options.RunOptions` field it sets and how it labels a point's
 folder and a column); the CLI's options, the grid, the point folders, the rows of ``sweep.csv``
 and the table all come from that one declaration. Adding an axis (e.g. a precision) is adding
 one ``Axis(...)`` to :data:`AXES`.

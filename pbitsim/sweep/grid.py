@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from typing import Any
 
 from ..config import MAX_SEED, MAX_TILES
 from ..hardware.devices import split_devices
+from ..options import (DEFAULT_ALGO, DEFAULT_BATCH, DEFAULT_DATASET, DEFAULT_DEVICE,
+                       DEFAULT_EPOCHS, DEFAULT_TABLE, RunOptions)
 
 __all__ = ["Axis", "AXES", "axis", "Point", "SweepConfig", "SweepError", "StalePoint",
            "arch_for", "check_grid", "split_devices"]
@@ -80,31 +83,37 @@ def _datasets() -> tuple[str, ...]:
     return tuple(DATASET_INPUTS)
 
 
-def _precision_values(texts: tuple[str, ...]) -> tuple[str, ...]:
-    """Parser of comma-separated datapath names to their canonical labels (``w8`` -> ``w8a32``)."""
-    from ..precision import parse_label
+def _precision_values(texts: tuple[str, ...]) -> tuple:
+    """Parser of comma-separated datapath names to their :class:`~pbitsim.precision.Precision`
+    (``w8`` is ``w8a32``), parsed once, here: the points carry the objects."""
     values = []
     for text in texts:
         for part in str(text).split(","):
             if not part.strip():
                 raise ValueError("--precision: empty value")
-            try:
-                label = parse_label(part).label()
-            except ValueError as e:
-                raise ValueError(f"--precision: {e}") from None
-            if label not in values:
-                values.append(label)
+            p = _as_precision(part)
+            if p not in values:
+                values.append(p)
     return tuple(values)
 
 
-def _precision_of(label: str):
-    from ..precision import parse_label
-    return parse_label(label)
+def _as_precision(value):
+    """A datapath: a :class:`~pbitsim.precision.Precision`, or its label (``w8a16g8``)."""
+    from ..precision import Precision, parse_label
+    if isinstance(value, Precision):
+        return value
+    try:
+        return parse_label(value)
+    except ValueError as e:
+        raise ValueError(f"--precision: {e}") from None
 
 
-def _precision_fields(label: str) -> dict:
-    p = _precision_of(label)
+def _precision_fields(p) -> dict:
     return {"weight_bits": p.weight_bits, "acc_bits": p.acc_bits, "grad_bits": p.grad_bits}
+
+
+def _label(p) -> str:
+    return p.label()
 
 
 def _has_fixed_point(values: dict) -> bool:
@@ -136,7 +145,7 @@ class Axis:
     option
         The ``pbitsim sweep`` option (repeatable; each value a comma list).
     field
-        The :class:`~pbitsim.training.TrainConfig` field the value sets.
+        The :class:`~pbitsim.options.RunOptions` field the value sets.
     parse
         ``parse(texts) -> values``: the option's texts to a tuple of canonical values
         (``ValueError`` with one line if one is bad).
@@ -163,10 +172,14 @@ class Axis:
     averaged
         The rows of the outputs average over this axis (the seeds).
     config
-        ``config(value) -> dict`` of :class:`~pbitsim.training.TrainConfig` fields, for an axis
+        ``config(value) -> dict`` of :class:`~pbitsim.options.RunOptions` fields, for an axis
         whose value sets several (the datapath's widths); None: ``{field: value}``.
-    estimate_value
-        ``estimate_value(value)``: what ``estimate_arg`` receives (None: the value itself).
+    show
+        ``show(value)``: the value as the outputs show it (the rows of ``sweep.csv`` and
+        ``sweep.json``, the configuration in ``sweep.json``); None: the value itself.
+    value_of
+        ``value_of(v)``: the axis's value of a value given in a :class:`SweepConfig`'s grid
+        directly (not parsed from the option's text); None: as given.
     """
 
     name: str
@@ -183,21 +196,26 @@ class Axis:
     estimate_arg: str | None = None
     averaged: bool = False
     config: Callable[[Any], dict] | None = None
-    estimate_value: Callable[[Any], Any] | None = None
+    show: Callable[[Any], Any] | None = None
+    value_of: Callable[[Any], Any] | None = None
 
     def train_fields(self, value) -> dict:
-        """The TrainConfig fields a (not None) value sets."""
+        """The run options (RunOptions fields) a (not None) value sets."""
         return self.config(value) if self.config is not None else {self.field: value}
 
     def estimate_kwargs(self, value) -> dict:
         """The keyword of :func:`~pbitsim.estimator.hardware_summary` a value sets."""
         if self.estimate_arg is None or value is None:
             return {}
-        return {self.estimate_arg: (self.estimate_value(value) if self.estimate_value is not None
-                                    else value)}
+        return {self.estimate_arg: value}
 
-    @property
+    def shown(self, value):
+        """The value as the outputs show it (:attr:`show`); None stays None."""
+        return value if value is None or self.show is None else self.show(value)
+
+    @functools.cached_property
     def default_values(self) -> tuple:
+        """The values of the option's default text (parsed once)."""
         return self.parse((self.default,))
 
     def key_part(self, value) -> str | None:
@@ -209,25 +227,26 @@ class Axis:
 
 #: The axes of the grid, outermost first (the grid's order and the order of a point's key).
 AXES: tuple[Axis, ...] = (
-    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets), "mnist",
-         str, "Data sets (comma-separated).", column="dataset", label_default=False),
-    Axis("algo", "--algo", "algo", _choice_values("--algo", _rules), "bsff", str,
+    Axis("dataset", "--dataset", "dataset", _choice_values("--dataset", _datasets),
+         DEFAULT_DATASET, str, "Data sets (comma-separated).", column="dataset",
+         label_default=False),
+    Axis("algo", "--algo", "algo", _choice_values("--algo", _rules), DEFAULT_ALGO, str,
          "Learning rules (comma-separated), any of pbitsim train's that the network supports; "
          "tiles and device apply to the p-bit rules.", column="algo", label_default=False,
          estimate_arg="algo"),
-    Axis("device", "--device", "device", _device_values, "ideal", _slug,
+    Axis("device", "--device", "device", _device_values, DEFAULT_DEVICE, _slug,
          "p-bit devices: ideal, digital, smtj, with options as kind:key=value,...; "
          "comma-separated or repeated.", column="device", applies=_uses_pbits,
          estimate_arg="device"),
     Axis("tiles", "--tiles", "tiles", _int_values("--tiles", 1, MAX_TILES), "1,2,4,7,10",
          lambda m: f"m{m}", "Tile counts M (comma-separated).", short="-M", column="M",
          applies=_uses_pbits, estimate_arg="tiles"),
-    Axis("precision", "--precision", "precision", _precision_values, "fp32", str,
+    Axis("precision", "--precision", "precision", _precision_values, "fp32", _label,
          "Datapaths (comma-separated): fp32, or wW[aA][gG] for W-bit weights, A-bit accumulators "
          "and G-bit gradients (pbitsim train's --weight-bits/--acc-bits/--grad-bits), e.g. "
          "fp32,w8a32,w4a16g8; for the rules with a fixed-point form.", column="datapath",
          label_default=False, applies=_has_fixed_point, estimate_arg="precision",
-         config=_precision_fields, estimate_value=_precision_of),
+         config=_precision_fields, show=_label, value_of=_as_precision),
     Axis("seed", "--seeds", "seed", _int_values("--seeds", 0, MAX_SEED), "0",
          lambda s: f"s{s}", "Training seeds (accuracy mean and spread over them).",
          column="seed", averaged=True),
@@ -254,8 +273,9 @@ class Point:
         unknown = set(values) - set(_BY_NAME)
         if unknown:
             raise TypeError(f"no sweep axis {sorted(unknown)[0]!r}")
-        return cls(tuple(values[a.name] if a.name in values else a.default_values[0]
-                         for a in AXES))
+        return cls(tuple(a.default_values[0] if a.name not in values
+                         else values[a.name] if a.value_of is None or values[a.name] is None
+                         else a.value_of(values[a.name]) for a in AXES))
 
     def __getattr__(self, name):
         if name.startswith("_") or name not in _BY_NAME:
@@ -289,12 +309,12 @@ class SweepConfig:
     the training budget of every point."""
 
     grid: dict = field(default_factory=dict)
-    epochs: int = 1
-    batch_size: int = 128
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = DEFAULT_BATCH
     lr: float | None = None
     limit_train: int | None = None
     limit_test: int | None = None
-    table: str = "horowitz-45nm"
+    table: str = DEFAULT_TABLE
     data_dir: str | None = None
     #: torch/numba threads of every point, whatever the number of points trained at once
     threads: int = 1
@@ -304,6 +324,12 @@ class SweepConfig:
     #: :class:`~pbitsim.hardware.spec.Hardware`, variants included): a pricing dimension, so
     #: it multiplies columns, not trained points.
     hardware: tuple = ()
+
+    def __post_init__(self) -> None:
+        grid = {name: tuple(axis(name).value_of(v) for v in values)
+                if name in _BY_NAME and axis(name).value_of is not None and values else values
+                for name, values in self.grid.items()}
+        object.__setattr__(self, "grid", grid)
 
     def values(self, name: str) -> tuple:
         """The values swept on axis ``name``."""
@@ -319,21 +345,39 @@ class SweepConfig:
             seen.setdefault(Point(tuple(values.values())), None)
         return list(seen)
 
-    def train_config(self, point: Point):
-        from ..training import TrainConfig
-        swept = {k: v for a, x in zip(AXES, point.values) if x is not None
-                 for k, v in a.train_fields(x).items()}
-        return TrainConfig(**swept, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           limit_train=self.limit_train, limit_test=self.limit_test,
-                           energy_table=self.table, threads=self.threads,
-                           arch=arch_for(self, point), **self.train_options)
+    def shared_options(self) -> dict:
+        """The run options every point shares: the budget, the table, the threads and
+        ``train_options`` (the axes' fields take the point's values, the others their
+        defaults)."""
+        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                    limit_train=self.limit_train, limit_test=self.limit_test,
+                    energy_table=self.table, threads=self.threads, **self.train_options)
+
+    def options(self, point: Point) -> RunOptions:
+        """A point's run options: :meth:`shared_options` with the point's axis values and
+        network, checked (:meth:`~pbitsim.options.RunOptions.validate`: ``OptionError``, one
+        line) the first time they are asked for; later calls return the same checked options
+        (the CLI, the point's status and its trainer share one check)."""
+        cache = self.__dict__.setdefault("_options", {})
+        if point not in cache:
+            swept = {k: v for a, x in zip(AXES, point.values) if x is not None
+                     for k, v in a.train_fields(x).items()}
+            opts = RunOptions(**{**self.shared_options(), **swept,
+                                 "arch": arch_for(self, point)})
+            opts.validate()
+            cache[point] = opts
+        return cache[point]
+
+    def train_config(self, point: Point) -> RunOptions:
+        """A point's run options, checked (:meth:`options`)."""
+        return self.options(point)
 
     def meta(self) -> dict:
         """The configuration as recorded in ``sweep.json``: every axis's values and the budget."""
         budget = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr", "limit_train",
                                                  "limit_test", "table", "data_dir", "threads",
                                                  "arch")}
-        out = {**{a.name: list(self.values(a.name)) for a in AXES}, **budget,
+        out = {**{a.name: [a.shown(v) for v in self.values(a.name)] for a in AXES}, **budget,
                **self.train_options}
         if self.hardware:
             out["hardware"] = [hw.name for hw in self.hardware]

@@ -47,38 +47,40 @@ def point_status(cfg: SweepConfig, point: Point, out) -> tuple[str, dict | None]
     SweepError
         The point's configuration is invalid.
     """
-    from ..training import TrainingError
+    from ..options import OptionError
     folder = point_folder(out, point)
-    want = cfg.train_config(point)
     try:
-        want.validate()
-    except TrainingError as e:
+        want = cfg.options(point)
+    except OptionError as e:
         raise SweepError(str(e)) from None
     fields = {**want.result_fields(), **{k: getattr(want, k) for k in _COMPARED}}
     hint = "; pass --recompute to train it again, or choose another --out"
     try:
         if (folder / runfiles.RESULTS).exists():
             results = runfiles.read_results(folder)
-            _compare(fields, results["config"], f"{folder / runfiles.RESULTS}", hint)
+            _compare(want, results["config"], f"{folder / runfiles.RESULTS}", hint, fields)
             counts = _read_point_counts(folder)  # what point_row prices: readable now
             if OpCounter(counts["counts"]).by_op() != results.get("train_counts_by_op"):
                 raise StalePoint(f"{folder}: results.json and counts.json disagree{hint}")
             return "done", results
         if (folder / runfiles.CHECKPOINT).exists():
             state = runfiles.load_checkpoint(folder)
-            _compare(want.result_fields(), state.get("config") or {},
-                     f"{folder / runfiles.CHECKPOINT}", hint)
+            _compare(want, state.get("config") or {}, f"{folder / runfiles.CHECKPOINT}", hint)
             return "resume", None
     except runfiles.RunFileError as e:
         raise StalePoint(f"{e}{hint}") from None
     return "new", None
 
 
-def _compare(want: dict, recorded: dict, where: str, hint: str) -> None:
-    for k, v in want.items():
-        if recorded.get(k, None) != v:
-            raise StalePoint(f"{where} was made with {k}={recorded.get(k)!r}, this sweep asks "
-                             f"{k}={v!r}{hint}")
+def _compare(want, recorded: dict, where: str, hint: str, fields=None) -> None:
+    """A run file's recorded configuration against the point's options (``fields`` of them;
+    default their result fields), as a resume compares it
+    (:meth:`~pbitsim.options.RunOptions.differs_from`)."""
+    differs = want.differs_from(recorded, fields)
+    if differs is not None:
+        k, theirs, v = differs
+        raise StalePoint(f"{where} was made with {k}={theirs!r}, this sweep asks "
+                         f"{k}={v!r}{hint}")
 
 
 def _read_point_counts(folder: Path) -> dict:
@@ -116,7 +118,7 @@ def train_point(cfg: SweepConfig, point: Point, out: Path, reporter=None, on_tra
     folder = point_folder(out, point)
     if (folder / runfiles.RESULTS).is_file():
         return runfiles.read_results(folder)
-    trainer = Trainer(cfg.train_config(point), _dataset(point.dataset, cfg.data_dir), folder,
+    trainer = Trainer(cfg.options(point), _dataset(point.dataset, cfg.data_dir), folder,
                       reporter)
     if on_trainer is not None:
         on_trainer(trainer)

@@ -80,7 +80,7 @@ def price_row(cfg: SweepConfig, point: Point, density: "float | list[float] | No
 
 def _row_values(point: Point) -> dict:
     """A point's values on the axes the rows keep (all but the averaged seeds)."""
-    return {a.name: v for a, v in zip(AXES, point.values) if not a.averaged}
+    return {a.name: a.shown(v) for a, v in zip(AXES, point.values) if not a.averaged}
 
 
 def estimate_rows(cfg: SweepConfig, density: float) -> list[dict]:

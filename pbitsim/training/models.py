@@ -105,8 +105,9 @@ class Net(nn.Module):
         BGBSFF: quantize the local errors (``'ternary'`` or ``'sign'``).
     seed : int
         Base seed of the p-bit draws.
-    device : str or None
-        p-bit device spec; sMTJ blocks are separate arrays with their own variation.
+    device : Device or str or None
+        p-bit device (parsed, or its spec); sMTJ blocks are separate arrays with their own
+        variation.
     head : bool
         Build the softmax head (FF predicts by goodness and has none).
     saved : str
@@ -123,7 +124,7 @@ class Net(nn.Module):
     """
 
     def __init__(self, arch, *, tiles: int | None = None, estimator="mean-field",
-                 grad_quant=None, seed: int = 0, device: str | None = None,
+                 grad_quant=None, seed: int = 0, device=None,
                  head: bool = True, goodness: str = "block", saved: str = "act"):
         super().__init__()
         estimator, grad_quant = as_estimator(estimator), as_quantizer(grad_quant)
@@ -346,7 +347,8 @@ def _batchnorm(shape):
     return FoldableBatchNorm1d(shape[0], eps=BN_EPS)
 
 
-def _block_device(spec: str | None, block: int):
-    """The p-bit device of one block: sMTJ blocks are separate arrays with their own variation."""
+def _block_device(spec, block: int):
+    """The p-bit device of one block (``spec``: a device, or its spec): sMTJ blocks are
+    separate arrays with their own variation."""
     device = K.parse_device(spec)
     return device.for_layer(block) if isinstance(device, K.Smtj) else device

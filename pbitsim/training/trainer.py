@@ -15,7 +15,6 @@ reads). A run holds the folder's lock (:func:`~pbitsim.runfiles.out_lock`) while
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import resource
@@ -31,7 +30,6 @@ import torch
 from .. import OMP_SPINNING, runfiles
 from ..bridge.heap import keep_freed_memory
 from ..seeds import stream
-from ..rulebook import recorded_algo
 from ..network.counters import OpCounter, counting
 from ..datasets import Dataset
 from ..runfiles import CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, COUNTS, RESULTS
@@ -145,15 +143,11 @@ class Trainer:
         except runfiles.RunFileError as e:
             raise TrainingError(str(e)) from None
         path = self.out / CHECKPOINT
-        theirs = dict(state["config"])
-        # a tiled CaFo run of an earlier version recorded cafo-dfa (with its tiles): bscafo-dfa
-        theirs["algo"] = recorded_algo(theirs.get("algo"), theirs.get("tiles"))
-        for k, v in self.cfg.result_fields().items():
-            if k == "tiles" and not self.cfg.units.tiled:
-                continue  # unused by a real-valued rule (earlier versions recorded 7)
-            if theirs.get(k) != v:
-                raise TrainingError(f"{path}: checkpoint was made with {k}={theirs.get(k)!r}, this "
-                                    f"run has {k}={v!r}; use the same settings to resume")
+        differs = self.cfg.differs_from(state["config"])
+        if differs is not None:
+            k, theirs, v = differs
+            raise TrainingError(f"{path}: checkpoint was made with {k}={theirs!r}, this "
+                                f"run has {k}={v!r}; use the same settings to resume")
         self._load_algo_state(state["algo"], path)
         try:
             counts = OpCounter(state["counts"])
@@ -402,7 +396,7 @@ class Trainer:
         density = float(np.mean(layer_density)) if layer_density else None
         train_samples = self.samples_per_epoch
         units = algo.units
-        meta = {"algo": cfg.algo, "tiles": units.tiles, "device": units.device,
+        meta = {"algo": cfg.algo, "tiles": units.tiles, "device": units.device_spec,
                 "eval_samples": cfg.eval_samples if units.tiled else None,
                 "arch": algo.arch, **self._arch_file(), "dataset": cfg.dataset,
                 "precision": cfg.precision.label(), "activation_density": density,
@@ -418,7 +412,7 @@ class Trainer:
         headline = algo.predictors[0]
         results = {
             "format": "pbitsim-train-results", "version": 1,
-            "config": {**dataclasses.asdict(cfg)}, **meta,
+            "config": cfg.recorded(), **meta,
             "test_accuracy": acc, "predictor": headline, "accuracy": acc[headline],
             "history": self.history,
             "train_wall_s": self.wall_s, "eval_wall_s": eval_s,

@@ -68,9 +68,8 @@ def test_p_bit_forms_are_declared_by_their_rules():
 
 
 def test_units_are_built_once_from_the_checked_configuration():
-    from pbitsim.rulebook import units_of
     from pbitsim.training import TrainConfig
-    from pbitsim.units import REAL, Units
+    from pbitsim.units import REAL, Units, units_of
     cfg = TrainConfig(algo="mf", dataset="mnist", tiles=3, device="smtj:offset_sd=0.2")
     assert cfg.units == REAL  # before validate(): the name is the real-valued rule's
     cfg.validate()

@@ -14,10 +14,14 @@ import importlib
 from dataclasses import dataclass, field
 
 from ...config import DEFAULT_TILES
+# the run options' defaults (defined once, with the options: pbitsim.options)
+from ...options import (DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
+                        UPDATES)
 from ...network.archs import Arch, Block
 from ...network.costs import Counts
 from ...network.gradients import ESTIMATORS, Estimator, Quantizer, estimator, quantizer
 from ...precision import FP32, Precision
+from ...units import Units
 from ...network.counts import PHASES
 from ...network.tiles import DEFAULT_DENSITY, TileStats, tile_stats
 
@@ -26,22 +30,22 @@ __all__ = ["Algorithm", "LayerCounts", "ModelParams", "register", "get_algorithm
            "algorithm_names", "DEFAULT_BATCH", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "ESTIMATORS"]
 
-# Mini-batch size: amortizes per-step work (optimizer, batch-norm folding) over samples.
-# 128 is the CwC-FF reference configuration.
-DEFAULT_BATCH = 128
-DEFAULT_GRAD_QUANT = "ternary"   # BGBSFF's error quantizer (sign: biased, learns poorly)
-DEFAULT_UPDATE = "adam"          # BGBSFF's weight update: adam | shift (w -= 2^-k g, no state)
-UPDATES = ("adam", "shift")
-DEFAULT_ESTIMATOR = "mean-field"
 
 
 @dataclass(frozen=True)
 class ModelParams:
     """What the counts depend on besides the network: the training choices ``pbitsim train``
-    takes (tiles, batch, BGBSFF's quantizer and update, sampled test passes, estimator) and the
-    tile statistics (a density per block, or the statistics a run measured)."""
+    takes (the p-bit units, batch, BGBSFF's quantizer and update, sampled test passes,
+    estimator) and the tile statistics (a density per block, or the statistics a run measured).
+
+    A walk takes the tile count M of its tiled units from :attr:`units`; ``tiles`` is the
+    keyword that builds them (``ModelParams(tiles=3)``: ``Units.pbit(3)``) and stays their M.
+    """
 
     tiles: int = DEFAULT_TILES
+    #: The tiled p-bit units the tiled rules run (M = ``tiles`` p-bits each, and their device;
+    #: :mod:`pbitsim.units`); None: ``Units.pbit(tiles)``. A real-valued rule's walk ignores it.
+    units: Units | None = None
     densities: tuple[float, ...] = (DEFAULT_DENSITY,)
     batch_size: int = DEFAULT_BATCH
     #: BGBSFF's error quantizer and the tiles' backward (:mod:`pbitsim.network.gradients`):
@@ -72,6 +76,15 @@ class ModelParams:
     run_samples: int | None = None
 
     def __post_init__(self):
+        if self.units is None:
+            object.__setattr__(self, "units", Units.pbit(self.tiles))
+        elif not self.units.tiled:
+            raise ValueError("ModelParams.units: the tiled rules' units are p-bit units")
+        elif self.units.tiles != self.tiles:
+            if self.tiles != DEFAULT_TILES:
+                raise ValueError(f"ModelParams: tiles={self.tiles} but units of "
+                                 f"{self.units.tiles} tiles")
+            object.__setattr__(self, "tiles", self.units.tiles)
         object.__setattr__(self, "grad_quant", quantizer(self.grad_quant))
         object.__setattr__(self, "estimator", estimator(self.estimator))
 
@@ -91,7 +104,7 @@ class ModelParams:
         window = 1
         for layer in prev.post:
             window *= layer.window
-        return tile_stats(self.tiles, self.density(index - 1), window)
+        return tile_stats(self.units.tiles, self.density(index - 1), window)
 
     def live_fraction(self, block_index: int) -> float:
         """Fraction of training steps in which block ``block_index`` learns (a schedule's
@@ -195,7 +208,7 @@ class Algorithm:
     order: int = 100          # position in listings
     fixed_point: bool = True  # its walk prices a fixed-point datapath (--weight-bits)
 
-    #: Its units are tiled p-bit units (``params.tiles`` each; walked as a p-bit net), not
+    #: Its units are tiled p-bit units (``params.units``, M each; walked as a p-bit net), not
     #: real-valued ReLU units: the descriptor's ``tiled`` (:mod:`pbitsim.units`).
     tiled = False
     #: The rule's descriptor (:class:`pbitsim.rulebook.Rule`), set by :func:`register`

@@ -78,14 +78,14 @@ class LocalRule(Algorithm):
         lin = block.linear
         n_at = b * _numel(block.out_shape) if self._variant(arch) == "cwc" else b * lin.n_out
         c = costs.goodness_backward(n_at)
-        dtype = S.count_dtype(params.tiles) if self.tiled else FP
+        dtype = S.count_dtype(params.units.tiles) if self.tiled else FP
         if self._variant(arch) == "cwc":
             for layer in reversed(block.post):
                 c.merge(layer.backward_counts(b, dtype=dtype))
         if not self.tiled:
             c.merge(costs.relu_backward(b * lin.n_out))
             return c
-        c.merge(params.estimator.backward_counts(b * lin.n_out, params.tiles))
+        c.merge(params.estimator.backward_counts(b * lin.n_out, params.units.tiles))
         c.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin)))
         return c
 

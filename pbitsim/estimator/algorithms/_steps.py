@@ -158,10 +158,10 @@ def block_forward(arch, block: Block, params, b: int, *, tiled: bool, train: boo
         pre = costs.batchnorm if batch_stats else costs.batchnorm_eval
         c.merge(pre(b * lin.n_out, channels(lin)))
     if tiled:
-        c.merge(ops.tiled(lin.n_out, params.tiles).scaled(b))
+        c.merge(ops.tiled(lin.n_out, params.units.tiles).scaled(b))
     else:
         c.merge(costs.relu(b * lin.n_out, train))
-    dtype = count_dtype(params.tiles) if tiled else FP
+    dtype = count_dtype(params.units.tiles) if tiled else FP
     for layer in post:
         c.merge(layer.forward_counts(b, train=train, batch_stats=batch_stats, dtype=dtype))
         if tiled and isinstance(layer, LayerNorm):  # the per-sample factor the next layer applies

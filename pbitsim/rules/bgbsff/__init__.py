@@ -14,4 +14,6 @@ RULE = Rule(
     tiled=True,
     default_lr=0.01,
     estimate_default=True,
+    sampled_eval=True,
+    quantized_errors=True,
 )

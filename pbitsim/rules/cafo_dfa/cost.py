@@ -31,13 +31,13 @@ class CafoDFA(CafoRand):
     def block_backward(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
         """From the block output's gradient back through its norms, pool and activation."""
         lin = block.linear
-        dtype = S.count_dtype(params.tiles) if self.tiled else FP
+        dtype = S.count_dtype(params.units.tiles) if self.tiled else FP
         c = Counts()
         for layer in reversed(block.post):
             c.merge(layer.backward_counts(b, dtype=dtype))
         if not self.tiled:
             return c.merge(costs.relu_backward(b * lin.n_out))
-        c.merge(params.estimator.backward_counts(b * lin.n_out, params.tiles))
+        c.merge(params.estimator.backward_counts(b * lin.n_out, params.units.tiles))
         return c.merge(costs.batchnorm_backward(b * lin.n_out, S.channels(lin)))
 
     def block_weight_grad(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:

@@ -135,8 +135,9 @@ class CafoRand(Algorithm):
         return trained if self.rule.dfa_blocks else blocks + trained
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
-        form = (f"tiled p-bit blocks, M = {params.tiles}; predictors index-and-accumulate the "
-                "counts (batch norm folded)" if self.tiled else "fp32, ReLU")
+        form = (f"tiled p-bit blocks, M = {params.units.tiles}; predictors "
+                "index-and-accumulate the counts (batch norm folded)" if self.tiled
+                else "fp32, ReLU")
         if params.layer_epochs is None:
             how = "online schedule: every block once and every predictor on every step"
         else:

@@ -19,5 +19,6 @@ RULE = Rule(
     baseline_rank=0,
     # --tiles does not turn cwc into bsff: the two are priced side by side (--algo cwc,bsff)
     pbit=PbitForm(name='bsff', label='BSFF', title='BSFF (binary stochastic FF, M tiles)',
-                  order=20, default_lr=0.01, lr_note='', estimate_default=True, by_tiles=False),
+                  order=20, default_lr=0.01, lr_note='', estimate_default=True, by_tiles=False,
+                  sampled_eval=True),
 )

@@ -34,8 +34,9 @@ class CwC(LocalRule):
             return super().assumptions(arch, params)
         k = (f"; {params.eval_samples} sampled test passes summed" if params.eval_samples > 1
              else "")
-        return [f"{self.name}: M = {params.tiles} tiles per unit (act u"
-                f"{counters.dtype_bits(counters.uint_dtype(params.tiles))}); first layer real "
+        m = params.units.tiles
+        return [f"{self.name}: M = {m} tiles per unit (act u"
+                f"{counters.dtype_bits(counters.uint_dtype(m))}); first layer real "
                 "multiplies, later layers index-and-accumulate; pre-activation batch norm; "
                 f"fp32 local gradients ({params.estimator} through the tiles), Adam{k}"
                 + datapath_note(params)]

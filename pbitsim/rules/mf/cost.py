@@ -84,7 +84,7 @@ class MF(Algorithm):
         c = S.real_product("input_grad", p, b)
         if not self.tiled:
             return c.merge(costs.relu_backward(n))
-        c.merge(params.estimator.backward_counts(n, params.tiles))
+        c.merge(params.estimator.backward_counts(n, params.units.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(block.linear)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
@@ -142,8 +142,8 @@ class MF(Algorithm):
 
     def assumptions(self, arch: Arch, params: ModelParams) -> list[str]:
         if self.tiled:
-            return [f"{self.name}: MF on tiled p-bit units, M = {params.tiles} (act u"
-                    f"{counters.dtype_bits(counters.uint_dtype(params.tiles))}): first layer "
+            return [f"{self.name}: MF on tiled p-bit units, M = {params.units.tiles} (act u"
+                    f"{counters.dtype_bits(counters.uint_dtype(params.units.tiles))}): first layer "
                     "real multiplies, later layers and every projection index-and-accumulate "
                     "the tile counts; pre-activation batch norm; fp32 local gradients "
                     f"({params.estimator} through the tiles, g M_i^T into the counts); "

@@ -62,13 +62,13 @@ class SFF(Algorithm):
         g, lin = arch.goodness_conv(block), block.linear
         c = costs.goodness_backward(b * g.n_out).merge(S.real_input_grad(g, b))
         for layer in reversed(block.post):
-            c.merge(layer.backward_counts(b, dtype=S.count_dtype(params.tiles)
+            c.merge(layer.backward_counts(b, dtype=S.count_dtype(params.units.tiles)
                                           if self.tiled else FP))
         n = b * lin.n_out
         if not self.tiled:
             c.merge(costs.relu_backward(n))
         else:
-            c.merge(params.estimator.backward_counts(n, params.tiles))
+            c.merge(params.estimator.backward_counts(n, params.units.tiles))
         return c.merge(costs.batchnorm_backward(n, S.channels(lin)))
 
     def weight_grads(self, arch: Arch, block: Block, params: ModelParams, b: int) -> Counts:
@@ -129,8 +129,8 @@ class SFF(Algorithm):
         how = (f"{self.name}: every block conv -> batch norm -> "
                + ("M = {} tiles (act u{}); later layers and the goodness convs "
                   "index-and-accumulate the counts, fp32 local gradients ({} through the "
-                  "tiles)".format(params.tiles,
-                                  counters.dtype_bits(counters.uint_dtype(params.tiles)),
+                  "tiles)".format(params.units.tiles,
+                                  counters.dtype_bits(counters.uint_dtype(params.units.tiles)),
                                   params.estimator)
                   if self.tiled else "ReLU, fp32")
                + f"; a {k}x{k} goodness conv per block to the classes, class goodness = spatial "
