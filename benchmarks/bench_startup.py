@@ -11,8 +11,10 @@ per run and as medians over the runs:
 
 * ``imports``: CPU at the data load's start (the interpreter, the CLI, torch, numba, pbitsim's
   modules the command imports before it loads data);
-* ``data``, ``build`` (the trainer: network, rule, optimizers), ``step 1`` (the first step:
-  Numba's cache loads and first calls included), ``step 2`` (a steady step, for comparison);
+* ``data``, ``build`` (the trainer: network, rule, optimizers), ``other`` (the rest before the
+  first step: the CLI's notes and progress display, the output folder's lock, thread settings),
+  ``step 1`` (the first step: Numba's import, set-up and cache loads, first calls, fresh memory),
+  ``step 2`` (a steady step, for comparison);
 * ``to step 1`` and ``to end of step 1``: CPU and wall time from the process's start;
 * whether the run imported ``torch._dynamo`` (torch.optim's optimizers import it when built and
   on every step).
@@ -36,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PHASES = ("imports", "data", "build", "step1", "step2")
+ROOT = Path(__file__).resolve().parents[1]  # the tree whose pbitsim the runs import
 
 
 def _child(report: str, t_parent: float, argv: list[str]) -> None:
@@ -97,8 +99,16 @@ def _figures(m: dict) -> dict:
             "build": cpu["build_end"] - cpu["build_start"],
             "step1": cpu["step1_end"] - cpu["step1_start"],
             "step2": cpu["step2_end"] - cpu["step2_start"] if "step2_end" in cpu else float("nan"),
+            "other": cpu["step1_start"] - cpu["build_end"] + cpu["build_start"] - cpu["data_end"],
             "cpu_to_step1": cpu["step1_start"], "cpu_to_step1_end": cpu["step1_end"],
             "wall_to_step1": wall["step1_start"], "wall_to_step1_end": wall["step1_end"]}
+
+
+def _line(f: dict) -> str:
+    return (f"CPU to step 1 {f['cpu_to_step1']:.2f} s, to its end {f['cpu_to_step1_end']:.2f} s "
+            f"(imports {f['imports']:.2f}, data {f['data']:.2f}, build {f['build']:.2f}, other "
+            f"{f['other']:.2f}, step 1 {f['step1']:.2f}, step 2 {f['step2']:.2f}); wall to step 1 "
+            f"{f['wall_to_step1']:.2f} s, to its end {f['wall_to_step1_end']:.2f} s")
 
 
 def main() -> None:
@@ -129,7 +139,7 @@ def main() -> None:
             cmd = [sys.executable, str(Path(__file__).resolve()), "--data-dir", args.data_dir,
                    "--child", str(report), repr(t0), "--"] + train
             done = subprocess.run(cmd, capture_output=True, text=True,
-                                  env=dict(os.environ, PYTHONPATH=os.getcwd()))
+                                  env=dict(os.environ, PYTHONPATH=str(ROOT)))
             if done.returncode:
                 raise SystemExit(f"Error: the run failed:\n{done.stderr[-3000:]}")
             m = json.loads(report.read_text())
@@ -138,19 +148,11 @@ def main() -> None:
             f = _figures(m)
             f["dynamo"] = m["dynamo"]
             rows.append(f)
-            print(f"run {len(rows)}: CPU to step 1 {f['cpu_to_step1']:.2f} s, to its end "
-                  f"{f['cpu_to_step1_end']:.2f} s (imports {f['imports']:.2f}, data "
-                  f"{f['data']:.2f}, build {f['build']:.2f}, step 1 {f['step1']:.2f}, step 2 "
-                  f"{f['step2']:.2f}); wall to step 1 {f['wall_to_step1']:.2f} s, to its end "
-                  f"{f['wall_to_step1_end']:.2f} s; torch._dynamo imported: {m['dynamo']}",
+            print(f"run {len(rows)}: {_line(f)}; torch._dynamo imported: {m['dynamo']}",
                   flush=True)
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "dynamo"}
     print(f"median of {len(rows)} ({args.algo}, --threads {args.threads}, load average "
-          f"{os.getloadavg()[0]:.2f}): CPU to step 1 {med['cpu_to_step1']:.2f} s, to its end "
-          f"{med['cpu_to_step1_end']:.2f} s (imports {med['imports']:.2f}, data "
-          f"{med['data']:.2f}, build {med['build']:.2f}, step 1 {med['step1']:.2f}, step 2 "
-          f"{med['step2']:.2f}); wall to step 1 {med['wall_to_step1']:.2f} s, to its end "
-          f"{med['wall_to_step1_end']:.2f} s")
+          f"{os.getloadavg()[0]:.2f}): {_line(med)}")
 
 
 if __name__ == "__main__":

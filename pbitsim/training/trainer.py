@@ -466,12 +466,11 @@ def thread_count(n: int | None):
     if n is None:
         yield
         return
-    import numba
-    before = torch.get_num_threads(), numba.get_num_threads()
+    from .. import kernels
+    before = torch.get_num_threads()
     torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     try:
-        yield
+        with kernels.numba_threads(n):  # loads no numba: a float rule may never need it
+            yield
     finally:
-        torch.set_num_threads(before[0])
-        numba.set_num_threads(before[1])
+        torch.set_num_threads(before)

@@ -159,10 +159,12 @@ def test_zero_grad_like_torch():
     assert p.grad is None
 
 
-def test_training_runs_do_not_import_torch_dynamo(mnist_dir, tmp_path):
-    """Adam (bsff), AdamW (sff) and the shift SGD (bgbsff --update shift): one step each through
-    the command line, in a fresh process; torch.optim's optimizers would import torch._dynamo."""
-    runs = [["--algo", "bsff", "--arch", "examples/archs/my-mlp.toml", "--tiles", "3"],
+def test_training_runs_load_no_torch_dynamo_and_float_runs_no_numba(mnist_dir, tmp_path):
+    """One step each through the command line, in one fresh process: CwC-FF (float: no kernel,
+    so no Numba), then Adam (bsff), AdamW (sff) and the shift SGD (bgbsff --update shift);
+    torch.optim's optimizers would import torch._dynamo."""
+    runs = [["--algo", "cwc", "--arch", "cwc-mnist"],
+            ["--algo", "bsff", "--arch", "examples/archs/my-mlp.toml", "--tiles", "3"],
             ["--algo", "bgbsff", "--update", "shift", "--arch", "examples/archs/my-mlp.toml",
              "--tiles", "3"],
             ["--algo", "sff", "--arch", "examples/archs/small-sff.toml"]]
@@ -173,11 +175,12 @@ def test_training_runs_do_not_import_torch_dynamo(mnist_dir, tmp_path):
         "    try:",
         f"        main(['train', '--data-dir', {str(mnist_dir)!r}, '--limit-train', '32',",
         "              '--limit-test', '16', '--batch-size', '32', '--calibration-samples', '0',",
-        f"              '--out', {str(tmp_path)!r} + f'/run{{i}}'] + extra)",
+        f"              '--threads', '1', '--out', {str(tmp_path)!r} + f'/run{{i}}'] + extra)",
         "    except SystemExit as e:",
         "        assert not e.code, e.code",
-        "print('dynamo', 'torch._dynamo' in sys.modules, 'torch.optim.adam' in sys.modules)"])
+        "    print(i, 'numba' in sys.modules, 'torch._dynamo' in sys.modules)"])
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "dynamo False True"
+    assert [l for l in done.stdout.splitlines() if l[:2] in ("0 ", "1 ", "2 ", "3 ")] == [
+        "0 False False", "1 True False", "2 True False", "3 True False"]
