@@ -184,3 +184,43 @@ def test_training_runs_load_no_torch_dynamo_and_float_runs_no_numba(mnist_dir, t
     assert done.returncode == 0, done.stderr[-2000:]
     assert [l for l in done.stdout.splitlines() if l[:2] in ("0 ", "1 ", "2 ", "3 ")] == [
         "0 False False", "1 True False", "2 True False", "3 True False"]
+
+
+@pytest.mark.parametrize("algo,kw", [
+    ("bsff", dict(tiles=3)),                                  # Adam
+    ("bgbsff", dict(tiles=3, update="shift")),                # the shift SGD (head: Adam)
+    ("sff", dict(arch=str(ROOT / "examples" / "archs" / "small-sff.toml")))])  # AdamW
+def test_checkpoint_of_torch_optim_resumes_identically(mnist_small, tmp_path, monkeypatch,
+                                                       algo, kw):
+    """A run stopped after 2 steps while the rules used torch.optim (the checkpoints written
+    before pbitsim had its own optimizers), resumed with pbitsim's: the same weights, counts and
+    accuracy as an uninterrupted run with pbitsim's."""
+    from train_helpers import StopAfter
+
+    from pbitsim.training import TrainConfig, Trainer
+    from pbitsim.training import helpers
+
+    kw.setdefault("arch", str(ROOT / "examples" / "archs" / "my-mlp.toml"))
+    cfg = dict(algo=algo, dataset="mnist", epochs=2, batch_size=32, limit_train=96,
+               limit_test=32, calibration_samples=0, **kw)
+    full = Trainer(TrainConfig(**cfg), mnist_small, tmp_path / "full")
+    res_full = full.run()
+
+    with monkeypatch.context() as m:  # the rules on torch.optim, as before
+        m.setattr(helpers, "Adam", torch.optim.Adam)
+        m.setattr(helpers, "SGD", torch.optim.SGD)
+        m.setattr("pbitsim.rules.sff.train.AdamW", torch.optim.AdamW)
+        first = Trainer(TrainConfig(**cfg), mnist_small, tmp_path / "split")
+        assert all(isinstance(o, torch.optim.Optimizer) for o in first.algo.optims)
+        stopper = StopAfter(2)
+        first.reporter, stopper.trainer = stopper, first
+        assert first.run() is None
+    second = Trainer(TrainConfig(**cfg), mnist_small, tmp_path / "split")
+    assert not any(isinstance(o, torch.optim.Optimizer) for o in second.algo.optims)
+    res_split = second.run(resume=True)
+    for a, b in zip(full.algo.model.state_dict().values(),
+                    second.algo.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert second.counts == full.counts
+    assert res_split["test_accuracy"] == res_full["test_accuracy"]
+    assert [h["loss"] for h in res_split["history"]] == [h["loss"] for h in res_full["history"]]
