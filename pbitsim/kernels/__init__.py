@@ -50,8 +50,8 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-#: thread counts of the open :func:`numba_threads` blocks entered before numba was loaded
-_PENDING: list[int] = []
+#: (thread count, on_load) of the open :func:`numba_threads` blocks entered before numba loaded
+_PENDING: list = []
 
 
 def __getattr__(name):
@@ -60,7 +60,10 @@ def __getattr__(name):
     value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     globals()[name] = value
     if _PENDING and "numba" in sys.modules:  # numba just loaded inside a numba_threads block
-        _set_threads(_PENDING[-1])
+        n, on_load = _PENDING[-1]
+        _set_threads(n)
+        if on_load is not None:
+            on_load()
     return value
 
 
@@ -70,21 +73,24 @@ def _set_threads(n: int) -> None:
 
 
 @contextlib.contextmanager
-def numba_threads(n: int):
+def numba_threads(n: int, on_load=None):
     """The kernels run on ``n`` threads (at most Numba's pool) in the block, then as before.
+
     Numba is not loaded for this: if it is not loaded yet, the count applies when the block's
-    first kernel loads it (through this package's names), and at the block's end Numba returns
-    to its default."""
+    first kernel loads it (through this package's names), then ``on_load()`` runs, and at the
+    block's end Numba returns to its default. Starting Numba's thread pool sets the OpenMP
+    thread count that torch shares, so a caller that also sets torch's threads does so inside
+    the block and again in ``on_load`` (:func:`pbitsim.training.trainer.thread_count`)."""
     if "numba" in sys.modules:
         import numba
-        before = numba.get_num_threads()
+        before = numba.get_num_threads()  # starts the pool now, before the caller's settings
         _set_threads(n)
         try:
             yield
         finally:
             numba.set_num_threads(before)
         return
-    _PENDING.append(n)
+    _PENDING.append((n, on_load))
     try:
         yield
     finally:

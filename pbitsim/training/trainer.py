@@ -467,10 +467,13 @@ def thread_count(n: int | None):
         yield
         return
     from .. import kernels
+    # numba is not loaded for this (a float rule never needs it); starting its thread pool
+    # resets the OpenMP count torch shares, so torch's is set after it, and again if a kernel
+    # loads numba in the block
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with kernels.numba_threads(n):  # loads no numba: a float rule may never need it
+    with kernels.numba_threads(n, on_load=lambda: torch.set_num_threads(n)):
+        torch.set_num_threads(n)
+        try:
             yield
-    finally:
-        torch.set_num_threads(before)
+        finally:
+            torch.set_num_threads(before)

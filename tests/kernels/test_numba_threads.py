@@ -32,3 +32,26 @@ def test_thread_count_applies_when_a_kernel_loads_numba():
                                                        "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1", "True", "1", "True"]
+
+
+TORCH_CODE = """
+import torch
+from pbitsim import kernels as K
+from pbitsim.training.trainer import thread_count
+torch.set_num_threads(2)
+with thread_count(1):
+    K.tiled_logistic                     # numba loads and starts its pool (2 threads) here
+    import numba
+    inside = (torch.get_num_threads(), numba.get_num_threads())
+print(*inside, torch.get_num_threads())
+"""
+
+
+def test_torch_keeps_its_thread_count_when_a_kernel_loads_numba():
+    """Starting Numba's pool resets the OpenMP thread count torch shares: the trainer's
+    thread_count sets torch's again, so a --threads 1 run's float sums stay on one thread."""
+    done = subprocess.run([sys.executable, "-c", TORCH_CODE], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={"NUMBA_NUM_THREADS": "2",
+                                                       "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1", "2"]
