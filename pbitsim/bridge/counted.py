@@ -59,13 +59,12 @@ class _Counted:
         restated at the widths by the callers (:func:`pbitsim.network.costs.at_precision`).
         """
         prec = self.precision
-        from ..kernels import fixed_point as FX
         from . import fixed
         counter = active_counter()
         qw, w_scale = fixed.quantize_weight(self.weight, prec, counter)
-        qx, x_scale = FX.quantize(x.detach().contiguous().numpy(), prec.weight_bits,
-                                  scale_rule=ACT_SCALE, rounding=ACT_ROUNDING,
-                                  dtype=FX.word_dtype(prec.acc_bits))
+        qx, x_scale = K.quantize(x.detach().contiguous().numpy(), prec.weight_bits,
+                                 scale_rule=ACT_SCALE, rounding=ACT_ROUNDING,
+                                 dtype=K.word_dtype(prec.acc_bits))
         tally.record(counter, costs.quantize_fixed(x.numel(), 1, prec.weight_dtype, "act"))
         wv = self.weight.dim() * [1]
         wv[0] = -1
@@ -74,7 +73,7 @@ class _Counted:
         w_ste = self.weight + (w_q - self.weight).detach()
         x_ste = x + (x_q - x).detach()
         out = product(x_ste, w_ste)
-        lo, hi = FX.acc_range(prec.acc_bits)
+        lo, hi = K.acc_range(prec.acc_bits)
         unit = (w_scale * float(x_scale[0])).reshape((1, -1) + (1,) * (out.dim() - 2))
         out = torch.maximum(torch.minimum(out, hi * unit), lo * unit)
         tally.record(counter, costs.dequantize(out.numel()))

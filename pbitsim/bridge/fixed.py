@@ -29,7 +29,6 @@ from torch.nn.grad import conv2d_weight
 from ..network import costs
 from .. import kernels as K
 from ..network.counters import OpCounter
-from ..kernels import fixed_point as FX
 from ..precision import GRAD_ROUNDING, GRAD_SCALE, WEIGHT_ROUNDING, WEIGHT_SCALE
 from . import tally
 
@@ -48,9 +47,9 @@ def _dense_ok(words: np.ndarray, max_sum: int, acc_bits: int) -> bool:
 
 def quantize_weight(w: torch.Tensor, prec, counter) -> tuple[np.ndarray, torch.Tensor]:
     """Integer weights ``[O, ...]`` (axis 0: output channel) and their fp32 scales ``[O]``."""
-    q, scale = FX.quantize(w.detach().contiguous().numpy(), prec.weight_bits,
+    q, scale = K.quantize(w.detach().contiguous().numpy(), prec.weight_bits,
                            scale_rule=WEIGHT_SCALE, rounding=WEIGHT_ROUNDING,
-                           dtype=FX.word_dtype(prec.acc_bits))
+                           dtype=K.word_dtype(prec.acc_bits))
     tally.record(counter, costs.quantize_fixed(w.numel(), len(scale), prec.weight_dtype,
                                                "weight"))
     return q, torch.from_numpy(scale.astype(np.float32))
@@ -60,8 +59,8 @@ def quantize_error(g: torch.Tensor, prec, seed: int, counter):
     """``(q, scale)``: the error ``[B, C, ...]`` as integers (numpy, same layout) with one fp32
     scale per channel (dim 1), stochastically rounded with ``seed``."""
     gc = g.detach().transpose(0, 1).contiguous().numpy()
-    q, scale = FX.quantize(gc, prec.grad_bits, scale_rule=GRAD_SCALE, rounding=GRAD_ROUNDING,
-                           seed=seed, dtype=FX.word_dtype(prec.acc_bits))
+    q, scale = K.quantize(gc, prec.grad_bits, scale_rule=GRAD_SCALE, rounding=GRAD_ROUNDING,
+                           seed=seed, dtype=K.word_dtype(prec.acc_bits))
     tally.record(counter, costs.quantize_fixed(g.numel(), len(scale), prec.grad_dtype, "grad"))
     return np.ascontiguousarray(np.swapaxes(q, 0, 1)), torch.from_numpy(scale.astype(np.float32))
 
@@ -85,7 +84,7 @@ def conv_forward(x, w_eff, stride, padding, groups, tiles, backend, prec, counte
         K.add_index_counts(sub, stats, "forward", o // groups, x.numel(), acc.numel())
         _record_product(counter, sub, "forward", prec)
     else:
-        acc = torch.from_numpy(FX.fixed_index_conv2d(
+        acc = torch.from_numpy(K.fixed_index_conv2d(
             xn, q, prec.acc_bits, stride, padding, counter, word_bits=prec.weight_bits,
             groups=groups, tiles=tiles).astype(np.float32))
     tally.record(counter, costs.dequantize(acc.numel()))
@@ -107,7 +106,7 @@ def conv_weight_grad(x, gq: np.ndarray, ksize, stride, padding, groups, tiles, b
         K.add_index_counts(sub, stats, "weight_grad", o // groups, x.numel(), gw.numel())
         _record_product(counter, sub, "weight_grad", prec)
         return gw
-    gw = FX.fixed_index_conv2d_weight_grad(x.contiguous().numpy(), gq, ksize, prec.acc_bits,
+    gw = K.fixed_index_conv2d_weight_grad(x.contiguous().numpy(), gq, ksize, prec.acc_bits,
                                            stride, padding, counter,
                                            word_bits=prec.grad_bits, groups=groups, tiles=tiles)
     return torch.from_numpy(gw.astype(np.float32))
@@ -126,7 +125,7 @@ def linear_forward(x, w_eff, tiles, backend, prec, counter):
         K.add_index_counts(sub, stats, "forward", n, x.numel(), acc.numel())
         _record_product(counter, sub, "forward", prec)
     else:
-        acc = torch.from_numpy(FX.fixed_index_matmul(
+        acc = torch.from_numpy(K.fixed_index_matmul(
             xn, q, prec.acc_bits, counter, word_bits=prec.weight_bits,
             tiles=tiles).astype(np.float32))
     tally.record(counter, costs.dequantize(acc.numel()))
@@ -144,6 +143,6 @@ def linear_weight_grad(x, gq: np.ndarray, tiles, backend, prec, counter) -> torc
         K.add_index_counts(sub, stats, "weight_grad", n, x.numel(), gw.numel())
         _record_product(counter, sub, "weight_grad", prec)
         return gw.contiguous()
-    gw = FX.fixed_index_matmul_xt(xn, gq, prec.acc_bits, counter, word_bits=prec.grad_bits,
+    gw = K.fixed_index_matmul_xt(xn, gq, prec.acc_bits, counter, word_bits=prec.grad_bits,
                                   tiles=tiles)
     return torch.from_numpy(gw.astype(np.float32))

@@ -15,14 +15,16 @@ import torch.nn.functional as F
 
 from ..bridge import tally
 from ..network.counters import active_counter
+from .optim import SGD, Adam
 
 __all__ = ["adam", "count_adam", "cross_entropy", "shift_lr", "shift_sgd"]
 
 
-def adam(params, lr: float) -> torch.optim.Adam:
-    """Adam at rate ``lr`` over ``params`` (torch's defaults otherwise). Its steps are not
-    counted by the optimizer: the step calls :func:`count_adam` for the groups it updated."""
-    return torch.optim.Adam(params, lr=lr)
+def adam(params, lr: float) -> Adam:
+    """Adam at rate ``lr`` over ``params`` (torch's defaults otherwise; pbitsim's copy of
+    ``torch.optim.Adam``, :mod:`pbitsim.training.optim`). Its steps are not counted by the
+    optimizer: the step calls :func:`count_adam` for the groups it updated."""
+    return Adam(params, lr=lr)
 
 
 def count_adam(groups) -> None:
@@ -35,10 +37,10 @@ def shift_lr(lr: float) -> float:
     return 2.0 ** round(math.log2(lr))
 
 
-def shift_sgd(params, lr: float) -> torch.optim.SGD:
+def shift_sgd(params, lr: float) -> SGD:
     """BGBSFF's hardware update ``w -= 2^-k g``: plain SGD at a power-of-two rate
     (:func:`shift_lr`), no state (its counts: :func:`pbitsim.network.costs.shift_update`)."""
-    return torch.optim.SGD(params, lr=shift_lr(lr))
+    return SGD(params, lr=shift_lr(lr))
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

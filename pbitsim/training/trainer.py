@@ -460,12 +460,14 @@ def thread_count(n: int | None):
     if n is None:
         yield
         return
-    import numba
-    before = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        numba.set_num_threads(before[1])
+    from .. import kernels
+    # numba is not loaded for this (a float rule never needs it); starting its thread pool
+    # resets the OpenMP count torch shares, so torch's is set after it, and again if a kernel
+    # loads numba in the block
+    before = torch.get_num_threads()
+    with kernels.numba_threads(n, on_load=lambda: torch.set_num_threads(n)):
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)

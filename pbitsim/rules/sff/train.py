@@ -14,6 +14,7 @@ from pbitsim.network.counters import active_counter
 from pbitsim.seeds import stream
 from pbitsim.training.algorithms import Algorithm, register
 from pbitsim.training.helpers import cross_entropy
+from pbitsim.training.optim import AdamW
 from pbitsim.training.models import Net, class_goodness
 
 #: AdamW's decoupled weight decay (torch's default; the SFF paper trains with AdamW).
@@ -57,7 +58,7 @@ class SFF(Algorithm):
                 CountedConv2d(g.in_shape[0], classes, g.kernel, 1, g.padding) for g in convs)
         self.groups = [g + list(c.parameters())
                        for g, c in zip(self.model.layer_groups(), self.gconvs)]
-        self.optims = [torch.optim.AdamW(g, lr=self.lr, weight_decay=SFF_WEIGHT_DECAY)
+        self.optims = [AdamW(g, lr=self.lr, weight_decay=SFF_WEIGHT_DECAY)
                        for g in self.groups]
         self.n_params = sum(p.numel() for g in self.groups for p in g)
 
