@@ -2,7 +2,7 @@
 
 ``torch.optim``'s optimizers import ``torch._dynamo`` when they are built (``add_param_group``
 is wrapped by ``torch._disable_dynamo``) and on every ``step`` (``_use_grad_for_differentiable``
-calls ``torch._dynamo.graph_break``): about 1.4 s of CPU before a run's first step, for a
+calls ``torch._dynamo.graph_break``): 1.5-2.1 s of CPU before a run's first step, for a
 compiler no rule uses. These classes do what torch 2.13's default CPU implementation does
 (``foreach`` and ``fused`` unset: the single-tensor loop, ``_single_tensor_adam`` and
 ``_single_tensor_sgd``), the same tensor operations in the same order with the same Python-float
