@@ -5,13 +5,15 @@ SplitMix64's mixer, so nearby seeds give unrelated keys):
 
 * :func:`draw64`, 64 bits per draw: SplitMix64's output function applied to
   ``key + (j + 1) * gamma``. Used where a draw is made once per weight, row or p-bit
-  (stochastic rounding, the digital and sMTJ p-bit devices).
-* :func:`hash32`, 32 bits per draw, for the ideal p-bit sampler, which makes billions of
-  draws per epoch: ``lowbias32(lowbias32(j ^ k0) ^ k1)``, where ``k0``/``k1`` are the low
-  and high halves of ``mix64(key)`` and lowbias32 (C. Wellons' 32-bit xorshift-multiply hash,
-  a bijection with low avalanche bias) is applied twice, so that all 64 key bits act
-  nonlinearly on every output. It needs only 32-bit multiplies, which AVX2 does 8 lanes
-  at a time (draw64's 64-bit multiplies are emulated there): about 4x cheaper per bit.
+  (stochastic rounding, the states of the digital p-bit device's generators).
+* :func:`hash32`, 32 bits per draw, for the p-bit samplers (ideal and sMTJ), which make
+  billions of draws per epoch: ``lowbias32(lowbias32(j ^ k0) ^ k1)``, where ``k0``/``k1``
+  are the low and high halves of ``mix64(key)`` and lowbias32 (C. Wellons' 32-bit
+  xorshift-multiply hash, a bijection with low avalanche bias) is applied twice, so that
+  all 64 key bits act nonlinearly on every output. It needs only 32-bit multiplies, which
+  AVX2 does 8 lanes at a time (draw64's 64-bit multiplies are emulated there): a word costs
+  about 0.6 of a draw64 draw (``benchmarks/bench_sampler.py``), and the samplers take two
+  16-bit uniforms from it.
   Positions ``j`` are below 2**32 (callers check). Two keys with equal ``k1`` would give
   the same 2**32 words permuted (``j -> j ^ (k0 ^ k0')``); for keys from distinct seeds
   that happens with probability 2**-32 per pair, and even then the words of a call's

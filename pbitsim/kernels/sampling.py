@@ -12,8 +12,9 @@ float32 sigmoid p: P(1) is p rounded to a multiple of 2**-16, within 2**-17 of i
 with p < 2**-17 never fires, one with p > 1 - 2**-17 always does). Two tiles per word, so
 M = 7 takes 4 words per unit. (Until 2026-12 the draws were 24-bit, two per SplitMix64
 word, within 2**-24: the 32-bit hash and the register-blocked loop made the sampler about
-2x faster; see the README's speed section.) The sMTJ and digital devices keep their
-24-bit / device-RNG draws from ``rng.draw64``. The sigmoid uses a
+2x faster; see the README's speed section.) The sMTJ device draws the same 16-bit uniforms
+(one word per tile); the digital device emulates its own generators (LFSR, xoshiro128**),
+whose states are seeded from ``rng.draw64``. The sigmoid uses a
 vectorisable float32 exp (Cody-Waite range reduction and a degree-7 polynomial;
 relative error < 2e-7), and a unit needs one exp whatever M is:
 sigmoid(z - o_i) = 1 / (1 + exp(-z) * exp(o_i)).
@@ -30,7 +31,7 @@ from ..config import KERNEL_Z_MARGIN as _Z_MARGIN
 from ..config import MAX_TILES
 from ._checks import as_array, check_tiles
 from ..hardware.devices import Digital, Ideal, Smtj
-from .rng import HASH32_LIMIT, UNIFORM24_SCALE, draw64, hash32, key_halves, seed_key
+from .rng import HASH32_LIMIT, draw64, hash32, key_halves, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
 
@@ -231,11 +232,13 @@ def _sample_digital(z, offsets, scale, code_lo, code_hi, shift, lut, width, use_
 @njit(parallel=True, cache=True)
 def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
     """sMTJ p-bits: P = sigmoid(slope_j * (z - o_t) + shift_j) per p-bit j = u * M + t,
-    or a constant for stuck devices. Draws come from stream position (b * U + u) * M + t.
+    or a constant for stuck devices. Tile t of sample b, unit u compares the 16-bit uniform of
+    the high half of :func:`hash32` word (b * U + u) * M + t with P, as the ideal sampler does.
     Returns the number of non-finite inputs seen.
     """
     n_s, n_u = z.shape
     m = offsets.size
+    k0, k1 = key_halves(key)
     bad = np.zeros(n_u, np.int64)
     for u in prange(n_u):
         nbad = 0
@@ -251,9 +254,8 @@ def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
                 x = slope[j] * (zb - offsets[t]) + shift[j]
                 x = min(max(x, np.float32(-80.0)), np.float32(80.0))
                 p = np.float32(1.0) / (np.float32(1.0) + _exp_f32(-x))
-                r = draw64(key, (np.uint64(b) * np.uint64(n_u) + np.uint64(u)) * np.uint64(m)
-                           + np.uint64(t))
-                fired += np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE < p
+                h = hash32(k0, k1, np.uint32((b * n_u + u) * m + t))
+                fired += _uniform16(h >> np.uint32(16)) < p
             out[b, u] = fired
         bad[u] = nbad
     return bad.sum()
@@ -268,6 +270,14 @@ def _channel_affine(z: np.ndarray, affine):
         raise ValueError(f"channel_affine needs z with a channel axis 1 and scale and shift of "
                          f"its {z.shape[1] if z.ndim > 1 else 0} channels")
     return scale, shift, max(1, int(np.prod(z.shape[2:], dtype=np.int64)))
+
+
+def _check_words(units: int, words: int, tiles: int) -> None:
+    """``ValueError`` unless ``units`` units of ``words`` hash32 words each fit one key."""
+    most = HASH32_LIMIT // words
+    if units > most:
+        raise ValueError(f"z has {units} elements: one sampling call at {tiles} tiles takes at "
+                         f"most {most}; split it")
 
 
 def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
@@ -293,10 +303,7 @@ def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
         extras.append(a.reshape(-1))
     if isinstance(device, Ideal):
         gd = _group_draws(offsets.size)
-        most = HASH32_LIMIT // (gd * -(-offsets.size // (2 * gd)))  # draws per unit
-        if z.size > most:
-            raise ValueError(f"z has {z.size} elements: one sampling call at {offsets.size} "
-                             f"tiles takes at most {most}; split it")
+        _check_words(z.size, gd * -(-offsets.size // (2 * gd)), offsets.size)
         bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
                             np.float32(offsets.min() - _Z_MARGIN),
                             np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1), *extras,
@@ -311,6 +318,7 @@ def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
                                   device.lut, device.lut_width, device.rng == "lfsr32",
                                   device.lfsr_jump, key, out2)
         elif isinstance(device, Smtj):
+            _check_words(z.size, offsets.size, offsets.size)
             slope, shift, stuck = device.parameters(z2.shape[1], offsets.size)
             bad = _sample_smtj(z2, offsets, slope, shift, stuck, key, out2)
         else:
