@@ -12,7 +12,12 @@ order (BSFF first in even rounds, CwC-FF first in odd ones), each rule on ``--sm
   writing the results), and the first steps' extra: ``train_wall(small)`` less ``small`` images
   at the steady rate;
 * the ratio BSFF / CwC-FF of the steady state per round, its median and its spread (min-max),
-  and each rule's spread of steady-state times over the rounds (max / min).
+  and each rule's spread of steady-state times over the rounds (max / min);
+* the same steady state and ratio in **CPU time**: the run process's user + system time
+  (``getrusage`` of the finished child), differenced the same way (start-up and evaluation
+  cancel as well). On a shared machine with ``--threads 1`` this is the load-insensitive
+  figure (wall time counts the waits for a core); with more threads it also counts the
+  thread pools' spinning.
 
     python benchmarks/bench_epochs.py --data-dir DATA/mnist [--rounds 3] [--small 256]
         [--large 1280] [--arch cfse-mnist] [--threads N] [--tiles 7] [--out DIR]
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,13 +56,17 @@ def run_train(rule: str, images: int, out: Path, args, extra) -> dict:
         cmd += ["--tiles", str(args.tiles)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd + list(extra), capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode:
         raise SystemExit(f"Error: {' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
     res = json.loads((out / "results.json").read_text())
-    return {"wall_s": wall, "train_s": res["train_wall_s"], "eval_s": res["eval_wall_s"]}
+    return {"wall_s": wall, "train_s": res["train_wall_s"], "eval_s": res["eval_wall_s"],
+            "cpu_s": cpu}
 
 
 def main():
@@ -81,6 +91,7 @@ def main():
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench_epochs_"))
     per = 1024 / (args.large - args.small)
     steady = {r: [] for r in RULES}
+    steady_cpu = {r: [] for r in RULES}
     startup = {r: [] for r in RULES}
     first = {r: [] for r in RULES}
     try:
@@ -96,11 +107,14 @@ def main():
                 s, l = got[rule, args.small], got[rule, args.large]
                 rate = (l["train_s"] - s["train_s"]) * per  # s per 1,024 images
                 steady[rule].append(rate)
+                steady_cpu[rule].append((l["cpu_s"] - s["cpu_s"]) * per)
                 startup[rule].append(s["wall_s"] - s["train_s"] - s["eval_s"])
                 first[rule].append(s["train_s"] - rate * args.small / 1024)
             print(f"round {k + 1}: steady s/1024 images " + ", ".join(
                 f"{r} {steady[r][-1]:.2f}" for r in RULES)
-                + f"; ratio {steady['bsff'][-1] / steady['cwc'][-1]:.2f}", flush=True)
+                + f"; ratio {steady['bsff'][-1] / steady['cwc'][-1]:.2f}; CPU s/1024 images "
+                + ", ".join(f"{r} {steady_cpu[r][-1]:.2f}" for r in RULES)
+                + f"; ratio {steady_cpu['bsff'][-1] / steady_cpu['cwc'][-1]:.2f}", flush=True)
     finally:
         if not args.out:
             shutil.rmtree(root, ignore_errors=True)
@@ -117,6 +131,14 @@ def main():
               + f", first steps' extra median {statistics.median(first[rule]):.2f} s")
     print(f"  ratio BSFF / CwC-FF per round: " + " ".join(f"{v:.2f}" for v in ratios)
           + f"; median {statistics.median(ratios):.2f}, spread {min(ratios):.2f}-{max(ratios):.2f}")
+    cpu_ratios = [b / c for b, c in zip(steady_cpu["bsff"], steady_cpu["cwc"])]
+    for rule in RULES:
+        t = steady_cpu[rule]
+        print(f"  {LABEL[rule].format(tiles=args.tiles):10s} steady CPU s per 1,024 images: "
+              + " ".join(f"{v:6.2f}" for v in t) + f"  median {statistics.median(t):6.2f}")
+    print(f"  CPU ratio BSFF / CwC-FF per round: " + " ".join(f"{v:.2f}" for v in cpu_ratios)
+          + f"; median {statistics.median(cpu_ratios):.2f}, "
+          + f"spread {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,41 @@ def tile_probs(z, tiles: int) -> np.ndarray:
     return sigmoid(z[..., None] - offsets)
 
 
+def lowbias32(x: int) -> int:
+    """C. Wellons' lowbias32 on a Python int (32-bit words)."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def hash32(key: int, j: int) -> int:
+    """Word ``j`` of the ideal sampler's stream ``key``: lowbias32(lowbias32(j ^ k0) ^ k1),
+    (k0, k1) the low and high halves of mix64(key)."""
+    w = mix64_py(key)
+    return lowbias32(lowbias32(j ^ (w & 0xFFFFFFFF)) ^ (w >> 32))
+
+
+def tile_uniforms(seed, units: int, tiles: int) -> np.ndarray:
+    """[units, tiles] uniforms the ideal sampler compares with the tiles' probabilities: tiles
+    in groups of 2g (at most 8; g = ceil(ceil(M/2) / number of groups)), unit i's words at
+    positions i * G * g + group * g + d, word d of a group deciding tile 2d by its high and
+    2d + 1 by its low 16 bits, k -> (k + 1/2) / 2**16."""
+    key = int(seed_key(seed))
+    pairs = (tiles + 1) // 2
+    groups = -(-pairs // 4)
+    g = -(-pairs // groups)
+    u = np.empty((units, tiles))
+    for i in range(units):
+        for t in range(tiles):
+            grp, r = divmod(t, 2 * g)
+            word = hash32(key, i * groups * g + grp * g + r // 2)
+            half = word >> 16 if r % 2 == 0 else word & 0xFFFF
+            u[i, t] = (half + 0.5) / 65536
+    return u
+
+
 def poisson_binomial_pmf(ps) -> np.ndarray:
     """Distribution of the number of successes of independent Bernoulli(ps)."""
     pmf = np.array([1.0])

@@ -3,7 +3,8 @@ command: the kernels sample with these devices (``device=``), the energy model p
 a table (:mod:`pbitsim.hardware.pbits`), and ``--device`` strings of train, estimate and
 sweep parse here.
 
-* :class:`Ideal` -- P(1) = sigmoid(input) exactly (float32, 2**-24 resolution). The default.
+* :class:`Ideal` -- P(1) = sigmoid(input) (float32), rounded to a multiple of 2**-16 by the
+  sampler's 16-bit uniforms (within 2**-17; :mod:`pbitsim.kernels.sampling`). The default.
 * :class:`Digital` -- a bit-true CMOS p-bit as FPGA p-computers build it: the input is
   quantized to a saturating fixed-point code (sign, ``int_bits``, ``frac_bits``), the code
   indexes a sigmoid lookup table of ``lut_depth`` entries of ``lut_width`` bits, a
@@ -12,7 +13,8 @@ sweep parse here.
   P(1) = LUT(I) / 2**lut_width exactly.
 * :class:`Smtj` -- a stochastic magnetic tunnel junction: P(1) = sigmoid(slope * input +
   offset) with a per-device slope and offset drawn once from ``device_seed`` (log-normal
-  slope, normal offset, spreads configurable), and stuck-at-0/1 devices at ``stuck_rate``.
+  slope, normal offset, spreads configurable), and stuck-at-0/1 devices at ``stuck_rate``
+  (drawn with the ideal sampler's 16-bit uniforms).
 
 Devices are physical: a sampling call's input ``z`` is [samples, *units] (axis 0 indexes
 samples, such as a batch; a 1-D z is one sample of ``z.size`` units), and every unit and tile

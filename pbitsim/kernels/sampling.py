@@ -6,8 +6,15 @@ with probability sigmoid(z - (i - 1/2)), the stepped-sigmoid offsets of Nair & H
 which the BSFF paper ties across units. The unit's output is the number of tiles that
 fired (0..M); its mean, sum_i sigmoid(z - i + 1/2), approaches softplus(z) as M grows.
 
-Each draw compares a 24-bit uniform from the counter-based stream (see ``rng``) with
-the float32 sigmoid, so P(1) equals that sigmoid to within 2**-24. The sigmoid uses a
+With the ideal device each tile compares a 16-bit uniform, (k + 1/2) * 2**-16 with k the
+high or low half of a 32-bit word of the counter-based stream ``rng.hash32``, with the
+float32 sigmoid p: P(1) is p rounded to a multiple of 2**-16, within 2**-17 of it (a tile
+with p < 2**-17 never fires, one with p > 1 - 2**-17 always does). Two tiles per word, so
+M = 7 takes 4 words per unit. (Until 2026-12 the draws were 24-bit, two per SplitMix64
+word, within 2**-24: the 32-bit hash and the register-blocked loop made the sampler about
+2x faster; see the README's speed section.) The sMTJ device draws the same 16-bit uniforms
+(one word per tile); the digital device emulates its own generators (LFSR, xoshiro128**),
+whose states are seeded from ``rng.draw64``. The sigmoid uses a
 vectorisable float32 exp (Cody-Waite range reduction and a degree-7 polynomial;
 relative error < 2e-7), and a unit needs one exp whatever M is:
 sigmoid(z - o_i) = 1 / (1 + exp(-z) * exp(o_i)).
@@ -24,7 +31,7 @@ from ..config import KERNEL_Z_MARGIN as _Z_MARGIN
 from ..config import MAX_TILES
 from ._checks import as_array, check_tiles
 from ..hardware.devices import Digital, Ideal, Smtj
-from .rng import UNIFORM24_SCALE, draw64, seed_key
+from .rng import HASH32_LIMIT, draw64, hash32, key_halves, seed_key
 
 __all__ = ["bsn_sample", "tiled_logistic", "tile_offsets", "tiled_mean", "tiled_dmean"]
 
@@ -50,35 +57,69 @@ def _exp_f32(x):
     return e * scale
 
 
+# A 16-bit integer k gives the uniform (k + 1/2) * 2**-16: exact in float32, never 0 or 1.
+UNIFORM16_SCALE = np.float32(2.0 ** -16)
+#: Tiles drawn per group: the sampler keeps a group's count and slope in registers
+#: (8 tiles = 4 32-bit draws), so M <= 8 is one pass over the elements.
+_GROUP_TILES = 8
+
+
 @njit(inline="always", cache=True)
-def _fire_pair(r, e, c0, c1):
-    """Tiles fired by one 64-bit draw r (bits 40..63 vs tile c0, 16..39 vs c1) and their
-    probabilities 1 / (1 + e * c)."""
-    p0 = np.float32(1.0) / (np.float32(1.0) + e * c0)
-    p1 = np.float32(1.0) / (np.float32(1.0) + e * c1)
-    u0 = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
-    u1 = np.float32((r >> np.uint64(16)) & np.uint64(0xFFFFFF)) * UNIFORM24_SCALE
-    return (u0 < p0) + (u1 < p1), p0, p1
+def _uniform16(k):
+    """The uniform of a 16-bit integer ``k`` (uint32 below 2**16): (k + 1/2) * 2**-16."""
+    return (np.float32(np.int32(k)) + np.float32(0.5)) * UNIFORM16_SCALE
+
+
+@njit(inline="always", cache=True)
+def _tile_group(e, pos, k0, k1, gd, c, cnt, acc, want_slope):
+    """Add the ``2 * gd`` tiles of one group to ``cnt`` (tiles fired, float32) and ``acc``
+    (sum of p (1 - p), in tile order): draw ``pos + d`` (d < gd) decides tile 2d by its high
+    16 bits and tile 2d + 1 by its low 16 bits against p = 1 / (1 + e * c[tile])."""
+    for d in range(gd):
+        h = hash32(k0, k1, np.uint32(pos + np.uint32(d)))
+        p0 = np.float32(1.0) / (np.float32(1.0) + e * c[2 * d])
+        p1 = np.float32(1.0) / (np.float32(1.0) + e * c[2 * d + 1])
+        cnt += (np.float32(_uniform16(h >> np.uint32(16)) < p0)
+                + np.float32(_uniform16(h & np.uint32(0xFFFF)) < p1))
+        if want_slope:
+            acc += p0 * (np.float32(1.0) - p0)
+            acc += p1 * (np.float32(1.0) - p1)
+    return cnt, acc
+
+
+def _group_draws(tiles: int) -> int:
+    """Draws per tile group for M tiles: groups of at most 8 tiles, as even as possible."""
+    pairs = (tiles + 1) // 2
+    groups = -(-pairs * 2 // _GROUP_TILES)
+    return -(-pairs // groups)
 
 
 @njit(parallel=True, cache=True)
-def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope, scale, shift, plane):
+def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope, scale, shift, plane, group):
     """out[i] = number of tiles t with u < 1 / (1 + exp(-z[i]) * exp_offsets[t]).
 
     When ``scale`` / ``shift`` are not empty, unit i samples ``z[i] * scale[c] + shift[c]``
     (float32 multiply, then add) instead of z[i], c = (i // plane) % scale.size: a per-channel
     affine (a batch norm) applied on the way in, never written out.
 
-    Tile draws come two per 64-bit draw (bits 40..63 and 16..39) from stream position
-    i * ceil(M / 2) + t // 2, both halves used by one loop (one mix per two tiles). Loops
-    run over elements innermost so they vectorise. When ``out_f`` / ``slope`` are not
-    empty they receive the counts as float32 and sum_t p_t (1 - p_t) (the mean-field slope,
-    from the same p_t, summed in tile order as ``_tiled_moments`` does: the same bits).
-    Returns the number of non-finite inputs seen.
+    Tiles go in groups of ``2 * gd`` (``gd = len(group)``, a compile-time constant, 1..4:
+    the tuple's only use), ``ng = ceil(M / (2 gd))`` groups; tiles past M are padded with
+    p = 0 (exp offset inf: never fire, slope 0). The draws of unit i are stream positions
+    i * ng * gd .. (i + 1) * ng * gd - 1, of :func:`hash32`, each deciding two tiles (high
+    then low 16 bits). Within a group the loop runs over elements innermost with the tiles
+    unrolled, so it vectorises and a unit's count and slope stay in registers. When
+    ``out_f`` / ``slope`` are not empty they receive the counts as float32 and
+    sum_t p_t (1 - p_t) (the mean-field slope, from the same p_t, summed in tile order as
+    ``_tiled_moments`` does: the same bits). Returns the number of non-finite inputs seen.
     """
     n = z.size
     m = exp_offsets.size
-    draws = (m + 1) // 2
+    gd = len(group)
+    ng = (m + 2 * gd - 1) // (2 * gd)
+    draws = ng * gd
+    pad = np.full(ng * 2 * gd + _GROUP_TILES, np.inf, np.float32)
+    pad[:m] = exp_offsets
+    k0, k1 = key_halves(key)
     want_f = out_f.size > 0
     want_slope = slope.size > 0
     n_chunks = (n + _CHUNK - 1) // _CHUNK
@@ -87,8 +128,8 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope, scale, shi
         lo = c * _CHUNK
         hi = min(n, lo + _CHUNK)
         e = np.empty(hi - lo, np.float32)
-        fired = np.zeros(hi - lo, np.uint8)
-        acc = np.zeros(hi - lo if want_slope else 0, np.float32)
+        cnt = np.empty(0 if want_f else hi - lo, np.float32)
+        acc = np.empty(0 if want_slope else hi - lo, np.float32)
         nbad = 0
         if scale.size == 0:
             for i in range(hi - lo):
@@ -107,36 +148,25 @@ def _sample_units(z, exp_offsets, z_lo, z_hi, key, out, out_f, slope, scale, shi
                     nbad += not (abs(zi) <= np.float32(3.4028235e38))
                     e[k] = _exp_f32(-min(max(zi, z_lo), z_hi))
                 i = end
-        for d in range(draws):
-            c0 = exp_offsets[2 * d]
-            base = np.uint64(lo) * np.uint64(draws) + np.uint64(d)
-            if 2 * d + 1 < m:
-                c1 = exp_offsets[2 * d + 1]
-                if want_slope:
-                    for i in range(hi - lo):
-                        r = draw64(key, base + np.uint64(i) * np.uint64(draws))
-                        k, p0, p1 = _fire_pair(r, e[i], c0, c1)
-                        fired[i] += k
-                        acc[i] += p0 * (np.float32(1.0) - p0)
-                        acc[i] += p1 * (np.float32(1.0) - p1)
-                else:
-                    for i in range(hi - lo):
-                        r = draw64(key, base + np.uint64(i) * np.uint64(draws))
-                        fired[i] += _fire_pair(r, e[i], c0, c1)[0]
+        # counts and slopes go straight to the outputs (the chunk's scratch where not wanted)
+        f_to = out_f[lo:hi] if want_f else cnt
+        s_to = slope[lo:hi] if want_slope else acc
+        zero = np.float32(0.0)
+        for g in range(ng):
+            gb = g * 2 * gd
+            cg = (pad[gb], pad[gb + 1], pad[gb + 2], pad[gb + 3], pad[gb + 4], pad[gb + 5],
+                  pad[gb + 6], pad[gb + 7])
+            base = np.uint32(lo * draws + g * gd)
+            if g == 0:
+                for i in range(hi - lo):
+                    f_to[i], s_to[i] = _tile_group(e[i], base + np.uint32(i * draws), k0, k1,
+                                                   gd, cg, zero, zero, want_slope)
             else:
                 for i in range(hi - lo):
-                    r = draw64(key, base + np.uint64(i) * np.uint64(draws))
-                    u = np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE
-                    p0 = np.float32(1.0) / (np.float32(1.0) + e[i] * c0)
-                    fired[i] += u < p0
-                    if want_slope:
-                        acc[i] += p0 * (np.float32(1.0) - p0)
-        out[lo:hi] = fired
-        if want_f:
-            for i in range(hi - lo):
-                out_f[lo + i] = fired[i]
-        if want_slope:
-            slope[lo:hi] = acc
+                    f_to[i], s_to[i] = _tile_group(e[i], base + np.uint32(i * draws), k0, k1,
+                                                   gd, cg, f_to[i], s_to[i], want_slope)
+        for i in range(hi - lo):
+            out[lo + i] = np.uint8(f_to[i])
         bad[c] = nbad
     return bad.sum()
 
@@ -202,11 +232,13 @@ def _sample_digital(z, offsets, scale, code_lo, code_hi, shift, lut, width, use_
 @njit(parallel=True, cache=True)
 def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
     """sMTJ p-bits: P = sigmoid(slope_j * (z - o_t) + shift_j) per p-bit j = u * M + t,
-    or a constant for stuck devices. Draws come from stream position (b * U + u) * M + t.
+    or a constant for stuck devices. Tile t of sample b, unit u compares the 16-bit uniform of
+    the high half of :func:`hash32` word (b * U + u) * M + t with P, as the ideal sampler does.
     Returns the number of non-finite inputs seen.
     """
     n_s, n_u = z.shape
     m = offsets.size
+    k0, k1 = key_halves(key)
     bad = np.zeros(n_u, np.int64)
     for u in prange(n_u):
         nbad = 0
@@ -222,9 +254,8 @@ def _sample_smtj(z, offsets, slope, shift, stuck, key, out):
                 x = slope[j] * (zb - offsets[t]) + shift[j]
                 x = min(max(x, np.float32(-80.0)), np.float32(80.0))
                 p = np.float32(1.0) / (np.float32(1.0) + _exp_f32(-x))
-                r = draw64(key, (np.uint64(b) * np.uint64(n_u) + np.uint64(u)) * np.uint64(m)
-                           + np.uint64(t))
-                fired += np.float32(r >> np.uint64(40)) * UNIFORM24_SCALE < p
+                h = hash32(k0, k1, np.uint32((b * n_u + u) * m + t))
+                fired += _uniform16(h >> np.uint32(16)) < p
             out[b, u] = fired
         bad[u] = nbad
     return bad.sum()
@@ -239,6 +270,14 @@ def _channel_affine(z: np.ndarray, affine):
         raise ValueError(f"channel_affine needs z with a channel axis 1 and scale and shift of "
                          f"its {z.shape[1] if z.ndim > 1 else 0} channels")
     return scale, shift, max(1, int(np.prod(z.shape[2:], dtype=np.int64)))
+
+
+def _check_words(units: int, words: int, tiles: int) -> None:
+    """``ValueError`` unless ``units`` units of ``words`` hash32 words each fit one key."""
+    most = HASH32_LIMIT // words
+    if units > most:
+        raise ValueError(f"z has {units} elements: one sampling call at {tiles} tiles takes at "
+                         f"most {most}; split it")
 
 
 def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
@@ -263,10 +302,12 @@ def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
             raise ValueError(f"{name} must be a C-contiguous float32 array of z's shape")
         extras.append(a.reshape(-1))
     if isinstance(device, Ideal):
+        gd = _group_draws(offsets.size)
+        _check_words(z.size, gd * -(-offsets.size // (2 * gd)), offsets.size)
         bad = _sample_units(z.reshape(-1), np.exp(offsets.astype(np.float64)).astype(np.float32),
                             np.float32(offsets.min() - _Z_MARGIN),
                             np.float32(offsets.max() + _Z_MARGIN), key, out.reshape(-1), *extras,
-                            *affine)
+                            *affine, (0,) * gd)
     else:
         z2 = z.reshape(1, -1) if z.ndim < 2 else z.reshape(z.shape[0], -1)
         out2 = out.reshape(z2.shape)
@@ -277,6 +318,7 @@ def _run_sampler(z, offsets: np.ndarray, seed, counter, device, out_float=None,
                                   device.lut, device.lut_width, device.rng == "lfsr32",
                                   device.lfsr_jump, key, out2)
         elif isinstance(device, Smtj):
+            _check_words(z.size, offsets.size, offsets.size)
             slope, shift, stuck = device.parameters(z2.shape[1], offsets.size)
             bad = _sample_smtj(z2, offsets, slope, shift, stuck, key, out2)
         else:

@@ -1,0 +1,100 @@
+"""BSFF steps with this tree's p-bit sampler and with another tree's, against CwC-FF steps.
+
+    python benchmarks/bench_sampler_steps.py --data-dir DATA/mnist --other-tree PATH
+        [--steps 3] [--rounds 5]
+
+``cfse-mnist``, batch 128, every block training, one thread, one process (the trainer's heap
+setting). The other tree's ideal-sampler kernel (``_fire_pair`` and ``_sample_units`` of its
+``pbitsim/kernels/sampling.py``, the version before 2026-12, e.g. ``git archive e1ed3d0``) is
+compiled here and swapped in for the "previous" side, so the two samplers and CwC-FF are timed
+in alternation (the order reversed every other round). Prints per step the CPU time (user +
+system, ``getrusage``) of each side per round, its median, and the BSFF / CwC-FF ratio per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+from pathlib import Path
+
+import pbitsim  # noqa: F401  (first, as the CLI does: its OpenMP setting must precede torch)
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+import pbitsim.kernels.sampling as S
+from pbitsim import counting
+from pbitsim.bridge.heap import keep_freed_memory
+from pbitsim.datasets import load_dataset
+from pbitsim.kernels.rng import UNIFORM24_SCALE, draw64
+from pbitsim.training import TrainConfig
+from pbitsim.training.algorithms import make_algorithm
+
+
+def previous_kernel(tree: str):
+    """The other tree's ``_sample_units`` (compiled here, uncached)."""
+    src = (Path(tree) / "pbitsim/kernels/sampling.py").read_text()
+    start = src.index('@njit(inline="always", cache=True)\ndef _fire_pair')
+    end = src.index("_M32 = np.uint64(0xFFFFFFFF)")
+    ns = dict(np=np, njit=njit, prange=prange, draw64=draw64, UNIFORM24_SCALE=UNIFORM24_SCALE,
+              _exp_f32=S._exp_f32, _CHUNK=S._CHUNK)
+    exec(src[start:end].replace("cache=True", "cache=False"), ns)
+    return ns["_sample_units"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", required=True, help="MNIST folder")
+    ap.add_argument("--other-tree", required=True, help="checkout with the previous sampler")
+    ap.add_argument("--steps", type=int, default=3, help="steps per side and round")
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    old, new = previous_kernel(args.other_tree), S._sample_units
+
+    def use(previous: bool):  # the previous kernel takes no tile-group argument
+        S._sample_units = (lambda *a: old(*a[:-1])) if previous else new
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    keep_freed_memory()
+    bs, n = 128, args.steps
+    ds = load_dataset("mnist", args.data_dir)
+    x = torch.from_numpy(ds.normalized(ds.train_x[:bs * n]))
+    y = torch.from_numpy(ds.train_y[:bs * n].astype(np.int64))
+    algos = {}
+    for rule in ("bsff", "cwc"):
+        torch.manual_seed(0)
+        cfg = TrainConfig(algo=rule, tiles=7, arch="cfse-mnist", dataset="mnist", schedule="none")
+        cfg.validate()
+        algos[rule] = make_algorithm(cfg, (1, 28, 28), 10)
+        for previous in (False, True):  # warm-up: compilation, cache loads, first calls
+            use(previous)
+            with counting():
+                algos[rule].train_step(x[:bs], y[:bs], (99, 0), 0.0)
+    sides = [("bsff", False), ("bsff", True), ("cwc", False)]
+    got = {side: [] for side in sides}
+    for r in range(args.rounds):
+        for rule, previous in (sides if r % 2 == 0 else sides[::-1]):
+            use(previous)
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            for s in range(n):
+                with counting():
+                    algos[rule].train_step(x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs],
+                                           (r, s), 0.0)
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            got[rule, previous].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / n)
+    cwc = got["cwc", False]
+    print(f"cfse-mnist, batch {bs}, 1 thread, {n} steps per side and round, {args.rounds} rounds; "
+          f"CPU s per step:")
+    for side in sides[:2]:
+        v = got[side]
+        ratios = [a / b for a, b in zip(v, cwc)]
+        print(f"  BSFF, {'previous' if side[1] else 'this    '} sampler: "
+              + " ".join(f"{t:.3f}" for t in v) + f"  median {np.median(v):.3f}; / CwC-FF per "
+              f"round " + " ".join(f"{t:.2f}" for t in ratios) + f"  median {np.median(ratios):.2f}")
+    print("  CwC-FF: " + " ".join(f"{t:.3f}" for t in cwc) + f"  median {np.median(cwc):.3f}")
+
+
+if __name__ == "__main__":
+    main()
