@@ -38,6 +38,7 @@ from .network.arch_rules import TILED_RULES, resolve_arch
 from .network.archs import ARCH_DIR
 from .precision import FP32, Precision, make_precision
 from .rulebook import RULE_SPECS, RULES, recorded_algo, resolve_algo, rule
+from .seeds import EARLIER_PBIT_UNIFORMS
 from .schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from .units import Units, units_of
 
@@ -64,7 +65,7 @@ DEFAULT_ESTIMATOR = "mean-field"
 RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed", "limit_train",
                  "limit_test", "estimator", "grad_quant", "update", "schedule", "arch",
                  "arch_sha256", "device", "threads", "backend", "dfa_epochs", "weight_bits",
-                 "acc_bits", "grad_bits", "calibration_samples")
+                 "acc_bits", "grad_bits", "calibration_samples", "pbit_stream")
 
 
 class OptionError(ValueError):
@@ -152,6 +153,13 @@ class RunOptions:
         p-bit units of ``tiles`` on ``device`` for a tiled rule (after :meth:`validate`, which
         resolves ``--algo NAME --tiles M`` to the p-bit form and checks both), else real."""
         return units_of(self.algo, self.tiles, self.device_spec)
+
+    @property
+    def pbit_stream(self) -> str | None:
+        """The uniforms the run's p-bits draw (:data:`pbitsim.seeds.PBIT_UNIFORMS`, by the
+        device's ``uniforms``); None for real-valued units or a device with a generator of its
+        own. Recorded in the run files, so a run drawn with other uniforms is not resumed."""
+        return self.device_spec.uniforms if self.units.tiled else None
 
     @property
     def precision(self) -> Precision:
@@ -325,7 +333,7 @@ class RunOptions:
     def recorded(self) -> dict:
         """Every option, as ``results.json`` records it (its ``config``): read back by
         :meth:`from_recorded`."""
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "pbit_stream": self.pbit_stream}
 
     @classmethod
     def from_recorded(cls, recorded: dict) -> "RunOptions":
@@ -362,4 +370,8 @@ def _as_read(recorded: dict) -> dict:
     tiled form (``bscafo-dfa``) runs now (:func:`pbitsim.rulebook.recorded_algo`)."""
     out = dict(recorded)
     out["algo"] = recorded_algo(out.get("algo"), out.get("tiles"))
+    if "pbit_stream" not in out:  # before 2026-12: p-bits drew SplitMix64's 24-bit uniforms
+        tiled = out["algo"] in TILED_RULES and out.get("tiles") is not None
+        digital = str(out.get("device") or "").strip().startswith("digital")
+        out["pbit_stream"] = EARLIER_PBIT_UNIFORMS if tiled and not digital else None
     return out

@@ -13,7 +13,8 @@ that depends on it.
 
 from __future__ import annotations
 
-__all__ = ["derive_seed", "check_seed", "mix64_py", "STREAMS", "stream"]
+__all__ = ["derive_seed", "check_seed", "mix64_py", "STREAMS", "stream", "PBIT_UNIFORMS",
+           "EARLIER_PBIT_UNIFORMS"]
 
 _MASK64 = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15
@@ -31,6 +32,17 @@ STREAMS = {
     "train_subset": 7919,     # --limit-train's seeded subset of the training images
     "held_out": 104729,       # greedy MF/CaFo: the held-out split for early stopping
 }
+
+
+#: The uniforms the ideal and sMTJ p-bits compare their sigmoid with
+#: (:mod:`pbitsim.kernels.rng`, :mod:`pbitsim.kernels.sampling`): 16-bit uniforms, two per
+#: word of the keyed 32-bit hash. Run files record it (``pbit_stream``) for a run on those
+#: p-bits, so a checkpoint or a sweep point drawn with other uniforms is refused, not continued
+#: on a different stream. A new generator or uniform definition gets a new name here.
+PBIT_UNIFORMS = "hash32-u16"
+#: What a run file without ``pbit_stream`` was drawn with (pbitsim before 2026-12): 24-bit
+#: uniforms, two per SplitMix64 word.
+EARLIER_PBIT_UNIFORMS = "splitmix64-u24"
 
 
 def stream(name: str, index: int = 0) -> int:

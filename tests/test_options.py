@@ -191,3 +191,23 @@ def test_the_sweep_carries_the_datapath_parsed(monkeypatch):
     assert [r["precision"] for r in estimate_rows(cfg, 0.15)] == ["fp32", "w8a16g8"]
     assert cfg.meta()["precision"] == ["fp32", "w8a16g8"]
     assert calls == ["fp32", "w8a16g8"]
+
+
+def test_pbit_stream_is_recorded_and_read_back():
+    from pbitsim.options import RunOptions
+    from pbitsim.seeds import EARLIER_PBIT_UNIFORMS, PBIT_UNIFORMS
+    cases = {("bsff", None, "ideal"): PBIT_UNIFORMS, ("bsff", 3, "smtj:offset_sd=0.2"): PBIT_UNIFORMS,
+             ("mf", 3, "ideal"): PBIT_UNIFORMS, ("bsff", 3, "digital"): None,
+             ("cwc", None, "ideal"): None, ("mf", None, "ideal"): None}
+    for (algo, tiles, device), want in cases.items():
+        opt = RunOptions(algo=algo, tiles=tiles, device=device)
+        opt.validate()
+        assert opt.pbit_stream == want, (algo, tiles, device)
+        rec = opt.recorded()
+        assert rec["pbit_stream"] == want and opt.result_fields()["pbit_stream"] == want
+        assert opt.differs_from(rec) is None
+        # a file of an earlier pbitsim records none: its p-bits drew the earlier uniforms
+        old = {k: v for k, v in rec.items() if k != "pbit_stream"}
+        assert opt.differs_from(old) == (None if want is None else
+                                         ("pbit_stream", EARLIER_PBIT_UNIFORMS, want))
+        assert RunOptions.from_recorded(rec).recorded() == rec

@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..seeds import derive_seed
+from ..seeds import PBIT_UNIFORMS, derive_seed
 
 __all__ = ["Ideal", "Digital", "Smtj", "Device", "DEVICE_KINDS", "RNGS", "parse_device",
            "split_devices", "spec_string", "lfsr_mask", "lfsr_is_maximal", "lfsr_step"]
@@ -51,6 +51,8 @@ class Ideal:
     """An exact sigmoid p-bit."""
 
     kind: ClassVar[str] = "ideal"
+    #: The uniforms its tiles draw (:data:`pbitsim.seeds.PBIT_UNIFORMS`).
+    uniforms: ClassVar[str | None] = PBIT_UNIFORMS
 
     def describe(self) -> str:
         return "ideal (exact sigmoid)"
@@ -73,6 +75,9 @@ class Digital:
     clocks: int = 32  # LFSR clocks between samples (a fresh 32-bit window each time)
 
     kind: ClassVar[str] = "digital"
+    #: None: its draws come from its own generator (an LFSR or a seeded stream: the spec),
+    #: recorded with the device.
+    uniforms: ClassVar[str | None] = None
 
     def __post_init__(self):
         for name in ("int_bits", "frac_bits"):
@@ -162,6 +167,7 @@ class Smtj:
     device_seed: int = 0
 
     kind: ClassVar[str] = "smtj"
+    uniforms: ClassVar[str | None] = PBIT_UNIFORMS
 
     def __post_init__(self):
         for name in ("offset_sd", "slope_sd"):

@@ -146,6 +146,11 @@ class Trainer:
         differs = self.cfg.differs_from(state["config"])
         if differs is not None:
             k, theirs, v = differs
+            if k == "pbit_stream":
+                raise TrainingError(f"{path}: checkpoint was drawn with other p-bit uniforms "
+                                    f"({theirs}, by an earlier pbitsim; this one draws {v}): "
+                                    "resuming would continue on another random stream; "
+                                    "train afresh in a new --out")
             raise TrainingError(f"{path}: checkpoint was made with {k}={theirs!r}, this "
                                 f"run has {k}={v!r}; use the same settings to resume")
         self._load_algo_state(state["algo"], path)
