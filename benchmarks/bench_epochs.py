@@ -129,14 +129,14 @@ def main():
               + f"  median {statistics.median(t):6.2f}  spread max/min {max(t) / min(t):.2f}"
               + f"; start-up (outside train+eval) median {statistics.median(startup[rule]):.2f} s"
               + f", first steps' extra median {statistics.median(first[rule]):.2f} s")
-    print(f"  ratio BSFF / CwC-FF per round: " + " ".join(f"{v:.2f}" for v in ratios)
+    print("  ratio BSFF / CwC-FF per round: " + " ".join(f"{v:.2f}" for v in ratios)
           + f"; median {statistics.median(ratios):.2f}, spread {min(ratios):.2f}-{max(ratios):.2f}")
     cpu_ratios = [b / c for b, c in zip(steady_cpu["bsff"], steady_cpu["cwc"])]
     for rule in RULES:
         t = steady_cpu[rule]
         print(f"  {LABEL[rule].format(tiles=args.tiles):10s} steady CPU s per 1,024 images: "
               + " ".join(f"{v:6.2f}" for v in t) + f"  median {statistics.median(t):6.2f}")
-    print(f"  CPU ratio BSFF / CwC-FF per round: " + " ".join(f"{v:.2f}" for v in cpu_ratios)
+    print("  CPU ratio BSFF / CwC-FF per round: " + " ".join(f"{v:.2f}" for v in cpu_ratios)
           + f"; median {statistics.median(cpu_ratios):.2f}, "
           + f"spread {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}")
 
