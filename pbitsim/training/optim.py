@@ -14,9 +14,12 @@ SGD with momentum: ``momentum_buffer``), ``param_groups`` (the same keys, in the
 ``state_dict()`` / ``load_state_dict()`` are torch's format, so a checkpoint written by
 ``torch.optim.Adam`` resumes here bit-identically and one written here loads into torch's.
 
-Only what torch computes on the CPU by default is offered: ``foreach``, ``fused``,
-``capturable``, ``differentiable``, tensor learning rates and sparse gradients are refused
-(``ValueError`` / ``RuntimeError``), as they would run other code paths in torch.
+Only what the rules use is offered, on torch's default CPU path: learning rate, betas, eps and
+weight decay (L2, or AdamW's decoupled); ``amsgrad``, ``maximize``, SGD's momentum, dampening and
+nesterov, ``foreach``, ``fused``, ``capturable``, ``differentiable``, tensor learning rates,
+complex parameters and sparse gradients are refused (``ValueError`` / ``RuntimeError``) when
+built or loaded from a state dict, rather than written here unused. The groups still hold those
+keys at torch's defaults, so the state dicts stay torch's.
 """
 
 from __future__ import annotations
@@ -42,14 +45,21 @@ class _Optimizer:
     groups with defaults, per-parameter ``state``, ``zero_grad``, ``state_dict`` and
     ``load_state_dict`` (torch's format and checks), without its hooks and compiler guards."""
 
-    #: keys that select another implementation in torch: only their default is accepted
-    _PATHS = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
+    #: torch's keys whose default only is supported (another value selects code the rules
+    #: never run: another implementation, or an option pbitsim does not offer)
+    _FIXED: dict[str, Any] = {"foreach": None, "fused": None, "capturable": False,
+                              "differentiable": False, "maximize": False}
+
+    @classmethod
+    def _check_fixed(cls, options: dict[str, Any], where: str) -> None:
+        for key, default in cls._FIXED.items():
+            v = options.get(key, default)
+            if not (v == default or (default is None and v is False)):
+                raise ValueError(f"{cls.__name__}: {where}{key}={v!r} is not supported (only "
+                                 "the options the rules use, on torch's default CPU path)")
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
-        for key, default in self._PATHS.items():
-            if key in defaults and defaults[key] not in (default, False):
-                raise ValueError(f"{type(self).__name__}: {key}={defaults[key]!r} is not "
-                                 "supported (only torch's default CPU implementation is)")
+        self._check_fixed(defaults, "")
         if isinstance(defaults["lr"], torch.Tensor):
             raise ValueError(f"{type(self).__name__}: a tensor learning rate is not supported")
         self.defaults = defaults
@@ -126,9 +136,9 @@ class _Optimizer:
             for group in self.param_groups:
                 params = [p for p in group["params"] if p.grad is not None]
                 for p in params:
-                    if p.grad.is_sparse:
+                    if p.grad.is_sparse or torch.is_complex(p):
                         raise RuntimeError(f"{type(self).__name__} does not support sparse "
-                                           "gradients")
+                                           "gradients or complex parameters")
                 self._update(group, params)
         return loss
 
@@ -195,20 +205,19 @@ class _Optimizer:
         self._after_load()
 
     def _after_load(self) -> None:
-        """Fill what older state dicts lack (torch's ``__setstate__``)."""
-        for key, default in self._PATHS.items():
-            if key in self.defaults:
-                for group in self.param_groups:
-                    group.setdefault(key, default)
+        """Fill what older state dicts lack (torch's ``__setstate__``) and refuse what they
+        ask for that is not supported."""
         for group in self.param_groups:
-            for key in self._PATHS:
-                if key in group and group[key] not in (self._PATHS[key], False):
-                    raise ValueError(f"{type(self).__name__}: the state dict asks for "
-                                     f"{key}={group[key]!r}, which is not supported")
+            for key, default in self._FIXED.items():
+                if key in self.defaults:
+                    group.setdefault(key, default)
+            self._check_fixed(group, "the state dict asks for ")
 
 
 class Adam(_Optimizer):
     """``torch.optim.Adam`` (torch 2.13, CPU, single-tensor path), its results bit for bit."""
+
+    _FIXED = {**_Optimizer._FIXED, "amsgrad": False}
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
@@ -235,8 +244,6 @@ class Adam(_Optimizer):
 
     def _after_load(self) -> None:
         for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
             group.setdefault("decoupled_weight_decay", False)
         super()._after_load()
         for group in self.param_groups:  # a step saved as a number (torch's old format)
@@ -246,11 +253,10 @@ class Adam(_Optimizer):
                     s["step"] = torch.tensor(float(s["step"]), dtype=_scalar_dtype())
 
     def _update(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
-        # torch.optim.Adam._init_group, then _single_tensor_adam (capturable and
-        # differentiable off), operation for operation
+        # torch.optim.Adam._init_group, then _single_tensor_adam (amsgrad, maximize,
+        # capturable and differentiable off; real parameters), operation for operation
         beta1, beta2 = group["betas"]
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-        amsgrad, maximize = group["amsgrad"], group["maximize"]
         decoupled = group["decoupled_weight_decay"]
         for param in params:
             state = self.state[param]
@@ -259,12 +265,9 @@ class Adam(_Optimizer):
                 state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(param,
                                                        memory_format=torch.preserve_format)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = torch.zeros_like(
-                        param, memory_format=torch.preserve_format)
         for param in params:
             state = self.state[param]
-            grad = param.grad if not maximize else -param.grad
+            grad = param.grad
             exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
             step_t += 1
             if wd != 0:
@@ -272,14 +275,6 @@ class Adam(_Optimizer):
                     param.mul_(1 - lr * wd)
                 else:
                     grad = grad.add(param, alpha=wd)
-            max_sq = state.get("max_exp_avg_sq") if amsgrad else None
-            if torch.is_complex(param):
-                grad = torch.view_as_real(grad)
-                exp_avg = torch.view_as_real(exp_avg)
-                exp_avg_sq = torch.view_as_real(exp_avg_sq)
-                if amsgrad:
-                    max_sq = torch.view_as_real(max_sq)
-                param = torch.view_as_real(param)
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             step = step_t.item()
@@ -287,11 +282,7 @@ class Adam(_Optimizer):
             bias_correction2 = 1 - beta2 ** step
             step_size = lr / bias_correction1
             bias_correction2_sqrt = bias_correction2 ** 0.5
-            if amsgrad:
-                torch.maximum(max_sq, exp_avg_sq, out=max_sq)
-                denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-            else:
-                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
             param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
@@ -315,7 +306,10 @@ class AdamW(Adam):
 
 
 class SGD(_Optimizer):
-    """``torch.optim.SGD`` (torch 2.13, CPU, single-tensor path), its results bit for bit."""
+    """``torch.optim.SGD`` (torch 2.13, CPU, single-tensor path), without momentum: its results
+    bit for bit."""
+
+    _FIXED = {**_Optimizer._FIXED, "momentum": 0, "dampening": 0, "nesterov": False}
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
@@ -323,37 +317,18 @@ class SGD(_Optimizer):
                  fused: bool | None = None) -> None:
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, {
             "lr": lr, "momentum": momentum, "dampening": dampening,
             "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
             "foreach": foreach, "differentiable": differentiable, "fused": fused})
 
-    def _after_load(self) -> None:
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-        super()._after_load()
-
     def _update(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
-        # torch.optim.SGD._init_group, _single_tensor_sgd and the momentum buffers' write-back
-        wd, momentum, lr = group["weight_decay"], group["momentum"], group["lr"]
-        dampening, nesterov, maximize = group["dampening"], group["nesterov"], group["maximize"]
+        # torch.optim.SGD._init_group and _single_tensor_sgd without momentum
+        wd, lr = group["weight_decay"], group["lr"]
         for param in params:
-            grad = param.grad if not maximize else -param.grad
+            grad = param.grad
             if wd != 0:
                 grad = grad.add(param, alpha=wd)
-            if momentum != 0:
-                buf = self.state[param].get("momentum_buffer")
-                if buf is None:
-                    buf = grad.detach().clone()
-                else:
-                    buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-                self.state[param]["momentum_buffer"] = buf
-                grad = grad.add(buf, alpha=momentum) if nesterov else buf
             param.add_(grad, alpha=-lr)
