@@ -19,15 +19,10 @@ import argparse
 import ctypes
 import resource
 
-import pbitsim  # noqa: F401  (first, as the CLI does: its OpenMP setting must precede torch)
-import numba
+from _steps import BATCH, step_setup  # first: it imports pbitsim before torch, as the CLI does
 import numpy as np
-import torch
 
 from pbitsim import counting
-from pbitsim.datasets import load_dataset
-from pbitsim.training import TrainConfig
-from pbitsim.training.algorithms import make_algorithm
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
@@ -49,19 +44,10 @@ def main():
     ap.add_argument("--steps", type=int, default=3, help="steps per rule, mode and round")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
+    x, y, algos = step_setup(args.data_dir, args.steps)
     libc = ctypes.CDLL("libc.so.6")
-    bs, n = 128, args.steps
-    ds = load_dataset("mnist", args.data_dir)
-    x = torch.from_numpy(ds.normalized(ds.train_x[:bs * n]))
-    y = torch.from_numpy(ds.train_y[:bs * n].astype(np.int64))
-    algos = {}
-    for rule in ("bsff", "cwc"):
-        torch.manual_seed(0)
-        cfg = TrainConfig(algo=rule, tiles=7, arch="cfse-mnist", dataset="mnist", schedule="none")
-        cfg.validate()
-        algos[rule] = make_algorithm(cfg, (1, 28, 28), 10)
+    bs, n = BATCH, args.steps
+    for rule in algos:
         with counting():  # warm-up: Numba cache loads, first calls
             algos[rule].train_step(x[:bs], y[:bs], (99, 0), 0.0)
     got = {(rule, keep): [] for rule in algos for keep in (False, True)}

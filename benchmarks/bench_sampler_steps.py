@@ -17,19 +17,14 @@ import argparse
 import resource
 from pathlib import Path
 
-import pbitsim  # noqa: F401  (first, as the CLI does: its OpenMP setting must precede torch)
-import numba
+from _steps import BATCH, step_setup  # first: it imports pbitsim before torch, as the CLI does
 import numpy as np
-import torch
 from numba import njit, prange
 
 import pbitsim.kernels.sampling as S
 from pbitsim import counting
 from pbitsim.bridge.heap import keep_freed_memory
-from pbitsim.datasets import load_dataset
 from pbitsim.kernels.rng import UNIFORM24_SCALE, draw64
-from pbitsim.training import TrainConfig
-from pbitsim.training.algorithms import make_algorithm
 
 
 def previous_kernel(tree: str):
@@ -55,19 +50,10 @@ def main():
     def use(previous: bool):  # the previous kernel takes no tile-group argument
         S._sample_units = (lambda *a: old(*a[:-1])) if previous else new
 
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
+    x, y, algos = step_setup(args.data_dir, args.steps)
     keep_freed_memory()
-    bs, n = 128, args.steps
-    ds = load_dataset("mnist", args.data_dir)
-    x = torch.from_numpy(ds.normalized(ds.train_x[:bs * n]))
-    y = torch.from_numpy(ds.train_y[:bs * n].astype(np.int64))
-    algos = {}
-    for rule in ("bsff", "cwc"):
-        torch.manual_seed(0)
-        cfg = TrainConfig(algo=rule, tiles=7, arch="cfse-mnist", dataset="mnist", schedule="none")
-        cfg.validate()
-        algos[rule] = make_algorithm(cfg, (1, 28, 28), 10)
+    bs, n = BATCH, args.steps
+    for rule in algos:
         for previous in (False, True):  # warm-up: compilation, cache loads, first calls
             use(previous)
             with counting():
