@@ -13,18 +13,19 @@ import os
 from dataclasses import dataclass, field
 
 from ..precision import FP32, Precision, make_precision
-from ..config import DEFAULT_TILES, calibration_batches, check_tiles
+from ..config import DATASET_INPUTS, DEFAULT_TILES, calibration_batches, check_tiles
 from ..network import gradients
 from .algorithms import (
     DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
     Algorithm, LayerCounts, ModelParams, get_algorithm)
-from ..network.archs import Arch, load_arch
+from ..network.archs import Arch, default_arch, load_arch
 from ..network.counts import PHASES, Counts
 from ..hardware.pbits import Device, pbits_per_block
 from ..hardware.pricing import price_counts
 from ..hardware.tables import DEFAULT_TABLE, EnergyTable, load_table
 from ..network.tiles import DEFAULT_DENSITY, TileStats
-from ..schedules import DFA_STAGE
+from ..schedules import DFA_STAGE, freeze_ends
+from ..schedules import dfa_epochs as _dfa_epochs
 from ..rulebook import RULE_SPECS
 from ..options import RunOptions
 from ..units import Units
@@ -55,8 +56,6 @@ def default_network(algos=None, dataset: str | None = None) -> tuple[str, str | 
     the net ``pbitsim train --algo NAME --dataset DATASET`` trains. ``ValueError`` (one line)
     when the rules asked for train on different networks.
     """
-    from ..config import DATASET_INPUTS
-    from ..network.archs import default_arch
     ds = dataset or ESTIMATE_DATASET
     if ds not in DATASET_INPUTS:
         raise ValueError(f"unknown dataset {ds!r}; choose one of {', '.join(DATASET_INPUTS)}")
@@ -504,7 +503,6 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
         layer_epochs = _layer_epochs(net, layer_epochs, epochs)
     elif schedule not in ("none", "online"):
         live = _schedule_live(net, schedule, dataset, epochs)
-    from ..schedules import dfa_epochs as _dfa_epochs
     dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
     prec = make_precision(weight_bits, acc_bits, grad_bits)
     for name, v, low in (("calibration samples", calibration_samples, 0),
@@ -580,15 +578,12 @@ def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:
 
 def _dataset_of(net: Arch) -> str | None:
     """The built-in data set whose inputs ``net`` takes (the first of that shape), or None."""
-    from ..config import DATASET_INPUTS
     return next((name for name, (shape, _) in DATASET_INPUTS.items()
                  if tuple(shape) == net.input_shape), None)
 
 
 def _schedule_live(net: Arch, schedule: str, dataset: str | None, epochs: int) -> tuple:
     """Fraction of the steps each block learns under ``schedule`` (``pbitsim train``'s)."""
-    from ..config import DATASET_INPUTS
-    from ..schedules import freeze_ends
     if dataset is None:
         dataset = next((name for name, (shape, _) in DATASET_INPUTS.items()
                         if tuple(shape) == net.input_shape), None)
