@@ -55,7 +55,7 @@ def main() -> None:
         else:
             raise SystemExit(f"unsupported option {flag}")
     cfg = TrainConfig(**cfg_kw)
-    cfg.validate()
+    cfg = cfg.validate()
     data = load_dataset(cfg.dataset, data_dir)
     trainer = Trainer(cfg, data, args.out)
     if args.reference_pass:

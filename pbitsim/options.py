@@ -6,10 +6,11 @@ sweep's base options with the point's axis values replaced: :meth:`SweepConfig.o
 (:class:`pbitsim.training.TrainConfig` is this type) runs it. :meth:`RunOptions.validate`
 turns every bad value into one :class:`OptionError` line naming the option (the CLI prints
 it as ``Error: ...`` and exits 2) against the rule's descriptor (:mod:`pbitsim.rulebook`):
-which options apply to which rule are descriptor facts, not name tests. It normalises as it
-checks (``--algo mf --tiles M`` -> ``bsmf``, the default schedule, network and DFA epochs,
-the canonical device spec, the accumulator width) and is done once: options already
-checked, and not changed since, are not checked again.
+which options apply to which rule are descriptor facts, not name tests. The options are
+immutable: ``validate`` returns them checked and normalised (``--algo mf --tiles M`` ->
+``bsmf``, the default schedule, network and DFA epochs, the canonical device spec, the
+accumulator width), and checked options are not checked again (:attr:`~RunOptions.is_checked`;
+a copy with a changed field is unchecked; a pickled copy is checked again where it is read).
 
 The checked options give the run's objects: :attr:`~RunOptions.units` (real or tiled p-bit
 units, :mod:`pbitsim.units`), :attr:`~RunOptions.device_spec` (the parsed p-bit device),
@@ -42,7 +43,7 @@ from .seeds import EARLIER_PBIT_UNIFORMS
 from .schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from .units import Units, units_of
 
-__all__ = ["RunOptions", "OptionError", "RESULT_FIELDS", "DEFAULT_ALGO", "DEFAULT_DATASET",
+__all__ = ["RunOptions", "OptionError", "RESULT_FIELDS", "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET",
            "DEFAULT_BATCH", "DEFAULT_EPOCHS", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "DEFAULT_TABLE", "DEFAULT_DEVICE"]
 
@@ -68,6 +69,11 @@ RESULT_FIELDS = ("algo", "dataset", "tiles", "epochs", "batch_size", "lr", "seed
                  "acc_bits", "grad_bits", "calibration_samples", "pbit_stream")
 
 
+#: The options that change a step's counts (besides the rule, its network, its units and the
+#: datapath): :meth:`RunOptions.counted_choices`.
+COUNTED_CHOICES = ("batch_size", "grad_quant", "update", "eval_samples", "estimator")
+
+
 class OptionError(ValueError):
     """A bad run option (one line naming it). :class:`pbitsim.training.TrainingError` is
     this class: the trainer's unusable checkpoints are reported the same way."""
@@ -78,12 +84,15 @@ def _names(flag: str) -> tuple[str, ...]:
     return tuple(n for n, s in RULE_SPECS.items() if getattr(s, flag))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
-    """The options of one training run: every option of ``pbitsim train``.
+    """The options of one training run: every option of ``pbitsim train``; immutable.
 
-    Build it with keywords (an option not given takes its default) and call
-    :meth:`validate` (or use :meth:`checked`) before use.
+    Build it with keywords (an option not given takes its default); :meth:`validate` returns
+    the checked, normalised options (:meth:`checked` builds and checks in one call), which are
+    what a run takes: the trainer, the sweep and :func:`pbitsim.estimator.estimate` check
+    options they are given unless they are already checked. A changed copy
+    (:func:`dataclasses.replace`) is unchecked again.
     """
 
     algo: str = DEFAULT_ALGO
@@ -131,15 +140,13 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.tiles is None and self.algo in TILED_RULES:
-            self.tiles = DEFAULT_TILES
+            object.__setattr__(self, "tiles", DEFAULT_TILES)
 
     # ---------------------------------------------------------------- building
     @classmethod
     def checked(cls, **options) -> "RunOptions":
         """Options from keywords, checked and normalised (:meth:`validate`)."""
-        out = cls(**options)
-        out.validate()
-        return out
+        return cls(**options).validate()
 
     def __getstate__(self) -> dict:
         """A copy in another process (a sweep's worker) is checked again there: its machine's
@@ -182,25 +189,45 @@ class RunOptions:
         return cached[1]
 
     # ---------------------------------------------------------------- checking
-    def _key(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+    @property
+    def is_checked(self) -> bool:
+        """Whether these are options :meth:`validate` returned (checked and normalised)."""
+        return self.__dict__.get("_checked", False)
 
-    def validate(self) -> None:
-        """Check and normalise every option against the rule's descriptor; ``OptionError``
-        (one line naming the option) for the first bad one. Options already checked, and not
-        changed since, are not checked again."""
-        if self.__dict__.get("_checked") == self._key():
-            return
-        self._validate()
-        self.__dict__["_checked"] = self._key()
+    def validate(self) -> "RunOptions":
+        """These options checked and normalised against the rule's descriptor (a new object;
+        these if already checked); ``OptionError`` (one line naming the option) for the first
+        bad one."""
+        if self.is_checked:
+            return self
+        out = dataclasses.replace(self)
+        out._validate()
+        out.__dict__["_checked"] = True
+        return out
+
+    def _set(self, name: str, value) -> None:
+        """Normalise one field while :meth:`validate` checks a fresh copy."""
+        object.__setattr__(self, name, value)
+
+    def with_network(self, arch: str) -> "RunOptions":
+        """Checked options whose ``arch`` the trainer resolved from the data it was given (a
+        data set of its own has no default network before its inputs are seen)."""
+        if not self.is_checked:
+            raise OptionError("with_network() takes checked options (validate() first)")
+        if self.arch is not None:
+            return self
+        out = dataclasses.replace(self, arch=arch)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k.startswith("_")})
+        return out
 
     def _validate(self) -> None:
         if self.algo not in RULES:
             raise OptionError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(RULES)}")
-        self.algo = resolve_algo(self.algo, self.tiles)  # a local rule with --tiles: its p-bit form
+        # a local rule with --tiles: its p-bit form
+        self._set("algo", resolve_algo(self.algo, self.tiles))
         spec = rule(self.algo)
         if self.tiles is None and self.algo in TILED_RULES:
-            self.tiles = DEFAULT_TILES
+            self._set("tiles", DEFAULT_TILES)
         for name in ("tiles", "epochs", "batch_size", "eval_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise OptionError(f"--{name.replace('_', '-')} must be >= 1, got "
@@ -221,7 +248,7 @@ class RunOptions:
                 raise ValueError(f"--dfa-epochs applies to {' and '.join(CAFO_DFA_RULES)} (the "
                                  "block stage)")
             if self.algo in CAFO_DFA_RULES:
-                self.dfa_epochs = dfa_epochs(self.algo, self.dataset, self.dfa_epochs)
+                self._set("dfa_epochs", dfa_epochs(self.algo, self.dataset, self.dfa_epochs))
         except ValueError as e:
             raise OptionError(str(e) if str(e).startswith("--") else f"--tiles: {e}") from None
         for name in ("limit_train", "limit_test"):
@@ -231,7 +258,7 @@ class RunOptions:
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise OptionError(f"--lr must be a positive number, got {self.lr}")
         if self.schedule is None:
-            self.schedule = default_schedule(self.algo)
+            self._set("schedule", default_schedule(self.algo))
         try:
             check_algo_schedule(self.algo, self.schedule)
         except ValueError as e:
@@ -241,7 +268,7 @@ class RunOptions:
             device = parse_device(self.device)
         except ValueError as e:
             raise OptionError(f"--device: {e}") from None
-        self.device = spec_string(device)
+        self._set("device", spec_string(device))
         self.__dict__["_device"] = (self.device, device)
         if self.update not in UPDATES:
             raise OptionError(f"--update must be one of {', '.join(UPDATES)}, got "
@@ -278,7 +305,7 @@ class RunOptions:
         if spec.quantized_errors and prec.grad_bits is not None:
             raise OptionError(f"--grad-bits does not apply to {self.algo}: its errors are "
                               f"already {self.grad_quant} words (--grad-quant)")
-        self.acc_bits = prec.acc_bits
+        self._set("acc_bits", prec.acc_bits)
         self.__dict__["_precision"] = ((prec.weight_bits, prec.acc_bits, prec.grad_bits), prec)
 
     def _check_arch(self) -> None:
@@ -295,7 +322,7 @@ class RunOptions:
                 msg = f"--arch: {msg}"
             raise OptionError(msg) from None
         if self.arch is None:
-            self.arch = net.name
+            self._set("arch", net.name)
         batch = min(self.batch_size, self.limit_train or self.batch_size)  # what a step holds
         need, have = net.min_train_bytes(batch), machine_memory_bytes()
         if have is not None and need > have:
@@ -303,8 +330,8 @@ class RunOptions:
                               f"{need / 2**30:,.1f} GiB to train at batch size {batch}; this "
                               f"machine has {have / 2**30:,.1f} GiB")
         builtin = net.path is not None and Path(net.path).parent == ARCH_DIR
-        self.arch_sha256 = None if builtin else hashlib.sha256(
-            Path(net.path).read_bytes()).hexdigest()
+        self._set("arch_sha256", None if builtin else hashlib.sha256(
+            Path(net.path).read_bytes()).hexdigest())
 
     def _check_table(self, device: Device) -> None:
         """The energy table exists and prices the device: known now, not after the run."""
@@ -323,6 +350,17 @@ class RunOptions:
                 notes.append(f"{option} {limit:,} is more than the {n:,} {what} images of "
                              f"{self.dataset}: all {n:,} are used")
         return notes
+
+    def counted_choices(self) -> dict:
+        """The training choices that change a step's counts beyond the rule, its network and
+        units, as :func:`pbitsim.estimator.estimate` takes them (keywords :data:`COUNTED_CHOICES`
+        and the datapath's widths; None: fp32): what an estimate takes of a run, from its
+        options (:func:`pbitsim.estimator.run_keywords`) or its counts file
+        (:meth:`pbitsim.estimator.countsfile.CountsFile.estimate_options`)."""
+        prec = self.precision
+        return {**{k: getattr(self, k) for k in COUNTED_CHOICES},
+                "weight_bits": prec.weight_bits, "acc_bits": prec.acc_bits,
+                "grad_bits": prec.grad_bits}
 
     # ---------------------------------------------------------------- the run files
     def result_fields(self) -> dict:

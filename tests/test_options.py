@@ -67,19 +67,20 @@ def test_options_are_checked_once(monkeypatch):
     calls = []
     real = RunOptions._validate
     monkeypatch.setattr(RunOptions, "_validate", lambda self: (calls.append(1), real(self)))
-    o = RunOptions(algo="mf", tiles=3)
-    o.validate()
-    o.validate()
-    assert len(calls) == 1 and o.algo == "bsmf"
-    o.seed = 5  # changed since: checked again
-    o.validate()
+    given = RunOptions(algo="mf", tiles=3)
+    o = given.validate()
+    assert o.validate() is o and o.is_checked and not given.is_checked
+    assert len(calls) == 1 and o.algo == "bsmf" and given.algo == "mf"  # given stays as given
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        o.seed = 5  # immutable: checked options stay checked
+    changed = dataclasses.replace(o, seed=5)  # a changed copy is checked again
+    assert not changed.is_checked and changed.validate().seed == 5
     assert len(calls) == 2
-    o.batch_size = 1
     with pytest.raises(OptionError, match="--batch-size must be >= 2"):
-        o.validate()
+        dataclasses.replace(o, batch_size=1).validate()
     copy = pickle.loads(pickle.dumps(RunOptions.checked(algo="cwc")))  # another process
-    copy.validate()
-    assert len(calls) == 5  # the copy is checked again there
+    assert not copy.is_checked and copy.validate() == RunOptions.checked(algo="cwc")
+    assert len(calls) == 6  # the copy is checked again there
 
 
 def test_a_sweep_point_is_checked_once(monkeypatch, tmp_path):
@@ -126,7 +127,7 @@ def test_recorded_options_read_back():
                            update="shift", limit_train=500)
     back = RunOptions.from_recorded(o.recorded())
     assert back == o and back.precision == o.precision and back.units == o.units
-    back.validate()
+    back = back.validate()
     assert back == o
     old = {k: v for k, v in o.recorded().items() if k != "calibration_samples"}
     assert RunOptions.from_recorded({**old, "a_later_option": 1}).calibration_samples is None
@@ -201,7 +202,7 @@ def test_pbit_stream_is_recorded_and_read_back():
              ("cwc", None, "ideal"): None, ("mf", None, "ideal"): None}
     for (algo, tiles, device), want in cases.items():
         opt = RunOptions(algo=algo, tiles=tiles, device=device)
-        opt.validate()
+        opt = opt.validate()
         assert opt.pbit_stream == want, (algo, tiles, device)
         rec = opt.recorded()
         assert rec["pbit_stream"] == want and opt.result_fields()["pbit_stream"] == want

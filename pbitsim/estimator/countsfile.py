@@ -6,11 +6,17 @@
      "arch": "cwc-mnist", "dataset": "fashion-mnist", "activation_density": 0.21,
      "layer_density": [...], "train_samples": N, "epochs": E, "test_samples": T,
      "counts": {...total training counts...}, "inference_counts": {...test pass...},
-     "device": "digital:lut_width=8"}
+     "device": "digital:lut_width=8", "model_params": {...measured...}, "config": {...}}
 
 ``estimate --counts`` takes the density, arch, algorithm, tiles and p-bit device (an
 optional spec string, ``ideal`` when absent) from it and prices the measured counts
-beside the analytic estimate.
+beside the analytic estimate. ``config`` is the run's options as ``results.json`` records them
+(:meth:`pbitsim.options.RunOptions.recorded`), read back by
+:meth:`~pbitsim.options.RunOptions.from_recorded` (:attr:`CountsFile.options`): the training
+choices the estimate takes of the run come from them (:meth:`~pbitsim.options.RunOptions.
+counted_choices`). ``model_params`` holds what the run measured (the tile statistics, the
+freezing schedule's live fractions, the epochs of each stage, the calibration's samples); a
+file of an earlier version, without ``config``, also has the choices there.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..options import COUNTED_CHOICES, OptionError, RunOptions
 from ..rulebook import recorded_algo
 from ..runfiles import read_counts
 
@@ -54,14 +61,18 @@ class CountsFile:
     per_layer: bool = False                 # densities came from layer_density (one per block)
     arch_file: str | None = None            # a user architecture file: its path at the run
     arch_sha256: str | None = None          # and its content hash
+    options: RunOptions | None = None       # the run's options (files of earlier versions: None)
 
     def estimate_options(self) -> dict:
-        """Keyword arguments of :func:`pbitsim.estimator.estimate` describing this run."""
+        """Keyword arguments of :func:`pbitsim.estimator.estimate` describing this run: its
+        training choices (from its options; a file of an earlier version: its
+        ``model_params``) and what it measured."""
         mp = self.model_params or {}
-        out = {k: mp[k] for k in ("grad_quant", "update", "eval_samples", "estimator",
-                                  "weight_bits", "acc_bits", "grad_bits") if k in mp}
-        if "batch_size" in mp:
-            out["batch_size"] = mp["batch_size"]
+        if self.options is not None:
+            out = {k: v for k, v in self.options.counted_choices().items() if v is not None}
+        else:
+            out = {k: mp[k] for k in (*COUNTED_CHOICES, "weight_bits", "acc_bits", "grad_bits")
+                   if k in mp}
         if mp.get("input_stats"):
             out["stats"] = [tuple(v) for v in mp["input_stats"]]
         if mp.get("eval_input_stats"):
@@ -172,6 +183,7 @@ def parse_counts(data: dict, where: str) -> CountsFile:
                       counts=counts, inference_counts=inference_counts,
                       dataset=str(data.get("dataset", "")), device=device,
                       model_params=model_params, per_layer=bool(layers),
+                      options=_options(data.get("config"), algo, where),
                       **_arch_file(data, where))
 
 
@@ -206,18 +218,7 @@ def _model_params(mp, where: str) -> dict | None:
     if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
         raise CountsFileError(f"counts file {where}: model_params.calibration_samples must be "
                               "an integer >= 0")
-    for key in ("batch_size", "eval_samples"):
-        v = mp.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise CountsFileError(f"counts file {where}: model_params.{key} must be an "
-                                  f"integer >= 1")
-    for key in ("weight_bits", "acc_bits", "grad_bits"):  # checked in full by the estimate
-        v = mp.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise CountsFileError(f"counts file {where}: model_params.{key} must be an integer")
-    for key in ("grad_quant", "update", "estimator"):
-        if key in mp and not isinstance(mp[key], str):
-            raise CountsFileError(f"counts file {where}: model_params.{key} must be a string")
+    _check_choices(mp, where, "model_params")
     for key in ("input_stats", "eval_input_stats"):
         stats = mp.get(key) or []
         if not isinstance(stats, list) or not all(
@@ -230,6 +231,46 @@ def _model_params(mp, where: str) -> dict | None:
             _finite(v) and 0 <= v <= 1 for v in live)):
         raise CountsFileError(f"counts file {where}: model_params.live must be fractions")
     return dict(mp)
+
+
+def _check_choices(values: dict, where: str, part: str) -> None:
+    """The training choices a file records (its ``config``, or an earlier version's
+    ``model_params``) have the types the estimate takes; their values are checked by it."""
+    for key in ("batch_size", "eval_samples"):
+        v = values.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise CountsFileError(f"counts file {where}: {part}.{key} must be an integer >= 1")
+    for key in ("weight_bits", "acc_bits", "grad_bits"):  # checked in full by the estimate
+        v = values.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise CountsFileError(f"counts file {where}: {part}.{key} must be an integer")
+    for key in ("grad_quant", "update", "estimator"):
+        if key in values and not isinstance(values[key], str):
+            raise CountsFileError(f"counts file {where}: {part}.{key} must be a string")
+
+
+def _options(config, algo: str, where: str) -> RunOptions | None:
+    """The run's options its ``config`` records (None in a file of an earlier version), read
+    as ``results.json``'s are (:meth:`~pbitsim.options.RunOptions.from_recorded`)."""
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise CountsFileError(f"counts file {where}: 'config' must be a mapping of the run's "
+                              "options")
+    try:
+        options = RunOptions.from_recorded(config)
+    except (OptionError, TypeError) as exc:
+        raise CountsFileError(f"counts file {where}: 'config': {exc}") from None
+    _check_choices({k: getattr(options, k) for k in (*COUNTED_CHOICES, "weight_bits",
+                                                      "acc_bits", "grad_bits")}, where, "config")
+    if options.algo != algo:
+        raise CountsFileError(f"counts file {where}: config.algo {options.algo!r} is not the "
+                              f"file's algo {algo!r}")
+    try:
+        options.precision
+    except ValueError as exc:
+        raise CountsFileError(f"counts file {where}: config: {exc}") from None
+    return options
 
 
 def _finite(v) -> bool:

@@ -546,18 +546,14 @@ def run_keywords(options: RunOptions) -> dict:
     :meth:`~pbitsim.options.RunOptions.validate`): its rule on its network and energy table,
     its tiled units' M and device, its batch, epochs, training subset, training choices,
     schedule, data set, DFA epochs, datapath and calibration."""
-    options.validate()
-    units, prec = options.units, options.precision
+    options = options.validate()
+    units = options.units
     return dict(arch=options.arch, algos=[options.algo], table=options.energy_table,
                 tiles=units.tiles if units.tiled else DEFAULT_TILES,
-                batch_size=options.batch_size, train_samples=options.limit_train,
-                epochs=options.epochs, device=options.device_spec,
-                grad_quant=options.grad_quant, update=options.update,
-                eval_samples=options.eval_samples, estimator=options.estimator,
-                schedule=options.schedule, dataset=options.dataset,
-                dfa_epochs=options.dfa_epochs, weight_bits=prec.weight_bits,
-                acc_bits=prec.acc_bits, grad_bits=prec.grad_bits,
-                calibration_samples=options.calibration_samples)
+                train_samples=options.limit_train, epochs=options.epochs,
+                device=options.device_spec, schedule=options.schedule, dataset=options.dataset,
+                dfa_epochs=options.dfa_epochs, calibration_samples=options.calibration_samples,
+                **options.counted_choices())
 
 
 def _layer_epochs(net: Arch, values, epochs: int) -> tuple[int, ...]:

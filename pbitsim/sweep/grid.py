@@ -362,10 +362,8 @@ class SweepConfig:
         if point not in cache:
             swept = {k: v for a, x in zip(AXES, point.values) if x is not None
                      for k, v in a.train_fields(x).items()}
-            opts = RunOptions(**{**self.shared_options(), **swept,
-                                 "arch": arch_for(self, point)})
-            opts.validate()
-            cache[point] = opts
+            cache[point] = RunOptions(**{**self.shared_options(), **swept,
+                                         "arch": arch_for(self, point)}).validate()
         return cache[point]
 
     def train_config(self, point: Point) -> RunOptions:

@@ -59,7 +59,7 @@ class Trainer:
     """Runs one training job into ``out_dir``; ``stop_requested = True`` stops it after a step."""
 
     def __init__(self, cfg: TrainConfig, data: Dataset, out_dir, reporter: Reporter | None = None):
-        cfg.validate()
+        cfg = cfg.validate()
         self.cfg, self.data, self.reporter = cfg, data, reporter
         self.out = Path(out_dir)
         self.stop_requested = False
@@ -101,7 +101,7 @@ class Trainer:
         self.samples_per_epoch = n - (1 if n % bs == 1 else 0)  # what the steps train on
         # epochs of the loop: greedy MF runs one epoch cap per layer
         self.total_epochs = self.algo.run_epochs()
-        cfg.arch = cfg.arch or self.algo.arch
+        self.cfg = cfg = cfg.with_network(self.algo.arch)
         self.counts = OpCounter()
         self.history: list[dict] = []
         self.epoch, self.step_in_epoch = 0, 0
@@ -371,7 +371,7 @@ class Trainer:
                 [min(total, math.ceil(e * total - 1e-9)) / total for e in ends])
         return {"batch_size": cfg.batch_size, "grad_quant": cfg.grad_quant,
                 "update": cfg.update, "eval_samples": cfg.eval_samples,
-                "estimator": cfg.estimator,
+                "estimator": cfg.estimator,  # (an earlier version's only record of them)
                 "input_stats": [list(s) for s in stats if s is not None],
                 "eval_input_stats": [list(s) for s in eval_stats if s is not None],
                 "live": live, "layer_epochs": self.algo.layer_epochs(),
@@ -410,6 +410,7 @@ class Trainer:
         doc = json.loads(self.counts.to_json(**meta))
         doc["inference_counts"] = inference_counts.as_dict()
         doc["model_params"] = self.model_params()
+        doc["config"] = cfg.recorded()  # the run's options, as results.json records them
         runfiles.write_counts(self.out, doc)
 
         energy = _price(self.counts, inference_counts, cfg.energy_table, meta["device"],

@@ -48,7 +48,7 @@ def test_greedy_rules_name_their_stages():
     from pbitsim.training import TrainConfig
     from pbitsim.training.algorithms import make_algorithm
     cfg = TrainConfig(algo="cafo-dfa", dataset="mnist", epochs=2, dfa_epochs=1)
-    cfg.validate()
+    cfg = cfg.validate()
     alg = make_algorithm(cfg, (1, 28, 28), 10)
     total = alg.run_epochs()
     assert total == 1 + 2 * 3
@@ -57,10 +57,10 @@ def test_greedy_rules_name_their_stages():
         "predictor 2/3, epoch 1/2", "predictor 2/3, epoch 2/2", "predictor 3/3, epoch 1/2",
         "predictor 3/3, epoch 2/2"]
     cfg = TrainConfig(algo="mf", dataset="mnist", epochs=1)
-    cfg.validate()
+    cfg = cfg.validate()
     alg = make_algorithm(cfg, (1, 28, 28), 10)
     assert [alg.epoch_name(e, 2) for e in range(2)] == ["layer 1/2, epoch 1/1",
                                                          "layer 2/2, epoch 1/1"]
     cfg = TrainConfig(algo="cwc", dataset="mnist", epochs=3)
-    cfg.validate()
+    cfg = cfg.validate()
     assert make_algorithm(cfg, (1, 28, 28), 10).epoch_name(1, 3) == "epoch 2/3"

@@ -223,7 +223,7 @@ def test_estimate_only_cafo_p_bit_form(tmp_path):
     cfg = SweepConfig(grid={"algo": ("cafo-dfa", "bscafo-dfa"), "tiles": (1, 7)})
     configs = [cfg.train_config(p) for p in cfg.points()]
     for tc in configs:
-        tc.validate()
+        tc = tc.validate()
     assert [(tc.algo, tc.tiles, tc.arch, tc.dfa_epochs) for tc in configs] == [
         ("cafo-dfa", None, "cafo-cnn-mnist", 5), ("bscafo-dfa", 1, "cafo-cnn-mnist", 5),
         ("bscafo-dfa", 7, "cafo-cnn-mnist", 5)]

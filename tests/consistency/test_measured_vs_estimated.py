@@ -284,10 +284,10 @@ def test_tiles_runs_the_tiled_form(algo, arch):
     net = load_arch(arch)
     cfg = TrainConfig(algo=algo, dataset="mnist", batch_size=BATCH, tiles=TILES,
                       schedule="online", arch=arch)
-    cfg.validate()
+    cfg = cfg.validate()
     assert cfg.algo == resolve_algo(algo, TILES) == {"mf": "bsmf", "sff": "bssff"}[algo]
     real = TrainConfig(algo=algo, dataset="mnist", schedule="online", arch=arch)
-    real.validate()
+    real = real.validate()
     assert real.algo == algo and real.tiles is None
     torch.manual_seed(0)
     alg = make_algorithm(cfg, net.input_shape, net.classes)

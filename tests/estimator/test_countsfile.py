@@ -60,6 +60,11 @@ def test_reads_a_run(tmp_path):
     (counts_doc(counts=[1]), "'counts'"),
     (counts_doc(inference_counts={"add:fp32": 1.5}), "inference_counts"),
     (counts_doc(device=""), "'device'"),
+    (counts_doc(config=[1]), "'config' must be a mapping"),
+    (counts_doc(config={"algo": "cwc"}), "config.algo 'cwc' is not the file's algo 'bsff'"),
+    (counts_doc(config={"algo": "bsff", "batch_size": "128"}), "config.batch_size must be"),
+    (counts_doc(config={"algo": "bsff", "update": 1}), "config.update must be a string"),
+    (counts_doc(config={"algo": "bsff", "weight_bits": 99}), "config: --weight-bits must be"),
 ])
 def test_malformed(tmp_path, doc, message):
     with pytest.raises(CountsFileError, match=message):
@@ -69,3 +74,19 @@ def test_malformed(tmp_path, doc, message):
 def test_missing_file(tmp_path):
     with pytest.raises(CountsFileError, match="cannot read"):
         load_counts_file(tmp_path / "nope.json")
+
+
+def test_the_run_options_are_read_as_results_json_records_them(tmp_path):
+    from pbitsim.options import RunOptions
+    options = RunOptions.checked(algo="bgbsff", tiles=3, update="shift", batch_size=64,
+                                 eval_samples=2, weight_bits=8)
+    run = load_counts_file(write(tmp_path, counts_doc(algo="bgbsff", tiles=3,
+                                                      config=options.recorded())))
+    assert run.options == options
+    assert {k: run.estimate_options()[k] for k in ("update", "batch_size", "eval_samples",
+                                                   "weight_bits", "acc_bits")} == \
+        {"update": "shift", "batch_size": 64, "eval_samples": 2, "weight_bits": 8, "acc_bits": 32}
+    # the choices come from the options, not from an earlier version's model_params
+    both = load_counts_file(write(tmp_path, counts_doc(
+        algo="bgbsff", tiles=3, config=options.recorded(), model_params={"batch_size": 8})))
+    assert both.estimate_options()["batch_size"] == 64

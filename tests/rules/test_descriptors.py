@@ -72,7 +72,7 @@ def test_units_are_built_once_from_the_checked_configuration():
     from pbitsim.units import REAL, Units, units_of
     cfg = TrainConfig(algo="mf", dataset="mnist", tiles=3, device="smtj:offset_sd=0.2")
     assert cfg.units == REAL  # before validate(): the name is the real-valued rule's
-    cfg.validate()
+    cfg = cfg.validate()
     assert cfg.algo == "bsmf" and cfg.units == Units(3, cfg.device) and cfg.units.tiled
     assert units_of("bsff") == Units(7, "ideal") and units_of("cwc", 3) == REAL
     with pytest.raises(ValueError, match="tiles must be in 1..64"):
@@ -94,7 +94,7 @@ def test_estimate_prices_the_net_train_trains(algo, dataset):
     --dataset D`` trains (TrainConfig resolves it), and says so."""
     from pbitsim.training import TrainConfig
     cfg = TrainConfig(algo=algo, dataset=dataset)
-    cfg.validate()
+    cfg = cfg.validate()
     doc = _estimate("--algo", algo, "--dataset", dataset)
     assert doc["arch"] == cfg.arch
     assert any(line.startswith(f"network {cfg.arch}: the one `pbitsim train --algo {algo}")
@@ -132,7 +132,7 @@ def test_each_rule_reports_its_own_parameter_count():
     for algo in RULES:
         for dataset in ("mnist", "cifar10"):
             cfg = TrainConfig(algo=algo, dataset=dataset)
-            cfg.validate()
+            cfg = cfg.validate()
             net = load_arch(cfg.arch)
             alg = make_algorithm(cfg, net.input_shape, net.classes)
             held = sum(p.numel() for m in vars(alg).values() if isinstance(m, torch.nn.Module)

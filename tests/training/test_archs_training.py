@@ -69,7 +69,7 @@ def test_user_convnet_trains(cifar_small, tmp_path, algo):
 
 def test_cfse_is_the_default_and_grouped(mnist_small):
     cfg = TrainConfig(algo="cwc")
-    cfg.validate()
+    cfg = cfg.validate()
     assert cfg.arch == "cfse-mnist" and cfg.arch_sha256 is None
     torch.manual_seed(0)
     net = Net(__import__("pbitsim.network", fromlist=["load_arch"]).load_arch(cfg.arch))

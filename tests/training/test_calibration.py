@@ -40,7 +40,7 @@ VAR_TOL = 0.08  # relative error of the running variance
 def _train(ds, tmp_path, name, **kw):
     cfg = TrainConfig(dataset="mnist", epochs=1, batch_size=BATCH, limit_train=256,
                       limit_test=64, arch="cfse-mnist", seed=0, threads=1, **kw)
-    cfg.validate()
+    cfg = cfg.validate()
     trainer = Trainer(cfg, ds, tmp_path / name)
     trainer.run()
     return trainer
@@ -129,7 +129,7 @@ def test_calibration_work_is_counted_and_estimated(algo, arch, mnist_small, tmp_
     for name, n in (("with", None), ("without", 0)):
         cfg = TrainConfig(dataset="mnist", epochs=1, batch_size=BATCH, limit_test=64, seed=0,
                           threads=1, calibration_samples=n, **kw)
-        cfg.validate()
+        cfg = cfg.validate()
         trainer = Trainer(cfg, mnist_small, tmp_path / name)
         trainer.run()
         runs[name] = trainer
@@ -159,7 +159,7 @@ def test_calibration_work_is_counted_and_estimated(algo, arch, mnist_small, tmp_
 def test_no_batch_norm_no_calibration(mnist_small, tmp_path):
     cfg = TrainConfig(algo="mf", arch="mf-mlp-2x1000", schedule="online", dataset="mnist",
                       epochs=1, batch_size=BATCH, limit_train=128, limit_test=64, threads=1)
-    cfg.validate()
+    cfg = cfg.validate()
     trainer = Trainer(cfg, mnist_small, tmp_path / "mf")
     trainer.run()
     assert trainer.calibrated and trainer.calibration_samples == 0

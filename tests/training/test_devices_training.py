@@ -16,7 +16,7 @@ from pbitsim.training.models import Net
 
 def test_device_spec_is_validated_and_canonical():
     cfg = TrainConfig(device="smtj:stuck_rate=0.01,offset_sd=0.2")
-    cfg.validate()
+    cfg = cfg.validate()
     assert cfg.device == "smtj:offset_sd=0.2,stuck_rate=0.01"
     with pytest.raises(TrainingError, match="unknown p-bit device 'bogus'"):
         TrainConfig(device="bogus").validate()

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 import torch
 
+from pbitsim.estimator.countsfile import load_counts_file
 from pbitsim.training import TrainConfig, Trainer
 
 #: Accuracy 8-bit weights (int32 accumulators) may lose against fp32 on 320 images, one epoch
@@ -21,7 +23,7 @@ def _run(ds, tmp_path, name, **kw):
     cfg = TrainConfig(**{"algo": "bsff", "dataset": "mnist", "arch": "cwc-mnist", "tiles": 7,
                          "epochs": 1, "batch_size": 32, "limit_train": 320, "limit_test": 200,
                          **kw})
-    cfg.validate()
+    cfg = cfg.validate()
     return Trainer(cfg, ds, tmp_path / name).run()
 
 
@@ -34,6 +36,13 @@ def test_8_bit_weights_learn_within_a_margin_of_fp32(mnist_small, tmp_path):
     counts = json.loads((tmp_path / "w8" / "counts.json").read_text())
     assert counts["counts"]["weight_read:int8"] > 0 and counts["counts"]["add:int32"] > 0
     assert counts["model_params"]["weight_bits"] == 8
+    run = load_counts_file(tmp_path / "w8" / "counts.json")
+    assert run.options.precision.label() == "w8a32"
+    # the widths the estimate takes: from the run's options, as from an earlier version's file
+    choices = run.estimate_options()
+    assert (choices["weight_bits"], choices["acc_bits"]) == (8, 32)
+    earlier = dataclasses.replace(run, options=None).estimate_options()
+    assert choices == {k: v for k, v in earlier.items() if v is not None}  # None: not given
     assert q8["energy"]["train_pj_per_sample"] < fp["energy"]["train_pj_per_sample"]
 
 

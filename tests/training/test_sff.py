@@ -45,5 +45,5 @@ def test_resume_is_bit_identical(mnist_small, tmp_path, tiles):
 def test_default_net_of_sff():
     for tiles in (None, 5):
         cfg = TrainConfig(algo="sff", dataset="cifar10", tiles=tiles)
-        cfg.validate()
+        cfg = cfg.validate()
         assert cfg.arch == "sff-cnn-cifar10" and cfg.algo == ("sff" if tiles is None else "bssff")

@@ -3,12 +3,14 @@ exact resume, results and counts files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 
+from pbitsim.estimator.countsfile import load_counts_file
 from pbitsim.training import TrainConfig, Trainer, TrainingError, freeze_ends
 from train_helpers import StopAfter
 
@@ -108,11 +110,26 @@ def test_results_and_counts_files(mnist_small, tmp_path):
     # the default CFSE net pools after the 2nd and 4th convs
     units = 20 * 28 * 28 + 80 * 28 * 28 + 240 * 14 * 14 + 480 * 14 * 14
     assert counts["model_params"]["calibration_samples"] == 96
+    # the run's options, written and read by the code of results.json's config
+    assert counts["config"] == on_disk["config"] == t.cfg.recorded()
+    run = load_counts_file(out / "counts.json")
+    assert run.options == t.cfg and run.options.units == t.cfg.units
+    earlier = load_counts_file(_without(out / "counts.json", tmp_path, "config"))
+    assert earlier.options is None  # an earlier version's file: its model_params say the same
+    assert run.estimate_options() == earlier.estimate_options()
     assert train["pbit_sample"] == 7 * units * (96 + 96)
     assert infer["pbit_sample"] == 7 * units * 64
     # index-and-accumulate dominates: later convs read integer tile counts
     assert train["act_read:u3"] > 0 and "mul:fp32" in train
     assert res["peak_memory_mib"] > 0 and res["train_wall_s"] > 0
+
+
+def _without(path, tmp_path, key):
+    doc = json.loads(path.read_text())
+    del doc[key]
+    out = tmp_path / f"without-{key}.json"
+    out.write_text(json.dumps(doc))
+    return out
 
 
 def test_ff_and_bp_run(mnist_small, tmp_path):
@@ -138,7 +155,7 @@ def test_eval_samples_average_sampled_passes(mnist_small, tmp_path):
     t.out.mkdir(parents=True)  # fit() alone: run() would make the folder and take its lock
     t.fit()
     acc1, c1 = t.evaluate()
-    t.cfg.eval_samples = 4
+    t.cfg = t.algo.cfg = dataclasses.replace(t.cfg, eval_samples=4).validate()  # as a resume
     acc4, c4 = t.evaluate()
     assert c4["pbit_sample"] == 4 * c1["pbit_sample"]  # the count cost of averaging is explicit
     assert acc4 == t.evaluate()[0]  # each pass has its own seed, fixed
