@@ -34,6 +34,7 @@ from pathlib import Path
 from .config import (BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, DEFAULT_DEVICE, DEFAULT_TILES,
                      check_seed, check_threads, check_tiles, machine_memory_bytes)
 from .hardware.devices import Device, parse_device, spec_string
+from .network import gradients
 from .hardware.tables import DEFAULT_TABLE
 from .network.arch_rules import TILED_RULES, resolve_arch
 from .network.archs import ARCH_DIR
@@ -43,7 +44,7 @@ from .seeds import EARLIER_PBIT_UNIFORMS
 from .schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from .units import Units, units_of
 
-__all__ = ["RunOptions", "OptionError", "RESULT_FIELDS", "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET",
+__all__ = ["RunOptions", "OptionError", "check_option", "RESULT_FIELDS", "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET",
            "DEFAULT_BATCH", "DEFAULT_EPOCHS", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "DEFAULT_TABLE", "DEFAULT_DEVICE"]
 
@@ -77,6 +78,69 @@ COUNTED_CHOICES = ("batch_size", "grad_quant", "update", "eval_samples", "estima
 class OptionError(ValueError):
     """A bad run option (one line naming it). :class:`pbitsim.training.TrainingError` is
     this class: the trainer's unusable checkpoints are reported the same way."""
+
+
+def _flag(name: str) -> str:
+    return "--" + {"energy_table": "table"}.get(name, name).replace("_", "-")
+
+
+def _at_least(name: str, value, low: int, why: str = "") -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise OptionError(f"{_flag(name)} must be an integer, got {value!r}")
+    if value < low:
+        raise OptionError(f"{_flag(name)} must be >= {low}{why}, got {value}")
+    return int(value.__index__())
+
+
+def _tiles(value) -> int:
+    _at_least("tiles", value, 1)
+    try:
+        return check_tiles(value)
+    except ValueError as e:
+        raise OptionError(f"--{e}") from None
+
+
+def _one_of(name: str, value, names):
+    if not isinstance(value, str) or value not in names:
+        raise OptionError(f"{_flag(name)} must be one of {', '.join(names)}, got {value!r}")
+    return value
+
+
+def _parsed(name: str, parse, value):
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise OptionError(f"{_flag(name)}: {e}") from None
+
+
+def _table(value):
+    from .hardware.tables import load_table
+    return _parsed("energy_table", load_table, value)
+
+
+#: The check of each option that means the same in every command, on its own (whether it
+#: applies to the rule is :meth:`RunOptions.validate`'s): ``pbitsim train``, ``sweep`` and
+#: ``estimate`` (:func:`pbitsim.estimator.estimate`) give one error for one mistake.
+_CHECKS = {
+    "tiles": _tiles,
+    "epochs": lambda v: _at_least("epochs", v, 1),
+    "batch_size": lambda v: _at_least("batch_size", v, 2, " (batch norm needs two samples)"),
+    "eval_samples": lambda v: _at_least("eval_samples", v, 1),
+    "calibration_samples": lambda v: _at_least("calibration_samples", v, 0),
+    "update": lambda v: _one_of("update", v, UPDATES),
+    "grad_quant": lambda v: _one_of("grad_quant", v, tuple(gradients.QUANTIZERS)),
+    "estimator": lambda v: _one_of("estimator", v, tuple(gradients.ESTIMATORS)),
+    "device": lambda v: _parsed("device", parse_device, v),
+    "energy_table": _table,
+}
+
+
+def check_option(name: str, value):
+    """``value`` of the run option ``name`` checked on its own, as every command checks it:
+    ``OptionError`` (one line naming the option: ``--batch-size must be >= 2 ...``), else the
+    value (an integer as an int, a device spec as its :class:`~pbitsim.hardware.devices.Device`,
+    an energy table's name or file as the loaded table)."""
+    return _CHECKS[name](value)
 
 
 def _names(flag: str) -> tuple[str, ...]:
@@ -228,29 +292,18 @@ class RunOptions:
         spec = rule(self.algo)
         if self.tiles is None and self.algo in TILED_RULES:
             self._set("tiles", DEFAULT_TILES)
-        for name in ("tiles", "epochs", "batch_size", "eval_samples"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be >= 1, got "
-                                  f"{getattr(self, name)}")
-        if self.calibration_samples is not None and self.calibration_samples < 0:
-            raise OptionError(f"--calibration-samples must be >= 0, got "
-                              f"{self.calibration_samples}")
+        for name in ("tiles", "epochs", "batch_size", "eval_samples", "calibration_samples"):
+            if getattr(self, name) is not None:
+                check_option(name, getattr(self, name))
         try:
             check_seed(self.seed)
-        except ValueError as e:
-            raise OptionError(str(e)) from None
-        if self.batch_size < 2:
-            raise OptionError("--batch-size must be >= 2 (batch norm needs two samples)")
-        try:
-            if self.tiles is not None:
-                check_tiles(self.tiles)
             if self.dfa_epochs is not None and self.algo not in CAFO_DFA_RULES:
                 raise ValueError(f"--dfa-epochs applies to {' and '.join(CAFO_DFA_RULES)} (the "
                                  "block stage)")
             if self.algo in CAFO_DFA_RULES:
                 self._set("dfa_epochs", dfa_epochs(self.algo, self.dataset, self.dfa_epochs))
         except ValueError as e:
-            raise OptionError(str(e) if str(e).startswith("--") else f"--tiles: {e}") from None
+            raise OptionError(str(e)) from None
         for name in ("limit_train", "limit_test"):
             v = getattr(self, name)
             if v is not None and v < 2:
@@ -264,15 +317,12 @@ class RunOptions:
         except ValueError as e:
             raise OptionError(str(e)) from None
         self._check_arch()
-        try:  # canonical spec, so equal devices compare equal (checkpoints, file names)
-            device = parse_device(self.device)
-        except ValueError as e:
-            raise OptionError(f"--device: {e}") from None
+        device = check_option("device", self.device)
+        # canonical spec, so equal devices compare equal (checkpoints, file names)
         self._set("device", spec_string(device))
         self.__dict__["_device"] = (self.device, device)
-        if self.update not in UPDATES:
-            raise OptionError(f"--update must be one of {', '.join(UPDATES)}, got "
-                              f"{self.update!r}")
+        for name in ("update", "grad_quant", "estimator"):
+            check_option(name, getattr(self, name))
         if self.update != DEFAULT_UPDATE and not spec.quantized_errors:
             raise OptionError(f"--update applies to {', '.join(_names('quantized_errors'))} "
                               "(the other rules use Adam)")
@@ -335,11 +385,8 @@ class RunOptions:
 
     def _check_table(self, device: Device) -> None:
         """The energy table exists and prices the device: known now, not after the run."""
-        from .hardware.tables import load_table
-        try:
-            load_table(self.energy_table).with_device(device)
-        except ValueError as e:
-            raise OptionError(f"--table: {e}") from None
+        _parsed("energy_table", check_option("energy_table", self.energy_table).with_device,
+                device)
 
     def data_notes(self, n_train: int, n_test: int) -> list[str]:
         """One line for each limit above what the data set holds, saying what is used."""

@@ -24,7 +24,7 @@ import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Rule", "PbitForm", "FAMILIES", "NETS", "RULES", "RULE_MODULES", "RULE_SPECS",
+__all__ = ["Rule", "PbitForm", "FAMILIES", "NETS", "ALL_SCHEDULES", "RULES", "RULE_MODULES", "RULE_SPECS",
            "TILED_FORMS", "family", "forms_of_module", "recorded_algo", "resolve_algo", "rule",
            "rule_of_module"]
 
@@ -42,13 +42,16 @@ FAMILIES = ("bp", "ff", "cwc", "mf", "cafo", "sff")
 #: to its built-in net per input shape).
 NETS = ("cfse", "ff-mlp", "mf-mlp", "cafo-cnn", "sff-cnn")
 
-#: Each family's schedules, the default first (:mod:`pbitsim.schedules` defines them).
+#: Each family's schedules, the default first (:mod:`pbitsim.schedules` defines what they do
+#: and takes their names from here).
 _SCHEDULES = {"bp": ("staggered", "reference", "none"),
               "ff": ("staggered", "reference", "none"),
               "cwc": ("staggered", "reference", "none"),
               "mf": ("greedy", "online"),
               "cafo": ("greedy", "online"),
               "sff": ("online",)}
+#: Every schedule name of some rule, in that order (the CLIs' ``--schedule`` choices).
+ALL_SCHEDULES = tuple(dict.fromkeys(n for names in _SCHEDULES.values() for n in names))
 
 
 @dataclass(frozen=True)

@@ -27,19 +27,19 @@ __all__ = ["SCHEDULES", "DEFAULT_SCHEDULE", "REFERENCE_ENDS", "freeze_ends", "ch
            "CAFO_PATIENCE", "CAFO_DFA_EPOCHS", "CAFO_DFA_RULES", "GREEDY_FAMILY", "DFA_STAGE",
            "dfa_epochs", "greedy_stopping", "held_out_loss", "record_held_out"]
 
-SCHEDULES = ("staggered", "reference", "none")
-DEFAULT_SCHEDULE = "staggered"
+SCHEDULES = RULE_SPECS["cwc"].schedules  # the CwC family's (pbitsim.rulebook): staggered, ...
+DEFAULT_SCHEDULE = SCHEDULES[0]
 
 #: Mono-Forward's schedules: ``greedy`` (the seeds' runs: one layer at a time, each up to the
 #: epoch cap with early stopping on a held-out split, the frozen layers below recomputed on
 #: every batch) and ``online`` (every layer's local loss on every batch).
-MF_SCHEDULES = ("greedy", "online")
+MF_SCHEDULES = RULE_SPECS["mf"].schedules
 #: The Mono-Forward rules: real-valued and on tiled p-bit units.
 MF_FAMILY = _family("mf")
 #: Scalable FF (real-valued and on tiled p-bit units): every block learns on every minibatch,
 #: its only schedule.
 SFF_FAMILY = _family("sff")
-SFF_SCHEDULES = ("online",)
+SFF_SCHEDULES = RULE_SPECS["sff"].schedules
 #: Early-stopping patience of greedy MF per data set (the seeds' ``configs/mf/*.yaml``) and the
 #: minimum improvement of the validation local loss that resets it.
 MF_PATIENCE = {"mnist": 5, "fashion-mnist": 10, "cifar10": 4}

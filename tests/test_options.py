@@ -212,3 +212,40 @@ def test_pbit_stream_is_recorded_and_read_back():
         assert opt.differs_from(old) == (None if want is None else
                                          ("pbit_stream", EARLIER_PBIT_UNIFORMS, want))
         assert RunOptions.from_recorded(rec).recorded() == rec
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--tiles", "0", "--tiles must be >= 1, got 0"),
+    ("--tiles", "65", "--tiles must be in 1..64, got 65"),
+    ("--batch-size", "1", "--batch-size must be >= 2 (batch norm needs two samples), got 1"),
+    ("--epochs", "0", "--epochs must be >= 1, got 0"),
+    ("--device", "quantum", "--device: unknown p-bit device 'quantum'"),
+    ("--device", "smtj:bogus=1", "--device: device 'smtj:bogus=1': smtj has no option 'bogus'"),
+    ("--table", "nope", "--table: unknown table 'nope'"),
+])
+def test_one_mistake_is_one_error_in_every_command(tmp_path, flag, value, message):
+    """train, sweep (trained and estimate-only) and estimate check a shared option with the one
+    check (check_option), before any data is read: the same line for the same mistake."""
+    from click.testing import CliRunner
+    from pbitsim.cli.main import cli
+    commands = [["train", "--data-dir", str(tmp_path / "none")],
+                ["sweep", "--out", str(tmp_path / "s")],
+                ["sweep", "--estimate-only", "--out", str(tmp_path / "e")], ["estimate"]]
+    for command in commands:
+        r = CliRunner().invoke(cli, [*command, flag, value])
+        lines = r.output.strip().splitlines()
+        assert r.exit_code == 2 and len(lines) == 1, (command, r.output)
+        assert lines[0].startswith(f"Error: {message}"), (command, lines[0])
+    assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
+
+
+def test_estimate_checks_the_shared_options_as_runs_do():
+    from pbitsim.options import check_option
+    for name, value in (("batch_size", 1), ("eval_samples", 0), ("update", "sgd"),
+                        ("grad_quant", "binary"), ("estimator", "reinforce")):
+        with pytest.raises(OptionError) as run_error:
+            check_option(name, value)
+        with pytest.raises(OptionError) as estimate_error:
+            estimate(arch="cwc-mnist", algos=["bgbsff"], **{name: value})
+        assert str(estimate_error.value) == str(run_error.value)
+    assert check_option("device", "smtj:offset_sd=0.2") == Smtj(offset_sd=0.2)

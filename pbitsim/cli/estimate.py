@@ -23,7 +23,7 @@ from ..options import (DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_GRAD_QUANT, DEFAUL
 from .console import make_console
 from .precision import precision_options
 from .rulehelp import algo_nets_help, tiles_help
-from ..rulebook import RULES
+from ..rulebook import ALL_SCHEDULES, RULES
 from .errors import OneLineCommand, PbitsimError
 from .units import format_area as _area, format_energy as _si
 
@@ -121,8 +121,7 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--update", type=click.Choice(UPDATES), default=None,
               help="BGBSFF's weight update, as `pbitsim train --update` [default: "
                    f"{DEFAULT_UPDATE}].")
-@click.option("--schedule", type=click.Choice(("none", "staggered", "reference", "greedy",
-                                              "online")), default=None,
+@click.option("--schedule", type=click.Choice(ALL_SCHEDULES), default=None,
               help="Layer freezing of the CwC-family blocks, as `pbitsim train --schedule` "
                    "(frozen blocks run forward only) [default: none, every block learns on "
                    "every step; or the --counts run's]. greedy / online: mf's (greedy: one "

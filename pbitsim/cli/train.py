@@ -20,7 +20,7 @@ from .progress import make_progress, make_reporter
 from .rulehelp import arch_help, lr_help, tiles_help
 from .signals import stop_on_signals
 
-from ..rulebook import RULES as ALGOS
+from ..rulebook import ALL_SCHEDULES, RULES as ALGOS
 DATASETS = tuple(DATASET_INPUTS)
 
 
@@ -119,8 +119,7 @@ def _summary_table(results: dict):
 @click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,
               help="BGBSFF weight update: adam, or shift (w -= 2^-k g: SGD at the power of two "
                    "nearest --lr, no optimizer state, as the hardware scheme).")
-@click.option("--schedule", type=click.Choice(("staggered", "reference", "none", "greedy",
-                                              "online")), default=None,
+@click.option("--schedule", type=click.Choice(ALL_SCHEDULES), default=None,
               help="Layer freezing of the CwC-family blocks: staggered (the default; the "
                    "reference's windows scaled to the budget; spread evenly on nets without 4 "
                    "blocks), reference (its windows in whole epochs, e.g. MNIST blocks freeze "

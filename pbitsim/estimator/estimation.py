@@ -13,21 +13,21 @@ import os
 from dataclasses import dataclass, field
 
 from ..precision import FP32, Precision, make_precision
-from ..config import DATASET_INPUTS, DEFAULT_TILES, calibration_batches, check_tiles
+from ..config import DATASET_INPUTS, DEFAULT_TILES, calibration_batches
 from ..network import gradients
 from .algorithms import (
-    DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES,
+    DEFAULT_BATCH, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
     Algorithm, LayerCounts, ModelParams, get_algorithm)
 from ..network.archs import Arch, default_arch, load_arch
 from ..network.counts import PHASES, Counts
 from ..hardware.pbits import Device, pbits_per_block
 from ..hardware.pricing import price_counts
-from ..hardware.tables import DEFAULT_TABLE, EnergyTable, load_table
+from ..hardware.tables import DEFAULT_TABLE, EnergyTable
 from ..network.tiles import DEFAULT_DENSITY, TileStats
 from ..schedules import DFA_STAGE, freeze_ends
 from ..schedules import dfa_epochs as _dfa_epochs
 from ..rulebook import RULE_SPECS
-from ..options import RunOptions
+from ..options import OptionError, RunOptions, check_option
 from ..units import Units
 from ..hardware.spec import Hardware
 from ..hardware.model import HardwareCost, price_step
@@ -387,15 +387,9 @@ def _densities(density) -> tuple[float, ...]:
     return tuple(float(d) for d in values)
 
 
-def _choice(parse, value, what: str, names):
-    """``parse(value)``: the variant object a name (or an object) gives; None or an unknown
-    name: ValueError naming the choices."""
-    try:
-        if value is not None:
-            return parse(value)
-    except ValueError:
-        pass
-    raise ValueError(f"{what} must be one of {', '.join(names)}, got {value!r}")
+def _choice(name: str, value, base: type):
+    """A variant given as its object, or its name checked as ``pbitsim train`` checks it."""
+    return value if isinstance(value, base) else check_option(name, value)
 
 
 def estimate(arch: "str | os.PathLike | Arch | None" = None,
@@ -465,14 +459,17 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     if arch is None:
         arch, net_note = default_network(None if algos is DEFAULT_ALGOS else algos, dataset)
     net = arch if isinstance(arch, Arch) else load_arch(arch)
-    tab = load_table(table)
+    # the options a run shares are checked as pbitsim train checks them (one error, one line)
+    tab = check_option("energy_table", table)
     if device is not None:
-        tab = tab.with_device(device)
-    check_tiles(tiles)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch size must be an integer >= 1, got {batch_size!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+        device = device if isinstance(device, Device) else check_option("device", device)
+        try:
+            tab = tab.with_device(device)
+        except ValueError as exc:
+            raise OptionError(f"--table: {exc}") from None
+    for name, value in (("tiles", tiles), ("batch_size", batch_size), ("epochs", epochs),
+                        ("eval_samples", eval_samples), ("update", update)):
+        check_option(name, value)
     samples = net.train_samples if train_samples is None else train_samples
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"train size must be an integer >= 1, got {samples!r}")
@@ -482,13 +479,8 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     if not names:
         raise ValueError("give at least one algorithm")
     models = [get_algorithm(n) for n in dict.fromkeys(names)]
-    grad_quant = _choice(gradients.quantizer, grad_quant, "gradient quantizer",
-                         gradients.QUANTIZERS)
-    if update not in UPDATES:
-        raise ValueError(f"update must be one of {', '.join(UPDATES)}, got {update!r}")
-    estimator = _choice(gradients.estimator, estimator, "estimator", gradients.ESTIMATORS)
-    if isinstance(eval_samples, bool) or not isinstance(eval_samples, int) or eval_samples < 1:
-        raise ValueError(f"eval samples must be an integer >= 1, got {eval_samples!r}")
+    grad_quant = gradients.quantizer(_choice("grad_quant", grad_quant, gradients.Quantizer))
+    estimator = gradients.estimator(_choice("estimator", estimator, gradients.Estimator))
     densities = _densities(density)
     if len(densities) > len(net.blocks):
         raise ValueError(f"density: {len(densities)} values given, but {net.name} has "
@@ -505,10 +497,11 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
         live = _schedule_live(net, schedule, dataset, epochs)
     dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
     prec = make_precision(weight_bits, acc_bits, grad_bits)
-    for name, v, low in (("calibration samples", calibration_samples, 0),
-                         ("run samples", run_samples, 1)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < low):
-            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    if calibration_samples is not None:
+        check_option("calibration_samples", calibration_samples)
+    if run_samples is not None and (isinstance(run_samples, bool)
+                                    or not isinstance(run_samples, int) or run_samples < 1):
+        raise ValueError(f"run samples must be an integer >= 1, got {run_samples!r}")
     if calibration_samples is None:
         calibration_samples = sum(calibration_batches(samples, batch_size))
     params = ModelParams(tiles=tiles, units=Units.pbit(tiles, tab.device),

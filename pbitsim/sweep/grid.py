@@ -29,8 +29,10 @@ class StalePoint(SweepError):
 
 
 # ------------------------------------------------------------------------------------ axes
-def _int_values(option: str, lo: int, hi: int) -> Callable[[tuple[str, ...]], tuple]:
-    """Parser of comma-separated integers in ``lo..hi`` (repeats dropped, order kept)."""
+def _int_values(option: str, lo: int, hi: int,
+                check: Callable[[int], object] | None = None) -> Callable[[tuple[str, ...]], tuple]:
+    """Parser of comma-separated integers in ``lo..hi`` (repeats dropped, order kept); ``check``:
+    each value's check of a run option (:func:`pbitsim.options.check_option`) instead."""
     def parse(texts):
         values = []
         for text in texts:
@@ -41,6 +43,8 @@ def _int_values(option: str, lo: int, hi: int) -> Callable[[tuple[str, ...]], tu
                                  f"{text!r}") from None
         if not values:
             raise ValueError(f"{option} is empty")
+        for v in values if check is not None else ():
+            check(v)
         bad = [v for v in values if not lo <= v <= hi]
         if bad:
             raise ValueError(f"{option} values must be in {lo}..{hi}, got {bad[0]}")
@@ -65,12 +69,19 @@ def _choice_values(option: str, choices: Callable[[], tuple[str, ...]]):
 
 def _device_values(texts) -> tuple[str, ...]:
     """Canonical device specs from ``--device`` values (each a comma list of specs)."""
-    from ..hardware.devices import parse_device, spec_string
-    specs = [spec_string(parse_device(spec)) for text in texts for spec in split_devices(text)]
+    from ..hardware.devices import spec_string
+    from ..options import check_option
+    specs = [spec_string(check_option("device", spec)) for text in texts
+             for spec in split_devices(text)]
     if not specs:
         raise ValueError("--device is empty (give ideal, digital or smtj, with options as "
                          "kind:key=value,...)")
     return tuple(dict.fromkeys(specs))
+
+
+def _check_tiles(value: int) -> int:
+    from ..options import check_option
+    return check_option("tiles", value)
 
 
 def _rules() -> tuple[str, ...]:
@@ -238,7 +249,8 @@ AXES: tuple[Axis, ...] = (
          "p-bit devices: ideal, digital, smtj, with options as kind:key=value,...; "
          "comma-separated or repeated.", column="device", applies=_uses_pbits,
          estimate_arg="device"),
-    Axis("tiles", "--tiles", "tiles", _int_values("--tiles", 1, MAX_TILES), "1,2,4,7,10",
+    Axis("tiles", "--tiles", "tiles", _int_values("--tiles", 1, MAX_TILES, _check_tiles),
+         "1,2,4,7,10",
          lambda m: f"m{m}", "Tile counts M (comma-separated).", short="-M", column="M",
          applies=_uses_pbits, estimate_arg="tiles"),
     Axis("precision", "--precision", "precision", _precision_values, "fp32", _label,
@@ -388,6 +400,11 @@ def check_grid(cfg: SweepConfig) -> None:
     from ..network.arch_rules import resolve_arch
     from ..config import DATASET_INPUTS
     from ..schedules import default_schedule
+    from ..options import check_option
+    # the budget every point shares, checked as pbitsim train and estimate check it
+    check_option("epochs", cfg.epochs)
+    check_option("batch_size", cfg.batch_size)
+    check_option("energy_table", cfg.table)
     done = set()
     for point in cfg.points():
         combo = (point.dataset, point.algo)

@@ -79,7 +79,8 @@ def test_estimate_only_does_not_import_torch(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tiles", "0,2"], "--tiles values must be in 1..64"),
+    (["--tiles", "0,2"], "--tiles must be >= 1, got 0"),
+    (["--tiles", "2,65"], "--tiles must be in 1..64, got 65"),
     (["--tiles", "a"], "--tiles must be comma-separated integers"),
     (["--device", "quantum"], "unknown p-bit device 'quantum'"),
     (["--device", "smtj:stuck_rate=3"], "stuck_rate"),
