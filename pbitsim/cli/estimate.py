@@ -15,15 +15,14 @@ from ..config import DATASET_INPUTS, DEFAULT_TILES
 from ..estimator import DEFAULT_ALGOS, estimate as run_estimate
 from ..hardware.tables import DEFAULT_TABLE
 from ..network.archs import DEFAULT_ARCH
-from ..network.gradients import QUANTIZERS
 from ..hardware.pricing import price_counts
 from ..network.tiles import DEFAULT_DENSITY
-from ..options import (DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_GRAD_QUANT, DEFAULT_UPDATE,
-                       UPDATES)
+from ..options import DEFAULT_EPOCHS
 from .console import make_console
 from .precision import precision_options
-from .rulehelp import algo_nets_help, tiles_help
-from ..rulebook import ALL_SCHEDULES, RULES
+from .runoptions import run_options
+from .rulehelp import algo_nets_help
+from ..rulebook import RULES
 from .errors import OneLineCommand, PbitsimError
 from .units import format_area as _area, format_energy as _si
 
@@ -97,7 +96,6 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--algo", metavar="LIST",
               help=f"Comma-separated rules, of {', '.join(RULES)} "
                    f"[default: {','.join(DEFAULT_ALGOS)}].")
-@click.option("--tiles", metavar="M", type=int, help=tiles_help())
 @click.option("--density", metavar="P[,P...]",
               help=f"Activation density of the binary units, in (0, 1]; one value or one "
                    f"per block [default: {DEFAULT_DENSITY}].")
@@ -108,39 +106,14 @@ def _parse_density(text: str) -> list[float]:
               help="Hardware to price on (see `pbitsim hardware list`) or a TOML file: a "
                    "memory hierarchy adds energy by level, latency and area [default: "
                    "table-levels, the energy table's flat levels].")
-@click.option("--device", metavar="SPEC",
-              help="p-bit device: ideal, smtj or digital, with options as "
-                   "kind:key=value,... (e.g. digital:lut_width=8) [default: ideal, priced "
-                   "as the table's levels.pbit; or the --counts file's device].")
-@click.option("--batch-size", metavar="B", type=int, default=None,
-              help="Mini-batch size (amortizes optimizer and batch-norm work) [default: "
-                   f"{DEFAULT_BATCH}, or the --counts run's].")
-@click.option("--grad-quant", type=click.Choice(tuple(QUANTIZERS)), default=None,
-              help="BGBSFF's error quantizer, as `pbitsim train --grad-quant` [default: "
-                   f"{DEFAULT_GRAD_QUANT}].")
-@click.option("--update", type=click.Choice(UPDATES), default=None,
-              help="BGBSFF's weight update, as `pbitsim train --update` [default: "
-                   f"{DEFAULT_UPDATE}].")
-@click.option("--schedule", type=click.Choice(ALL_SCHEDULES), default=None,
-              help="Layer freezing of the CwC-family blocks, as `pbitsim train --schedule` "
-                   "(frozen blocks run forward only) [default: none, every block learns on "
-                   "every step; or the --counts run's]. greedy / online: mf's (greedy: one "
-                   "layer at a time, the layers below recomputed; see --layer-epochs).")
 @click.option("--layer-epochs", metavar="E1,E2,...",
               help="mf --schedule greedy: epochs each layer trained (e.g. the seeds' caps "
                    "14,14 on MNIST) [default: --epochs each; or the --counts run's].")
-@click.option("--dfa-epochs", metavar="E", type=int, default=None,
-              help="cafo-dfa/bscafo-dfa: epochs of its block stage (direct feedback "
-                   "alignment) before the predictors [default: the seeds', by the data set of "
-                   "the input shape: MNIST 5, CIFAR-10 250; or the --counts run's].")
 @click.option("--dataset", type=click.Choice(tuple(DATASET_INPUTS)), default=None,
               help="The data set: without --arch, the network is the one `pbitsim train "
                    "--algo A --dataset D` trains (each rule's own; the CFSE net for the "
                    "default list); it also picks the layer windows of --schedule and CaFo-DFA's "
                    "block epochs [default: cifar10, or the --arch's input shape].")
-@click.option("--eval-samples", metavar="K", type=int, default=None,
-              help="Sampled test passes of bsff/bgbsff summed per inference (K x the "
-                   "inference work) [default: 1].")
 @click.option("--epochs", metavar="E", type=int, default=DEFAULT_EPOCHS, show_default=True,
               help="Epochs for the training-run total.")
 @click.option("--train-size", metavar="N", type=int,
@@ -151,10 +124,13 @@ def _parse_density(text: str) -> list[float]:
 @click.option("--counts", "counts_path", metavar="FILE.json",
               help="A training run's counts: its arch, algorithm, tiles and densities are "
                    "used, and its measured counts are priced beside the estimate.")
+@run_options("estimate", "tiles", "batch_size", "estimator", "grad_quant", "update", "schedule",
+             "dfa_epochs", "device", "eval_samples", "calibration_samples")
 @precision_options(train=False)
-def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, grad_quant, update,
-             schedule, layer_epochs, dfa_epochs, dataset, eval_samples, epochs, train_size,
-             per_layer, json_out, csv_out, counts_path, weight_bits, acc_bits, grad_bits):
+def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, estimator,
+             grad_quant, update, schedule, layer_epochs, dfa_epochs, dataset, eval_samples,
+             calibration_samples, epochs, train_size, per_layer, json_out, csv_out, counts_path,
+             weight_bits, acc_bits, grad_bits):
     """Project the training and inference energy of BP, FF, CwC-FF, BSFF, BGBSFF, MF, CaFo, SFF
     and their tiled forms (pJ).
 
@@ -216,21 +192,22 @@ def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, gr
         if target is not None and not target.strip():
             raise PbitsimError(f"{flag} is empty (give a file name, or - for standard output)")
     try:
-        options = dict(grad_quant=grad_quant, update=update, eval_samples=eval_samples,
-                       batch_size=batch_size, weight_bits=weight_bits, acc_bits=acc_bits,
-                       grad_bits=grad_bits)
+        # the shared run options as given (None: estimate's default, or the --counts run's)
+        given = dict(grad_quant=grad_quant, update=update, eval_samples=eval_samples,
+                     batch_size=batch_size, estimator=estimator,
+                     calibration_samples=calibration_samples)
+        options = dict(given, weight_bits=weight_bits, acc_bits=acc_bits, grad_bits=grad_bits)
         if measured is not None:  # the run's own choices and measured statistics
             run = measured.estimate_options()
             if weight_bits is None and acc_bits is None and grad_bits is None:
                 for key in ("weight_bits", "acc_bits", "grad_bits"):  # the run's datapath
                     if key in run:
                         options[key] = run[key]
-            for key, given in (("grad_quant", grad_quant), ("update", update),
-                               ("eval_samples", eval_samples), ("batch_size", batch_size)):
-                if given is None and key in run:
+            for key, value in given.items():
+                if value is None and key in run:
                     options[key] = run[key]
-            for key in ("estimator", "stats", "eval_stats", "live", "layer_epochs",
-                        "dfa_epochs", "calibration_samples", "run_samples"):
+            for key in ("stats", "eval_stats", "live", "layer_epochs", "dfa_epochs",
+                        "run_samples"):
                 if key in run and not (key.endswith("stats") and stats_given):
                     options[key] = run[key]
         if layer_epochs is not None:

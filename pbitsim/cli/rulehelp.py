@@ -7,7 +7,7 @@ from ..config import DATASET_INPUTS, DEFAULT_TILES
 from ..network.archs import DEFAULT_NETS
 from ..rulebook import RULE_SPECS, TILED_FORMS
 
-__all__ = ["tiles_help", "lr_help", "arch_help", "algo_nets_help"]
+__all__ = ["tiles_help", "tiled_rules_help", "lr_help", "arch_help", "algo_nets_help"]
 
 
 def _grouped(value_of) -> list[tuple[str, list[str]]]:
@@ -24,6 +24,12 @@ def tiles_help() -> str:
     return (f"Tiles (p-bits) per tiled logistic unit ({tiled}; default {DEFAULT_TILES}). Given "
             f"to a local rule with a p-bit form ({forms}) it runs that form "
             f"({', '.join(TILED_FORMS.values())}); without it they are real-valued ReLU units.")
+
+
+def tiled_rules_help() -> str:
+    """The rules on tiled p-bit units: the tiled rules and the local rules' p-bit forms."""
+    return ", ".join(dict.fromkeys([*(n for n, s in RULE_SPECS.items() if s.tiled),
+                                    *TILED_FORMS.values()]))
 
 
 def lr_help() -> str:

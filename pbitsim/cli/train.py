@@ -7,20 +7,18 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, CALIBRATION_SAMPLES, DATASET_INPUTS, DEFAULT_BACKEND, threads_note
-from ..options import (DEFAULT_ALGO, DEFAULT_BATCH, DEFAULT_DATASET, DEFAULT_DEVICE,
-                       DEFAULT_EPOCHS, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT, DEFAULT_TABLE,
-                       DEFAULT_UPDATE, UPDATES)
-from ..network.gradients import ESTIMATORS, QUANTIZERS
+from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, threads_note
+from ..options import DEFAULT_ALGO, DEFAULT_DATASET, DEFAULT_EPOCHS, DEFAULT_TABLE
 from ..network.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .precision import precision_options
+from .runoptions import run_options
 from .progress import make_progress, make_reporter
-from .rulehelp import arch_help, lr_help, tiles_help
+from .rulehelp import arch_help, lr_help
 from .signals import stop_on_signals
 
-from ..rulebook import ALL_SCHEDULES, RULES as ALGOS
+from ..rulebook import RULES as ALGOS
 DATASETS = tuple(DATASET_INPUTS)
 
 
@@ -91,9 +89,7 @@ def _summary_table(results: dict):
 @click.option("--algo", type=click.Choice(ALGOS), default=DEFAULT_ALGO, show_default=True,
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default=DEFAULT_DATASET, show_default=True)
-@click.option("--tiles", "-M", type=int, default=None, help=tiles_help())
 @click.option("--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True)
-@click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True)
 @click.option("--lr", type=float, default=None, help=lr_help())
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit-train", type=int, default=None,
@@ -109,28 +105,6 @@ def _summary_table(results: dict):
 @click.option("--overwrite", is_flag=True,
               help="Start afresh in an OUT that holds another run's checkpoint, results.json "
                    "or counts.json, replacing them (without it such a folder is refused).")
-@click.option("--estimator", type=click.Choice(tuple(ESTIMATORS)),
-              default=DEFAULT_ESTIMATOR, show_default=True,
-              help="Backward of the binary stochastic units (the tiled rules: bsff, bgbsff, "
-                   "bsmf, bssff, bscafo-*).")
-@click.option("--grad-quant", type=click.Choice(tuple(QUANTIZERS)), default=DEFAULT_GRAD_QUANT,
-              show_default=True,
-              help="BGBSFF gradient quantizer: stochastic ternary (unbiased) or sign (binary).")
-@click.option("--update", type=click.Choice(UPDATES), default=DEFAULT_UPDATE, show_default=True,
-              help="BGBSFF weight update: adam, or shift (w -= 2^-k g: SGD at the power of two "
-                   "nearest --lr, no optimizer state, as the hardware scheme).")
-@click.option("--schedule", type=click.Choice(ALL_SCHEDULES), default=None,
-              help="Layer freezing of the CwC-family blocks: staggered (the default; the "
-                   "reference's windows scaled to the budget; spread evenly on nets without 4 "
-                   "blocks), reference (its windows in whole epochs, e.g. MNIST blocks freeze "
-                   "after epochs 2, 3, 4, 5; the head trains on) or none. mf: greedy (the "
-                   "default, as the seeds ran it: one layer at a time, --epochs per layer, early "
-                   "stopping on a held-out 10%) or online (every layer every step); the CaFo "
-                   "rules (cafo-*, bscafo-*) the same, over their predictors.")
-@click.option("--dfa-epochs", type=int, default=None,
-              help="cafo-dfa/bscafo-dfa: epochs its blocks learn by direct feedback alignment "
-                   "before the predictors [default: the seeds': MNIST 5, Fashion-MNIST 15, "
-                   "CIFAR-10 250].")
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help=arch_help(", ".join(list_archs())))
 @click.option("--table", "energy_table", default=DEFAULT_TABLE, show_default=True,
@@ -139,27 +113,16 @@ def _summary_table(results: dict):
               help="Also price the run's measured counts on a described memory hierarchy (see "
                    "`pbitsim hardware list`): energy by level, latency, area in the summary "
                    "and results.json (`hardware_energy`).")
-@click.option("--device", default=DEFAULT_DEVICE, show_default=True,
-              help="p-bit device sampling the tiles (the tiled rules): ideal, digital, smtj, with "
-                   "options as kind:key=value,... e.g. digital:lut_width=8 or "
-                   "smtj:offset_sd=0.2,stuck_rate=0.01.")
 @click.option("--threads", type=int, default=None,
               help="torch and numba threads of the run (float sums depend on it, so a resume "
                    "must use the same) [default: as the process].")
-@click.option("--eval-samples", type=int, default=1, show_default=True,
-              help="bsff/bgbsff: sampled forward passes per test image, their logits and class "
-                   "goodnesses summed (costs K times the inference counts). A finished run "
-                   "resumed with another K is re-evaluated, not retrained.")
 @click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
               show_default=True,
               help="bsff/bgbsff: how the index layers run. dense: torch's float convolution on "
                    "the tile counts (fast); index: the index-and-accumulate kernels (the "
                    "reference). Same results up to float rounding, identical counts.")
-@click.option("--calibration-samples", type=int, default=None, metavar="N",
-              help="After training, recompute the batch-norm statistics at the final weights "
-                   "from N training samples (forward passes, counted as training work); 0: "
-                   "test with the running averages of the training steps [default: "
-                   f"{CALIBRATION_SAMPLES}].")
+@run_options("train", "tiles", "batch_size", "estimator", "grad_quant", "update", "schedule",
+             "dfa_epochs", "device", "eval_samples", "calibration_samples")
 @precision_options(train=True)
 def train(algo, dataset, tiles, epochs, batch_size, lr, seed, limit_train, limit_test, data_dir,
           download, out_dir, resume, overwrite, estimator, grad_quant, update, schedule,

@@ -272,3 +272,33 @@ def test_estimate_imports_neither_torch_nor_numba():
     assert proc.returncode == 0, proc.stderr
     assert "BSFF" in proc.stdout
     assert proc.stderr.strip() == "[]"
+
+
+def test_the_shared_run_options_are_declared_once():
+    """train and estimate take the shared run options from one declaration: the same flags,
+    choices and help (estimate adds where its default comes from)."""
+    from pbitsim.cli.runoptions import SHARED, run_options
+    run_options("train")  # builds the table
+    train_help = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    estimate_help = " ".join(run("--help").output.split())
+    assert set(SHARED) >= {"tiles", "batch_size", "estimator", "grad_quant", "update",
+                           "schedule", "dfa_epochs", "device", "eval_samples",
+                           "calibration_samples"}
+    for option in SHARED.values():
+        body = " ".join(option.help.split())[:60]
+        assert body in train_help and body in estimate_help, option.name
+
+
+def test_estimator_and_calibration_are_priced_as_given():
+    """--estimator and --calibration-samples reach the estimate as estimate() takes them."""
+    from pbitsim.estimator import estimate
+    for args, kw in ((["--algo", "bsff", "--estimator", "straight-through"],
+                      dict(algos=["bsff"], estimator="straight-through")),
+                     (["--algo", "cwc", "--calibration-samples", "0"],
+                      dict(algos=["cwc"], calibration_samples=0))):
+        doc = json.loads(run(*args, "--json", "-").output)
+        name = kw["algos"][0]
+        expected = estimate(arch="cfse-cifar10", **kw).get(name).total_pj("train")
+        default = estimate(arch="cfse-cifar10", algos=[name]).get(name).total_pj("train")
+        got = doc["algorithms"][name]["train_per_sample_pj"]
+        assert got == expected != default
