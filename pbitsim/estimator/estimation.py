@@ -617,7 +617,8 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
                      density: "float | list[float]" = DEFAULT_DENSITY,
                      table: "str | os.PathLike | EnergyTable" = DEFAULT_TABLE,
                      batch_size: int = DEFAULT_BATCH, precision: "Precision | None" = None,
-                     hardware: Hardware | None = None) -> dict:
+                     hardware: Hardware | None = None, epochs: int = 1,
+                     train_samples: int | None = None) -> dict:
     """The numbers a hardware sweep shows for one (arch, algorithm, M, device) point.
 
     Energies in pJ per training sample and per inference, the p-bit count (one per tiled
@@ -625,12 +626,13 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
     share of the training energy spent on p-bit samples. Pass a loaded ``Arch`` and
     ``EnergyTable`` when calling it many times: the rest takes milliseconds. ``precision``: the
     datapath (:class:`pbitsim.precision.Precision`, e.g. from
-    :func:`pbitsim.precision.parse_label`; None: fp32).
+    :func:`pbitsim.precision.parse_label`; None: fp32). ``batch_size``, ``epochs`` and
+    ``train_samples`` (None: the net's): the run's budget, as :func:`estimate` takes it.
     """
     p = precision or FP32
-    result = estimate(arch, [algo], table, tiles, density, batch_size, device=device,
-                      weight_bits=p.weight_bits, acc_bits=p.acc_bits, grad_bits=p.grad_bits,
-                      hardware=hardware)
+    result = estimate(arch, [algo], table, tiles, density, batch_size, train_samples, epochs,
+                      device=device, weight_bits=p.weight_bits, acc_bits=p.acc_bits,
+                      grad_bits=p.grad_bits, hardware=hardware)
     run = result.algos[0]
     cost = result.table.device_cost()
     out = {"arch": result.arch.name, "algo": run.name, "tiles": tiles,

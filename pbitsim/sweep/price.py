@@ -43,6 +43,10 @@ def price_row(cfg: SweepConfig, point: Point, density: "float | list[float] | No
     kwargs = {k: v for a, x in zip(AXES, point.values)
               for k, v in a.estimate_kwargs(x).items()}
     kwargs.setdefault("tiles", DEFAULT_TILES)  # a rule without p-bits ignores it
+    # the sweep's budget, as its trained points run it
+    kwargs.update(batch_size=cfg.batch_size, epochs=cfg.epochs,
+                  train_samples=None if cfg.limit_train is None else
+                  min(cfg.limit_train, archs[name].train_samples))
     if density is not None:
         kwargs["density"] = density
     s = hardware_summary(archs[name], table=table, **kwargs)

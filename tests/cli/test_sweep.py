@@ -298,3 +298,23 @@ def test_one_row_builder_for_both_sweeps():
     (row,) = aggregate(runs)
     assert row["seeds"] == [0, 1] and row["accuracy_mean"] == pytest.approx(0.6)
     assert (row["new_nj"], row["same"]) == (2.0, "x") and list(row)[-2:] == ["new_nj", "same"]
+
+
+def test_estimate_only_rows_price_the_sweeps_budget():
+    """An estimate-only row is priced at the sweep's batch, epochs and training subset (they
+    were ignored: every row was priced at batch 128), as estimate() prices them."""
+    from pbitsim.estimator import estimate
+    from pbitsim.sweep import SweepConfig, price_row
+    for budget in (dict(batch_size=32), dict(epochs=3, limit_train=5000),
+                   dict(limit_train=10 ** 6)):
+        cfg = SweepConfig(grid={"tiles": (3,)}, **budget)
+        (point,) = cfg.points()
+        row = price_row(cfg, point, 0.2)
+        want = estimate(arch="cfse-mnist", algos=["bsff"], tiles=3, density=0.2,
+                        batch_size=budget.get("batch_size", 128),
+                        epochs=budget.get("epochs", 1),
+                        train_samples=min(budget.get("limit_train", 60000), 60000))
+        assert row["energy_train_pj_per_sample"] == want.get("bsff").total_pj("train"), budget
+    default = price_row(SweepConfig(grid={"tiles": (3,)}), point, 0.2)
+    assert price_row(SweepConfig(grid={"tiles": (3,)}, batch_size=32), point, 0.2)[
+        "energy_train_pj_per_sample"] != default["energy_train_pj_per_sample"]
