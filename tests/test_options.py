@@ -249,3 +249,14 @@ def test_estimate_checks_the_shared_options_as_runs_do():
             estimate(arch="cwc-mnist", algos=["bgbsff"], **{name: value})
         assert str(estimate_error.value) == str(run_error.value)
     assert check_option("device", "smtj:offset_sd=0.2") == Smtj(offset_sd=0.2)
+
+
+def test_estimate_takes_the_datapath_as_an_object():
+    from pbitsim.precision import parse_label
+    w8 = parse_label("w8a16g8")
+    assert estimate(arch="cwc-mnist", algos=["bsff"], precision=w8).to_dict() == estimate(
+        arch="cwc-mnist", algos=["bsff"], weight_bits=8, acc_bits=16, grad_bits=8).to_dict()
+    with pytest.raises(TypeError, match="not both"):
+        estimate(arch="cwc-mnist", algos=["bsff"], precision=w8, weight_bits=8)
+    with pytest.raises(TypeError, match="must be a Precision"):
+        estimate(arch="cwc-mnist", algos=["bsff"], precision="w8")

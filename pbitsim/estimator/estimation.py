@@ -406,7 +406,7 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
              stats=None, eval_stats=None, live=None, schedule: str = "none",
              dataset: str | None = None, layer_epochs=None, dfa_epochs: int | None = None,
              weight_bits: int | None = None, acc_bits: int | None = None,
-             grad_bits: int | None = None,
+             grad_bits: int | None = None, precision: Precision | None = None,
              calibration_samples: int | None = None, run_samples: int | None = None,
              skip_incompatible: bool | None = None,
              hardware: Hardware | None = None,
@@ -434,8 +434,9 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     (default: ``config.CALIBRATION_SAMPLES``, at most the training set; 0: none), amortised over
     ``run_samples`` (default: ``train_samples * epochs``; a counts file gives the run's).
     ``weight_bits``, ``acc_bits``, ``grad_bits``: the datapath (:mod:`pbitsim.precision`;
-    None: fp32); every algorithm is priced at the same widths (a rule without a fixed-point
-    form, MF and BSMF, is incompatible with them).
+    None: fp32), or ``precision``, the datapath as an object (a sweep's precision axis carries
+    them; not with the widths); every algorithm is priced at the same widths (a rule without a
+    fixed-point form, MF and BSMF, is incompatible with them).
     An algorithm whose rule cannot run on ``arch`` raises, or with ``skip_incompatible`` (default: when ``algos`` is the
     default list) is left out and named in ``Estimate.skipped``. Raises ``ValueError`` (subclasses name the file or key) for bad input.
 
@@ -496,7 +497,15 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     elif schedule not in ("none", "online"):
         live = _schedule_live(net, schedule, dataset, epochs)
     dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
-    prec = make_precision(weight_bits, acc_bits, grad_bits)
+    if precision is None:
+        prec = make_precision(weight_bits, acc_bits, grad_bits)
+    elif (weight_bits, acc_bits, grad_bits) != (None, None, None):
+        raise TypeError("estimate(): give the widths or precision, not both")
+    elif not isinstance(precision, Precision):
+        raise TypeError(f"estimate(): precision must be a Precision, not "
+                        f"{type(precision).__name__}")
+    else:
+        prec = precision
     if calibration_samples is not None:
         check_option("calibration_samples", calibration_samples)
     if run_samples is not None and (isinstance(run_samples, bool)
@@ -631,8 +640,7 @@ def hardware_summary(arch: "str | os.PathLike | Arch", algo: str, tiles: int,
     """
     p = precision or FP32
     result = estimate(arch, [algo], table, tiles, density, batch_size, train_samples, epochs,
-                      device=device, weight_bits=p.weight_bits, acc_bits=p.acc_bits,
-                      grad_bits=p.grad_bits, hardware=hardware)
+                      device=device, precision=p, hardware=hardware)
     run = result.algos[0]
     cost = result.table.device_cost()
     out = {"arch": result.arch.name, "algo": run.name, "tiles": tiles,
