@@ -11,7 +11,7 @@ import io
 
 import click
 
-from ..config import DATASET_INPUTS, DEFAULT_TILES
+from ..config import DATASET_INPUTS, DEFAULT_DEVICE, DEFAULT_TILES
 from ..estimator import DEFAULT_ALGOS, estimate as run_estimate
 from ..hardware.tables import DEFAULT_TABLE
 from ..network.archs import DEFAULT_ARCH
@@ -229,7 +229,7 @@ def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, es
                               density=densities or DEFAULT_DENSITY,
                               train_samples=train_size, epochs=epochs,
                               device=(hw.pbits.device if hw is not None and hw.hierarchical
-                                      else "ideal") if device is None else device,
+                                      else DEFAULT_DEVICE) if device is None else device,
                               skip_incompatible=not algo_given,
                               hardware=hw if hw is not None and hw.hierarchical else None,
                               **options)

@@ -352,13 +352,13 @@ def price_run_on(counts: CountsFile, hardware, table=None) -> dict:
     model; ``table``: the energy table (default: the hardware's). Returns per scope the energy
     by level (measured and analytic), the latency and throughput, the area and the placement.
     """
-    from ..config import DEFAULT_TILES
+    from ..config import DEFAULT_DEVICE, DEFAULT_TILES
     from ..hardware.devices import parse_device
     from ..network.tiles import DEFAULT_DENSITY
     from .estimation import estimate
 
     options = counts.estimate_options()
-    device = parse_device(counts.device) if counts.device else "ideal"
+    device = parse_device(counts.device) if counts.device else DEFAULT_DEVICE
     result = estimate(arch=run_arch(counts), algos=[counts.algo], table=table or hardware.table,
                       tiles=counts.tiles or DEFAULT_TILES,
                       density=list(counts.densities) if counts.densities else DEFAULT_DENSITY,

@@ -38,6 +38,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..config import DEFAULT_DEVICE
 from ..network.counters import dtype_bits
 from ..runfiles import data_file, read_toml
 from .spec import (ELEMENTWISE, LEVEL_KINDS, MODELS, OBJECTIVES, TENSOR_CLASSES, ZERO_HANDLING,
@@ -380,7 +381,7 @@ def _pbits(err, body, table: EnergyTable) -> PbitArray:
     sample_ns = body.get("sample_ns")
     if not _number(sample_ns) or sample_ns <= 0:
         raise err(f"pbits.sample_ns must be a number > 0 (ns per sample), got {sample_ns!r}")
-    device = body.get("device", "ideal")
+    device = body.get("device", DEFAULT_DEVICE)
     if not isinstance(device, str) or not device:
         raise err(f"pbits.device must be a device spec string (ideal, smtj, digital...), "
                   f"got {device!r}")

@@ -20,6 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..config import DEFAULT_DEVICE
+from .tables import DEFAULT_TABLE
+
 __all__ = ["Hardware", "Level", "ComputeArray", "PbitArray", "TENSOR_CLASSES", "LEVEL_KINDS",
            "MODELS", "ZERO_HANDLING", "OBJECTIVES", "ELEMENTWISE"]
 
@@ -131,7 +134,7 @@ class PbitArray:
 
     count: int | None = None
     sample_ns: float = 1.0
-    device: str = "ideal"
+    device: str = DEFAULT_DEVICE
     source: str = ""
 
 
@@ -142,7 +145,7 @@ class Hardware:
     name: str
     title: str
     model: str = "flat"
-    table: str = "horowitz-45nm"
+    table: str = DEFAULT_TABLE
     clock_hz: float = 1e9
     levels: tuple[Level, ...] = ()
     compute: ComputeArray = field(default_factory=ComputeArray)
