@@ -176,12 +176,8 @@ def estimate(arch, algo, tiles, density, table, hardware, device, batch_size, es
         elif measured.algo not in [a.strip() for a in algo.split(",")]:
             # the measured counts are always compared with the run's own rule
             algo = f"{algo},{measured.algo}"
-        if device is None and measured.device is not None:
-            from ..hardware.devices import parse_device
-            try:
-                device = parse_device(measured.device)
-            except ValueError as exc:
-                raise PbitsimError(f"counts file {measured.path}: {exc}") from None
+        if device is None and measured.device_spec is not None:
+            device = measured.device_spec
     algos = [a.strip() for a in (algo or ",".join(DEFAULT_ALGOS)).split(",") if a.strip()]
     if tiles_given:  # mf/sff/cafo-* with --tiles: their tiled p-bit forms
         from ..rulebook import resolve_algo

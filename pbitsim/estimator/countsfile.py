@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..hardware.devices import Device, parse_device
 from ..options import COUNTED_CHOICES, OptionError, RunOptions
 from ..rulebook import recorded_algo
 from ..runfiles import read_counts
@@ -57,6 +58,7 @@ class CountsFile:
     inference_counts: dict[str, int] | None
     dataset: str = ""
     device: str | None = None               # p-bit device spec of the run
+    device_spec: Device | None = None       # and that device, parsed once (when read)
     model_params: dict | None = None        # the run's training choices and tile statistics
     per_layer: bool = False                 # densities came from layer_density (one per block)
     arch_file: str | None = None            # a user architecture file: its path at the run
@@ -161,6 +163,10 @@ def parse_counts(data: dict, where: str) -> CountsFile:
     if device is not None and (not isinstance(device, str) or not device.strip()):
         raise CountsFileError(f"counts file {where}: 'device' must be a p-bit device spec "
                               f"string such as \"digital:lut_width=8\", got {device!r}")
+    try:
+        device_spec = None if device is None else parse_device(device)
+    except ValueError as exc:
+        raise CountsFileError(f"counts file {where}: 'device': {exc}") from None
     densities = None
     layers = data.get("layer_density")
     if layers is not None and not isinstance(layers, list):
@@ -182,6 +188,7 @@ def parse_counts(data: dict, where: str) -> CountsFile:
                       test_samples=need_int("test_samples", required=False),
                       counts=counts, inference_counts=inference_counts,
                       dataset=str(data.get("dataset", "")), device=device,
+                      device_spec=device_spec,
                       model_params=model_params, per_layer=bool(layers),
                       options=_options(data.get("config"), algo, where),
                       **_arch_file(data, where))
@@ -353,12 +360,11 @@ def price_run_on(counts: CountsFile, hardware, table=None) -> dict:
     by level (measured and analytic), the latency and throughput, the area and the placement.
     """
     from ..config import DEFAULT_DEVICE, DEFAULT_TILES
-    from ..hardware.devices import parse_device
     from ..network.tiles import DEFAULT_DENSITY
     from .estimation import estimate
 
     options = counts.estimate_options()
-    device = parse_device(counts.device) if counts.device else DEFAULT_DEVICE
+    device = counts.device_spec or DEFAULT_DEVICE
     result = estimate(arch=run_arch(counts), algos=[counts.algo], table=table or hardware.table,
                       tiles=counts.tiles or DEFAULT_TILES,
                       density=list(counts.densities) if counts.densities else DEFAULT_DENSITY,
