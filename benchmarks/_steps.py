@@ -28,7 +28,7 @@ def step_setup(data_dir: str, steps: int):
     algos = {}
     for rule in RULES:
         torch.manual_seed(0)
-        cfg = TrainConfig(algo=rule, tiles=7, arch="cfse-mnist", dataset="mnist", schedule="none")
-        cfg = cfg.validate()
+        cfg = TrainConfig(algo=rule, tiles=7, arch="cfse-mnist", dataset="mnist",
+                          schedule="none").validate()
         algos[rule] = make_algorithm(cfg, (1, 28, 28), 10)
     return x, y, algos

@@ -158,8 +158,7 @@ def main():
             continue
         algo = "cwc" if name == "cwc" else "bsff"
         cfg = TrainConfig(algo=algo, tiles=args.tiles, schedule="none",  # every block trains
-                          arch="cwc-mnist", backend="dense" if name == "cwc" else name)
-        cfg = cfg.validate()
+                          arch="cwc-mnist", backend="dense" if name == "cwc" else name).validate()
         sides[name] = (make_algorithm(cfg, (1, 28, 28), 10), _sim_step)
     for side, step in sides.values():  # warm-up step: Numba compilation, first-call costs
         step(side, x[:bs], y[:bs], (99, 0))

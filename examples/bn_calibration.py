@@ -54,8 +54,7 @@ def main() -> None:
             cfg_kw[key] = TRAIN_OPTIONS[key](value)
         else:
             raise SystemExit(f"unsupported option {flag}")
-    cfg = TrainConfig(**cfg_kw)
-    cfg = cfg.validate()
+    cfg = TrainConfig(**cfg_kw).validate()
     data = load_dataset(cfg.dataset, data_dir)
     trainer = Trainer(cfg, data, args.out)
     if args.reference_pass:
