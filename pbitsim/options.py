@@ -44,7 +44,7 @@ from .seeds import EARLIER_PBIT_UNIFORMS
 from .schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from .units import Units, units_of
 
-__all__ = ["RunOptions", "OptionError", "check_option", "RESULT_FIELDS", "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET",
+__all__ = ["RunOptions", "OptionError", "check_option", "check_applies", "RESULT_FIELDS", "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET",
            "DEFAULT_BATCH", "DEFAULT_EPOCHS", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "DEFAULT_TABLE", "DEFAULT_DEVICE"]
 
@@ -146,6 +146,27 @@ def check_option(name: str, value):
 def _names(flag: str) -> tuple[str, ...]:
     """The rules whose descriptor sets ``flag``, in listing order."""
     return tuple(n for n, s in RULE_SPECS.items() if getattr(s, flag))
+
+
+def check_applies(algos, *, dfa_epochs=None, update: str = DEFAULT_UPDATE,
+                  eval_samples: int = 1, weight_bits: int | None = None) -> None:
+    """``OptionError`` (one line) for an option given a value that none of ``algos`` (rule
+    names, :mod:`pbitsim.rulebook`) takes: whether an option applies is a fact of the rules'
+    descriptors, checked here for ``pbitsim train`` (its one rule) and ``pbitsim estimate``
+    (its list: an option must apply to at least one)."""
+    specs = [rule(a) for a in algos]
+    if dfa_epochs is not None and not any(a in CAFO_DFA_RULES for a in algos):
+        raise OptionError(f"--dfa-epochs applies to {' and '.join(CAFO_DFA_RULES)} (the block "
+                          "stage)")
+    if update != DEFAULT_UPDATE and not any(s.quantized_errors for s in specs):
+        raise OptionError(f"--update applies to {', '.join(_names('quantized_errors'))} "
+                          "(the other rules use Adam)")
+    if eval_samples > 1 and not any(s.sampled_eval for s in specs):
+        raise OptionError(f"--eval-samples applies to {'/'.join(_names('sampled_eval'))} "
+                          "(sampled p-bit networks)")
+    if weight_bits is not None and not any(s.fixed_point for s in specs):
+        raise OptionError(f"--weight-bits applies to {', '.join(_names('fixed_point'))}, "
+                          f"not {', '.join(algos)}")
 
 
 @dataclass(frozen=True)
@@ -295,11 +316,9 @@ class RunOptions:
         for name in ("tiles", "epochs", "batch_size", "eval_samples", "calibration_samples"):
             if getattr(self, name) is not None:
                 check_option(name, getattr(self, name))
+        check_applies([self.algo], dfa_epochs=self.dfa_epochs)
         try:
             check_seed(self.seed)
-            if self.dfa_epochs is not None and self.algo not in CAFO_DFA_RULES:
-                raise ValueError(f"--dfa-epochs applies to {' and '.join(CAFO_DFA_RULES)} (the "
-                                 "block stage)")
             if self.algo in CAFO_DFA_RULES:
                 self._set("dfa_epochs", dfa_epochs(self.algo, self.dataset, self.dfa_epochs))
         except ValueError as e:
@@ -323,9 +342,7 @@ class RunOptions:
         self.__dict__["_device"] = (self.device, device)
         for name in ("update", "grad_quant", "estimator"):
             check_option(name, getattr(self, name))
-        if self.update != DEFAULT_UPDATE and not spec.quantized_errors:
-            raise OptionError(f"--update applies to {', '.join(_names('quantized_errors'))} "
-                              "(the other rules use Adam)")
+        check_applies([self.algo], update=self.update)
         if self.threads is not None:
             try:
                 check_threads(self.threads)
@@ -335,9 +352,7 @@ class RunOptions:
         if self.backend not in BACKENDS:
             raise OptionError(f"unknown --backend {self.backend!r}; choose "
                               f"{' or '.join(BACKENDS)}")
-        if self.eval_samples > 1 and not spec.sampled_eval:
-            raise OptionError(f"--eval-samples applies to {'/'.join(_names('sampled_eval'))} "
-                              "(sampled p-bit networks)")
+        check_applies([self.algo], eval_samples=self.eval_samples)
         self._check_precision(spec)
 
     def _check_precision(self, spec) -> None:
@@ -349,9 +364,7 @@ class RunOptions:
         if not prec.fixed:
             self.__dict__["_precision"] = ((None, None, None), FP32)
             return
-        if not spec.fixed_point:
-            raise OptionError(f"--weight-bits applies to {', '.join(_names('fixed_point'))}, "
-                              f"not {self.algo}")
+        check_applies([self.algo], weight_bits=prec.weight_bits)
         if spec.quantized_errors and prec.grad_bits is not None:
             raise OptionError(f"--grad-bits does not apply to {self.algo}: its errors are "
                               f"already {self.grad_quant} words (--grad-quant)")

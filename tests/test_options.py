@@ -239,6 +239,27 @@ def test_one_mistake_is_one_error_in_every_command(tmp_path, flag, value, messag
     assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--algo", "cwc", "--update", "shift"], "--update applies to bgbsff (the other rules"),
+    (["--algo", "cwc", "--eval-samples", "3"], "--eval-samples applies to bsff/bgbsff"),
+    (["--algo", "bsff", "--dfa-epochs", "3"], "--dfa-epochs applies to cafo-dfa and bscafo-dfa"),
+    (["--algo", "mf", "--dataset", "mnist", "--weight-bits", "8"],
+     "--weight-bits applies to bp, ff, cwc, bsff, bgbsff, not mf"),
+])
+def test_an_option_no_rule_takes_is_the_same_error_in_train_and_estimate(tmp_path, args,
+                                                                         message):
+    """Whether an option applies is the descriptors' (check_applies): train refuses it for its
+    rule, estimate when none of its rules takes it (it priced them as if not given)."""
+    from click.testing import CliRunner
+    from pbitsim.cli.main import cli
+    for command in (["train", "--data-dir", str(tmp_path)], ["estimate"]):
+        r = CliRunner().invoke(cli, [*command, *args])
+        assert r.exit_code == 2 and r.output.startswith(f"Error: {message}"), r.output
+    # a list with one rule that takes it is fine
+    r = CliRunner().invoke(cli, ["estimate", "--algo", "cwc,bgbsff", "--update", "shift"])
+    assert r.exit_code == 0, r.output
+
+
 def test_estimate_checks_the_shared_options_as_runs_do():
     from pbitsim.options import check_option
     for name, value in (("batch_size", 1), ("eval_samples", 0), ("update", "sgd"),

@@ -27,7 +27,7 @@ from ..network.tiles import DEFAULT_DENSITY, TileStats
 from ..schedules import DFA_STAGE, freeze_ends
 from ..schedules import dfa_epochs as _dfa_epochs
 from ..rulebook import RULE_SPECS
-from ..options import OptionError, RunOptions, check_option
+from ..options import OptionError, RunOptions, check_applies, check_option
 from ..units import Units
 from ..hardware.spec import Hardware
 from ..hardware.model import HardwareCost, price_step
@@ -496,6 +496,10 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
         layer_epochs = _layer_epochs(net, layer_epochs, epochs)
     elif schedule not in ("none", "online"):
         live = _schedule_live(net, schedule, dataset, epochs)
+    # an option none of the rules takes is a mistake, as in pbitsim train
+    known = [m.name for m in models if m.name in RULE_SPECS]
+    if known:
+        check_applies(known, dfa_epochs=dfa_epochs, update=update, eval_samples=eval_samples)
     dfa_epochs = _dfa_epochs("cafo-dfa", dataset or _dataset_of(net), dfa_epochs)
     if precision is None:
         prec = make_precision(weight_bits, acc_bits, grad_bits)
@@ -526,7 +530,9 @@ def estimate(arch: "str | os.PathLike | Arch | None" = None,
     for model in list(models):
         try:
             model.check(net)
-            if prec.fixed and not model.fixed_point:
+            if prec.fixed and model.name in RULE_SPECS:
+                check_applies([model.name], weight_bits=prec.weight_bits)
+            elif prec.fixed and not model.fixed_point:
                 raise ValueError(f"{model.name} has no fixed-point form (--weight-bits)")
         except ValueError as exc:
             if not skip_incompatible:
