@@ -44,8 +44,8 @@ from .seeds import EARLIER_PBIT_UNIFORMS
 from .schedules import CAFO_DFA_RULES, check_algo_schedule, default_schedule, dfa_epochs
 from .units import Units, units_of
 
-__all__ = ["RunOptions", "OptionError", "check_option", "check_applies", "RESULT_FIELDS", "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET",
-           "DEFAULT_BATCH", "DEFAULT_EPOCHS", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
+__all__ = ["RunOptions", "OptionError", "check_option", "check_applies", "RESULT_FIELDS",
+           "COUNTED_CHOICES", "DEFAULT_ALGO", "DEFAULT_DATASET", "DEFAULT_BATCH", "DEFAULT_EPOCHS", "DEFAULT_GRAD_QUANT", "DEFAULT_UPDATE", "UPDATES",
            "DEFAULT_ESTIMATOR", "DEFAULT_TABLE", "DEFAULT_DEVICE"]
 
 #: The rule ``pbitsim train`` and ``pbitsim sweep`` run without ``--algo``.
@@ -119,7 +119,7 @@ def _table(value):
 
 
 #: The check of each option that means the same in every command, on its own (whether it
-#: applies to the rule is :meth:`RunOptions.validate`'s): ``pbitsim train``, ``sweep`` and
+#: applies to the rule is :func:`check_applies`'): ``pbitsim train``, ``sweep`` and
 #: ``estimate`` (:func:`pbitsim.estimator.estimate`) give one error for one mistake.
 _CHECKS = {
     "tiles": _tiles,
@@ -127,6 +127,8 @@ _CHECKS = {
     "batch_size": lambda v: _at_least("batch_size", v, 2, " (batch norm needs two samples)"),
     "eval_samples": lambda v: _at_least("eval_samples", v, 1),
     "calibration_samples": lambda v: _at_least("calibration_samples", v, 0),
+    "limit_train": lambda v: _at_least("limit_train", v, 2),
+    "limit_test": lambda v: _at_least("limit_test", v, 2),
     "update": lambda v: _one_of("update", v, UPDATES),
     "grad_quant": lambda v: _one_of("grad_quant", v, tuple(gradients.QUANTIZERS)),
     "estimator": lambda v: _one_of("estimator", v, tuple(gradients.ESTIMATORS)),
@@ -324,9 +326,8 @@ class RunOptions:
         except ValueError as e:
             raise OptionError(str(e)) from None
         for name in ("limit_train", "limit_test"):
-            v = getattr(self, name)
-            if v is not None and v < 2:
-                raise OptionError(f"--{name.replace('_', '-')} must be >= 2, got {v}")
+            if getattr(self, name) is not None:
+                check_option(name, getattr(self, name))
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise OptionError(f"--lr must be a positive number, got {self.lr}")
         if self.schedule is None:

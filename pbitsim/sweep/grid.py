@@ -395,16 +395,19 @@ class SweepConfig:
 
 
 def check_grid(cfg: SweepConfig) -> None:
-    """Every (data set, rule) of the grid must fit the network: ``ValueError`` (one line)
-    naming the first that does not, before anything trains (torch-free)."""
+    """The sweep's budget (checked as ``pbitsim train`` checks it) and every (data set, rule)
+    of the grid, which must fit the network: ``ValueError`` (one line) naming the first
+    mistake, before anything trains or is priced (torch-free)."""
     from ..network.arch_rules import resolve_arch
     from ..config import DATASET_INPUTS
     from ..schedules import default_schedule
     from ..options import check_option
     # the budget every point shares, checked as pbitsim train and estimate check it
-    check_option("epochs", cfg.epochs)
-    check_option("batch_size", cfg.batch_size)
-    check_option("energy_table", cfg.table)
+    for name, value in (("epochs", cfg.epochs), ("batch_size", cfg.batch_size),
+                        ("limit_train", cfg.limit_train), ("limit_test", cfg.limit_test),
+                        ("energy_table", cfg.table)):
+        if value is not None:
+            check_option(name, value)
     done = set()
     for point in cfg.points():
         combo = (point.dataset, point.algo)
