@@ -1,10 +1,12 @@
-"""The run options ``pbitsim train`` and ``pbitsim estimate`` share: each declared once here
-(flag, type, help), its default from :mod:`pbitsim.options` and the rules' descriptors.
+"""The run options ``pbitsim train``, ``pbitsim sweep`` and ``pbitsim estimate`` share: each
+declared once here (flag, type, help), its default from :mod:`pbitsim.options` and the rules'
+descriptors.
 
 Only the declaration lives here: the values are checked by :func:`pbitsim.options.check_option`
 (and, for a run, :meth:`pbitsim.options.RunOptions.validate`), the same line for the same
-mistake in every command. ``train`` shows each option's default; ``estimate`` leaves an option
-it is not given as None: its own default, or the value of the ``--counts`` run.
+mistake in every command. ``train`` and ``sweep`` (for every point) show each option's
+default; ``estimate`` leaves an option it is not given as None: its own default, or the value
+of the ``--counts`` run.
 """
 
 from __future__ import annotations
@@ -13,30 +15,30 @@ from dataclasses import dataclass
 
 import click
 
-from ..config import CALIBRATION_SAMPLES
+from ..config import BACKENDS, CALIBRATION_SAMPLES, DEFAULT_BACKEND
 from ..network.gradients import ESTIMATORS, QUANTIZERS
-from ..options import (DEFAULT_BATCH, DEFAULT_DEVICE, DEFAULT_ESTIMATOR, DEFAULT_GRAD_QUANT,
-                       DEFAULT_UPDATE, UPDATES)
+from ..options import (DEFAULT_BATCH, DEFAULT_DEVICE, DEFAULT_EPOCHS, DEFAULT_ESTIMATOR,
+                       DEFAULT_GRAD_QUANT, DEFAULT_UPDATE, UPDATES)
 from ..rulebook import ALL_SCHEDULES, RULE_SPECS
 from ..schedules import CAFO_DFA_EPOCHS, CAFO_DFA_RULES
-from .rulehelp import tiled_rules_help, tiles_help
+from .rulehelp import lr_help, tiled_rules_help, tiles_help
 
 __all__ = ["run_options", "SHARED"]
 
-COMMANDS = ("train", "estimate")
+COMMANDS = ("train", "sweep", "estimate")
 
 
 @dataclass(frozen=True)
 class _Option:
     """One shared option: its flags, the keyword it passes, its type and help, and its default
-    as each command states it (train: the value, shown; estimate: the words)."""
+    as each command states it (train and sweep: the value, shown; estimate: the words)."""
 
     decls: tuple[str, ...]
     name: str
     type: object
     metavar: str | None
     help: str
-    train_default: object = None       # None: not shown (the help says it)
+    run_default: object = None         # None: not shown (the help says it)
     estimate_default: str | None = None  # words after "[default: "; None: the help says it
     from_counts: bool = True           # estimate takes the --counts run's when not given
 
@@ -60,6 +62,20 @@ def _dfa_defaults() -> str:
 def _shared() -> dict[str, _Option]:
     options = (
         _Option(("--tiles", "-M"), "tiles", int, "M", tiles_help(), from_counts=True),
+        _Option(("--epochs",), "epochs", int, "E",
+                "Training epochs (greedy MF and CaFo: each stage's cap; see --schedule).",
+                DEFAULT_EPOCHS, from_counts=False),
+        _Option(("--lr",), "lr", float, "LR", lr_help()),
+        _Option(("--limit-train",), "limit_train", int, "N",
+                "Train on a seeded random subset of N training images (a sweep: the same "
+                "subset for every configuration)."),
+        _Option(("--limit-test",), "limit_test", int, "N", "Test on the first N test images."),
+        _Option(("--backend",), "backend", click.Choice(BACKENDS), None,
+                f"The tiled rules ({tiled_rules_help()}): how the index layers run. dense: "
+                "torch's float "
+                "convolution on the tile counts (fast); index: the index-and-accumulate kernels "
+                "(the reference). Same results up to float rounding, identical counts.",
+                DEFAULT_BACKEND),
         _Option(("--batch-size",), "batch_size", int, "B",
                 "Mini-batch size: amortizes per-step work (the optimizer, batch-norm folding).",
                 DEFAULT_BATCH, str(DEFAULT_BATCH)),
@@ -109,7 +125,7 @@ SHARED: dict[str, _Option] = {}
 
 def _help(option: _Option, command: str) -> str:
     text = option.help
-    if command == "train":
+    if command != "estimate":
         if option.name == "schedule":
             text += f" [default: the rule's: {_schedule_defaults()}]"
         elif option.name == "dfa_epochs":
@@ -117,7 +133,8 @@ def _help(option: _Option, command: str) -> str:
         elif option.name == "calibration_samples":
             text += f" [default: {CALIBRATION_SAMPLES}]"
         elif option.name == "eval_samples":
-            text += " A finished run resumed with another K is re-evaluated, not retrained."
+            text += (" A finished run resumed with another K is re-evaluated, not retrained."
+                     if command == "train" else "")
         return text
     if option.name == "schedule":
         text += " Greedy: see --layer-epochs."
@@ -129,7 +146,7 @@ def _help(option: _Option, command: str) -> str:
 
 def run_options(command: str, *names: str):
     """Decorator adding the shared options ``names`` (keywords: ``"batch_size"``, ...) as
-    ``command`` (``"train"`` or ``"estimate"``) takes them, in the order given."""
+    ``command`` (``"train"``, ``"sweep"`` or ``"estimate"``) takes them, in the order given."""
     if command not in COMMANDS:
         raise ValueError(f"run_options: command must be one of {', '.join(COMMANDS)}")
     if not SHARED:
@@ -138,10 +155,10 @@ def run_options(command: str, *names: str):
     def wrap(fn):
         for name in reversed(names):
             o = SHARED[name]
-            train = command == "train"
-            default = o.train_default if train else None
+            shown = command != "estimate"  # train and sweep: the run's default
+            default = o.run_default if shown else None
             fn = click.option(*o.decls, o.name, type=o.type, metavar=o.metavar,
-                              default=default, show_default=train and default is not None,
+                              default=default, show_default=shown and default is not None,
                               help=_help(o, command))(fn)
         return fn
     return wrap

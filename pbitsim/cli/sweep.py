@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, DEFAULT_BACKEND, check_threads, threads_note
-from ..options import DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_TABLE
+from ..config import check_threads, threads_note
+from ..options import DEFAULT_TABLE
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .progress import make_progress, make_reporter
+from .runoptions import run_options
 from .signals import stop_on_signals
 from .units import format_area, format_energy
 
@@ -50,12 +51,6 @@ def _axis_options(command):
 @_axis_options
 @click.option("--arch", metavar="NAME|FILE", default=None,
               help="Network, as for pbitsim train [default: the CFSE net of the dataset].")
-@click.option("--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True)
-@click.option("--batch-size", type=int, default=DEFAULT_BATCH, show_default=True)
-@click.option("--lr", type=float, default=None, help="Layer learning rate (default: as train).")
-@click.option("--limit-train", type=int, default=None,
-              help="Train every configuration on the same seeded subset of N images.")
-@click.option("--limit-test", type=int, default=None, help="Test on the first N test images.")
 @click.option("--data-dir", type=click.Path(), default=None,
               help="Dataset folder (as for pbitsim train; on a cluster: as the workers see it, "
                    "or leave it out and set PBITSIM_DATA on the workers).")
@@ -89,8 +84,7 @@ def _axis_options(command):
               help="Hardware parameters swept on each --hardware: pbits.count, clock_hz, "
                    "compute.rows, compute.cols or LEVEL.capacity_bytes (repeat for a grid).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
-@click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
-              show_default=True, help="How the index layers run (as for pbitsim train).")
+@run_options("sweep", "epochs", "batch_size", "lr", "limit_train", "limit_test", "backend")
 def sweep(arch, epochs, batch_size, lr, limit_train, limit_test, data_dir, table, out_dir, jobs,
           scheduler, threads, recompute, estimate_only, density, hardware, hardware_set,
           no_plots, backend, **axes):

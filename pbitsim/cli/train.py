@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..config import BACKENDS, DATASET_INPUTS, DEFAULT_BACKEND, threads_note
-from ..options import DEFAULT_ALGO, DEFAULT_DATASET, DEFAULT_EPOCHS, DEFAULT_TABLE
+from ..config import DATASET_INPUTS, threads_note
+from ..options import DEFAULT_ALGO, DEFAULT_DATASET, DEFAULT_TABLE
 from ..network.archs import list_archs
 from .console import make_console
 from .errors import OneLineCommand, PbitsimError
 from .precision import precision_options
 from .runoptions import run_options
 from .progress import make_progress, make_reporter
-from .rulehelp import arch_help, lr_help
+from .rulehelp import arch_help
 from .signals import stop_on_signals
 
 from ..rulebook import RULES as ALGOS
@@ -89,12 +89,7 @@ def _summary_table(results: dict):
 @click.option("--algo", type=click.Choice(ALGOS), default=DEFAULT_ALGO, show_default=True,
               help="Learning algorithm.")
 @click.option("--dataset", type=click.Choice(DATASETS), default=DEFAULT_DATASET, show_default=True)
-@click.option("--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True)
-@click.option("--lr", type=float, default=None, help=lr_help())
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--limit-train", type=int, default=None,
-              help="Train on a seeded random subset of N training images.")
-@click.option("--limit-test", type=int, default=None, help="Test on the first N test images.")
 @click.option("--data-dir", type=click.Path(file_okay=True, dir_okay=True), default=None,
               help="Folder with the dataset files (default: $PBITSIM_DATA, the cache, and for "
                    "Fashion-MNIST the Debian package's folder).")
@@ -116,11 +111,7 @@ def _summary_table(results: dict):
 @click.option("--threads", type=int, default=None,
               help="torch and numba threads of the run (float sums depend on it, so a resume "
                    "must use the same) [default: as the process].")
-@click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND,
-              show_default=True,
-              help="bsff/bgbsff: how the index layers run. dense: torch's float convolution on "
-                   "the tile counts (fast); index: the index-and-accumulate kernels (the "
-                   "reference). Same results up to float rounding, identical counts.")
+@run_options("train", "epochs", "lr", "limit_train", "limit_test", "backend")
 @run_options("train", "tiles", "batch_size", "estimator", "grad_quant", "update", "schedule",
              "dfa_epochs", "device", "eval_samples", "calibration_samples")
 @precision_options(train=True)

@@ -275,18 +275,21 @@ def test_estimate_imports_neither_torch_nor_numba():
 
 
 def test_the_shared_run_options_are_declared_once():
-    """train and estimate take the shared run options from one declaration: the same flags,
-    choices and help (estimate adds where its default comes from)."""
+    """train, sweep and estimate take the run options they share from one declaration: the
+    same flags, choices and help (estimate adds where its default comes from)."""
     from pbitsim.cli.runoptions import SHARED, run_options
     run_options("train")  # builds the table
-    train_help = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
-    estimate_help = " ".join(run("--help").output.split())
-    assert set(SHARED) >= {"tiles", "batch_size", "estimator", "grad_quant", "update",
+    helps = {c: "".join(CliRunner().invoke(cli, [c, "--help"]).output.split())
+             for c in ("train", "sweep", "estimate")}  # without the help's line wrapping
+    shared = {"estimate": ("tiles", "batch_size", "estimator", "grad_quant", "update",
                            "schedule", "dfa_epochs", "device", "eval_samples",
-                           "calibration_samples"}
-    for option in SHARED.values():
-        body = " ".join(option.help.split())[:60]
-        assert body in train_help and body in estimate_help, option.name
+                           "calibration_samples"),
+              "sweep": ("epochs", "batch_size", "lr", "limit_train", "limit_test", "backend")}
+    assert set(SHARED) == {n for names in shared.values() for n in names}
+    for command, names in shared.items():
+        for name in names:
+            body = "".join(SHARED[name].help.split())[:60]
+            assert body in helps["train"] and body in helps[command], (command, name)
 
 
 def test_estimator_and_calibration_are_priced_as_given():
