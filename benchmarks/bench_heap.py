@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import resource
 
-from _steps import BATCH, step_setup  # first: it imports pbitsim before torch, as the CLI does
+from _steps import BATCH, step_setup, timed_steps, warm_up  # first: pbitsim before torch
 import numpy as np
-
-from pbitsim import counting
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
@@ -48,21 +45,13 @@ def main():
     libc = ctypes.CDLL("libc.so.6")
     bs, n = BATCH, args.steps
     for rule in algos:
-        with counting():  # warm-up: Numba cache loads, first calls
-            algos[rule].train_step(x[:bs], y[:bs], (99, 0), 0.0)
+        warm_up(algos[rule], x, y)
     got = {(rule, keep): [] for rule in algos for keep in (False, True)}
     for r in range(args.rounds):
         for keep in ((False, True) if r % 2 == 0 else (True, False)):
             heap_mode(libc, keep)
             for rule in (("bsff", "cwc") if (r + keep) % 2 == 0 else ("cwc", "bsff")):
-                r0 = resource.getrusage(resource.RUSAGE_SELF)
-                for s in range(n):
-                    with counting():
-                        algos[rule].train_step(x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs],
-                                               (r, s), 0.0)
-                r1 = resource.getrusage(resource.RUSAGE_SELF)
-                got[rule, keep].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime,
-                                        r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt))
+                got[rule, keep].append(timed_steps(algos[rule], x, y, n, r))
     print(f"cfse-mnist, batch {bs}, 1 thread, {n} steps per rule, mode and round, "
           f"{args.rounds} rounds alternated; per step, medians:")
     for keep in (False, True):

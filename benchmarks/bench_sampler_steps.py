@@ -14,15 +14,13 @@ system, ``getrusage``) of each side per round, its median, and the BSFF / CwC-FF
 from __future__ import annotations
 
 import argparse
-import resource
 from pathlib import Path
 
-from _steps import BATCH, step_setup  # first: it imports pbitsim before torch, as the CLI does
+from _steps import BATCH, step_setup, timed_steps, warm_up  # first: pbitsim before torch
 import numpy as np
 from numba import njit, prange
 
 import pbitsim.kernels.sampling as S
-from pbitsim import counting
 from pbitsim.bridge.heap import keep_freed_memory
 from pbitsim.kernels.rng import UNIFORM24_SCALE, draw64
 
@@ -56,20 +54,13 @@ def main():
     for rule in algos:
         for previous in (False, True):  # warm-up: compilation, cache loads, first calls
             use(previous)
-            with counting():
-                algos[rule].train_step(x[:bs], y[:bs], (99, 0), 0.0)
+            warm_up(algos[rule], x, y)
     sides = [("bsff", False), ("bsff", True), ("cwc", False)]
     got = {side: [] for side in sides}
     for r in range(args.rounds):
         for rule, previous in (sides if r % 2 == 0 else sides[::-1]):
             use(previous)
-            r0 = resource.getrusage(resource.RUSAGE_SELF)
-            for s in range(n):
-                with counting():
-                    algos[rule].train_step(x[s * bs:(s + 1) * bs], y[s * bs:(s + 1) * bs],
-                                           (r, s), 0.0)
-            r1 = resource.getrusage(resource.RUSAGE_SELF)
-            got[rule, previous].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / n)
+            got[rule, previous].append(timed_steps(algos[rule], x, y, n, r)[0] / n)
     cwc = got["cwc", False]
     print(f"cfse-mnist, batch {bs}, 1 thread, {n} steps per side and round, {args.rounds} rounds; "
           f"CPU s per step:")
