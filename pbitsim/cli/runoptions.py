@@ -119,8 +119,8 @@ def _shared() -> dict[str, _Option]:
     return {o.name: o for o in options}
 
 
-#: The shared options by keyword (built when first asked for: the help reads the descriptors).
-SHARED: dict[str, _Option] = {}
+#: The shared options by keyword.
+SHARED: dict[str, _Option] = _shared()
 
 
 def _help(option: _Option, command: str) -> str:
@@ -149,8 +149,6 @@ def run_options(command: str, *names: str):
     ``command`` (``"train"``, ``"sweep"`` or ``"estimate"``) takes them, in the order given."""
     if command not in COMMANDS:
         raise ValueError(f"run_options: command must be one of {', '.join(COMMANDS)}")
-    if not SHARED:
-        SHARED.update(_shared())
 
     def wrap(fn):
         for name in reversed(names):

@@ -277,8 +277,7 @@ def test_estimate_imports_neither_torch_nor_numba():
 def test_the_shared_run_options_are_declared_once():
     """train, sweep and estimate take the run options they share from one declaration: the
     same flags, choices and help (estimate adds where its default comes from)."""
-    from pbitsim.cli.runoptions import SHARED, run_options
-    run_options("train")  # builds the table
+    from pbitsim.cli.runoptions import SHARED
     helps = {c: "".join(CliRunner().invoke(cli, [c, "--help"]).output.split())
              for c in ("train", "sweep", "estimate")}  # without the help's line wrapping
     shared = {"estimate": ("tiles", "batch_size", "estimator", "grad_quant", "update",
